@@ -1,0 +1,23 @@
+"""The one error family: problems a user can fix, printed by the CLI with the fix."""
+
+from __future__ import annotations
+
+import click
+
+
+class TbreportError(click.ClickException):
+    """Base of every error tbreport raises for bad input or environment."""
+
+    exit_code = 2
+
+
+class NoEventFilesError(TbreportError):
+    """The logdir holds no TensorBoard event files."""
+
+
+class LogdirNotFoundError(TbreportError):
+    """The logdir does not exist or is not a directory."""
+
+
+class StrictModeError(TbreportError):
+    """--strict was given and reading produced warnings."""

@@ -1,0 +1,582 @@
+"""Read stage: the event files of one file in, scalar points and non-scalar counts out.
+
+Records of one length that share a layout (the same protobuf keys and lengths, differing only
+in wall time, step, tag and value bytes) are decoded together with numpy, using a template
+learnt from the first of them. Any other record is decoded with TensorBoard's protobufs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tbreport import records
+from tbreport.records import HEADER, Framing, Group
+
+# Value.tensor dtypes (tensorflow/core/framework/types.proto) read as scalars
+_DT_FLOAT, _DT_DOUBLE, _DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8 = 1, 2, 3, 4, 5, 6
+_DT_INT64, _DT_BOOL, _DT_BFLOAT16, _DT_UINT16, _DT_HALF, _DT_UINT32, _DT_UINT64 = (
+    9, 10, 14, 17, 19, 22, 23,
+)
+_CONTENT_DTYPES = {
+    _DT_FLOAT: "<f4", _DT_DOUBLE: "<f8", _DT_INT32: "<i4", _DT_UINT8: "<u1", _DT_INT16: "<i2",
+    _DT_INT8: "<i1", _DT_INT64: "<i8", _DT_BOOL: "<u1", _DT_BFLOAT16: "bf16",
+    _DT_UINT16: "<u2", _DT_HALF: "<f2", _DT_UINT32: "<u4", _DT_UINT64: "<u8",
+}
+# repeated fields of TensorProto holding one value: field number -> (dtypes, decoding)
+_VAL_FIELDS = {
+    5: ({_DT_FLOAT}, "<f4"),
+    6: ({_DT_DOUBLE}, "<f8"),
+    7: ({_DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8, _DT_UINT16}, "varint_i"),
+    10: ({_DT_INT64}, "varint_i"),
+    11: ({_DT_BOOL}, "varint_u"),
+    13: ({_DT_HALF}, "varint_f16"),
+    16: ({_DT_UINT32}, "varint_u"),
+    17: ({_DT_UINT64}, "varint_u"),
+}
+
+SIMPLE = 0
+TENSOR = 1
+
+
+# --- a small protobuf wire reader for learning templates ----------------------------------
+
+
+def _varint(data: bytes, i: int, end: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= end or shift > 63:
+            raise ValueError("bad varint")
+        b = data[i]
+        value |= (b & 0x7F) << shift
+        i += 1
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+@dataclass
+class _Field:
+    number: int
+    wire: int
+    key: int  # offset of the key
+    start: int  # offset of the value (after the length for wire type 2)
+    end: int
+
+
+def _fields(data: bytes, start: int, end: int) -> list[_Field]:
+    out = []
+    i = start
+    while i < end:
+        key_at = i
+        key, i = _varint(data, i, end)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, j = _varint(data, i, end)
+        elif wire == 1:
+            j = i + 8
+        elif wire == 5:
+            j = i + 4
+        elif wire == 2:
+            n, i = _varint(data, i, end)
+            j = i + n
+        else:
+            raise ValueError("unsupported wire type")
+        if j > end:
+            raise ValueError("field runs past its message")
+        out.append(_Field(number, wire, key_at, i, j))
+        i = j
+    return out
+
+
+@dataclass(frozen=True)
+class Template:
+    """Where the varying parts of a record layout sit (offsets from the record header)."""
+
+    wall: int | None
+    step: tuple[int, int] | None  # (offset, varint bytes)
+    tag: tuple[int, int]
+    value: tuple[int, int, str]  # (offset, bytes, decoding)
+    encoding: int  # SIMPLE or TENSOR
+    plugin: str | None  # from the layout's metadata, if it carries any
+    #: per byte of the record: bits that must equal the reference record
+    byte_mask: bytes
+
+
+def learn_template(data: bytes) -> Template | None:
+    """A template for an Event holding one scalar-like value, or None for anything else."""
+    try:
+        return _learn(data)
+    except (ValueError, IndexError):
+        return None
+
+
+def _learn(data: bytes) -> Template | None:
+    n = len(data)
+    mask = bytearray(b"\xff" * n)
+    top = _fields(data, 0, n)
+    numbers = [f.number for f in top]
+    if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 2, 5} or 5 not in numbers:
+        return None
+    wall = step = None
+    summary = None
+    for f in top:
+        if f.number == 1 and f.wire == 1:
+            wall = f.start
+            mask[f.start : f.end] = bytes(8)
+        elif f.number == 2 and f.wire == 0:
+            step = (f.start, f.end - f.start)
+            mask[f.start : f.end] = b"\x80" * (f.end - f.start)
+        elif f.number == 5 and f.wire == 2:
+            summary = f
+        else:
+            return None
+    assert summary is not None
+    values = _fields(data, summary.start, summary.end)
+    if len(values) != 1 or values[0].number != 1 or values[0].wire != 2:
+        return None
+    vfields = _fields(data, values[0].start, values[0].end)
+    numbers = [f.number for f in vfields]
+    if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 2, 8, 9} or 1 not in numbers:
+        return None
+    tag = value = None
+    encoding = SIMPLE
+    plugin = None
+    for f in vfields:
+        if f.number == 1 and f.wire == 2:
+            tag = (f.start, f.end - f.start)
+            mask[f.start : f.end] = bytes(f.end - f.start)
+        elif f.number == 2 and f.wire == 5:
+            value = (f.start, 4, "<f4")
+            mask[f.start : f.end] = bytes(4)
+        elif f.number == 8 and f.wire == 2:
+            value = _learn_tensor(data, f, mask)
+            encoding = TENSOR
+            if value is None:
+                return None
+        elif f.number == 9 and f.wire == 2:
+            plugin = _plugin_name(data, f)
+            if plugin is None:
+                return None
+        else:
+            return None
+    if tag is None or value is None:
+        return None
+    return Template(wall, step, tag, value, encoding, plugin, bytes(mask))
+
+
+def _learn_tensor(data: bytes, tensor: _Field, mask: bytearray) -> tuple[int, int, str] | None:
+    dtype = None
+    value = None
+    for f in _fields(data, tensor.start, tensor.end):
+        if f.number == 1 and f.wire == 0:
+            dtype, _ = _varint(data, f.start, f.end)
+        elif f.number == 2 and f.wire == 2:
+            if f.end != f.start:  # a shape with dimensions: not rank 0
+                return None
+        elif f.number == 3 and f.wire == 0:
+            pass
+        elif f.number == 4 and f.wire == 2:
+            if value is not None:
+                return None
+            value = ("content", f)
+        elif f.number in _VAL_FIELDS and f.wire == 2:
+            if value is not None:
+                return None
+            value = ("val", f)
+        else:
+            return None
+    if dtype is None or value is None:
+        return None
+    kind, f = value
+    size = f.end - f.start
+    if kind == "content":
+        decoding = _CONTENT_DTYPES.get(dtype)
+        if decoding is None or size != (2 if decoding == "bf16" else np.dtype(decoding).itemsize):
+            return None
+        mask[f.start : f.end] = bytes(size)
+        return (f.start, size, decoding)
+    dtypes, decoding = _VAL_FIELDS[f.number]
+    if dtype not in dtypes:
+        return None
+    if decoding.startswith("varint"):
+        _, end = _varint(data, f.start, f.end)
+        if end != f.end:  # more than one value
+            return None
+        mask[f.start : f.end] = b"\x80" * size
+        return (f.start, size, decoding)
+    if size != np.dtype(decoding).itemsize:
+        return None
+    mask[f.start : f.end] = bytes(size)
+    return (f.start, size, decoding)
+
+
+def _plugin_name(data: bytes, meta: _Field) -> str | None:
+    for f in _fields(data, meta.start, meta.end):
+        if f.number == 1 and f.wire == 2:  # plugin_data
+            for g in _fields(data, f.start, f.end):
+                if g.number == 1 and g.wire == 2:
+                    return data[g.start : g.end].decode("utf-8", "replace")
+    return None
+
+
+# --- decoding matched records with numpy ---------------------------------------------------
+
+
+def _varints(words: np.ndarray, offset: int, nbytes: int) -> np.ndarray:
+    """uint64 varints of exactly ``nbytes`` bytes at ``offset`` (structure already checked)."""
+    out = np.zeros(words.shape[1], dtype=np.uint64)
+    for start in range(0, nbytes, 8):
+        chunk = records.field(words, offset + start, min(8, nbytes - start))
+        for k in range(min(8, nbytes - start)):
+            byte = (chunk >> np.uint64(8 * k)) & np.uint64(0x7F)
+            out |= byte << np.uint64(7 * (start + k))
+    return out
+
+
+def _decode_values(words: np.ndarray, value: tuple[int, int, str]) -> np.ndarray:
+    offset, size, decoding = value
+    if decoding.startswith("varint"):
+        raw = _varints(words, offset + HEADER, size)
+        if decoding == "varint_i":
+            return raw.view(np.int64).astype(np.float64)
+        if decoding == "varint_f16":
+            return (raw & np.uint64(0xFFFF)).astype(np.uint16).view(np.float16).astype(np.float64)
+        return raw.astype(np.float64)
+    raw = records.field(words, offset + HEADER, size)
+    if decoding == "bf16":
+        bits = (raw.astype(np.uint32) << np.uint32(16)).astype(np.uint32)
+        return bits.view(np.float32).astype(np.float64)
+    dtype = np.dtype(decoding)
+    unsigned = np.dtype(f"<u{dtype.itemsize}")
+    return raw.astype(unsigned).view(dtype).astype(np.float64)
+
+
+def _tag_keys(words: np.ndarray, tag: tuple[int, int]) -> list[np.ndarray]:
+    offset, length = tag
+    return [
+        records.field(words, HEADER + offset + k, min(8, length - k)) for k in range(0, length, 8)
+    ]
+
+
+def _first_index(ids: np.ndarray, count: int) -> np.ndarray:
+    """For each id in 0..count-1, the first position where it occurs."""
+    first = np.full(count, ids.shape[0], dtype=np.intp)
+    np.minimum.at(first, ids, np.arange(ids.shape[0]))
+    return first
+
+
+def _factorize(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Ids for equal tag byte strings, and the first index of each id; None if ambiguous."""
+    count = keys[0].shape[0] if keys else 0
+    if not keys:
+        return np.zeros(count, np.intp), np.zeros(1 if count else 0, np.intp)
+    prime = np.uint64(0x9E3779B97F4A7C15)
+    h = keys[0] * prime
+    for k in keys[1:]:
+        h = (h ^ k) * prime
+    small = (h >> np.uint64(48)).astype(np.intp)
+    present = np.flatnonzero(np.bincount(small, minlength=65536))
+    lut = np.zeros(65536, dtype=np.intp)
+    lut[present] = np.arange(present.shape[0])
+    ids = lut[small]
+    first = _first_index(ids, present.shape[0])
+    # the 16-bit bucket is only a guess: every member must carry its representative's bytes
+    for k in keys:
+        if not np.array_equal(k, k[first][ids]):
+            uniq, ids = np.unique(h, return_inverse=True)
+            first = _first_index(ids, uniq.shape[0])
+            for k2 in keys:
+                if not np.array_equal(k2, k2[first][ids]):
+                    return None
+            return ids.astype(np.intp), first
+    return ids, first
+
+
+# --- per-file result ----------------------------------------------------------------------
+
+
+@dataclass
+class FileData:
+    """What one event file holds, before the run-level rules (plugins, restarts) apply."""
+
+    path: str
+    tags: list[str] = field(default_factory=list)
+    # scalar candidates, in file order: record index, tag index, step, wall time, value, enc
+    record: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    tag: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    step: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    wall: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    encoding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    #: tag -> (record index, plugin name) of the first record carrying metadata
+    metadata: dict[str, tuple[int, str]] = field(default_factory=dict)
+    #: (tag, plugin) -> count, for summaries that are not scalar candidates; plugin None for
+    #: tensors whose plugin comes from the tag's metadata elsewhere
+    others: Counter = field(default_factory=Counter)
+    hparams: dict[str, object] = field(default_factory=dict)
+    file_version: str | None = None
+    records: int = 0
+    framing: Framing | None = None
+
+
+class _Collector:
+    """Accumulates decoded pieces of one file, then lays them out in file order."""
+
+    def __init__(self, nrec: int) -> None:
+        self.nrec = nrec
+        self.tag_index: dict[str, int] = {}
+        self.tags: list[str] = []
+        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.slow: list[tuple[int, int, int, float, float, int]] = []
+
+    def tag_id(self, tag: str) -> int:
+        got = self.tag_index.get(tag)
+        if got is None:
+            got = self.tag_index[tag] = len(self.tags)
+            self.tags.append(tag)
+        return got
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        parts = list(self.parts)
+        if self.slow:
+            cols = list(zip(*self.slow))
+            parts.append(
+                (
+                    np.array(cols[0], np.int64),
+                    np.array(cols[1], np.int32),
+                    np.array(cols[2], np.int64),
+                    np.array(cols[3], np.float64),
+                    np.array(cols[4], np.float64),
+                    np.array(cols[5], np.uint8),
+                )
+            )
+        if not parts:
+            return (
+                np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
+                np.zeros(0, np.float64), np.zeros(0, np.float64), np.zeros(0, np.uint8),
+            )
+        if len(parts) == 1:
+            return parts[0]
+        # lay the parts out in record order: each record yields at most one candidate
+        nrec = self.nrec
+        slot = np.full(nrec, -1, dtype=np.int64)
+        total = 0
+        for p in parts:
+            slot[p[0]] = 1
+            total += p[0].shape[0]
+        if total != int(np.count_nonzero(slot + 1)):
+            # a record with several scalar values (TF1 merged summaries): sort instead
+            rec = np.concatenate([p[0] for p in parts])
+            order = np.argsort(rec, kind="stable")
+            return tuple(np.concatenate([p[i] for p in parts])[order] for i in range(6))
+        present = slot >= 0
+        slot[present] = np.arange(total)
+        out = []
+        for i, dtype in enumerate((np.int64, np.int32, np.int64, np.float64, np.float64, np.uint8)):
+            column = np.empty(total, dtype=dtype)
+            for p in parts:
+                column[slot[p[0]]] = p[i]
+            out.append(column)
+        return tuple(out)
+
+
+def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
+    """Decode one event file. ``fast=False`` decodes every record with protobufs (for tests)."""
+    buf = records.load(path)
+    framing = records.frame(buf, verify=verify)
+    out = FileData(path=path, records=int(framing.starts.shape[0]), framing=framing)
+    col = _Collector(out.records)
+    for group in framing.groups:
+        _read_group(buf, framing, group, col, out, fast)
+    arrays = col.arrays()
+    out.record, out.tag, out.step, out.wall, out.value, out.encoding = arrays
+    out.tags = col.tags
+    return out
+
+
+def _read_group(
+    buf: np.ndarray, framing: Framing, group: Group, col: _Collector, out: FileData, fast: bool
+) -> None:
+    pending = np.ones(group.members.shape[0], dtype=bool)
+    starts = framing.starts
+    while pending.any():
+        i = int(np.argmax(pending))
+        rec = int(group.members[i])
+        at = int(starts[rec]) + HEADER
+        data = bytes(buf[at : at + group.length])
+        template = learn_template(data) if fast else None
+        if template is None:
+            _read_slow(data, rec, col, out)
+            pending[i] = False
+            continue
+        matched = _match(group.words, template, i) & pending
+        if not _read_matched(buf, starts, group, template, matched, col, out):
+            # tags could not be told apart reliably: decode these one by one
+            for j in np.flatnonzero(matched).tolist():
+                r = int(group.members[j])
+                a = int(starts[r]) + HEADER
+                _read_slow(bytes(buf[a : a + group.length]), r, col, out)
+        pending &= ~matched
+
+
+def _match(words: np.ndarray, template: Template, ref: int) -> np.ndarray:
+    """Members of the group with the same layout as member ``ref``."""
+    full = np.zeros(words.shape[0] * 8, dtype=np.uint8)
+    full[HEADER : HEADER + len(template.byte_mask)] = np.frombuffer(template.byte_mask, np.uint8)
+    word_masks = full.view("<u8")
+    ok = np.ones(words.shape[1], dtype=bool)
+    for j, m in enumerate(word_masks.tolist()):
+        if not m:
+            continue
+        column = words[j]
+        diff = (column ^ column[ref]) & np.uint64(m)
+        ok &= diff == 0
+    return ok
+
+
+def _read_matched(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    group: Group,
+    template: Template,
+    matched: np.ndarray,
+    col: _Collector,
+    out: FileData,
+) -> bool:
+    all_matched = bool(matched.all())
+    words = group.words if all_matched else group.words[:, matched]
+    members = group.members if all_matched else group.members[matched]
+    keys = _tag_keys(words, template.tag)
+    factors = _factorize(keys)
+    if factors is None:
+        return False
+    ids, first = factors
+    tag_off, tag_len = template.tag
+    local_to_file = np.empty(first.shape[0], dtype=np.int32)
+    for local, member in enumerate(first.tolist()):
+        at = int(starts[members[member]]) + HEADER + tag_off
+        tag = bytes(buf[at : at + tag_len]).decode("utf-8", "replace")
+        local_to_file[local] = col.tag_id(tag)
+        if template.plugin is not None:
+            rec = int(members[member])
+            seen = out.metadata.get(tag)
+            if seen is None or seen[0] > rec:
+                out.metadata[tag] = (rec, template.plugin)
+    count = members.shape[0]
+    if template.wall is None:
+        wall = np.zeros(count)
+    else:
+        wall = records.field(words, HEADER + template.wall, 8).view(np.float64)
+    if template.step is None:
+        step = np.zeros(count, dtype=np.int64)
+    else:
+        step = _varints(words, HEADER + template.step[0], template.step[1]).view(np.int64)
+    value = _decode_values(words, template.value)
+    col.parts.append(
+        (
+            members.astype(np.int64),
+            local_to_file[ids],
+            step,
+            wall,
+            value,
+            np.full(count, template.encoding, dtype=np.uint8),
+        )
+    )
+    return True
+
+
+# --- decoding one record with protobufs ----------------------------------------------------
+
+_LEGACY = {"image": "images", "histo": "histograms", "audio": "audio"}
+
+
+def _read_slow(data: bytes, rec: int, col: _Collector, out: FileData) -> None:
+    from tensorboard.compat.proto.event_pb2 import Event
+    from google.protobuf.message import DecodeError
+
+    try:
+        event = Event.FromString(data)
+    except DecodeError:
+        out.others[("", "undecodable")] += 1
+        return
+    what = event.WhichOneof("what")
+    if what == "file_version":
+        if out.file_version is None:
+            out.file_version = event.file_version
+        return
+    if what != "summary":
+        if what is not None:
+            out.others[("", what)] += 1
+        return
+    for value in event.summary.value:
+        tag = value.tag or value.node_name
+        plugin = None
+        if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
+            plugin = value.metadata.plugin_data.plugin_name
+            seen = out.metadata.get(tag)
+            if seen is None or seen[0] > rec:
+                out.metadata[tag] = (rec, plugin)
+            if plugin == "hparams":
+                out.hparams.update(_hparams(value.metadata.plugin_data.content))
+        kind = value.WhichOneof("value")
+        if kind == "simple_value":
+            col.slow.append(
+                (rec, col.tag_id(tag), event.step, event.wall_time, value.simple_value, SIMPLE)
+            )
+        elif kind == "tensor":
+            scalar = _tensor_scalar(value.tensor)
+            if scalar is None:
+                out.others[(tag, plugin)] += 1
+            else:
+                col.slow.append((rec, col.tag_id(tag), event.step, event.wall_time, scalar, TENSOR))
+        elif kind in _LEGACY:
+            out.others[(tag, _LEGACY[kind])] += 1
+        else:
+            out.others[(tag, plugin or kind or "unknown")] += 1
+
+
+def _tensor_scalar(tensor) -> float | None:  # tensor: TensorProto
+    """The value of a rank-0 numeric tensor, or None for anything else."""
+    if tensor.tensor_shape.dim or tensor.tensor_shape.unknown_rank:
+        return None
+    if tensor.dtype not in _CONTENT_DTYPES:
+        return None
+    from tensorboard.util import tensor_util
+
+    try:
+        array = tensor_util.make_ndarray(tensor)
+    except (TypeError, ValueError):
+        return None
+    if array.size != 1:
+        return None
+    return float(array.reshape(()))
+
+
+def _hparams(content: bytes) -> dict[str, object]:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    from google.protobuf.message import DecodeError
+
+    try:
+        data = plugin_data_pb2.HParamsPluginData.FromString(content)
+    except DecodeError:
+        return {}
+    if not data.HasField("session_start_info"):
+        return {}
+    out: dict[str, object] = {}
+    for key, value in data.session_start_info.hparams.items():
+        kind = value.WhichOneof("kind")
+        if kind == "number_value":
+            out[key] = value.number_value
+        elif kind == "string_value":
+            out[key] = value.string_value
+        elif kind == "bool_value":
+            out[key] = value.bool_value
+        elif kind == "null_value":
+            out[key] = None
+        else:
+            out[key] = str(value)
+    return out

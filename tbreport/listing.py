@@ -1,0 +1,150 @@
+"""Inventory of a read logdir, for ``tbreport ls``: a Logdir in, a text table or JSON out."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from tbreport.model import Logdir, Run
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{sec:02d}s"
+
+
+def _run_duration(run: Run) -> float | None:
+    first, last = run.first_wall_time, run.last_wall_time
+    return None if first is None or last is None else last - first
+
+
+def inventory(logdir: Logdir) -> dict[str, Any]:
+    """Everything ``ls`` shows, as plain JSON-ready data."""
+    runs = []
+    for run in logdir.runs:
+        tags = []
+        for tag, series in run.scalars.items():
+            tags.append(
+                {
+                    "tag": tag,
+                    "points": len(series),
+                    "records": series.records,
+                    "dropped": series.dropped,
+                    "first_step": int(series.steps.min()) if len(series) else None,
+                    "last_step": int(series.steps.max()) if len(series) else None,
+                    "nan": series.nan_count,
+                    "inf": series.inf_count,
+                    "encoding": series.encoding,
+                }
+            )
+        runs.append(
+            {
+                "name": run.name,
+                "kind": run.kind,
+                "parent": run.parent,
+                "files": len(run.files),
+                "records": run.records,
+                "points": run.points,
+                "duration_seconds": _run_duration(run),
+                "start_wall_time": run.first_wall_time,
+                "scalars": tags,
+                "others": [
+                    {"tag": tag, "plugin": c.plugin, "count": c.count}
+                    for tag, c in run.others.items()
+                ],
+                "hparams": dict(run.hparams),
+            }
+        )
+    warnings = [
+        {
+            "kind": w.kind,
+            "severity": w.severity,
+            "message": w.message,
+            "path": w.path,
+            "offset": w.offset,
+            "run": w.run,
+            "tag": w.tag,
+        }
+        for w in logdir.warnings
+    ]
+    return {"logdir": logdir.path, "points": logdir.points, "runs": runs, "warnings": warnings}
+
+
+def to_json(logdir: Logdir) -> str:
+    return json.dumps(inventory(logdir), indent=2, sort_keys=True, allow_nan=False, default=str)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    right = [i > 0 and h not in ("tag", "others") for i, h in enumerate(header)]
+
+    def fmt(cells: list[str]) -> str:
+        parts = [c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)]
+        return "  ".join(parts).rstrip()
+
+    return [fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
+
+
+def _printable(text: str) -> str:
+    """Names come from folders and writers: keep control characters off the terminal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def to_text(logdir: Logdir) -> str:
+    info = inventory(logdir)
+    lines = [f"{len(info['runs'])} run(s), {info['points']} scalar point(s) in {logdir.path}", ""]
+    rows = []
+    for run in info["runs"]:
+        label = run["name"] if run["kind"] == "run" else f"{run['name']} ({run['kind']})"
+        steps = [t for t in run["scalars"] if t["points"]]
+        first = min((t["first_step"] for t in steps), default=None)
+        last = max((t["last_step"] for t in steps), default=None)
+        others = sum(o["count"] for o in run["others"])
+        rows.append(
+            [
+                _printable(label),
+                str(len(run["scalars"])),
+                str(run["points"]),
+                "-" if first is None else f"{first}..{last}",
+                _duration(run["duration_seconds"]),
+                str(others),
+            ]
+        )
+    lines += _table(["run", "tags", "points", "steps", "duration", "non-scalar"], rows)
+    for run in info["runs"]:
+        lines += ["", f"{_printable(run['name'])}:"]
+        rows = []
+        for t in run["scalars"]:
+            notes = []
+            if t["dropped"]:
+                notes.append(f"{t['dropped']} replaced")
+            if t["nan"] or t["inf"]:
+                notes.append(f"{t['nan']} nan, {t['inf']} inf")
+            rows.append(
+                [
+                    _printable(t["tag"]),
+                    str(t["points"]),
+                    "-" if t["first_step"] is None else f"{t['first_step']}..{t['last_step']}",
+                    t["encoding"],
+                    ", ".join(notes),
+                ]
+            )
+        for o in run["others"]:
+            rows.append([_printable(o["tag"]), str(o["count"]), "", _printable(o["plugin"]), ""])
+        lines += ["  " + line for line in _table(["tag", "points", "steps", "kind", "notes"], rows)]
+        if run["hparams"]:
+            pairs = ", ".join(f"{k}={v}" for k, v in sorted(run["hparams"].items()))
+            lines.append(f"  hparams: {_printable(pairs)}")
+    if info["warnings"]:
+        lines += ["", f"{len(info['warnings'])} data note(s) and warning(s):"]
+        lines += [f"  {w['severity']}: {_printable(w['message'])}" for w in info["warnings"]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""Values passed between stages: runs, scalar series, non-scalar counts and data warnings.
+
+Everything here is a frozen dataclass; arrays are numpy (steps int64, values and wall times
+float64) and are never mutated after construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Severities of a data problem. Notes are informational (a writer still running); warnings
+#: mean data was lost or looks wrong, and make ``--strict`` fail.
+NOTE = "note"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class DataWarning:
+    """A problem found in the data, with where it is and what to do about it."""
+
+    kind: str
+    message: str
+    path: str | None = None
+    offset: int | None = None
+    run: str | None = None
+    tag: str | None = None
+    severity: str = WARNING
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Series:
+    """One scalar tag of one run, in file order after the restart rule was applied."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    wall_times: np.ndarray
+    #: records read for this series before the restart rule
+    records: int
+    #: records the restart rule discarded (0 with ``restarts="keep-all"``)
+    dropped: int
+    #: "simple_value", "tensor" or "mixed": how the writer encoded the values
+    encoding: str = "simple_value"
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+    @property
+    def nonfinite(self) -> int:
+        return int(np.count_nonzero(~np.isfinite(self.values)))
+
+    @property
+    def nan_count(self) -> int:
+        return int(np.count_nonzero(np.isnan(self.values)))
+
+    @property
+    def inf_count(self) -> int:
+        return int(np.count_nonzero(np.isinf(self.values)))
+
+
+@dataclass(frozen=True)
+class TagCount:
+    """A non-scalar tag of a run: which plugin wrote it and how many records it has."""
+
+    plugin: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """A directory that directly holds event files, with what was read from it."""
+
+    name: str
+    path: str
+    files: tuple[str, ...]
+    scalars: Mapping[str, Series]
+    others: Mapping[str, TagCount] = field(default_factory=dict)
+    hparams: Mapping[str, object] = field(default_factory=dict)
+    #: "run", or the writer feature that made this sub-run: "add_scalars" or "add_hparams"
+    kind: str = "run"
+    #: for a sub-run, the name of the run it belongs to
+    parent: str | None = None
+    records: int = 0
+
+    @property
+    def points(self) -> int:
+        return sum(len(s) for s in self.scalars.values())
+
+    @property
+    def first_wall_time(self) -> float | None:
+        times = [float(s.wall_times.min()) for s in self.scalars.values() if len(s)]
+        return min(times) if times else None
+
+    @property
+    def last_wall_time(self) -> float | None:
+        times = [float(s.wall_times.max()) for s in self.scalars.values() if len(s)]
+        return max(times) if times else None
+
+
+@dataclass(frozen=True)
+class Logdir:
+    """Everything read from one logdir: runs sorted by name, and every data warning."""
+
+    path: str
+    runs: tuple[Run, ...]
+    warnings: tuple[DataWarning, ...]
+
+    def run(self, name: str) -> Run:
+        for run in self.runs:
+            if run.name == name:
+                return run
+        raise KeyError(name)
+
+    @property
+    def points(self) -> int:
+        return sum(run.points for run in self.runs)
+
+    def to_dataframe(self):  # -> pandas.DataFrame, pandas is optional
+        from tbreport.frame import to_dataframe
+
+        return to_dataframe(self)

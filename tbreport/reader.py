@@ -1,0 +1,317 @@
+"""Read stage entry point: a logdir path in, a :class:`~tbreport.model.Logdir` out.
+
+Discovers the runs, decodes their event files, applies the run-level rules (plugin of a tag
+from its first metadata, TensorBoard's restart rule) and labels sub-runs that torch's
+``add_scalars`` and ``add_hparams`` create.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from tbreport.discover import RunDir, discover_runs
+from tbreport.events import SIMPLE, FileData, read_file
+from tbreport.model import NOTE, WARNING, DataWarning, Logdir, Run, Series, TagCount
+from tbreport.transform import apply_restarts
+
+RESTART_MODES = ("replace", "keep-all")
+_TIMESTAMP_NAME = re.compile(r"^\d{9,}\.\d+$")
+
+
+def read_logdir(
+    path: str | os.PathLike[str],
+    *,
+    restarts: str = "replace",
+    verify_crc: bool = True,
+    fast: bool = True,
+) -> Logdir:
+    """Read every run under ``path``.
+
+    ``restarts="replace"`` follows TensorBoard: in a series, a record at step s replaces the
+    earlier records at steps >= s. ``"keep-all"`` keeps every record in file order. Either way
+    the dropped counts are reported as notes. ``verify_crc=False`` skips data checksums.
+    ``fast=False`` decodes every record with protobufs (slower; the reference for tests).
+    """
+    if restarts not in RESTART_MODES:
+        raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")
+    run_dirs, warnings = discover_runs(path)
+    runs = []
+    for run_dir in run_dirs:
+        run, run_warnings = read_run(run_dir, restarts=restarts, verify_crc=verify_crc, fast=fast)
+        runs.append(run)
+        warnings.extend(run_warnings)
+    runs = _label_sub_runs(runs, warnings)
+    return Logdir(str(path), tuple(runs), tuple(warnings))
+
+
+def read_run(
+    run_dir: RunDir, *, restarts: str = "replace", verify_crc: bool = True, fast: bool = True
+) -> tuple[Run, list[DataWarning]]:
+    """Read the event files of one run, in their natural order."""
+    warnings: list[DataWarning] = []
+    files: list[FileData] = []
+    for path in run_dir.files:
+        try:
+            data = read_file(path, verify=verify_crc, fast=fast)
+        except OSError as err:
+            warnings.append(
+                DataWarning(
+                    "unreadable",
+                    f"Cannot read event file '{path}': {err.strerror}. Skipped.",
+                    path=path,
+                    run=run_dir.name,
+                )
+            )
+            continue
+        warnings.extend(_file_warnings(data, run_dir.name))
+        files.append(data)
+
+    # the plugin of a tag comes from the first record that carries metadata for it
+    first_meta: dict[str, tuple[int, int, str]] = {}
+    for file_no, data in enumerate(files):
+        for tag, (rec, plugin) in data.metadata.items():
+            if tag not in first_meta or first_meta[tag][:2] > (file_no, rec):
+                first_meta[tag] = (file_no, rec, plugin)
+    plugin_of = {tag: plugin for tag, (_, _, plugin) in first_meta.items()}
+
+    tag_names: list[str] = []
+    tag_ids: dict[str, int] = {}
+    chunks = []
+    others: Counter = Counter()
+    hparams: dict[str, object] = {}
+    for data in files:
+        hparams.update(data.hparams)
+        for (tag, plugin), count in data.others.items():
+            if tag or plugin == "undecodable":
+                others[(tag, plugin or plugin_of.get(tag) or "unknown")] += count
+        if not data.tags:
+            continue
+        to_run = np.empty(len(data.tags), dtype=np.int64)
+        is_scalar_tag = np.empty(len(data.tags), dtype=bool)
+        for local, tag in enumerate(data.tags):
+            if tag not in tag_ids:
+                tag_ids[tag] = len(tag_names)
+                tag_names.append(tag)
+            to_run[local] = tag_ids[tag]
+            is_scalar_tag[local] = plugin_of.get(tag) == "scalars"
+        keep = (data.encoding == SIMPLE) | is_scalar_tag[data.tag]
+        if not keep.all():
+            # tensors of tags whose plugin is not "scalars": counted, not plotted
+            dropped_tags = Counter(data.tag[~keep].tolist())
+            for local, count in dropped_tags.items():
+                tag = data.tags[local]
+                others[(tag, plugin_of.get(tag) or "unknown")] += count
+        chunks.append(
+            (
+                to_run[data.tag[keep]],
+                data.step[keep],
+                data.wall[keep],
+                data.value[keep],
+                data.encoding[keep],
+            )
+        )
+
+    scalars = _series_by_tag(run_dir.name, tag_names, chunks, restarts, warnings)
+    other_tags: dict[str, TagCount] = {}
+    for (tag, plugin), count in sorted(others.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if tag in other_tags:
+            prev = other_tags[tag]
+            other_tags[tag] = TagCount(prev.plugin, prev.count + count)
+        else:
+            other_tags[tag] = TagCount(plugin, count)
+    if ("", "undecodable") in others:
+        warnings.append(
+            DataWarning(
+                "undecodable",
+                f"Run '{run_dir.name}': {others[('', 'undecodable')]} record(s) with a valid "
+                "checksum are not TensorBoard events; they were skipped.",
+                run=run_dir.name,
+            )
+        )
+        other_tags.pop("", None)
+    run = Run(
+        name=run_dir.name,
+        path=run_dir.path,
+        files=run_dir.files,
+        scalars=scalars,
+        others=other_tags,
+        hparams=hparams,
+        records=sum(f.records for f in files),
+    )
+    return run, warnings
+
+
+def _series_by_tag(
+    run_name: str,
+    tag_names: list[str],
+    chunks: list[tuple[np.ndarray, ...]],
+    restarts: str,
+    warnings: list[DataWarning],
+) -> dict[str, Series]:
+    if not chunks:
+        return {}
+    tag = np.concatenate([c[0] for c in chunks])
+    step = np.concatenate([c[1] for c in chunks])
+    wall = np.concatenate([c[2] for c in chunks])
+    value = np.concatenate([c[3] for c in chunks])
+    enc = np.concatenate([c[4] for c in chunks])
+    key = tag.astype(np.uint16) if len(tag_names) < 65536 else tag
+    order = np.argsort(key, kind="stable")  # radix sort for 16-bit keys; keeps file order
+    counts = np.bincount(tag, minlength=len(tag_names))
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    out: dict[str, Series] = {}
+    for tid in sorted(range(len(tag_names)), key=lambda t: tag_names[t]):
+        lo, hi = bounds[tid], bounds[tid + 1]
+        if lo == hi:
+            continue
+        idx = order[lo:hi]
+        s, w, v, e = step[idx], wall[idx], value[idx], enc[idx]
+        records = hi - lo
+        dropped = 0
+        name = tag_names[tid]
+        if restarts == "replace":
+            keep = apply_restarts(s)
+            dropped = records - int(np.count_nonzero(keep))
+            if dropped:
+                s, w, v = s[keep], w[keep], v[keep]
+                warnings.append(
+                    DataWarning(
+                        "restart",
+                        f"Run '{run_name}', tag '{name}': {dropped} of {records} records were "
+                        "replaced by later records at the same or an earlier step (a restart "
+                        "or resumed run; TensorBoard shows the later ones too). Use "
+                        "--restarts keep-all to keep every record.",
+                        run=run_name,
+                        tag=name,
+                        severity=NOTE,
+                    )
+                )
+        lo_enc, hi_enc = int(e.min()), int(e.max())
+        encoding = (
+            "mixed" if lo_enc != hi_enc else ("simple_value" if lo_enc == SIMPLE else "tensor")
+        )
+        series = Series(s, v, w, records=records, dropped=dropped, encoding=encoding)
+        nan, inf = series.nan_count, series.inf_count
+        if nan or inf:
+            warnings.append(
+                DataWarning(
+                    "nonfinite",
+                    f"Run '{run_name}', tag '{name}': {nan} NaN and {inf} infinite value(s) "
+                    f"among {len(series)} points; they are kept and marked in charts.",
+                    run=run_name,
+                    tag=name,
+                    severity=NOTE,
+                )
+            )
+        out[name] = series
+    return out
+
+
+def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
+    framing = data.framing
+    path = data.path
+    out = []
+    size = os.path.getsize(path) if os.path.exists(path) else 0
+    if size == 0:
+        return [
+            DataWarning(
+                "empty-file",
+                f"Event file '{path}' is empty (0 bytes). A writer may have been started and "
+                "never flushed; nothing to read.",
+                path=path,
+                run=run,
+            )
+        ]
+    assert framing is not None
+    if framing.status == "corrupt" and data.records == 0:
+        out.append(
+            DataWarning(
+                "not-event-file",
+                f"'{path}' is named like an event file but is not one: {framing.reason} at "
+                f"byte offset {framing.stop_offset}. Skipped; rename or move it if it is not "
+                "TensorBoard data.",
+                path=path,
+                offset=framing.stop_offset,
+                run=run,
+            )
+        )
+    elif framing.status == "corrupt":
+        out.append(
+            DataWarning(
+                "corrupt-record",
+                f"Event file '{path}': {framing.reason} at byte offset {framing.stop_offset}; "
+                f"kept the {data.records} record(s) before it and skipped the rest of the file. "
+                "The file is damaged; re-copy it from the machine that wrote it.",
+                path=path,
+                offset=framing.stop_offset,
+                run=run,
+            )
+        )
+    elif framing.status == "truncated":
+        out.append(
+            DataWarning(
+                "truncated",
+                f"Event file '{path}' ends in a partial record at byte offset "
+                f"{framing.stop_offset} (a writer still running, or a copy made mid-write); "
+                f"kept the {data.records} complete record(s).",
+                path=path,
+                offset=framing.stop_offset,
+                run=run,
+                severity=NOTE,
+            )
+        )
+    if data.records and data.file_version is None and framing.status != "corrupt":
+        out.append(
+            DataWarning(
+                "no-file-version",
+                f"Event file '{path}' does not start with a file_version record; it may not be "
+                "a TensorBoard event file.",
+                path=path,
+                run=run,
+            )
+        )
+    return out
+
+
+def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
+    """Mark runs made by torch add_scalars / add_hparams (and tensorboardX add_scalars)."""
+    from dataclasses import replace
+
+    out = []
+    for run in runs:
+        parts = PurePosixPath(run.name).parts
+        if run.name == "." or not parts:
+            out.append(run)
+            continue
+        parent = str(PurePosixPath(*parts[:-1])) if len(parts) > 1 else "."
+        leaf = parts[-1]
+        kind = None
+        if _TIMESTAMP_NAME.match(leaf) and any(t.startswith("_hparams_/") for t in run.others):
+            kind = "add_hparams"
+        elif len(run.scalars) == 1 and not run.others:
+            (tag,) = run.scalars
+            flat = tag.replace("/", "_")
+            if leaf.startswith(flat + "_") and len(leaf) > len(flat) + 1:
+                kind = "add_scalars"  # torch: <logdir>/<main_tag>_<key>
+            elif len(parts) >= 2 and parts[-2] == flat:
+                kind = "add_scalars"  # tensorboardX: <logdir>/<main_tag>/<key>
+                parent = str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else "."
+        if kind is None:
+            out.append(run)
+            continue
+        out.append(replace(run, kind=kind, parent=parent))
+        warnings.append(
+            DataWarning(
+                "sub-run",
+                f"Run '{run.name}' was made by {kind} for run '{parent}'; it is shown as its "
+                "own run, labelled as part of that one.",
+                run=run.name,
+                severity=NOTE,
+            )
+        )
+    return out

@@ -1,0 +1,423 @@
+"""TFRecord framing and CRC32C for event files: bytes in, record offsets and checks out.
+
+A record is ``uint64 length | uint32 masked crc32c(length) | data | uint32 masked crc32c(data)``.
+Offsets are found and checksums verified for all records of a file at once with numpy: CRC32C
+is linear over GF(2), so records are checked column by column against a reference record and
+only the bytes that differ between records are looked up in tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+HEADER = 12  # uint64 length + uint32 length crc
+FOOTER = 4  # uint32 data crc
+MASK_DELTA = 0xA282EAD8
+_POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected
+
+
+def _byte_table() -> np.ndarray:
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> 1) ^ np.uint32(_POLY), table >> 1).astype(np.uint32)
+    return table
+
+
+TABLE = _byte_table()
+_TABLE_LIST = [int(x) for x in TABLE]
+
+
+def crc32c(data: bytes | bytearray | memoryview) -> int:
+    """Plain CRC32C of ``data`` (for short inputs; bulk checks use :func:`check_records`)."""
+    crc = 0xFFFFFFFF
+    table = _TABLE_LIST
+    for byte in bytes(data):
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def mask(crc: int) -> int:
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + MASK_DELTA) & 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes | bytearray | memoryview) -> int:
+    return mask(crc32c(data))
+
+
+def _mask_array(crc: np.ndarray) -> np.ndarray:
+    crc = crc.astype(np.uint32, copy=False)
+    return ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(MASK_DELTA)
+
+
+# --- linear pieces of the CRC -------------------------------------------------------------
+# raw(s, m) is the CRC register after feeding m into state s, without the final xor. It is
+# linear in (s, m), so crc32c(m) = lin(m) ^ crc32c(zeros(len(m))), where lin(m) = raw(0, m)
+# is an xor over the bytes of m of T_k[byte], k being the byte's distance from the end.
+
+
+@lru_cache(maxsize=None)
+def _distance_table(k: int) -> np.ndarray:
+    """T_k[b] = raw(0, [b] + k zero bytes)."""
+    if k == 0:
+        return TABLE
+    prev = _distance_table(k - 1)
+    return (TABLE[prev & 0xFF] ^ (prev >> np.uint32(8))).astype(np.uint32)
+
+
+_LOW = np.arange(65536, dtype=np.uint32) & 0xFF
+_HIGH = np.arange(65536, dtype=np.uint32) >> 8
+
+
+@lru_cache(maxsize=4096)
+def _pair_table(k: int) -> np.ndarray:
+    """Table for a little-endian 16-bit chunk whose high byte lies k bytes before the end."""
+    return _distance_table(k + 1)[_LOW] ^ _distance_table(k)[_HIGH]
+
+
+@lru_cache(maxsize=4096)
+def _zeros_crc(length: int) -> int:
+    return crc32c(bytes(length))
+
+
+def _apply_shift_tables(tables: tuple[np.ndarray, ...], state: np.ndarray) -> np.ndarray:
+    return (
+        tables[0][state & 0xFF]
+        ^ tables[1][(state >> np.uint32(8)) & 0xFF]
+        ^ tables[2][(state >> np.uint32(16)) & 0xFF]
+        ^ tables[3][state >> np.uint32(24)]
+    )
+
+
+@lru_cache(maxsize=64)
+def _shift_tables(nbytes: int) -> tuple[np.ndarray, ...]:
+    """Tables applying ``nbytes`` zero bytes to a register: raw(s, zeros) per state byte."""
+    out = []
+    for shift in (0, 8, 16, 24):
+        states = (np.arange(256, dtype=np.uint32) << np.uint32(shift)).astype(np.uint32)
+        for _ in range(nbytes):
+            states = TABLE[states & 0xFF] ^ (states >> np.uint32(8))
+        out.append(states.astype(np.uint32))
+    return tuple(out)
+
+
+def _lin_bytes(data: bytes) -> int:
+    return crc32c(data) ^ _zeros_crc(len(data))
+
+
+_BLOCK = 64
+
+
+def _lin_any_length(buf: np.ndarray, pos: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """lin() of records of any lengths: 64-byte blocks in parallel, combined by Horner's rule.
+
+    Each record is cut into blocks aligned to its end; the first block is left-padded with
+    zeros, which does not change lin(). Blocks are checked all at once with distance tables,
+    then folded per record from the first block to the last, shifting by 64 bytes each time.
+    """
+    count = pos.shape[0]
+    if count == 0:
+        return np.zeros(0, dtype=np.uint32)
+    nblocks = (lengths + _BLOCK - 1) // _BLOCK
+    total = int(nblocks.sum())
+    # block b of record r (counted from the record's end) covers [end - (b+1)*64, end - b*64)
+    rec = np.repeat(np.arange(count), nblocks)
+    first_block = np.cumsum(nblocks) - nblocks
+    from_end = np.arange(total) - np.repeat(first_block, nblocks)
+    ends = (pos + lengths)[rec]
+    block_start = ends - (from_end + 1) * _BLOCK
+    starts_of_rec = pos[rec]
+    # gather the (total, 64) block matrix, zero before the record start
+    col = np.arange(_BLOCK)
+    lin = np.zeros(total, dtype=np.uint32)
+    flat = _flat_distance_tables()
+    step = max(1, (1 << 22) // _BLOCK)
+    for lo in range(0, total, step):
+        hi = min(total, lo + step)
+        idx = block_start[lo:hi, None] + col[None, :]
+        valid = idx >= starts_of_rec[lo:hi, None]
+        data = np.where(valid, buf[np.maximum(idx, 0)], 0).astype(np.intp)
+        table_idx = data + ((_BLOCK - 1 - col) * 256)[None, :]
+        lin[lo:hi] = np.bitwise_xor.reduce(flat[table_idx], axis=1)
+    # Horner over blocks, first (highest from_end) to last; records aligned at their last block
+    out = np.zeros(count, dtype=np.uint32)
+    shift = _shift_tables(_BLOCK)
+    max_blocks = int(nblocks.max())
+    order = np.argsort(-nblocks, kind="stable")  # records with most blocks first
+    sorted_blocks = nblocks[order]
+    state = np.zeros(count, dtype=np.uint32)
+    for b in range(max_blocks - 1, -1, -1):
+        active = int(np.searchsorted(-sorted_blocks, -(b + 1), side="right"))
+        recs = order[:active]
+        state[:active] = _apply_shift_tables(shift, state[:active]) ^ lin[first_block[recs] + b]
+    out[order] = state
+    return out
+
+
+@lru_cache(maxsize=1)
+def _flat_distance_tables() -> np.ndarray:
+    return np.concatenate([_distance_table(k) for k in range(_BLOCK)])
+
+
+def crc_many(buf: np.ndarray, pos: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Unmasked CRC32C of ``buf[pos[i] : pos[i] + lengths[i]]`` for every i (any lengths)."""
+    pos = np.asarray(pos, dtype=np.int64)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    if pos.shape[0] == 0:
+        return np.zeros(0, dtype=np.uint32)
+    lin = _lin_any_length(buf, pos, lengths)
+    uniq, inverse = np.unique(lengths, return_inverse=True)
+    zeros = np.array([_zeros_crc(int(n)) for n in uniq.tolist()], dtype=np.uint32)
+    return lin ^ zeros[inverse]
+
+
+# --- framing ------------------------------------------------------------------------------
+
+#: zero bytes after the file's content, so fixed-width windows never run past the buffer
+PAD = 64
+#: groups smaller than this are checked with the any-length method
+_MIN_GROUP = 16
+
+
+def load(path: str) -> np.ndarray:
+    """The file's bytes as uint8, followed by PAD zero bytes (not part of the view)."""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(0)
+        store = np.zeros(size + PAD, dtype=np.uint8)
+        view = memoryview(store)[:size]
+        got = fh.readinto(view)
+        while got < size:  # short reads happen on some filesystems
+            more = fh.readinto(view[got:])
+            if not more:
+                break
+            got += more
+    return store[:got]
+
+
+def _padded(buf: np.ndarray) -> np.ndarray:
+    """buf plus the PAD bytes behind it when it came from :func:`load`, else a padded copy."""
+    base = buf.base if buf.base is not None else None
+    if (
+        isinstance(base, np.ndarray)
+        and base.dtype == np.uint8
+        and base.ndim == 1
+        and buf.ctypes.data == base.ctypes.data
+        and base.shape[0] >= buf.shape[0] + PAD
+    ):
+        return base[: buf.shape[0] + PAD]
+    out = np.zeros(buf.shape[0] + PAD, dtype=np.uint8)
+    out[: buf.shape[0]] = buf
+    return out
+
+
+def field(words: np.ndarray, offset: int, nbytes: int) -> np.ndarray:
+    """``nbytes`` (1..8) little-endian bytes at record ``offset`` from transposed words."""
+    q, r = divmod(offset, 8)
+    value = words[q]
+    if r:
+        value = (value >> np.uint64(8 * r)) | (words[q + 1] << np.uint64(64 - 8 * r))
+    if nbytes < 8:
+        value = value & np.uint64((1 << (8 * nbytes)) - 1)
+    return value
+
+
+@dataclass(frozen=True)
+class Group:
+    """Records of one data length, with their bytes as transposed little-endian words.
+
+    ``words[j][i]`` holds bytes ``8*j .. 8*j+7`` of record ``members[i]``, counted from the
+    record header; the data starts at byte 12.
+    """
+
+    length: int
+    members: np.ndarray
+    words: np.ndarray
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where the records of one file are, and how the file ended."""
+
+    #: byte offset of each record's header, in file order
+    starts: np.ndarray
+    #: data length of each record
+    lengths: np.ndarray
+    #: the records grouped by length (only records before stop_offset)
+    groups: tuple[Group, ...]
+    #: "ok", "truncated" (a final record cut short: a writer still running) or "corrupt"
+    status: str
+    #: byte offset where reading stopped early (truncated or corrupt), else None
+    stop_offset: int | None = None
+    #: what was wrong at stop_offset
+    reason: str = ""
+
+
+def _walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str]:
+    """Follow the chain of record headers from offset 0.
+
+    Candidates are offsets whose data would start with 0x09 (an Event's wall_time field, as
+    every writer puts first) and whose length fits in the file. Where a candidate's successor
+    is the next candidate, whole stretches are accepted at once; anywhere else the header is
+    read directly, so the chain is always exactly what sequential reading would find.
+    """
+    size = buf.shape[0]
+    padded = _padded(buf)
+    words = np.ndarray((size,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
+    if size >= HEADER + 1:
+        cand = np.flatnonzero(buf[HEADER:] == 0x09)
+        lens = words[cand].astype(np.int64)
+        # a length that does not fit (or is >= 2**63 and went negative) is no candidate
+        ok = (lens >= 0) & (lens <= size - cand - HEADER - FOOTER)
+        cand, lens = cand[ok], lens[ok]
+    else:
+        cand = np.zeros(0, np.int64)
+        lens = np.zeros(0, np.int64)
+    nxt = cand + (HEADER + FOOTER) + lens
+    follows = np.zeros(cand.shape[0], dtype=bool)
+    if cand.shape[0] > 1:
+        follows[:-1] = nxt[:-1] == cand[1:]
+    breaks = np.flatnonzero(~follows)
+
+    pieces_starts: list[np.ndarray] = []
+    pieces_lens: list[np.ndarray] = []
+    single_starts: list[int] = []
+    single_lens: list[int] = []
+
+    def flush_singles() -> None:
+        if single_starts:
+            pieces_starts.append(np.array(single_starts, dtype=np.int64))
+            pieces_lens.append(np.array(single_lens, dtype=np.int64))
+            single_starts.clear()
+            single_lens.clear()
+
+    pos = 0
+    status, stop, reason = "ok", None, ""
+    while pos < size:
+        i = int(np.searchsorted(cand, pos))
+        if i < cand.shape[0] and cand[i] == pos:
+            # a stretch of candidates each followed by the next, up to the first break
+            b = int(breaks[np.searchsorted(breaks, i)])
+            flush_singles()
+            pieces_starts.append(cand[i : b + 1])
+            pieces_lens.append(lens[i : b + 1])
+            pos = int(nxt[b])
+            continue
+        if size - pos < HEADER:
+            status, stop, reason = "truncated", pos, "record header cut short"
+            break
+        length = int(words[pos])
+        if length > size - pos - HEADER - FOOTER:
+            stored = int.from_bytes(bytes(buf[pos + 8 : pos + 12]), "little")
+            if stored != masked_crc32c(bytes(buf[pos : pos + 8])):
+                status, stop, reason = "corrupt", pos, "length checksum mismatch"
+            else:
+                status, stop, reason = "truncated", pos, "record data cut short"
+            break
+        single_starts.append(pos)
+        single_lens.append(length)
+        pos += HEADER + FOOTER + length
+    flush_singles()
+    if pieces_starts:
+        starts = np.concatenate(pieces_starts)
+        lengths = np.concatenate(pieces_lens)
+    else:
+        starts = np.zeros(0, np.int64)
+        lengths = np.zeros(0, np.int64)
+    return starts, lengths, status, stop, reason
+
+
+def _group_members(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Indices of records per distinct length, each in file order."""
+    if lengths.shape[0] == 0:
+        return []
+    first = int(lengths[0])
+    if bool((lengths == first).all()):
+        return [(first, np.arange(lengths.shape[0]))]
+    uniq, inverse, counts = np.unique(lengths, return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    return [(int(n), order[bounds[g] : bounds[g + 1]]) for g, n in enumerate(uniq.tolist())]
+
+
+def _rows(padded: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
+    """Transposed little-endian words of ``width`` bytes (a multiple of 8) at each pos."""
+    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
+    rows = windows[pos]
+    return np.ascontiguousarray(rows.view("<u8").T)
+
+
+def _lin_group(words: np.ndarray, length: int, ref_data: bytes) -> np.ndarray:
+    """lin() of the data of every record of a group, against the first one as reference.
+
+    Only the 16-bit chunks that differ in some record are looked up; bytes the same
+    everywhere (tag names, field keys) cost one comparison per word.
+    """
+    count = words.shape[1]
+    acc = np.full(count, _lin_bytes(ref_data), dtype=np.uint32)
+    end = HEADER + length
+    for j in range(HEADER // 8, (end + 7) // 8):
+        column = words[j]
+        diff = column ^ column[0]
+        seen = int(np.bitwise_or.reduce(diff))
+        if not seen:
+            continue
+        for chunk in range(4):
+            lo = 8 * j + 2 * chunk  # record offset of the chunk's low byte
+            if lo < HEADER or lo >= end or not (seen >> (16 * chunk)) & 0xFFFF:
+                continue
+            part = (diff >> np.uint64(16 * chunk)) & np.uint64(0xFFFF)
+            if lo + 1 < end:
+                table = _pair_table(end - 1 - (lo + 1))
+            else:  # odd length: the chunk's high byte is the crc footer, not data
+                table = _distance_table(0)
+                part = part & np.uint64(0xFF)
+            acc ^= table[part.astype(np.intp)]
+    return acc
+
+
+def frame(buf: np.ndarray, verify: bool = True) -> Framing:
+    """Find every record of an event file held in ``buf`` (uint8), checking CRCs if asked.
+
+    Reading stops at the first record whose length or data checksum is wrong; records before
+    it are kept. A final record cut short ends the file with status "truncated".
+    """
+    starts, lengths, status, stop, reason = _walk(buf)
+    padded = _padded(buf)
+    bad = np.zeros(starts.shape[0], dtype=bool)
+    groups = []
+    for length, members in _group_members(lengths):
+        width = ((HEADER + length + FOOTER + 7) // 8) * 8 + 8
+        pos = starts[members]
+        words = _rows(padded, pos, width)
+        groups.append(Group(length, members, words))
+        stored_len_crc = field(words, 8, 4)
+        bad[members] |= stored_len_crc != np.uint64(masked_crc32c(length.to_bytes(8, "little")))
+        if not verify:
+            continue
+        stored = field(words, HEADER + length, 4).astype(np.uint32)
+        if length >= 2 and members.shape[0] >= _MIN_GROUP:
+            ref = int(pos[0]) + HEADER
+            lin = _lin_group(words, length, bytes(buf[ref : ref + length]))
+        else:
+            lin = _lin_any_length(padded, pos + HEADER, np.full(pos.shape[0], length))
+        crc = _mask_array(lin ^ np.uint32(_zeros_crc(length)))
+        bad[members] |= crc != stored
+    if bad.any():
+        first = int(np.argmax(bad))
+        at = int(starts[first])
+        expected_len = masked_crc32c(int(lengths[first]).to_bytes(8, "little"))
+        got_len = int.from_bytes(bytes(buf[at + 8 : at + 12]), "little")
+        what = "length checksum mismatch" if got_len != expected_len else "data checksum mismatch"
+        kept = []
+        for g in groups:
+            keep = g.members < first
+            if keep.all():
+                kept.append(g)
+            elif keep.any():
+                kept.append(Group(g.length, g.members[keep], g.words[:, keep]))
+        return Framing(starts[:first], lengths[:first], tuple(kept), "corrupt", at, what)
+    return Framing(starts, lengths, tuple(groups), status, stop, reason)

@@ -1,0 +1,60 @@
+"""Shared test helpers: fixture logdirs written by real writers, and event-file crafting."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures" / "logdirs"
+
+
+def fixture_logdir(name: str) -> Path:
+    return FIXTURES / name
+
+
+def expected(name: str) -> dict:
+    return json.loads((FIXTURES / name / "expected.json").read_text())
+
+
+def as_floats(values: list) -> np.ndarray:
+    table = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+    return np.array([table[v] if isinstance(v, str) else v for v in values], dtype=np.float64)
+
+
+def frame_record(data: bytes) -> bytes:
+    """TFRecord framing exactly as writers do it (uses tensorboard's own masked CRC)."""
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    header = struct.pack("<Q", len(data))
+    return (
+        header
+        + struct.pack("<I", masked_crc32c(header))
+        + data
+        + struct.pack("<I", masked_crc32c(data))
+    )
+
+
+@pytest.fixture
+def torch_writer(tmp_path):
+    """Factory for real torch SummaryWriters under tmp_path."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    writers = []
+
+    def make(run: str = "run", **kwargs):
+        w = SummaryWriter(log_dir=str(tmp_path / "logs" / run), **kwargs)
+        writers.append(w)
+        return w
+
+    yield make
+    for w in writers:
+        w.close()
+
+
+def event_files(run_dir: Path) -> list[Path]:
+    return sorted(p for p in run_dir.iterdir() if "tfevents" in p.name)
