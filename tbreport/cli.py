@@ -32,3 +32,118 @@ def ls_command(runs_dir: str, as_json: bool, restarts: str, no_verify: bool) -> 
 
     logdir = read_logdir(runs_dir, restarts=restarts, verify_crc=not no_verify)
     click.echo(to_json(logdir) if as_json else to_text(logdir), nl=not as_json)
+
+
+def _progress_bar(quiet: bool):
+    """A progress callback drawing a bar on stderr once there is more than a moment of work."""
+    if quiet:
+        return None, lambda: None
+    state: dict = {}
+
+    def progress(done: int, total: int) -> None:
+        if total < 8:
+            return
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label="Drawing charts", file=click.get_text_stream("stderr"))
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(done - state.get("done", 0))
+        state["done"] = done
+
+    def close() -> None:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+    return progress, close
+
+
+def _report(result, quiet: bool) -> None:
+    from tbreport.model import WARNING
+
+    if quiet:
+        return
+    for w in result.warnings:
+        prefix = "warning" if w.severity == WARNING else "note"
+        click.echo(f"{prefix}: {w.message}", err=True)
+    charts = len(result.report.charts)
+    click.echo(
+        f"Built {charts} chart(s) for {len(result.report.runs)} run(s): "
+        f"{result.out.rstrip('/')}/{result.main}",
+        err=True,
+    )
+
+
+_BUILD_FLAGS = [
+    "format", "out", "title", "date", "smoothing", "x_axis", "log_y", "tags", "exclude_tags",
+    "runs", "exclude_runs", "templates", "image_format", "strict", "quiet", "restarts",
+    "layout", "categories", "permalink", "jobs",
+]
+
+
+@main.command("build")
+@click.argument("runs_dir", required=False, type=click.Path(path_type=str))
+@click.option("--format", "format", type=click.Choice(["html", "jekyll"]), help="html: one self-contained index.html (default); jekyll: a post in a Jekyll site.")
+@click.option("--out", type=click.Path(path_type=str), help="Output folder (default: site/).")
+@click.option("--title", help="Report title (default: names the runs compared).")
+@click.option("--date", help="Post date, e.g. '2021-05-24 20:41:00 -0400' (default: now).")
+@click.option("--smoothing", type=float, help="TensorBoard smoothing weight, 0 to 0.999 (default 0.6).")
+@click.option("--x-axis", "x_axis", type=click.Choice(["step", "relative", "wall"]), help="X axis (default: step).")
+@click.option("--log-y", "log_y", metavar="TAG_REGEX", help="Log-scale y for tags matching this regex.")
+@click.option("--tags", metavar="REGEX", help="Only tags matching this regex.")
+@click.option("--exclude-tags", "exclude_tags", metavar="REGEX", help="Leave out tags matching this regex.")
+@click.option("--runs", metavar="REGEX", help="Only runs matching this regex.")
+@click.option("--exclude-runs", "exclude_runs", metavar="REGEX", help="Leave out runs matching this regex.")
+@click.option("--templates", type=click.Path(path_type=str), help="Folder of Jinja2 templates overriding the built-in ones.")
+@click.option("--image-format", "image_format", type=click.Choice(["png", "svg"]), help="Chart image format (default: png).")
+@click.option("--strict", is_flag=True, default=None, help="Fail when reading produced warnings.")
+@click.option("--quiet", "-q", is_flag=True, default=None, help="No progress bar or notes (for CI).")
+@click.option("--restarts", type=click.Choice(["replace", "keep-all"]), help="Restart rule (default: replace, as TensorBoard).")
+@click.option("--layout", help="Jekyll front matter layout (default: post).")
+@click.option("--categories", help="Jekyll front matter categories (default: 'ml reports').")
+@click.option("--permalink", help="Jekyll front matter permalink (default: none).")
+@click.option("--jobs", type=int, help="Chart-drawing processes (default: all cores).")
+@click.option("--config", "config_path", type=click.Path(path_type=str), help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).")
+def build_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
+    """Build a report of the runs under RUNS_DIR (default: runs/)."""
+    from tbreport.build import build
+    from tbreport.config import find_config, make_options
+
+    config, source = find_config(config_path)
+    cli = {name: flags.get(name) for name in _BUILD_FLAGS}
+    cli["runs_dir"] = runs_dir
+    options = make_options(cli, config, source)
+    progress, close = _progress_bar(options.quiet)
+    try:
+        result = build(options, progress=progress)
+    finally:
+        close()
+    _report(result, options.quiet)
+
+
+@main.command("demo")
+@click.argument("directory", default="tbreport-demo", type=click.Path(file_okay=False, path_type=str))
+@click.option("--format", "format", type=click.Choice(["html", "jekyll"]), default="html", show_default=True)
+@click.option("--quiet", "-q", is_flag=True)
+def demo_command(directory: str, format: str, quiet: bool) -> None:
+    """Write the quick-start article's two runs to DIRECTORY/runs and build a report from them."""
+    from pathlib import Path
+
+    from tbreport.build import build
+    from tbreport.config import Options
+    from tbreport.demo import write_quickstart_runs
+
+    root = Path(directory)
+    write_quickstart_runs(root / "runs")
+    options = Options(
+        runs_dir=str(root / "runs"),
+        out=str(root / "site"),
+        format=format,
+        title="PyTorch + Tensorboard (quick-start)",
+        categories="ml general",
+        quiet=quiet,
+    )
+    result = build(options)
+    _report(result, quiet)
+    if not quiet:
+        click.echo(f"Open {Path(result.out, result.main).resolve().as_uri()}", err=True)

@@ -342,6 +342,7 @@ class _Collector:
     def arrays(self) -> tuple[np.ndarray, ...]:
         parts = list(self.parts)
         if self.slow:
+            self.slow.sort(key=lambda item: item[0])  # stable: values of one record keep order
             cols = list(zip(*self.slow))
             parts.append(
                 (

@@ -124,3 +124,102 @@ class Logdir:
         from tbreport.frame import to_dataframe
 
         return to_dataframe(self)
+
+
+# --- the report: what the transform stage hands to charts and rendering --------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """One run on one chart, already thinned for drawing (statistics use every point)."""
+
+    run: str
+    color: str
+    #: x of the drawn points (step, seconds since the series' first point, or unix time)
+    x: np.ndarray
+    #: raw values of the drawn points, NaN/inf included (charts mark them)
+    y: np.ndarray
+    #: smoothed values at the drawn points (smoothed on the full series); None for weight 0
+    smoothed: np.ndarray | None
+    #: points in the full series, and how many are drawn
+    points: int
+    drawn: int
+    #: headline numbers over the full series (tbreport.transform.Summary)
+    summary: object
+    #: baseline runs are drawn dashed
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One scalar tag: every run that has it, overlaid."""
+
+    tag: str
+    section: str
+    #: file stem for the chart image and data files: [a-z0-9-], unique in the report
+    slug: str
+    lines: tuple[Line, ...]
+    #: "step", "relative" or "wall"
+    x_axis: str
+    log_y: bool
+    #: y limits (outlier-robust unless disabled), None to let the chart decide
+    y_range: tuple[float, float] | None
+    smoothing: float
+    #: "min", "max" or "none": which way is better for this tag
+    direction: str
+    #: run with the best value by direction, None when unknown
+    best: str | None
+
+    @property
+    def points(self) -> int:
+        return sum(line.points for line in self.lines)
+
+    @property
+    def drawn(self) -> int:
+        return sum(line.drawn for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Section:
+    """Charts of the tags sharing the text before their first ``/``."""
+
+    name: str
+    slug: str
+    charts: tuple[Chart, ...]
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as the runs table shows it."""
+
+    name: str
+    color: str
+    kind: str
+    parent: str | None
+    points: int
+    tags: int
+    first_step: int | None
+    last_step: int | None
+    start_time: float | None
+    duration: float | None
+    hparams: Mapping[str, object]
+    others: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a template needs, built once from a Logdir and the options."""
+
+    title: str
+    #: timezone-aware datetime of the post
+    date: object
+    logdir: str
+    runs: tuple[RunInfo, ...]
+    sections: tuple[Section, ...]
+    warnings: tuple[DataWarning, ...]
+    smoothing: float
+    x_axis: str
+
+    @property
+    def charts(self) -> tuple[Chart, ...]:
+        return tuple(chart for section in self.sections for chart in section.charts)

@@ -1,0 +1,45 @@
+"""The built-in example: the two runs of the "PyTorch + Tensorboard (quick-start)" article.
+
+Writes real event files with TensorBoard's own EventFileWriter (the writer torch's
+SummaryWriter uses), the same records ``writer.add_scalar(tag, value, n)`` produces.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from tbreport.errors import TbreportError
+
+#: run -> tag -> f(n), for n in 0..99
+QUICKSTART = {
+    "run_1": {"tutorial/line": lambda n: 2 * n, "tutorial/poly": lambda n: n**2},
+    "run_2": {"tutorial/line": lambda n: 1.5 * n - 5, "tutorial/poly": lambda n: n**2 - 100 * n},
+}
+
+
+def write_quickstart_runs(logdir: Path, steps: int = 100) -> list[Path]:
+    """Write run_1 and run_2 under ``logdir``; refuse to mix with event files already there."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    written = []
+    for run, tags in QUICKSTART.items():
+        run_dir = logdir / run
+        if run_dir.is_dir() and any("tfevents" in p.name for p in run_dir.iterdir()):
+            raise TbreportError(
+                f"'{run_dir}' already holds event files; the demo writes new runs only. "
+                "Give an empty or new folder: tbreport demo DIR"
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        writer = EventFileWriter(str(run_dir))
+        start = time.time()
+        for n in range(steps):
+            for tag, fn in tags.items():
+                summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(fn(n)))])
+                # wall times a tenth of a second apart, like a short training loop
+                writer.add_event(Event(wall_time=start + n * 0.1, step=n, summary=summary))
+        writer.close()
+        written.append(run_dir)
+    return written

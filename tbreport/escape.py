@@ -1,0 +1,282 @@
+"""Escaping for the render stage: untrusted strings (run names, tags, text summaries, hparam
+values) in, text that is inert where it lands out: kramdown/GFM prose and table cells, Liquid,
+YAML front matter, fenced code and file names. Pure functions, registered as Jinja filters.
+
+Every rule here was checked against Debian's Jekyll 4.3.1 / Liquid 5.4 / kramdown 2.4 (GFM
+input) and stays inside what GitHub Pages (Jekyll 3.10 / Liquid 4) also accepts; see
+tests/test_escape.py, which builds real sites with the hostile strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+
+__all__ = [
+    "code_fence",
+    "liquid",
+    "md_cell",
+    "md_text",
+    "slug",
+    "unique_slugs",
+    "yaml_str",
+]
+
+# --- shared clean-up ------------------------------------------------------------------------
+
+# C0 controls (except tab and line breaks) and DEL are invalid in XML 1.0 (jekyll-feed copies
+# post content into feed.xml) and invisible in HTML; show them as Unicode control pictures.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Lone surrogates (os.listdir's surrogateescape) cannot be written as UTF-8; U+FFFE/U+FFFF are
+# not characters in XML either.
+_UNWRITABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+
+
+def _control_picture(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return "\u2421" if c == 0x7F else chr(0x2400 + c)
+
+
+def _scrub(s: str) -> str:
+    s = _UNWRITABLE.sub("\ufffd", str(s))
+    return _CONTROL.sub(_control_picture, s)
+
+
+# --- Liquid ---------------------------------------------------------------------------------
+
+# A run of "{" that could open a Liquid tag: two or more, one followed by "%", or one at the
+# end (the next text, maybe from the template, could start with "{" or "%").
+_LIQUID_OPEN = re.compile(r"\{\{+%?|\{%|\{$")
+
+
+def liquid(s: str) -> str:
+    """Make Liquid 4 and 5 print ``s`` literally, for places where HTML entities do not work
+    (fenced code). ``{{`` becomes ``{{ "{{" }}``, ``{%`` becomes ``{{ "{%" }}`` and a trailing
+    ``{`` becomes ``{{ "{" }}``; ``}}`` and ``%}`` outside a tag are plain text to Liquid.
+
+    Unlike ``{% raw %}``, this works for any input (raw cannot contain ``{% endraw %}``).
+    The result never ends with ``{``, so template text may follow it; do not put a literal
+    ``{`` right before it. A double quote never occurs inside the replaced run, so the
+    string literal is always well formed.
+    """
+    return _LIQUID_OPEN.sub(lambda m: '{{ "' + m.group() + '" }}', s)
+
+
+# --- kramdown (GFM input) -------------------------------------------------------------------
+
+# Backslash escapes kramdown's GFM parser understands (ESCAPED_CHARS_GFM) and that we always
+# apply: emphasis, code, links, tables, math, strikethrough, headers, quotes (no smart quotes).
+_ALWAYS = {
+    "*": "\\*",
+    "_": "\\_",
+    "|": "\\|",
+    "$": "\\$",
+    "~": "\\~",
+    "#": "\\#",
+    "!": "\\!",
+    '"': '\\"',
+    "'": "\\'",
+    # Entities where a backslash is not enough:
+    # "\\" + newline is a kramdown hard line break, so a trailing backslash becomes an entity;
+    "\\": "&#92;",
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    # braces: Liquid ({{, {%) and kramdown IAL/extensions ({:, {::, {#id}); entities keep them
+    # away from Liquid with no boundary cases when the template continues with "{{".
+    "{": "&#123;",
+    "}": "&#125;",
+    # kramdown's link-definition regex ("[id]: url" at a line start) ignores backslashes.
+    "[": "&#91;",
+    "]": "&#93;",
+    # the table parser finds code spans before it applies backslash escapes.
+    "`": "&#96;",
+}
+# Characters special only at the start of a line (list, definition, setext, end-of-block).
+_AT_START = {
+    "-": "\\-",
+    "+": "\\+",
+    "=": "\\=",
+    ":": "\\:",
+    "^": "&#94;",
+    ".": "\\.",
+}
+_LINE_BREAKS = re.compile(r"[ \t]*(?:\r\n|\r|\n)(?:[ \t]*(?:\r\n|\r|\n))*[ \t]*")
+# "--", "---" (dashes) and "..." (ellipsis) are kramdown typographic symbols; a "-" or "." is
+# escaped when it touches another one or either end of the string (so concatenations and a
+# line start are safe too).
+_DASH_DOT = re.compile(r"-(?=-)|(?<=-)-|\.(?=\.)|(?<=\.)\.|^[-.]|[-.]$")
+_ORDERED = re.compile(r"^(\d+)([.)])")
+_EDGE_SPACE = re.compile(r"^[ \t]+|[ \t]+$")
+
+
+def _escape_md(s: str) -> str:
+    s = _LINE_BREAKS.sub(" ", _scrub(s))
+    out: list[str] = []
+    dash_dot = {m.start() for m in _DASH_DOT.finditer(s)}
+    ordered = _ORDERED.match(s)
+    edge = {i for m in _EDGE_SPACE.finditer(s) for i in range(m.start(), m.end())}
+    for i, c in enumerate(s):
+        if c in _ALWAYS:
+            out.append(_ALWAYS[c])
+        elif i in edge:
+            # leading blanks would start a code block, trailing two spaces a hard break, and a
+            # table strips both: entities keep them as typed.
+            out.append("&#32;" if c == " " else "&#9;")
+        elif i == 0 and c in _AT_START:
+            out.append(_AT_START[c])
+        elif i in dash_dot:
+            out.append("\\" + c)
+        elif ordered and i == ordered.end() - 1:
+            out.append("\\" + c)  # "1." / "1)" at a line start would be a list
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def md_text(s: str) -> str:
+    """Escape ``s`` for inline kramdown text (paragraph, heading, list item, link text).
+
+    The result renders as the literal text of ``s``: Markdown syntax, HTML and Liquid in it
+    are inert, kramdown's typographic quotes, dashes and ellipses are prevented (``\\"``,
+    ``\\'``, ``\\-``, ``\\.``), line breaks collapse to one space, and C0 control characters
+    are shown as Unicode control pictures (U+2400...). Braces become ``&#123;``/``&#125;``,
+    which Liquid never sees as tags; Jinja must not autoescape it again.
+    """
+    return _escape_md(s)
+
+
+def md_cell(s: str) -> str:
+    """Escape ``s`` for a GFM table cell: as :func:`md_text`, with ``|`` kept inside the cell
+    and leading/trailing blanks kept (the table parser would strip them). No line breaks."""
+    return _escape_md(s)
+
+
+def code_fence(s: str, lang: str = "") -> str:
+    """A fenced code block showing ``s`` verbatim: a backtick fence longer than any backtick
+    run inside (so no line can close it), Liquid made inert with :func:`liquid`, CRLF/CR as LF,
+    control characters as control pictures. ``lang`` is reduced to ``[A-Za-z0-9_+-]``.
+    Returns the block without a final newline; put it on its own lines in the template."""
+    body = _scrub(s).replace("\r\n", "\n").replace("\r", "\n")
+    if body.endswith("\n"):
+        body = body[:-1]
+    longest = max((len(r) for r in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    info = re.sub(r"[^A-Za-z0-9_+-]", "", lang)
+    inner = liquid(body) + "\n" if body else ""
+    return f"{fence}{info}\n{inner}{fence}"
+
+
+# --- YAML front matter ----------------------------------------------------------------------
+
+_YAML_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\0": "\\0",
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    "\x85": "\\N",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+# Outside YAML's printable set (or a BOM, which libyaml treats specially): escape as \xNN/\uNNNN.
+_YAML_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def _yaml_escape(m: re.Match[str]) -> str:
+    c = m.group()
+    if c in _YAML_ESCAPES:
+        return _YAML_ESCAPES[c]
+    code = ord(c)
+    return f"\\x{code:02X}" if code <= 0xFF else f"\\u{code:04X}"
+
+
+def yaml_str(s: str) -> str:
+    """A double-quoted YAML 1.1 scalar that Psych (libyaml) reads back as exactly ``s``.
+
+    Only ``\\``, ``"`` and non-printable characters are escaped; other non-ASCII (accents,
+    emoji) stays raw UTF-8 (``json.dumps`` would write surrogate pairs, which Psych rejects).
+    Lone surrogates, which cannot be written, become U+FFFD. No raw line break is written, so
+    a value cannot end the front matter. Liquid does not re-evaluate a variable's value, so
+    ``{{ page.title }}`` prints ``{{ x }}`` in a title literally (checked with Jekyll 4.3); the
+    layout must still HTML-escape it (``{{ page.title | escape }}``, as minima does).
+    """
+    s = _UNWRITABLE.sub("\ufffd", str(s))
+    return '"' + _YAML_UNPRINTABLE.sub(_yaml_escape, s.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
+# --- file names -----------------------------------------------------------------------------
+
+SLUG_MAX = 60
+_FOLD = str.maketrans(
+    {"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe", "Œ": "oe", "đ": "d",
+     "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d", "ı": "i"}
+)
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# Device names Windows cannot create files for (a clone of the site on Windows would fail).
+_WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
+)
+
+
+def _trim(s: str, limit: int) -> str:
+    return s[:limit].strip("-")
+
+
+def slug(s: str, max_len: int = SLUG_MAX) -> str:
+    """``[a-z0-9-]`` file-name part for ``s``: ASCII-folded (NFKD plus a few letters NFKD
+    keeps, like ß), lower case, other runs become one ``-``, no ``-`` at either end, at most
+    ``max_len`` characters. Never empty (``x``), never ``.``/``..`` or starting with ``_``/``.``
+    (Jekyll skips those), never a Windows device name (``con`` becomes ``con-x``). Different
+    inputs may share a slug: use :func:`unique_slugs` for a set of names."""
+    folded = unicodedata.normalize("NFKD", _scrub(s).translate(_FOLD))
+    ascii_ = folded.encode("ascii", "ignore").decode("ascii").lower()
+    out = _trim(_NOT_SLUG.sub("-", ascii_).strip("-"), max_len) or "x"
+    if out in _WINDOWS_RESERVED:
+        out = out + "-x"
+    return out
+
+
+def _short_hash(s: str) -> str:
+    return hashlib.sha1(s.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def unique_slugs(names: Sequence[str], max_len: int = SLUG_MAX) -> list[str]:
+    """Slugs for ``names``, pairwise different, in the same order.
+
+    A name whose slug no other (different) name shares keeps its plain :func:`slug`. Names
+    whose slugs collide (``a/b`` and ``a_b``) all get ``<slug>-<first 8 hex of sha1(name)>``,
+    so each one's slug depends only on the name and which names collide, not on input order.
+    Repeated names and the rare clash left after that get ``-2``, ``-3``... in input order.
+    """
+    bases = [slug(n, max_len) for n in names]
+    owners: dict[str, set[str]] = {}
+    for name, base in zip(names, bases):
+        owners.setdefault(base, set()).add(name)
+    first = [
+        base if len(owners[base]) == 1 else f"{_trim(base, max_len - 9)}-{_short_hash(name)}"
+        for name, base in zip(names, bases)
+    ]
+    wanted = set(first)
+    used: set[str] = set()
+    result: list[str] = []
+    for cand in first:
+        if cand in used:
+            k = 2
+            while True:
+                alt = f"{_trim(cand, max_len - len(str(k)) - 1)}-{k}"
+                if alt not in used and alt not in wanted:
+                    break
+                k += 1
+            cand = alt
+        used.add(cand)
+        result.append(cand)
+    return result

@@ -1,0 +1,128 @@
+"""Render stage: a Report (plus chart files) in, text of the HTML report or Jekyll post out.
+
+Templates are Jinja2 files from the top-level ``templates/`` folder (shipped in the wheel as
+``tbreport/templates``). A ``--templates DIR`` is searched first; ``default/NAME`` always names
+the built-in template, so a user template can extend the one it replaces.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from tbreport import escape
+from tbreport.errors import TbreportError
+
+
+class TemplateError(TbreportError):
+    """A template is missing or fails to render."""
+
+
+def builtin_templates() -> Path:
+    packaged = Path(__file__).parent / "templates"
+    if packaged.is_dir():
+        return packaged
+    source_tree = Path(__file__).parent.parent / "templates"  # editable installs, checkouts
+    if source_tree.is_dir():
+        return source_tree
+    raise TemplateError("tbreport's built-in templates are missing; reinstall tbreport.")
+
+
+def make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environment:
+    builtin = jinja2.FileSystemLoader(str(builtin_templates()))
+    loaders: list[jinja2.BaseLoader] = []
+    if user_dir is not None:
+        if not Path(user_dir).is_dir():
+            raise TemplateError(f"Templates folder '{user_dir}' does not exist.")
+        loaders.append(jinja2.FileSystemLoader(user_dir))
+    loaders.append(jinja2.PrefixLoader({"default": builtin}))
+    loaders.append(builtin)
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=autoescape,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(plain=lambda text: text, md=escape.md_text)
+    env.filters.update(
+        md=escape.md_text,
+        md_cell=escape.md_cell,
+        yaml=escape.yaml_str,
+        liquid=escape.liquid,
+        num=format_number,
+        duration=format_duration,
+        utc=format_utc,
+        step_range=format_step_range,
+    )
+    return env
+
+
+def render(
+    template: str, context: Mapping[str, Any], user_dir: str | None, autoescape: bool
+) -> str:
+    env = make_environment(user_dir, autoescape)
+    try:
+        return env.get_template(template).render(**context)
+    except jinja2.TemplateNotFound as err:
+        raise TemplateError(f"Template '{err.name}' not found (looked in --templates and the built-in ones).") from None
+    except jinja2.UndefinedError as err:
+        raise TemplateError(f"Template '{template}' uses an undefined value: {err.message}.") from None
+    except jinja2.TemplateSyntaxError as err:
+        raise TemplateError(
+            f"Template '{err.filename or err.name}' line {err.lineno}: {err.message}."
+        ) from None
+
+
+# --- number and time formatting shared by all templates -----------------------------------
+
+
+def format_number(value: float | int | None) -> str:
+    """Compact, exact-enough numbers for tables: 4 significant digits, NaN/inf spelled out."""
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e6:
+        text = f"{value:.4g}"
+    else:
+        text = f"{value:.3e}"
+    return text
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min {sec:02d} s"
+
+
+def format_utc(timestamp: float | None) -> str:
+    if timestamp is None or not math.isfinite(timestamp):
+        return "–"
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_step_range(first: int | None, last: int | None) -> str:
+    if first is None or last is None:
+        return "–"
+    return f"{first}–{last}" if first != last else str(first)

@@ -1,0 +1,195 @@
+"""Transform stage: a Logdir and Options in, a Report (sections of per-tag charts) out.
+
+Selects runs and tags, smooths each full series, thins it for drawing while keeping extremes,
+computes the outlier-robust y range, summaries, directions and the best run per tag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import numpy as np
+
+from tbreport.config import Options
+from tbreport.escape import slug, unique_slugs
+from tbreport.model import Chart, Line, Logdir, Report, Run, RunInfo, Section, Series
+from tbreport.transform import (
+    best_of,
+    direction_of,
+    natural_key,
+    outlier_range,
+    padded_range,
+    run_colors,
+    section_of,
+    series_summary,
+    smooth,
+    thin,
+)
+
+
+def select_runs(runs: tuple[Run, ...], options: Options) -> list[Run]:
+    keep = []
+    for run in runs:
+        if options.runs and not re.search(options.runs, run.name):
+            continue
+        if options.exclude_runs and re.search(options.exclude_runs, run.name):
+            continue
+        keep.append(run)
+    return keep
+
+
+def _tag_selected(tag: str, options: Options) -> bool:
+    if options.tags and not re.search(options.tags, tag):
+        return False
+    if options.exclude_tags and re.search(options.exclude_tags, tag):
+        return False
+    return True
+
+
+def x_values(series: Series, x_axis: str) -> np.ndarray:
+    if x_axis == "step":
+        return series.steps.astype(np.float64)
+    if x_axis == "relative":
+        return series.wall_times - series.wall_times[0] if len(series) else series.wall_times
+    return series.wall_times
+
+
+def build_report(logdir: Logdir, options: Options, now: dt.datetime | None = None) -> Report:
+    """Everything the templates and charts need, computed once."""
+    runs = select_runs(logdir.runs, options)
+    colors = run_colors([run.name for run in runs])
+    tags = sorted(
+        {tag for run in runs for tag in run.scalars if _tag_selected(tag, options)},
+        key=natural_key,
+    )
+    tag_slugs = dict(zip(tags, unique_slugs(tags)))
+    overrides = dict(options.directions) if options.directions else None
+    log_pattern = re.compile(options.log_y) if options.log_y else None
+
+    by_section: dict[str, list[Chart]] = {}
+    for tag in tags:
+        chart = _build_chart(tag, runs, colors, tag_slugs[tag], options, overrides, log_pattern)
+        by_section.setdefault(chart.section, []).append(chart)
+    section_names = sorted(by_section, key=natural_key)
+    section_slugs = dict(zip(section_names, unique_slugs(section_names)))
+    sections = tuple(
+        Section(name, "section-" + section_slugs[name], tuple(by_section[name]))
+        for name in section_names
+    )
+    selected = {run.name for run in runs}
+    warnings = tuple(w for w in logdir.warnings if w.run is None or w.run in selected)
+    return Report(
+        title=options.title or default_title(runs, logdir.path),
+        date=options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0),
+        logdir=logdir.path,
+        runs=tuple(_run_info(run, colors[run.name], options) for run in runs),
+        sections=sections,
+        warnings=warnings,
+        smoothing=options.smoothing,
+        x_axis=options.x_axis,
+    )
+
+
+def default_title(runs: list[Run], logdir: str) -> str:
+    names = [run.name for run in runs]
+    if not names:
+        return f"TensorBoard report: {Path(logdir).name or logdir}"
+    if len(names) <= 3:
+        return "Comparing " + ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+    return f"Comparing {len(names)} runs in {Path(logdir).name or logdir}"
+
+
+def post_slug(report: Report) -> str:
+    return slug(report.title)
+
+
+def _run_info(run: Run, color: str, options: Options) -> RunInfo:
+    steps = [s for s in run.scalars.values() if len(s)]
+    first, last = run.first_wall_time, run.last_wall_time
+    return RunInfo(
+        name=run.name,
+        color=color,
+        kind=run.kind,
+        parent=run.parent,
+        points=run.points,
+        tags=len(run.scalars),
+        first_step=min((int(s.steps.min()) for s in steps), default=None),
+        last_step=max((int(s.steps.max()) for s in steps), default=None),
+        start_time=first,
+        duration=None if first is None or last is None else last - first,
+        hparams=dict(sorted(run.hparams.items())),
+        others=sum(c.count for c in run.others.values()),
+    )
+
+
+def _build_chart(
+    tag: str,
+    runs: list[Run],
+    colors: dict[str, str],
+    tag_slug: str,
+    options: Options,
+    overrides: dict[str, str] | None,
+    log_pattern: re.Pattern[str] | None,
+) -> Chart:
+    lines = []
+    summaries = {}
+    drawn_values = []
+    log_y = bool(log_pattern and log_pattern.search(tag))
+    for run in runs:
+        series = run.scalars.get(tag)
+        if series is None:
+            continue
+        x = x_values(series, options.x_axis)
+        values = series.values
+        smoothed = smooth(values, options.smoothing) if options.smoothing > 0 else None
+        idx = thin(x, values, options.max_points)
+        summary = series_summary(series.steps, values)
+        summaries[run.name] = summary
+        line = Line(
+            run=run.name,
+            color=colors[run.name],
+            x=x[idx],
+            y=values[idx],
+            smoothed=None if smoothed is None else smoothed[idx],
+            points=len(series),
+            drawn=int(idx.shape[0]),
+            summary=summary,
+        )
+        lines.append(line)
+        drawn_values.append(line.y)
+        if line.smoothed is not None:
+            drawn_values.append(line.smoothed)
+    direction = direction_of(tag, overrides)
+    return Chart(
+        tag=tag,
+        section=section_of(tag),
+        slug=tag_slug,
+        lines=tuple(lines),
+        x_axis=options.x_axis,
+        log_y=log_y,
+        y_range=_y_range(drawn_values, options.ignore_outliers, log_y),
+        smoothing=options.smoothing,
+        direction=direction,
+        best=best_of(summaries, direction) if len(summaries) > 1 else None,
+    )
+
+
+def _y_range(drawn: list[np.ndarray], ignore_outliers: bool, log_y: bool) -> tuple[float, float] | None:
+    if not drawn:
+        return None
+    values = np.concatenate(drawn)
+    values = values[np.isfinite(values)]
+    if log_y:
+        values = values[values > 0]
+    if values.size == 0:
+        return None
+    if ignore_outliers:
+        rng = outlier_range(values)
+        if rng is None:
+            return None
+        lo, hi = rng
+    else:
+        lo, hi = float(values.min()), float(values.max())
+    return padded_range(lo, hi, log=log_y)

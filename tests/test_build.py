@@ -1,0 +1,256 @@
+"""tbreport build: the standalone HTML report and the Jekyll post, end to end."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tbreport.build import build
+from tbreport.cli import main
+from tbreport.config import Options
+from tbreport.reader import read_logdir
+from tbreport.transform import smooth
+
+from conftest import fixture_logdir
+
+DATE = "2021-05-24 20:41:00 -0400"
+
+
+def _options(tmp_path, **kw) -> Options:
+    from tbreport.config import make_options
+
+    cli = {"runs_dir": str(fixture_logdir("quickstart")), "out": str(tmp_path / "site"), "date": DATE, "quiet": True}
+    cli.update(kw)
+    return make_options(cli, {}, None)
+
+
+def _data_uris(html: str, mime: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(rf'"data:{re.escape(mime)};base64,([A-Za-z0-9+/=]+)"', html)]
+
+
+def test_html_report_is_one_self_contained_file(tmp_path):
+    result = build(_options(tmp_path))
+    out = tmp_path / "site"
+    assert sorted(p.name for p in out.iterdir()) == [".tbreport-manifest.json", "index.html"]
+    html = (out / "index.html").read_text()
+    # no external resource of any kind, no script
+    assert "<script" not in html.lower()
+    for attr in re.findall(r'(?:src|href)="([^"#][^"]*)"', html):
+        assert attr.startswith("data:"), attr
+    pngs = _data_uris(html, "image/png")
+    assert len(pngs) == 2 and all(p.startswith(b"\x89PNG\r\n\x1a\n") for p in pngs)
+    assert result.main == "index.html" and len(result.report.charts) == 2
+
+
+def test_csv_holds_raw_and_smoothed_values(tmp_path):
+    build(_options(tmp_path, smoothing=0.9))
+    html = (tmp_path / "site" / "index.html").read_text()
+    first = _data_uris(html, "text/csv")[0].decode()
+    rows = list(csv.DictReader(io.StringIO(first)))
+    logdir = read_logdir(fixture_logdir("quickstart"))
+    series = logdir.run("run_2").scalars["tutorial/line"]
+    got = [r for r in rows if r["run"] == "run_2"]
+    np.testing.assert_array_equal([float(r["value"]) for r in got], series.values)
+    np.testing.assert_allclose([float(r["smoothed"]) for r in got], smooth(series.values, 0.9), rtol=1e-15)
+    assert [int(r["step"]) for r in got] == list(range(100))
+
+
+def test_same_inputs_give_identical_bytes(tmp_path):
+    build(_options(tmp_path / "a"))
+    build(_options(tmp_path / "b"))
+    build(_options(tmp_path / "c", format="jekyll"))
+    build(_options(tmp_path / "d", format="jekyll"))
+    for x, y in (("a", "b"), ("c", "d")):
+        files_x = sorted(p.relative_to(tmp_path / x) for p in (tmp_path / x).rglob("*") if p.is_file())
+        files_y = sorted(p.relative_to(tmp_path / y) for p in (tmp_path / y).rglob("*") if p.is_file())
+        assert files_x == files_y
+        for rel in files_x:
+            assert (tmp_path / x / rel).read_bytes() == (tmp_path / y / rel).read_bytes(), rel
+
+
+def test_jekyll_post_layout_and_front_matter(tmp_path):
+    result = build(_options(tmp_path, format="jekyll", title="PyTorch + Tensorboard (quick-start)",
+                            categories="ml general", permalink="/:categories/:title:output_ext"))
+    out = tmp_path / "site"
+    post = out / "_posts" / "2021-05-24-pytorch-tensorboard-quick-start.md"
+    assert result.main == "_posts/2021-05-24-pytorch-tensorboard-quick-start.md"
+    text = post.read_text()
+    assert text.startswith("---\nlayout: \"post\"\ntitle: \"PyTorch + Tensorboard (quick-start)\"\n")
+    assert "date: 2021-05-24 20:41:00 -0400\n" in text
+    assert 'categories: "ml general"\n' in text
+    assert 'permalink: "/:categories/:title:output_ext"\n' in text
+    refs = re.findall(r"\{\{ '(/assets/images/[^']+)' \| relative_url \}\}", text)
+    assert len(refs) == 4  # two charts, two CSV files
+    for ref in refs:
+        assert (out / ref.lstrip("/")).is_file(), ref
+    assert re.search(r"^\*Fig 1\. tutorial/line: .*weight 0\.6", text, re.M)
+    # a new site gets the scaffolding
+    assert (out / "_config.yml").is_file() and (out / "index.md").is_file()
+
+
+def test_existing_jekyll_site_files_are_left_alone(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "_config.yml").write_text("title: mine\n")
+    (site / "about.md").write_text("mine\n")
+    build(_options(tmp_path, format="jekyll"))
+    assert (site / "_config.yml").read_text() == "title: mine\n"
+    assert (site / "about.md").read_text() == "mine\n"
+    assert not (site / "index.md").exists()
+
+
+def test_rebuild_replaces_only_its_own_files(tmp_path):
+    site = tmp_path / "site"
+    build(_options(tmp_path, format="jekyll"))
+    mine = site / "notes.txt"
+    mine.write_text("keep me")
+    images = sorted((site / "assets" / "images").rglob("*.png"))
+    assert len(images) == 2
+    build(_options(tmp_path, format="jekyll", tags="line"))
+    assert mine.read_text() == "keep me"
+    left = sorted((site / "assets" / "images").rglob("*.png"))
+    assert [p.name for p in left] == ["tutorial-line.png"]  # the poly chart it wrote is gone
+
+
+def test_never_overwrites_a_file_it_did_not_write(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("my own page")
+    runner = CliRunner()
+    result = runner.invoke(main, ["build", str(fixture_logdir("quickstart")), "--out", str(site), "-q", "--date", DATE])
+    assert result.exit_code == 2
+    assert f"'{site / 'index.html'}' exists and was not written by tbreport" in result.output
+    assert (site / "index.html").read_text() == "my own page"
+    assert sorted(p.name for p in site.iterdir()) == ["index.html"]
+
+
+def test_failed_build_leaves_previous_output_intact(tmp_path):
+    build(_options(tmp_path))
+    before = (tmp_path / "site" / "index.html").read_bytes()
+    broken = tmp_path / "tpl"
+    broken.mkdir()
+    (broken / "report.html.j2").write_text("{{ no_such_value }}")
+    with pytest.raises(Exception, match="undefined value"):
+        build(_options(tmp_path, templates=str(broken), smoothing=0.3))
+    assert (tmp_path / "site" / "index.html").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [".tbreport-manifest.json", "index.html"]
+
+
+def test_user_template_can_extend_the_builtin_one(tmp_path):
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "report.html.j2").write_text(
+        '{% extends "default/report.html.j2" %}{% block extra_head %}<meta name="x-custom" content="yes">{% endblock %}'
+    )
+    build(_options(tmp_path, templates=str(tpl)))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert '<meta name="x-custom" content="yes">' in html and "tutorial/poly" in html
+
+
+def test_smoothing_zero_draws_raw_only_and_says_so(tmp_path):
+    build(_options(tmp_path, smoothing=0))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "raw values, not smoothed" in html and "weight 0.6" not in html
+
+
+def test_thinning_is_stated_in_the_caption(tmp_path, torch_writer):
+    w = torch_writer("long")
+    for s in range(5000):
+        w.add_scalar("train/loss", float(np.sin(s / 50.0)), s)
+    w.close()
+    build(_options(tmp_path, runs_dir=str(tmp_path / "logs"), max_points=500))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert re.search(r"5000 points, \d{3} drawn", html)
+    # statistics use every point
+    assert "lower is better" in html
+
+
+def test_strict_fails_on_warnings(tmp_path):
+    runs = tmp_path / "runs"
+    shutil.copytree(fixture_logdir("quickstart"), runs)
+    (runs / "run_1" / "events.out.tfevents.9999999999.x").write_bytes(b"")
+    result = CliRunner().invoke(main, ["build", str(runs), "--out", str(tmp_path / "site"), "--strict", "-q"])
+    assert result.exit_code == 2
+    assert "--strict: reading produced 1 warning(s); nothing was built." in result.output
+    assert "is empty (0 bytes)" in result.output
+    assert not (tmp_path / "site").exists()
+
+
+def test_future_date_is_refused_for_jekyll(tmp_path):
+    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--format", "jekyll",
+                                       "--out", str(tmp_path / "s"), "--date", "2999-01-01", "-q"])
+    assert result.exit_code == 2 and "is in the future; Jekyll skips future posts" in result.output
+
+
+def test_filters_and_no_match_error(tmp_path):
+    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--out", str(tmp_path / "s"),
+                                       "--tags", "nothing-like-this", "-q"])
+    assert result.exit_code == 2 and "No scalar tags to chart" in result.output
+    build(_options(tmp_path, exclude_runs="run_2"))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "run_1" in html and "run_2" not in html
+
+
+def test_config_file_and_flags(tmp_path, monkeypatch):
+    (tmp_path / "tbreport.toml").write_text(
+        f'out = "{tmp_path / "from-config"}"\nsmoothing = 0.25\ndate = "{DATE}"\nquiet = true\n'
+        '[directions]\n"line" = "max"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart"))])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "from-config" / "index.html").read_text()
+    assert "weight 0.25" in html and "higher is better" in html
+    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--smoothing", "0.5"])
+    assert "weight 0.5" in (tmp_path / "from-config" / "index.html").read_text()
+    (tmp_path / "tbreport.toml").write_text('smoothin = 0.3\n')
+    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart"))])
+    assert result.exit_code == 2 and "unknown setting 'smoothin'" in result.output
+
+
+def test_pyproject_tool_table_is_read(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text(f'[tool.tbreport]\nformat = "jekyll"\nout = "{tmp_path / "blog"}"\nquiet = true\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--date", DATE])
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "blog" / "_posts").iterdir())
+
+
+def test_demo_writes_quickstart_runs_and_builds(tmp_path):
+    result = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
+    assert result.exit_code == 0, result.output
+    logdir = read_logdir(tmp_path / "demo" / "runs")
+    want = read_logdir(fixture_logdir("quickstart"))
+    for run in want.runs:
+        for tag, series in run.scalars.items():
+            got = logdir.run(run.name).scalars[tag]
+            np.testing.assert_array_equal(got.steps, series.steps)
+            np.testing.assert_array_equal(got.values, series.values)
+    assert (tmp_path / "demo" / "site" / "index.html").is_file()
+    again = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
+    assert again.exit_code == 2 and "already holds event files" in again.output
+
+
+def test_wheel_ships_the_templates(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(root)],
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("tbreport-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for template in (root / "templates").rglob("*"):
+        if template.is_file():
+            assert f"tbreport/templates/{template.relative_to(root / 'templates').as_posix()}" in names

@@ -1,0 +1,150 @@
+"""Framing and checksums: the vectorised paths against plain per-record reading."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+
+from tbreport import records
+from tbreport.events import read_file
+
+from conftest import event_files, frame_record
+
+
+def test_crc32c_known_vector():
+    assert records.crc32c(b"123456789") == 0xE3069283
+    assert records.crc32c(b"") == 0
+
+
+def test_masked_crc_matches_tensorboard():
+    from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+
+    for data in (b"", b"a", bytes(range(256)), b"\x00" * 31):
+        assert records.masked_crc32c(data) == masked_crc32c(data)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_crc_many_any_lengths_matches_scalar(seed):
+    rng = np.random.default_rng(seed)
+    buf = rng.integers(0, 256, 300_000, dtype=np.uint8)
+    pos = rng.integers(0, 100_000, 300)
+    lengths = rng.integers(0, 5_000, 300)
+    lengths[:5] = [0, 1, 63, 64, 65]
+    got = records.crc_many(buf, pos, lengths)
+    assert got.tolist() == [records.crc32c(bytes(buf[p : p + n])) for p, n in zip(pos, lengths)]
+
+
+def _framed_file(tmp_path, payloads: list[bytes]) -> np.ndarray:
+    path = tmp_path / "events.out.tfevents.1.h"
+    path.write_bytes(b"".join(frame_record(p) for p in payloads))
+    return records.load(str(path))
+
+
+def test_frame_same_length_groups_check_every_byte(tmp_path):
+    # many records of one length differing in scattered bytes: the grouped CRC path
+    rng = np.random.default_rng(7)
+    payloads = [b"\x09" + bytes(rng.integers(0, 256, 40, dtype=np.uint8)) for _ in range(200)]
+    buf = _framed_file(tmp_path, payloads)
+    framing = records.frame(buf)
+    assert framing.status == "ok" and framing.starts.shape[0] == 200
+    for byte in (12, 13, 20, 40, 52):  # first .. last data byte of record 5
+        bad = buf.copy()
+        bad[57 * 5 + byte] ^= 0x40
+        framing = records.frame(bad)
+        assert framing.status == "corrupt", byte
+        assert framing.stop_offset == 57 * 5
+        assert framing.starts.shape[0] == 5
+        assert framing.reason == "data checksum mismatch"
+    # and without verification the damaged record is read
+    assert records.frame(bad, verify=False).starts.shape[0] == 200
+
+
+def test_frame_records_not_starting_with_wall_time(tmp_path):
+    # the candidate scan looks for 0x09; other records must still be found by the walk
+    payloads = [b"\x10\x05" + b"x" * n for n in range(30)] + [b"\x09" + b"\x00" * 8] * 20
+    framing = records.frame(_framed_file(tmp_path, payloads))
+    assert framing.status == "ok" and framing.starts.shape[0] == 50
+    assert framing.lengths.tolist() == [len(p) for p in payloads]
+
+
+def test_frame_zero_length_and_odd_lengths(tmp_path):
+    payloads = [b"", b"\x09", b"\x09\x01\x02"] + [b"\x09" + bytes([i]) * 20 for i in range(40)]
+    framing = records.frame(_framed_file(tmp_path, payloads))
+    assert framing.status == "ok" and framing.lengths.tolist() == [len(p) for p in payloads]
+
+
+def test_length_checksum_mismatch_stops_with_offset(tmp_path):
+    payloads = [b"\x09" + bytes([i]) * 20 for i in range(10)]
+    buf = _framed_file(tmp_path, payloads).copy()
+    at = 37 * 4
+    buf[at + 8] ^= 1  # the masked crc of record 4's length
+    framing = records.frame(buf)
+    assert (framing.status, framing.stop_offset, framing.starts.shape[0]) == ("corrupt", at, 4)
+    assert framing.reason == "length checksum mismatch"
+
+
+def test_impossible_length_is_corruption_not_truncation(tmp_path):
+    payloads = [b"\x09" + bytes([i]) * 20 for i in range(10)]
+    buf = _framed_file(tmp_path, payloads).copy()
+    at = 37 * 6
+    buf[at + 5] = 0x7F  # a length of terabytes, with the old length checksum
+    framing = records.frame(buf)
+    assert (framing.status, framing.stop_offset, framing.starts.shape[0]) == ("corrupt", at, 6)
+
+
+@pytest.mark.parametrize("cut", [1, 5, 11, 12, 20, 36])
+def test_truncated_last_record_ends_quietly(tmp_path, cut):
+    payloads = [b"\x09" + bytes([i]) * 20 for i in range(10)]
+    buf = _framed_file(tmp_path, payloads)
+    short = buf[: 37 * 9 + cut].copy()
+    framing = records.frame(short)
+    assert framing.status == "truncated" and framing.stop_offset == 37 * 9
+    assert framing.starts.shape[0] == 9
+
+
+def test_many_records_from_a_real_writer_match_protobuf_decoding(torch_writer, tmp_path):
+    # tags of different lengths interleaved, steps across varint widths, negative values
+    w = torch_writer("mixed")
+    tags = ["a", "loss", "train/accuracy", "x" * 130, "emoji/🚀"]
+    steps = list(range(0, 140)) + list(range(16370, 16400)) + [2**31, 2**40]
+    for s in steps:
+        for k, tag in enumerate(tags):
+            w.add_scalar(tag, (-1) ** k * s / 7.0 + k, s)
+        w.add_scalar("dbl", s / 3.0, s, new_style=True, double_precision=True)
+    w.close()
+    (path,) = event_files(tmp_path / "logs" / "mixed")
+    fast = read_file(str(path))
+    slow = read_file(str(path), fast=False)
+    assert fast.tags and sorted(fast.tags) == sorted(slow.tags)
+    assert fast.record.tolist() == slow.record.tolist()
+    names_fast = [fast.tags[t] for t in fast.tag]
+    names_slow = [slow.tags[t] for t in slow.tag]
+    assert names_fast == names_slow
+    np.testing.assert_array_equal(fast.step, slow.step)
+    np.testing.assert_array_equal(fast.value, slow.value)
+    np.testing.assert_array_equal(fast.wall, slow.wall)
+    assert len(fast.step) == len(steps) * (len(tags) + 1)
+
+
+def test_values_containing_record_like_bytes(tmp_path):
+    # values whose bytes look like record headers (0x09, zeros) must not confuse the scan
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    payloads = [Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString()]
+    tricky = [struct.unpack("<f", b"\x09\x00\x00\x00")[0], 0.0, struct.unpack("<f", b"\x00\x00\x09\x00")[0]]
+    for step in range(300):
+        value = tricky[step % 3]
+        event = Event(
+            wall_time=1.0 + step,
+            step=step,
+            summary=Summary(value=[Summary.Value(tag="t\x09", simple_value=value)]),
+        )
+        payloads.append(event.SerializeToString())
+    path = tmp_path / "events.out.tfevents.1.h"
+    path.write_bytes(b"".join(frame_record(p) for p in payloads))
+    data = read_file(str(path))
+    assert data.framing.status == "ok" and data.records == 301
+    np.testing.assert_array_equal(data.value, np.array([tricky[s % 3] for s in range(300)], np.float32))
