@@ -35,8 +35,11 @@ TOOLS = {
     # name: (description, slow)
     "tbreport": ("tbreport.read_logdir(path)  (verify_crc=True)", False),
     "tbreport-nocrc": ("tbreport.read_logdir(path, verify_crc=False)", False),
-    "eventacc": ("event_multiplexer.EventMultiplexer (classic EventAccumulator per run), "
-                 "size_guidance scalars=0", True),
+    "eventacc": (
+        "event_multiplexer.EventMultiplexer (classic EventAccumulator per run), "
+        "size_guidance scalars=0",
+        True,
+    ),
     "tbparse": ("tbparse SummaryReader(pivot=False).scalars", True),
     "rust": ("Rust data server (tensorboard-data-server), load + gRPC ReadScalars", False),
     "rust-crc": ("Rust data server with --checksum", False),
@@ -71,8 +74,13 @@ def worker_tbreport(logdir: str, verify_crc: bool) -> dict:
     ld = tbreport.read_logdir(logdir, verify_crc=verify_crc)
     points = sum(len(s) for run in ld.runs for s in run.scalars.values())
     total = sum(float(s.values.sum()) for run in ld.runs for s in run.scalars.values())
-    return dict(points=points, sum=total, seconds=time.perf_counter() - t0, base_rss_kb=base,
-                runs=len(ld.runs))
+    return dict(
+        points=points,
+        sum=total,
+        seconds=time.perf_counter() - t0,
+        base_rss_kb=base,
+        runs=len(ld.runs),
+    )
 
 
 def worker_eventacc(logdir: str) -> dict:
@@ -90,8 +98,13 @@ def worker_eventacc(logdir: str) -> dict:
             events = mux.Scalars(run, tag)
             points += len(events)
             total += math.fsum(e.value for e in events)
-    return dict(points=points, sum=total, seconds=time.perf_counter() - t0, base_rss_kb=base,
-                runs=len(mux.Runs()))
+    return dict(
+        points=points,
+        sum=total,
+        seconds=time.perf_counter() - t0,
+        base_rss_kb=base,
+        runs=len(mux.Runs()),
+    )
 
 
 def worker_tbparse(logdir: str) -> dict:
@@ -100,23 +113,34 @@ def worker_tbparse(logdir: str) -> dict:
 
     base = _vm_kb("self", "VmRSS")
     t0 = time.perf_counter()
-    reader = SummaryReader(logdir, pivot=False, extra_columns={"dir_name", "wall_time"},
-                           event_types={"scalars"})
+    reader = SummaryReader(
+        logdir, pivot=False, extra_columns={"dir_name", "wall_time"}, event_types={"scalars"}
+    )
     df = reader.scalars
     points = len(df)
     total = float(np.asarray(df["value"], dtype=np.float64).sum())
-    return dict(points=points, sum=total, seconds=time.perf_counter() - t0, base_rss_kb=base,
-                runs=int(df["dir_name"].nunique()) if points else 0)
+    return dict(
+        points=points,
+        sum=total,
+        seconds=time.perf_counter() - t0,
+        base_rss_kb=base,
+        runs=int(df["dir_name"].nunique()) if points else 0,
+    )
 
 
 def rust_server_args(binary: str, logdir: str, port_file: str, checksum: bool) -> list[str]:
     args = [
         binary,
-        "--logdir", logdir,
-        "--port", "0",
-        "--port-file", port_file,
-        "--reload", "once",  # one load cycle, then just serve
-        "--samples-per-plugin", "scalars=all",  # NB: scalars=0 would keep NO points
+        "--logdir",
+        logdir,
+        "--port",
+        "0",
+        "--port-file",
+        port_file,
+        "--reload",
+        "once",  # one load cycle, then just serve
+        "--samples-per-plugin",
+        "scalars=all",  # NB: scalars=0 would keep NO points
         "--die-after-stdin",  # dies with us even if we are SIGKILLed
         "--verbose",  # INFO logs: "Finished load cycle" is our load-complete signal
     ]
@@ -140,8 +164,12 @@ def worker_rust(logdir: str, checksum: bool) -> dict:
     base = _vm_kb("self", "VmRSS")
     log = open(log_path, "wb")
     t0 = time.perf_counter()
-    proc = subprocess.Popen(rust_server_args(binary, logdir, port_file, checksum),
-                            stdin=subprocess.PIPE, stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        rust_server_args(binary, logdir, port_file, checksum),
+        stdin=subprocess.PIPE,
+        stdout=log,
+        stderr=log,
+    )
     channel = None
     try:
         # 1. wait for the port file and for the end of the (only) load cycle
@@ -150,8 +178,10 @@ def worker_rust(logdir: str, checksum: bool) -> dict:
         deadline = time.monotonic() + WORKER_TIMEOUT
         while loaded_at is None:
             if proc.poll() is not None:
-                raise RuntimeError(f"data server exited with {proc.returncode}: "
-                                   + Path(log_path).read_text(errors="replace")[-2000:])
+                raise RuntimeError(
+                    f"data server exited with {proc.returncode}: "
+                    + Path(log_path).read_text(errors="replace")[-2000:]
+                )
             if time.monotonic() > deadline:
                 raise TimeoutError("data server did not finish loading")
             if port is None:
@@ -173,8 +203,7 @@ def worker_rust(logdir: str, checksum: bool) -> dict:
         # 2. read everything back, one ReadScalars per run
         channel = grpc.insecure_channel(
             f"localhost:{port}",
-            options=[("grpc.max_receive_message_length", -1),
-                     ("grpc.max_send_message_length", -1)],
+            options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)],
         )
         stub = pb_grpc.TensorBoardDataProviderStub(channel)
         runs = [r.name for r in stub.ListRuns(pb.ListRunsRequest(experiment_id="")).runs]
@@ -197,11 +226,17 @@ def worker_rust(logdir: str, checksum: bool) -> dict:
         seconds = time.perf_counter() - t0
         server_hwm = _vm_kb(proc.pid, "VmHWM")
         client_hwm = _vm_kb("self", "VmHWM")
-        return dict(points=points, sum=total, seconds=seconds, base_rss_kb=base,
-                    runs=len(runs), load_seconds=loaded_at, server_rss_kb=server_hwm,
-                    client_rss_kb=client_hwm,
-                    flags=" ".join(rust_server_args(
-                        "server", "DIR", "FILE", checksum)[1:]))
+        return dict(
+            points=points,
+            sum=total,
+            seconds=seconds,
+            base_rss_kb=base,
+            runs=len(runs),
+            load_seconds=loaded_at,
+            server_rss_kb=server_hwm,
+            client_rss_kb=client_hwm,
+            flags=" ".join(rust_server_args("server", "DIR", "FILE", checksum)[1:]),
+        )
     finally:
         if channel is not None:
             channel.close()
@@ -253,8 +288,9 @@ def child_env() -> dict:
 def tbreport_problem() -> str | None:
     """None if tbreport.read_logdir is importable in a worker, else why not."""
     code = "import tbreport; tbreport.read_logdir"
-    p = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True,
-                       text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True
+    )
     if p.returncode == 0:
         return None
     lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
@@ -263,8 +299,7 @@ def tbreport_problem() -> str | None:
 
 def spawn(tool: str, logdir: Path) -> dict:
     """Runs one worker; returns its JSON plus process wall time and the worker's peak RSS."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool,
-           "--logdir", str(logdir)]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", tool, "--logdir", str(logdir)]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=child_env())
@@ -320,14 +355,18 @@ def rss_mb(res: dict) -> float | None:
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| tool | preset | points | seconds | points/s | peak RSS MB | vs tbreport "
-            "| process s | check |")
+    head = (
+        "| tool | preset | points | seconds | points/s | peak RSS MB | vs tbreport "
+        "| process s | check |"
+    )
     lines = [head, "|" + "---|" * 9]
     ref = {r["preset"]: r for r in rows if r["tool"] == "tbreport" and "seconds" in r}
     for r in rows:
         if "seconds" not in r:
-            lines.append(f"| {r['tool']} | {r['preset']} | - | - | - | - | - | - | "
-                         f"{r.get('skipped') or 'ERROR'} |")
+            lines.append(
+                f"| {r['tool']} | {r['preset']} | - | - | - | - | - | - | "
+                f"{r.get('skipped') or 'ERROR'} |"
+            )
             continue
         base = ref.get(r["preset"])
         ratio = f"{r['seconds'] / base['seconds']:.2f}x" if base else "n/a"
@@ -345,8 +384,14 @@ def versions() -> str:
     try:
         from importlib.metadata import version
 
-        for pkg in ("tensorboard", "tensorboard-data-server", "tbparse", "numpy", "protobuf",
-                    "grpcio"):
+        for pkg in (
+            "tensorboard",
+            "tensorboard-data-server",
+            "tbparse",
+            "numpy",
+            "protobuf",
+            "grpcio",
+        ):
             try:
                 parts.append(f"{pkg} {version(pkg)}")
             except Exception:
@@ -369,8 +414,9 @@ def write_results(new_rows: list[dict]) -> Path:
     store_path.write_text(json.dumps(store, indent=1) + "\n")
     order = {name: i for i, name in enumerate(TOOLS)}
     presets = {p: i for i, p in enumerate(make_logdir.PRESETS)}
-    rows = sorted(store.values(), key=lambda r: (presets.get(r["preset"], 99),
-                                                 order.get(r["tool"], 99)))
+    rows = sorted(
+        store.values(), key=lambda r: (presets.get(r["preset"], 99), order.get(r["tool"], 99))
+    )
     md = [
         "# Read benchmark",
         "",
@@ -387,17 +433,29 @@ def write_results(new_rows: list[dict]) -> Path:
     ]
     rust = [r for r in rows if r["tool"].startswith("rust") and "flags" in r]
     if rust:
-        md += ["Rust data server flags: `" + rust[0]["flags"] + "`; 'loaded' = its "
-               "`Finished load cycle` log line.", ""]
+        md += [
+            "Rust data server flags: `" + rust[0]["flags"] + "`; 'loaded' = its "
+            "`Finished load cycle` log line.",
+            "",
+        ]
         for r in rust:
-            md.append(f"- {r['tool']} {r['preset']}: load cycle finished after "
-                      f"{r['load_seconds']:.2f}s, gRPC read-back took "
-                      f"{r['seconds'] - r['load_seconds']:.2f}s"
-                      + (f"; gRPC client process peak RSS {r['client_rss_kb'] / 1024:,.0f} MB"
-                         if r.get("client_rss_kb") else "") + ".")
+            md.append(
+                f"- {r['tool']} {r['preset']}: load cycle finished after "
+                f"{r['load_seconds']:.2f}s, gRPC read-back took "
+                f"{r['seconds'] - r['load_seconds']:.2f}s"
+                + (
+                    f"; gRPC client process peak RSS {r['client_rss_kb'] / 1024:,.0f} MB"
+                    if r.get("client_rss_kb")
+                    else ""
+                )
+                + "."
+            )
         md.append("")
     for r in rows:
-        md.append(f"- {r['preset']}/{r['tool']} measured {r.get('when', '?')}")
+        load = (
+            f", 1-min load average before runs up to {r['max_load']:.1f}" if "max_load" in r else ""
+        )
+        md.append(f"- {r['preset']}/{r['tool']} measured {r.get('when', '?')}{load}")
     out = RESULTS / "read.md"
     out.write_text("\n".join(md) + "\n")
     return out
@@ -407,10 +465,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="1m", choices=[*make_logdir.PRESETS, "both"])
     ap.add_argument("--repeat", type=int, default=1, help="runs per tool; the best is kept")
-    ap.add_argument("--tools", default=",".join(TOOLS),
-                    help=f"comma-separated subset of: {', '.join(TOOLS)}")
-    ap.add_argument("--skip-slow", action="store_true",
-                    help=f"skip {', '.join(sorted(SLOW))} (about 2 minutes each on 8m)")
+    ap.add_argument(
+        "--tools", default=",".join(TOOLS), help=f"comma-separated subset of: {', '.join(TOOLS)}"
+    )
+    ap.add_argument(
+        "--skip-slow",
+        action="store_true",
+        help=f"skip {', '.join(sorted(SLOW))} (about 2 minutes each on 8m)",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--logdir", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -427,9 +489,17 @@ def main(argv: list[str] | None = None) -> int:
         tools = [t for t in tools if t not in SLOW]
     problem = tbreport_problem() if any(t.startswith("tbreport") for t in tools) else None
     if problem:
-        print(f"SKIPPING tbreport: `import tbreport; tbreport.read_logdir` fails: {problem}",
-              file=sys.stderr)
+        print(
+            f"SKIPPING tbreport: `import tbreport; tbreport.read_logdir` fails: {problem}",
+            file=sys.stderr,
+        )
 
+    if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+        print(
+            f"WARNING: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: "
+            "other work is running, timings will be noisy",
+            file=sys.stderr,
+        )
     presets = list(make_logdir.PRESETS) if a.preset == "both" else [a.preset]
     all_rows: list[dict] = []
     failed = False
@@ -438,29 +508,40 @@ def main(argv: list[str] | None = None) -> int:
         manifest = make_logdir.write_logdir(logdir, **make_logdir.PRESETS[preset])
         reference = None
         for tool in tools:
-            row: dict = dict(tool=tool, preset=preset,
-                             when=dt.datetime.now().isoformat(timespec="seconds"))
+            row: dict = dict(
+                tool=tool, preset=preset, when=dt.datetime.now().isoformat(timespec="seconds")
+            )
             if tool.startswith("tbreport") and problem:
                 row["skipped"] = "skipped: tbreport not importable"
                 all_rows.append(row)
                 continue
             best = None
             for i in range(a.repeat):
-                print(f"[{preset}] {tool} run {i + 1}/{a.repeat} ...", file=sys.stderr,
-                      flush=True)
+                load = os.getloadavg()[0]
+                print(
+                    f"[{preset}] {tool} run {i + 1}/{a.repeat} (load {load:.1f}) ...",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 res = spawn(tool, logdir)
+                res["load"] = load
                 if "error" in res:
                     print(f"  ERROR: {res['error']}", file=sys.stderr)
                     best = res
                     break
-                print(f"  {res['points']:,} points in {res['seconds']:.2f}s "
-                      f"(process {res['process_seconds']:.2f}s), "
-                      f"peak RSS {rss_mb(res):,.0f} MB", file=sys.stderr, flush=True)
+                print(
+                    f"  {res['points']:,} points in {res['seconds']:.2f}s "
+                    f"(process {res['process_seconds']:.2f}s), "
+                    f"peak RSS {rss_mb(res):,.0f} MB",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 if best is None or res["seconds"] < best["seconds"]:
                     peak = max(res["worker_rss_kb"], (best or {}).get("worker_rss_kb", 0))
                     best = dict(res, worker_rss_kb=peak)
                 else:
                     best["worker_rss_kb"] = max(best["worker_rss_kb"], res["worker_rss_kb"])
+                best["max_load"] = max(best.get("max_load", 0.0), load)
             row.update(best)
             if "error" in best:
                 failed = True

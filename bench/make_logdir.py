@@ -105,9 +105,14 @@ def frame(data: bytes) -> bytes:
 def file_version_event(wall_time: float) -> bytes:
     source_metadata = b"\x0a" + varint(len(WRITER_NAME)) + WRITER_NAME  # SourceMetadata.writer
     return (
-        b"\x09" + struct.pack("<d", wall_time)  # 1: wall_time (double)
-        + b"\x1a" + varint(13) + b"brain.Event:2"  # 3: file_version
-        + b"\x52" + varint(len(source_metadata)) + source_metadata  # 10: source_metadata
+        b"\x09"
+        + struct.pack("<d", wall_time)  # 1: wall_time (double)
+        + b"\x1a"
+        + varint(13)
+        + b"brain.Event:2"  # 3: file_version
+        + b"\x52"
+        + varint(len(source_metadata))
+        + source_metadata  # 10: source_metadata
     )
 
 
@@ -117,8 +122,14 @@ def tag_names(n_tags: int) -> list[str]:
 
 
 # Steps in [lo, hi) share a step-field length: 0 bytes for step 0, else 1 key byte + varint.
-STEP_CLASSES = [(0, 1, 0), (1, 1 << 7, 2), (1 << 7, 1 << 14, 3), (1 << 14, 1 << 21, 4),
-                (1 << 21, 1 << 28, 5), (1 << 28, 1 << 35, 6)]
+STEP_CLASSES = [
+    (0, 1, 0),
+    (1, 1 << 7, 2),
+    (1 << 7, 1 << 14, 3),
+    (1 << 14, 1 << 21, 4),
+    (1 << 21, 1 << 28, 5),
+    (1 << 28, 1 << 35, 6),
+]
 
 
 def run_values(run_index: int, n_steps: int, n_tags: int) -> np.ndarray:
@@ -175,9 +186,13 @@ def build_run_bytes(run_index: int, n_tags: int, n_steps: int) -> tuple[bytes, i
                     s >>= 7
                 p += step_len
             fixed = (
-                b"\x2a" + bytes([summary_len])
-                + b"\x0a" + bytes([value_len])
-                + b"\x0a" + bytes([len(tag)]) + tag
+                b"\x2a"
+                + bytes([summary_len])
+                + b"\x0a"
+                + bytes([value_len])
+                + b"\x0a"
+                + bytes([len(tag)])
+                + tag
                 + b"\x15"
             )
             rec[:, p : p + len(fixed)] = np.frombuffer(fixed, dtype=np.uint8)
@@ -195,8 +210,9 @@ def build_run_bytes(run_index: int, n_tags: int, n_steps: int) -> tuple[bytes, i
 
 def write_logdir(out: Path, runs: int, tags: int, steps: int, force: bool = False) -> dict:
     out = Path(out)
-    want = dict(format=FORMAT_VERSION, runs=runs, tags=tags, steps=steps,
-                points=runs * tags * steps)
+    want = dict(
+        format=FORMAT_VERSION, runs=runs, tags=tags, steps=steps, points=runs * tags * steps
+    )
     manifest_path = out / MANIFEST
     if not force and manifest_path.exists():
         try:
@@ -225,8 +241,10 @@ def write_logdir(out: Path, runs: int, tags: int, steps: int, force: bool = Fals
         total += run_sum
     manifest = dict(want, value_sum=total, files=files, bytes=sum(files.values()))
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
-    print(f"{out}: wrote {want['points']:,} points, {manifest['bytes'] / 1e6:.1f} MB "
-          f"in {time.perf_counter() - t0:.1f}s")
+    print(
+        f"{out}: wrote {want['points']:,} points, {manifest['bytes'] / 1e6:.1f} MB "
+        f"in {time.perf_counter() - t0:.1f}s"
+    )
     return manifest
 
 
@@ -321,19 +339,21 @@ def verify(n_tags: int = 2, n_steps: int = 300) -> None:
         ours = [Event.FromString(r) for r in _read_records(ours_file)]
         theirs = [Event.FromString(r) for r in _read_records(torch_file)]
         assert len(ours) == len(theirs) == 1 + n_tags * n_steps, (len(ours), len(theirs))
-        for i, (a, b) in enumerate(zip(ours, theirs)):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
             assert _shape(a) == _shape(b), (i, a, b)
             a.wall_time = b.wall_time = 0
             assert a == b, (i, a, b)  # same step, tag, value, file_version, source_metadata
         wall = [e.wall_time for e in (Event.FromString(r) for r in _read_records(ours_file))]
-        assert all(x < y for x, y in zip(wall, wall[1:])), "wall times must increase"
+        assert all(x < y for x, y in zip(wall, wall[1:], strict=False)), "wall times must increase"
         # byte-for-byte too, once wall times are equalised
-        for a_raw, b_raw in zip(_read_records(ours_file), _read_records(torch_file)):
+        for a_raw, b_raw in zip(_read_records(ours_file), _read_records(torch_file), strict=True):
             a, b = Event.FromString(a_raw), Event.FromString(b_raw)
             a.wall_time = b.wall_time
             assert a.SerializeToString() == b_raw and len(a_raw) == len(b_raw)
-        print(f"record structure: {len(ours)} records identical to torch SummaryWriter "
-              "(apart from wall_time values)")
+        print(
+            f"record structure: {len(ours)} records identical to torch SummaryWriter "
+            "(apart from wall_time values)"
+        )
 
         acc = ea.EventAccumulator(str(ours_dir / "run_00"), size_guidance={ea.SCALARS: 0})
         acc.Reload()
@@ -371,8 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int)
     ap.add_argument("--out", type=Path, help="output logdir (default bench/data/<preset>)")
     ap.add_argument("--force", action="store_true", help="rewrite even if up to date")
-    ap.add_argument("--verify", action="store_true",
-                    help="check the format against torch's SummaryWriter and exit")
+    ap.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the format against torch's SummaryWriter and exit",
+    )
     a = ap.parse_args(argv)
     if a.verify:
         verify()

@@ -1,7 +1,8 @@
 """Charts stage: ``Chart`` values in, PNG or SVG image bytes out (one image per tag).
 
-The only module that imports matplotlib. It uses the object API on an Agg canvas (never
-pyplot's global state), one fixed font and fixed metadata, so a chart renders byte-identically.
+The only module that imports matplotlib. It uses the object API with an explicit Agg canvas
+(pyplot, its global figures and backend selection are never touched), one bundled font and
+fixed metadata, so a chart renders to the same bytes every time.
 """
 
 from __future__ import annotations
@@ -18,25 +19,23 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import Any, Literal
 
 import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.ticker as mticker
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont
+from matplotlib.ft2font import FT2Font
+from matplotlib.lines import Line2D
+from matplotlib.textpath import TextToPath
+from matplotlib.transforms import ScaledTranslation
 
-matplotlib.use("Agg")  # before anything can pick an interactive backend
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.ticker as mticker  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.font_manager import FontProperties, findfont  # noqa: E402
-from matplotlib.ft2font import FT2Font  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.textpath import TextToPath  # noqa: E402
-from matplotlib.transforms import ScaledTranslation  # noqa: E402
-
-from tbreport.model import Chart, Line  # noqa: E402
-from tbreport.transform import padded_range  # noqa: E402
+from tbreport.model import Chart, Line
+from tbreport.transform import padded_range
 
 __all__ = ["FORMATS", "draw_chart", "draw_charts"]
 
@@ -73,7 +72,7 @@ MIN_LEFT_IN = 0.5
 LEGEND_GAP_IN = 0.02
 LEGEND_BOTTOM_IN = 0.1
 
-_RC = {
+_RC: dict[Any, Any] = {
     "font.family": [FONT],
     "font.size": TICK_SIZE,
     "mathtext.fontset": "dejavusans",
@@ -85,16 +84,14 @@ _RC = {
     "path.simplify": True,
     "path.simplify_threshold": 1 / 9,
     # fixed salt: clip-path ids are hashes, salted with a random uuid by default
-    "svg.hashsalt": None,
+    "svg.hashsalt": "tbreport",
     # glyphs as paths: the SVG looks the same without DejaVu Sans installed where it is viewed
     # and cannot be restyled by the page's CSS; matplotlib keeps each string in an (escaped)
     # XML comment, and the tag and run names are in the page's HTML anyway
     "svg.fonttype": "path",
-    "svg.image_inline": True,
     "savefig.facecolor": "white",
     "savefig.edgecolor": "white",
     "savefig.transparent": False,
-    "date.epoch": "1970-01-01T00:00:00",
 }
 
 # no timestamps or versions: the same chart gives the same bytes
@@ -131,7 +128,9 @@ def draw_chart(
     _check_format(image_format)
     size = _check_size(width, height, dpi)
     if chart.x_axis not in X_AXES:
-        raise ValueError(f"chart {chart.tag!r}: x_axis must be one of {X_AXES}, got {chart.x_axis!r}")
+        raise ValueError(
+            f"chart {chart.tag!r}: x_axis must be one of {X_AXES}, got {chart.x_axis!r}"
+        )
     with matplotlib.rc_context(_RC):
         fig = _build_figure(chart, size)
         buffer = io.BytesIO()
@@ -176,7 +175,7 @@ def draw_charts(
     # chunks amortise pickling and IPC; several per worker keep cores busy to the end
     chunk = max(1, min(16, math.ceil(total / (workers * 4))))
     starts = range(0, total, chunk)
-    results: list[bytes | None] = [None] * total
+    results: list[bytes] = [b""] * total
     done = 0
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=_pool_context(), initializer=_init_worker
@@ -193,7 +192,7 @@ def draw_charts(
                 done += len(images)
                 if progress is not None:
                     progress(done, total)
-    return [image for image in results if image is not None]
+    return results
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,7 +212,8 @@ def _init_worker() -> None:
 
 
 def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork is fastest (no re-import), but forking a process with threads can deadlock
+    # fork is fastest (workers inherit the imported matplotlib), but forking a process that
+    # runs threads can deadlock; spawn imports this module once per worker
     if (
         sys.platform.startswith("linux")
         and "fork" in multiprocessing.get_all_start_methods()
@@ -403,13 +403,21 @@ class _LogFormatter(mticker.Formatter):
         self.minor = minor
 
     def __call__(self, x: float, pos: int | None = None) -> str:
-        if self.minor:
-            if self.axis is None:
-                return ""
-            lo, hi = self.axis.get_view_interval()
-            if not (lo > 0 and hi / lo < 100) or round(x / 10.0 ** math.floor(math.log10(x) + 1e-9)) not in (2, 5):
-                return ""
+        if self.minor and not (self._few_decades() and _leading_digit(x) in (2, 5)):
+            return ""
         return log_label(x)
+
+    def _few_decades(self) -> bool:
+        if self.axis is None:
+            return False
+        lo, hi = self.axis.get_view_interval()
+        return bool(lo > 0 and hi / lo < 100)
+
+
+def _leading_digit(value: float) -> int:
+    if not (math.isfinite(value) and value > 0):
+        return 0
+    return round(value / 10.0 ** math.floor(math.log10(value) + 1e-9))
 
 
 class _ScaledLocator(mticker.MaxNLocator):
@@ -419,8 +427,9 @@ class _ScaledLocator(mticker.MaxNLocator):
         super().__init__(nbins="auto", steps=list(steps))
         self.unit = unit
 
-    def tick_values(self, vmin: float, vmax: float) -> np.ndarray:
-        return np.asarray(super().tick_values(vmin / self.unit, vmax / self.unit)) * self.unit
+    def tick_values(self, vmin: float, vmax: float) -> list[float]:
+        ticks = np.asarray(super().tick_values(vmin / self.unit, vmax / self.unit))
+        return [float(t) for t in ticks * self.unit]
 
 
 class _ScaledFormatter(mticker.Formatter):
@@ -444,12 +453,14 @@ _DURATIONS = (
 
 
 def _duration_unit(span: float) -> tuple[float, str, tuple[float, ...]]:
-    for (unit, name, steps), following in zip(_DURATIONS, _DURATIONS[1:]):
+    for (unit, name, steps), following in zip(_DURATIONS, _DURATIONS[1:], strict=False):
         if span <= 3 * following[0]:
             return unit, name, tuple(steps)
     unit, name, steps = _DURATIONS[-1]
     return unit, name, tuple(steps)
 
+
+_Style = Literal["-", "--"]
 
 # valid datetimes: year 1 to 9999 in unix seconds
 _WALL_MIN = -62135596800.0
@@ -502,10 +513,10 @@ def _x_limits(lines: list[_Prepared]) -> tuple[float, float]:
         return 0.0, 1.0
     lo = float(min(x.min() for x in xs))
     hi = float(max(x.max() for x in xs))
-    # room for the end markers; relative to the magnitude so 2**62 +- pad is a new float
-    pad = max((hi - lo) * 0.02, abs(lo) * 1e-9, abs(hi) * 1e-9, 0.5 if hi == lo else 0.0)
-    if hi == lo:
-        pad = max(pad, 1.0)
+    # room for the end markers; at least a relative step, so lo - pad differs from lo even
+    # for 2**62 (singular limits would make matplotlib warn)
+    pad = (hi - lo) * 0.02 if hi > lo else 1.0
+    pad = max(pad, abs(lo) * 1e-9, abs(hi) * 1e-9)
     return lo - pad, hi + pad
 
 
@@ -530,7 +541,9 @@ def _build_figure(chart: Chart, size: _Size) -> Figure:
     fig = Figure(figsize=(size.width, size.height), dpi=size.dpi, facecolor="white")
     FigureCanvasAgg(fig)
     plot_height = max(0.5, size.height - TOP_IN - BOTTOM_IN)
-    ax = fig.add_axes(_rect(MIN_LEFT_IN, BOTTOM_IN, size.width - MIN_LEFT_IN - RIGHT_IN, plot_height, size))
+    ax = fig.add_axes(
+        _rect(MIN_LEFT_IN, BOTTOM_IN, size.width - MIN_LEFT_IN - RIGHT_IN, plot_height, size)
+    )
     _style_axes(ax)
 
     # limits before ticks; the data never sets them (no autoscale surprises or warnings)
@@ -554,7 +567,15 @@ def _build_figure(chart: Chart, size: _Size) -> Figure:
     legend = _legend_layout(chart.lines, ax_width)
     fig_height = size.height + legend.height
     fig.set_size_inches(size.width, fig_height)
-    ax.set_position(_rect(left, legend.height + BOTTOM_IN, ax_width, plot_height, _Size(size.width, fig_height, size.dpi)))
+    ax.set_position(
+        _rect(
+            left,
+            legend.height + BOTTOM_IN,
+            ax_width,
+            plot_height,
+            _Size(size.width, fig_height, size.dpi),
+        )
+    )
 
     for index, p in enumerate(lines):
         _draw_line(ax, p, to_axis, zorder=2 + index * 0.001)
@@ -583,7 +604,9 @@ def _build_figure(chart: Chart, size: _Size) -> Figure:
         _center_note(ax, "no finite values")
 
     if legend.entries:
-        _draw_legend(fig, chart.lines, legend, left / size.width, legend.height - LEGEND_GAP_IN, fig_height)
+        _draw_legend(
+            fig, chart.lines, legend, left / size.width, legend.height - LEGEND_GAP_IN, fig_height
+        )
     return fig
 
 
@@ -617,7 +640,7 @@ def _setup_x_axis(
         def to_days(x: np.ndarray) -> np.ndarray:
             return x / 86400.0 + epoch
 
-        ax.set_xlim(float(to_days(np.float64(lo))), float(to_days(np.float64(hi))))
+        ax.set_xlim(lo / 86400.0 + epoch, hi / 86400.0 + epoch)
         locator = mdates.AutoDateLocator(tz=timezone.utc, minticks=3, maxticks=8)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=timezone.utc))
@@ -629,7 +652,9 @@ def _setup_x_axis(
         ax.xaxis.set_major_locator(_ScaledLocator(unit, steps))
         ax.xaxis.set_major_formatter(_ScaledFormatter(unit))
         return f"time since start ({name})", _identity
-    ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True))
+    ax.xaxis.set_major_locator(
+        mticker.MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True)
+    )
     ax.xaxis.set_major_formatter(_CompactFormatter())
     # wall times outside the datetime range (a broken clock) are shown as plain seconds
     return ("step" if chart.x_axis == "step" else "wall time (unix s)"), _identity
@@ -651,11 +676,13 @@ def _setup_y_axis(ax: Axes, log_y: bool) -> None:
         ax.yaxis.set_minor_locator(mticker.NullLocator())
 
 
-def _draw_line(ax: Axes, p: _Prepared, to_axis: Callable[[np.ndarray], np.ndarray], zorder: float) -> None:
+def _draw_line(
+    ax: Axes, p: _Prepared, to_axis: Callable[[np.ndarray], np.ndarray], zorder: float
+) -> None:
     if p.x.size == 0:
         return
     x = to_axis(p.x)
-    style = "--" if p.line.dashed else "-"
+    style: _Style = "--" if p.line.dashed else "-"
     if p.smoothed is not None:
         _add_series(ax, x, p.y, p.line.color, RAW_ALPHA, 1.0, style, zorder)
         _add_series(ax, x, p.smoothed, p.line.color, 1.0, 1.6, style, zorder + 1)
@@ -663,7 +690,16 @@ def _draw_line(ax: Axes, p: _Prepared, to_axis: Callable[[np.ndarray], np.ndarra
         _add_series(ax, x, p.y, p.line.color, 1.0, 1.4, style, zorder + 1)
 
 
-def _add_series(ax: Axes, x: np.ndarray, y: np.ndarray, color: str, alpha: float, width: float, style: str, zorder: float) -> None:
+def _add_series(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    color: str,
+    alpha: float,
+    width: float,
+    style: _Style,
+    zorder: float,
+) -> None:
     ax.add_line(
         Line2D(
             x, y, color=color, alpha=alpha, linewidth=width, linestyle=style, antialiased=True,
@@ -731,7 +767,17 @@ def _nonfinite_note(counts: dict[str, int]) -> str:
 
 
 def _center_note(ax: Axes, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=LABEL_SIZE, color=MUTED, parse_math=False)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=LABEL_SIZE,
+        color=MUTED,
+        parse_math=False,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -775,7 +821,7 @@ def _draw_legend(
 ) -> None:  # fmt: skip
     handles = [
         Line2D([], [], color=line.color, linewidth=2.0, linestyle="--" if line.dashed else "-")
-        for line, _ in zip(lines, layout.entries)
+        for line, _ in zip(lines, layout.entries, strict=False)
     ]
     if len(layout.entries) < len(lines):
         handles[-1] = Line2D([], [], linestyle="none")  # the "+N more" entry

@@ -137,7 +137,8 @@ def _escape_md(s: str) -> str:
 
 
 def md_text(s: str) -> str:
-    """Escape ``s`` for inline kramdown text (paragraph, heading, list item, link text).
+    """Escape ``s`` for inline kramdown text: a paragraph, heading, list item, link text or
+    table cell, also at a line start and next to other escaped text.
 
     The result renders as the literal text of ``s``: Markdown syntax, HTML and Liquid in it
     are inert, kramdown's typographic quotes, dashes and ellipses are prevented (``\\"``,
@@ -149,8 +150,10 @@ def md_text(s: str) -> str:
 
 
 def md_cell(s: str) -> str:
-    """Escape ``s`` for a GFM table cell: as :func:`md_text`, with ``|`` kept inside the cell
-    and leading/trailing blanks kept (the table parser would strip them). No line breaks."""
+    """Escape ``s`` for a GFM table cell: ``|`` stays inside the cell, leading/trailing blanks
+    are kept (the table parser would strip them), no line breaks. Today the same as
+    :func:`md_text`, whose output is already cell-safe (backticks and backslashes are entities
+    because the cell splitter runs before backslash escapes apply)."""
     return _escape_md(s)
 
 
@@ -209,16 +212,32 @@ def yaml_str(s: str) -> str:
     ``{{ page.title }}`` prints ``{{ x }}`` in a title literally (checked with Jekyll 4.3); the
     layout must still HTML-escape it (``{{ page.title | escape }}``, as minima does).
     """
-    s = _UNWRITABLE.sub("\ufffd", str(s))
-    return '"' + _YAML_UNPRINTABLE.sub(_yaml_escape, s.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+    s = _UNWRITABLE.sub("\ufffd", str(s)).replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + _YAML_UNPRINTABLE.sub(_yaml_escape, s) + '"'
 
 
 # --- file names -----------------------------------------------------------------------------
 
 SLUG_MAX = 60
 _FOLD = str.maketrans(
-    {"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe", "Œ": "oe", "đ": "d",
-     "Đ": "d", "ł": "l", "Ł": "l", "þ": "th", "Þ": "th", "ð": "d", "Ð": "d", "ı": "i"}
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "ae",
+        "ø": "o",
+        "Ø": "o",
+        "œ": "oe",
+        "Œ": "oe",
+        "đ": "d",
+        "Đ": "d",
+        "ł": "l",
+        "Ł": "l",
+        "þ": "th",
+        "Þ": "th",
+        "ð": "d",
+        "Ð": "d",
+        "ı": "i",
+    }
 )
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 # Device names Windows cannot create files for (a clone of the site on Windows would fail).
@@ -257,13 +276,15 @@ def unique_slugs(names: Sequence[str], max_len: int = SLUG_MAX) -> list[str]:
     so each one's slug depends only on the name and which names collide, not on input order.
     Repeated names and the rare clash left after that get ``-2``, ``-3``... in input order.
     """
+    if max_len < 16:
+        raise ValueError(f"max_len must be at least 16 to fit a hash suffix, got {max_len}")
     bases = [slug(n, max_len) for n in names]
     owners: dict[str, set[str]] = {}
-    for name, base in zip(names, bases):
+    for name, base in zip(names, bases, strict=True):
         owners.setdefault(base, set()).add(name)
     first = [
         base if len(owners[base]) == 1 else f"{_trim(base, max_len - 9)}-{_short_hash(name)}"
-        for name, base in zip(names, bases)
+        for name, base in zip(names, bases, strict=True)
     ]
     wanted = set(first)
     used: set[str] = set()

@@ -58,3 +58,16 @@ def torch_writer(tmp_path):
 
 def event_files(run_dir: Path) -> list[Path]:
     return sorted(p for p in run_dir.iterdir() if "tfevents" in p.name)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="Rewrite golden files (tests/golden) and the example site (site/) from the code.",
+    )
+
+
+@pytest.fixture
+def update_golden(request) -> bool:
+    return bool(request.config.getoption("--update-golden"))

@@ -44,8 +44,6 @@ _PROBLEM_WORDS = re.compile(
     r"does not exist|undefined|could not|cannot|can't|unable",
     re.IGNORECASE,
 )
-# Continuation lines of a multi-line message are indented to the message column (20 spaces)
-# or are a Ruby backtrace ("\tfrom ...").
 # Jekyll's own progress lines on stdout; their values are paths that may contain any word.
 _INFO_TOPICS = (
     "Configuration file:",
@@ -57,6 +55,8 @@ _INFO_TOPICS = (
     "done in ",
     "Auto-regeneration:",
 )
+# Continuation lines of a multi-line message are indented to the message column (20 spaces)
+# or are a Ruby backtrace ("\tfrom ...").
 _CONTINUATION = re.compile(r"^(?: {20}|\t)")
 # Extra configuration for every check build: kramdown only reports its warnings (table without
 # body, unclosed extension, missing footnote...) when asked.
@@ -66,7 +66,7 @@ _CHECK_CONFIG = "kramdown:\n  show_warnings: true\n"
 # --- tools present? -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def have_jekyll() -> bool:
     """True when a working ``jekyll`` command is on PATH."""
     exe = shutil.which("jekyll")
@@ -86,7 +86,7 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def have_chromium() -> bool:
     """True when a system Chromium and the playwright package are both installed."""
     if chromium_path() is None:
@@ -161,8 +161,8 @@ def _problem_messages(stderr_raw: str, stdout_raw: str) -> list[str]:
 
 
 def jekyll_build(
-    site_dir: Path,
-    dest: Path | None = None,
+    site_dir: Path | str,
+    dest: Path | str | None = None,
     baseurl: str | None = None,
     extra_args: Sequence[str] = (),
 ) -> JekyllResult:
@@ -261,7 +261,7 @@ def _normalize_baseurl(baseurl: str) -> str:
 
 
 @contextlib.contextmanager
-def serve_dir(path: Path, baseurl: str = "") -> Iterator[str]:
+def serve_dir(path: Path | str, baseurl: str = "") -> Iterator[str]:
     """Serve the folder ``path`` (a built ``_site``) over HTTP on 127.0.0.1 at a random port,
     mounted at ``baseurl`` like a project site (``/repo``); other paths answer 404.
 
@@ -272,8 +272,7 @@ def serve_dir(path: Path, baseurl: str = "") -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, name="serve_dir", daemon=True)
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        yield f"http://{host}:{port}{base}/"
+        yield f"http://127.0.0.1:{server.server_port}{base}/"
     finally:
         server.shutdown()
         server.server_close()
@@ -340,18 +339,17 @@ def _is_local(url: str) -> bool:
 
 _IMAGES_JS = """() => Array.from(document.images).map(i => ({
     src: i.currentSrc || i.src, naturalWidth: i.naturalWidth, complete: i.complete}))"""
+_IMAGES_DONE_JS = "() => Array.from(document.images).every(i => i.complete)"
 _MARKERS_JS = """(names) => {
     const out = {};
     for (const n of names) { if (window[n] !== undefined) out[n] = String(window[n]); }
     return out; }"""
+# Bring every image into view (lazy images load only near the viewport), then the bottom.
 _SCROLL_JS = """async () => {
-    const step = Math.max(200, Math.floor(window.innerHeight * 0.8));
-    for (let y = 0; y < document.documentElement.scrollHeight; y += step) {
-        window.scrollTo(0, y);
-        await new Promise(r => setTimeout(r, 30));
-    }
+    const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 0)));
+    for (const img of Array.from(document.images)) { img.scrollIntoView(); await frame(); }
     window.scrollTo(0, document.documentElement.scrollHeight);
-    await new Promise(r => setTimeout(r, 30)); }"""
+    await frame(); }"""
 
 
 class ChromiumSession:
@@ -387,6 +385,8 @@ class ChromiumSession:
 
     def open(self, url: str) -> PageReport:
         """Load ``url``, scroll to the bottom so lazy images load, and report."""
+        from playwright.sync_api import Error as PlaywrightError
+
         report = PageReport(url=url)
         context = self._browser.new_context(service_workers="block")
         try:
@@ -407,7 +407,10 @@ class ChromiumSession:
                 if m.type == "error" and not _mentions_blocked(m.text, blocked_urls):
                     report.console_errors.append(f"{m.text} ({m.location.get('url', '')})")
 
+            pending: set[Any] = set()  # requests not finished yet
+
             def on_failed(r: Any) -> None:
+                pending.discard(r)
                 if r.url not in blocked_urls:
                     report.failed_requests.append(f"{r.url}: {r.failure}")
 
@@ -422,34 +425,42 @@ class ChromiumSession:
             context.route("**/*", route)
             page.on("console", on_console)
             page.on("pageerror", lambda e: report.page_errors.append(str(e)))
+            page.on("request", lambda r: pending.add(r))
+            page.on("requestfinished", lambda r: pending.discard(r))
             page.on("requestfailed", on_failed)
             page.on("response", on_response)
             page.on("dialog", on_dialog)
 
             try:
                 page.goto(url, wait_until="load")
-            except Exception as e:  # playwright's Error: the page itself did not load
+            except PlaywrightError as e:  # the page itself did not load
                 report.notes.append(f"navigation failed: {e}")
                 return report
             page.evaluate(_SCROLL_JS)
-            with contextlib.suppress(Exception):
-                page.wait_for_load_state("networkidle", timeout=5000)
-            try:
-                page.wait_for_function(
-                    "() => Array.from(document.images).every(i => i.complete)", timeout=5000
-                )
-            except Exception as e:  # playwright's TimeoutError
-                report.notes.append(f"images still loading after scrolling: {e}")
+            self._settle(page, pending)
+            if not page.evaluate(_IMAGES_DONE_JS):
+                try:
+                    page.wait_for_function(_IMAGES_DONE_JS, timeout=5000)
+                except PlaywrightError as e:  # a TimeoutError
+                    report.notes.append(f"images still loading after scrolling: {e}")
             report.title = page.title()
             report.images = [
-                ImageInfo(src=i["src"], natural_width=int(i["naturalWidth"]), complete=i["complete"])
+                ImageInfo(i["src"], int(i["naturalWidth"]), bool(i["complete"]))
                 for i in page.evaluate(_IMAGES_JS)
             ]
             report.markers = page.evaluate(_MARKERS_JS, self.markers)
-            time.sleep(0.05)  # let late console messages arrive
+            page.wait_for_timeout(50)  # deliver late console messages (events need the loop)
         finally:
             context.close()
         return report
+
+    def _settle(self, page: Any, pending: set[Any]) -> None:
+        # Like networkidle, without its fixed 500 ms: no request in flight twice in a row.
+        deadline = time.monotonic() + self.timeout_ms / 1000
+        quiet = 0
+        while quiet < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+            quiet = 0 if pending else quiet + 1
 
 
 def _mentions_blocked(text: str, blocked: set[str]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import multiprocessing
 import re
 import warnings
 import xml.etree.ElementTree as ET
@@ -142,15 +143,24 @@ def test_png_shows_every_run_in_its_colour():
 
 
 def test_raw_line_is_faint_under_the_smoothed_one():
-    x = np.arange(300)
-    y = noisy(4)
-    raw_only = decode(draw_chart(make_chart([make_line(x=x, y=y)])))
-    both = decode(draw_chart(make_chart([make_line(x=x, y=y, weight=0.9)])))
-    # the raw line is drawn at full colour without smoothing, at 25% under a smoothed line:
-    # fewer pure-colour pixels, and pale tints of the colour appear
-    assert colour_pixels(both, BLUE) < colour_pixels(raw_only, BLUE)
+    # one spike: the smoothed line stays low, so near the top only the raw line is drawn
+    y = np.zeros(100)
+    y[50] = 1.0
+
+    def top_band(weight: float) -> np.ndarray:
+        # the upper third of the plot: y from 0.6 to 1.1, where the smoothed line never goes
+        line = make_line(x=np.arange(100), y=y, weight=weight)
+        img = decode(draw_chart(make_chart([line], y_range=(-0.4, 1.1))))
+        top = round(charts.TOP_IN * DPI)
+        bottom = img.shape[0] - round(charts.BOTTOM_IN * DPI)
+        return img[top : top + (bottom - top) // 3]
+
     pale = mcolors.to_hex(0.25 * np.array(mcolors.to_rgb(BLUE)) + 0.75)
-    assert colour_pixels(both, pale, tol=0.05) > colour_pixels(raw_only, pale, tol=0.05)
+    faint = top_band(0.9)
+    assert colour_pixels(faint, pale, tol=0.06) > 5
+    assert colour_pixels(faint, BLUE, tol=0.15) == 0
+    # without smoothing the raw line is the line, at full colour
+    assert colour_pixels(top_band(0.0), BLUE, tol=0.15) > 5
 
 
 def test_dashed_line_draws_fewer_pixels_than_solid():
@@ -447,7 +457,9 @@ def _charts(n: int) -> list[Chart]:
 def test_draw_charts_in_parallel_keeps_order_and_matches_serial():
     charts_ = _charts(9)
     calls: list[tuple[int, int]] = []
-    parallel = draw_charts(charts_, jobs=2, progress=lambda done, total: calls.append((done, total)))
+    parallel = draw_charts(
+        charts_, jobs=2, progress=lambda done, total: calls.append((done, total))
+    )
     serial = draw_charts(charts_, jobs=1)
     assert parallel == serial == [draw_chart(chart) for chart in charts_]
     assert len(set(serial)) == 9
@@ -458,6 +470,13 @@ def test_draw_charts_in_parallel_keeps_order_and_matches_serial():
 def test_draw_charts_svg_in_parallel_is_identical():
     charts_ = _charts(4)
     assert draw_charts(charts_, "svg", jobs=2) == draw_charts(charts_, "svg", jobs=1)
+
+
+def test_draw_charts_with_spawned_workers_matches(monkeypatch):
+    # the start method where fork is missing or unsafe: workers import tbreport themselves
+    monkeypatch.setattr(charts, "_pool_context", lambda: multiprocessing.get_context("spawn"))
+    charts_ = _charts(4)
+    assert draw_charts(charts_, jobs=2) == draw_charts(charts_, jobs=1)
 
 
 def test_draw_charts_in_process_reports_each_chart():

@@ -1,0 +1,139 @@
+"""Generated output checked by the real tools: Debian's Jekyll and headless Chromium.
+
+The runs have hostile names: Liquid, HTML, Markdown and YAML syntax, quotes, pipes, emoji.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from tbreport.build import build
+from tbreport.config import make_options
+
+import sitecheck
+
+pytestmark = []
+
+DATE = "2021-05-24 20:41:00 -0400"
+HOSTILE_RUNS = [
+    "run {{ x }} | \"q\" 'q' 🚀 Résumé",
+    "{% raw %}<img src=x onerror=window.__pwned=1>",
+    "{% endraw %}{%d} $$x$$",
+]
+HOSTILE_TAGS = [
+    "loss/{{ x }}",
+    "acc|{% raw %}|",
+    "<script>window.__pwned=1</script>",
+    "$$x$$ *a* _b_ [l](javascript:alert(1))",
+    "emoji/🚀 Résumé \"q\" {{'a': 1}}",
+]
+HOSTILE_HPARAM = "{{ site.title }}<script>window.__pwned=1</script>|{% raw %}"
+
+
+@pytest.fixture(scope="module")
+def hostile_logdir(tmp_path_factory):
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path_factory.mktemp("hostile") / "runs"
+    for r, name in enumerate(HOSTILE_RUNS):
+        w = SummaryWriter(log_dir=str(root / name))
+        for step in range(30):
+            for t, tag in enumerate(HOSTILE_TAGS):
+                w.add_scalar(tag, (step + 1) * (r + 1) + t, step)
+        w.close()
+    w = SummaryWriter(log_dir=str(root / HOSTILE_RUNS[0]))
+    w.add_hparams({"opt": HOSTILE_HPARAM, "lr": 0.1}, {"hparam/acc": 0.5}, run_name="hp")
+    w.close()
+    return root
+
+
+def _build(logdir: Path, out: Path, **kw):
+    cli = {"runs_dir": str(logdir), "out": str(out), "date": DATE, "quiet": True,
+           "title": "Hostile {{ x }} {% raw %} \"report\" 🚀"}
+    cli.update(kw)
+    return build(make_options(cli, {}, None))
+
+
+PLAIN_LAYOUT = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ page.title | escape }}</title></head>
+<body><h1 class="post-title">{{ page.title | escape }}</h1>{{ content }}</body></html>
+"""
+
+
+def _site(tmp_path: Path, flavour: str) -> Path:
+    site = tmp_path / flavour
+    if flavour == "plain":
+        (site / "_layouts").mkdir(parents=True)
+        (site / "_config.yml").write_text('title: "plain"\nbaseurl: ""\n')
+        (site / "_layouts" / "post.html").write_text(PLAIN_LAYOUT)
+        (site / "_layouts" / "default.html").write_text(PLAIN_LAYOUT)
+    return site  # "minima": tbreport scaffolds a new site itself
+
+
+def _post_page(dest: Path, slug: str) -> Path:
+    (page,) = [p for p in dest.rglob(f"{slug}.html")]
+    return page
+
+
+@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+@pytest.mark.parametrize("flavour", ["plain", "minima"])
+def test_jekyll_builds_hostile_post_cleanly(tmp_path, hostile_logdir, flavour):
+    site = _site(tmp_path, flavour)
+    result = _build(hostile_logdir, site, format="jekyll", permalink="/:categories/:title:output_ext")
+    post_src = site / result.main
+    slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
+    built = sitecheck.jekyll_build(site, dest=tmp_path / f"{flavour}_site", baseurl="/repo")
+    assert built.ok, built
+    page = _post_page(tmp_path / f"{flavour}_site", slug)
+    assert page.relative_to(tmp_path / f"{flavour}_site").as_posix() == f"ml/reports/{slug}.html"
+    text = page.read_text()
+    # every image and data file the post references exists in _site under the baseurl
+    refs = re.findall(r'(?:src|href)="(/repo/assets/images/[^"]+)"', text)
+    assert len(refs) == 2 * len(result.report.charts) == 2 * (len(HOSTILE_TAGS) + 1)
+    for ref in refs:
+        assert (tmp_path / f"{flavour}_site" / ref.removeprefix("/repo/")).is_file(), ref
+    # names show up literally: Liquid did not eat them, HTML did not run them
+    plain = html.unescape(re.sub(r"<[^>]+>", "", text))
+    for name in HOSTILE_RUNS + HOSTILE_TAGS:
+        assert name.replace('"', "").replace("'", "") in plain.replace('"', "").replace("'", "").replace("“", "").replace("”", "").replace("‘", "").replace("’", ""), name
+    assert "<script>window.__pwned" not in text
+    assert "{%" in post_src.read_text()  # the escaping really was exercised
+
+
+@pytest.mark.skipif(
+    not (sitecheck.have_jekyll() and sitecheck.have_chromium()), reason="jekyll or chromium missing"
+)
+def test_jekyll_post_in_chromium(tmp_path, hostile_logdir):
+    site = _site(tmp_path, "minima")
+    result = _build(hostile_logdir, site, format="jekyll")
+    slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
+    dest = tmp_path / "_site"
+    built = sitecheck.jekyll_build(site, dest=dest, baseurl="/repo")
+    assert built.ok, built
+    page = _post_page(dest, slug)
+    with sitecheck.serve_dir(dest, baseurl="/repo") as base:
+        report = sitecheck.open_in_chromium(base + page.relative_to(dest).as_posix())
+    assert not report.problems, report.problems
+    assert not report.pwned
+    charts = [i for i in report.images if "/assets/images/" in i.src]
+    assert len(charts) == len(result.report.charts)
+    assert all(i.complete and i.natural_width > 0 for i in charts), charts
+
+
+@pytest.mark.skipif(not sitecheck.have_chromium(), reason="chromium is not installed")
+@pytest.mark.parametrize("image_format", ["png", "svg"])
+def test_html_report_in_chromium_from_file_url(tmp_path, hostile_logdir, image_format):
+    result = _build(hostile_logdir, tmp_path / "report", image_format=image_format)
+    index = tmp_path / "report" / result.main
+    report = sitecheck.open_in_chromium(index.resolve().as_uri())
+    assert not report.problems, report.problems
+    assert not report.pwned
+    assert len(report.images) == len(result.report.charts)
+    assert all(i.complete and i.natural_width > 0 for i in report.images)
+    text = index.read_text()
+    assert "<script" not in text.lower()
+    assert html.escape(HOSTILE_HPARAM, quote=False) in text
