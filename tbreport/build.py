@@ -10,9 +10,12 @@ import base64
 import csv
 import datetime as dt
 import io
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from tbreport.config import Options
 from tbreport.errors import StrictModeError, TbreportError
@@ -87,27 +90,27 @@ def chart_csv(chart: Chart) -> bytes:
     """The plotted points of a chart, raw and smoothed per run, for re-plotting."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["run", chart.x_axis if chart.x_axis != "wall" else "wall_time", "value", "smoothed"])
+    x_name = "wall_time" if chart.x_axis == "wall" else chart.x_axis
+    writer.writerow(["run", x_name, "value", "smoothed"])
     for line in chart.lines:
         smoothed = line.smoothed if line.smoothed is not None else line.y
-        for x, y, s in zip(line.x.tolist(), line.y.tolist(), smoothed.tolist()):
-            writer.writerow([_csv_safe(line.run), _num(x), _num(y), _num(s)])
+        # repr() is the shortest text that reads back as the same float ('nan', 'inf' too)
+        x = line.x.astype(np.int64).tolist() if chart.x_axis == "step" else line.x.tolist()
+        name = _csv_safe(line.run)
+        writer.writerows(
+            zip(
+                itertools.repeat(name, len(x)),
+                map(repr, x),
+                map(repr, line.y.tolist()),
+                map(repr, smoothed.tolist()),
+            )
+        )
     return buf.getvalue().encode("utf-8")
 
 
 def _csv_safe(text: str) -> str:
     # spreadsheets run cells starting with = + - @ as formulas: run names are untrusted
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _num(value: float) -> str:
-    if value != value:
-        return "nan"
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return repr(float(value))
 
 
 _MIME = {"png": "image/png", "svg": "image/svg+xml"}

@@ -77,7 +77,7 @@ def _report(result, quiet: bool) -> None:
 _BUILD_FLAGS = [
     "format", "out", "title", "date", "smoothing", "x_axis", "log_y", "tags", "exclude_tags",
     "runs", "exclude_runs", "templates", "image_format", "strict", "quiet", "restarts",
-    "layout", "categories", "permalink", "jobs",
+    "layout", "categories", "permalink", "jobs", "ignore_outliers", "max_points",
 ]
 
 
@@ -103,6 +103,8 @@ _BUILD_FLAGS = [
 @click.option("--categories", help="Jekyll front matter categories (default: 'ml reports').")
 @click.option("--permalink", help="Jekyll front matter permalink (default: none).")
 @click.option("--jobs", type=int, help="Chart-drawing processes (default: all cores).")
+@click.option("--ignore-outliers/--no-ignore-outliers", "ignore_outliers", default=None, help="y range from the 5th to 95th percentile of what is drawn, as TensorBoard (default: on).")
+@click.option("--max-points", "max_points", type=int, help="Points drawn per line at most; longer series are thinned keeping extremes (default 1000).")
 @click.option("--config", "config_path", type=click.Path(path_type=str), help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).")
 def build_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
     """Build a report of the runs under RUNS_DIR (default: runs/)."""

@@ -50,7 +50,7 @@ class Options:
     restarts: str = "replace"
     ignore_outliers: bool = True
     #: points drawn per line at most; longer series are thinned keeping extremes
-    max_points: int = 1500
+    max_points: int = 1000
     #: Jekyll front matter
     layout: str = "post"
     categories: str = "ml reports"

@@ -274,7 +274,8 @@ def unique_slugs(names: Sequence[str], max_len: int = SLUG_MAX) -> list[str]:
     A name whose slug no other (different) name shares keeps its plain :func:`slug`. Names
     whose slugs collide (``a/b`` and ``a_b``) all get ``<slug>-<first 8 hex of sha1(name)>``,
     so each one's slug depends only on the name and which names collide, not on input order.
-    Repeated names and the rare clash left after that get ``-2``, ``-3``... in input order.
+    Repeated names and the rare clash left after that (a name that is itself another's hashed
+    slug keeps it) get ``-2``, ``-3``... in input order.
     """
     if max_len < 16:
         raise ValueError(f"max_len must be at least 16 to fit a hash suffix, got {max_len}")
@@ -288,8 +289,10 @@ def unique_slugs(names: Sequence[str], max_len: int = SLUG_MAX) -> list[str]:
     ]
     wanted = set(first)
     used: set[str] = set()
-    result: list[str] = []
-    for cand in first:
+    result = list(first)
+    # Plain slugs first, so a name never loses its own slug to another name's hashed one.
+    for i in sorted(range(len(first)), key=lambda i: (first[i] != bases[i], i)):
+        cand = first[i]
         if cand in used:
             k = 2
             while True:
@@ -299,5 +302,5 @@ def unique_slugs(names: Sequence[str], max_len: int = SLUG_MAX) -> list[str]:
                 k += 1
             cand = alt
         used.add(cand)
-        result.append(cand)
+        result[i] = cand
     return result

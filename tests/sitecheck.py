@@ -133,7 +133,8 @@ def _jekyll_env() -> dict[str, str]:
     # A Gemfile anywhere up the tree makes Debian's jekyll try bundler, which cannot install.
     env["JEKYLL_NO_BUNDLER_REQUIRE"] = "1"
     env["JEKYLL_ENV"] = "production"
-    # Ruby reads sources in the locale's encoding: non-ASCII posts fail under LANG=C.
+    # Jekyll reads site files as UTF-8 whatever the locale (checked); pinning one keeps Ruby's
+    # own messages, which quote non-ASCII paths and values, the same on every machine.
     env["LANG"] = env["LC_ALL"] = "C.UTF-8"
     # GitHub Pages builds in UTC; a site's own `timezone:` still wins.
     env.setdefault("TZ", "UTC")

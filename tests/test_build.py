@@ -254,3 +254,32 @@ def test_wheel_ships_the_templates(tmp_path):
     for template in (root / "templates").rglob("*"):
         if template.is_file():
             assert f"tbreport/templates/{template.relative_to(root / 'templates').as_posix()}" in names
+
+
+def test_x_axis_and_log_y_options(tmp_path):
+    build(_options(tmp_path, x_axis="relative", log_y="poly$", smoothing=0))
+    html = (tmp_path / "site" / "index.html").read_text()
+    line_csv, poly_csv = (d.decode() for d in _data_uris(html, "text/csv"))
+    rows = list(csv.DictReader(io.StringIO(line_csv)))
+    assert rows[0].keys() == {"run", "relative", "value", "smoothed"}
+    first = [float(r["relative"]) for r in rows if r["run"] == "run_1"]
+    assert first[0] == 0.0 and first[-1] > 0  # seconds since the run's first point
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", html, re.S)
+    assert "log scale" not in captions[0] and "log scale" in captions[1]
+    build(_options(tmp_path / "w", x_axis="wall"))
+    html = (tmp_path / "w" / "site" / "index.html").read_text()
+    rows = list(csv.DictReader(io.StringIO(_data_uris(html, "text/csv")[0].decode())))
+    assert float(rows[0]["wall_time"]) > 1.6e9
+
+
+def test_outlier_range_option_changes_the_chart(tmp_path, torch_writer):
+    w = torch_writer("spiky")
+    for s in range(200):
+        w.add_scalar("loss", 1000.0 if s == 100 else 1.0 + s / 200, s)
+    w.close()
+    from tbreport.report import build_report
+
+    logdir = read_logdir(tmp_path / "logs")
+    robust = build_report(logdir, _options(tmp_path, smoothing=0)).charts[0]
+    full = build_report(logdir, _options(tmp_path, smoothing=0, ignore_outliers=False)).charts[0]
+    assert robust.y_range[1] < 10 < 1000 <= full.y_range[1]

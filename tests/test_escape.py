@@ -378,7 +378,12 @@ def test_unique_slugs_repeats_and_adversarial_names() -> None:
     out = unique_slugs(names)
     assert len(set(out)) == len(out)
     assert all(_SLUG.fullmatch(s) and len(s) <= 60 for s in out)
-    assert out[3:5] == ["x-" + hashlib.sha1(b"x").hexdigest()[:8]] * 1 + [out[4]]
+    hx = hashlib.sha1(b"x").hexdigest()[:8]
+    # "x", "" and "🚀" all slug to "x": hashed; the repeated "x" then gets "-2"
+    assert out[3:5] == [f"x-{hx}", f"x-{hx}-2"]
+    assert out[7] == "x-2"  # a plain slug no other name claims stays plain
+    # a name whose plain slug equals another's hashed slug keeps it; the hashed one moves on
+    assert out[2] == f"a-b-{h}" and out[0] == f"a-b-{h}-2"
     assert unique_slugs(names) == out  # deterministic
 
 
