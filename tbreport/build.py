@@ -11,15 +11,16 @@ import csv
 import datetime as dt
 import io
 import itertools
+import re
+from dataclasses import dataclass, replace
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tbreport.config import Options
 from tbreport.errors import StrictModeError, TbreportError
-from tbreport.model import WARNING, Chart, DataWarning, Report
+from tbreport.model import WARNING, Chart, DataWarning, Logdir, Report
 from tbreport.writers import OutputFile, write_files
 
 Progress = Callable[[int, int], None]
@@ -34,6 +35,8 @@ class BuildResult:
     #: the main file: index.html or the post
     main: str
     warnings: tuple[DataWarning, ...]
+    #: Markdown output: the details dropped to fit the size cap, in order
+    shortened: tuple[str, ...] = ()
 
 
 class FutureDateError(TbreportError):
@@ -45,7 +48,8 @@ def build(options: Options, progress: Progress | None = None, now: dt.datetime |
     from tbreport.report import build_report
 
     logdir = read_logdir(options.runs_dir, restarts=options.restarts)
-    report = build_report(logdir, options, now=now)
+    logdir, baseline, pairs = with_baseline(logdir, options)
+    report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
     if options.strict:
         problems = [w for w in report.warnings if w.severity == WARNING]
         if problems:
@@ -67,23 +71,118 @@ def build(options: Options, progress: Progress | None = None, now: dt.datetime |
         )
     from tbreport.charts import draw_charts
 
-    images = draw_charts(
-        report.charts, image_format=options.image_format, jobs=options.jobs, progress=progress
-    )
+    if options.format == "markdown" and not options.image_base_url:
+        images = []  # no image links without a host for them: nothing to draw
+    else:
+        images = draw_charts(
+            report.charts, image_format=options.image_format, jobs=options.jobs, progress=progress
+        )
     data = [chart_csv(chart) for chart in report.charts]
+    summary = None
     if options.format == "html":
         files = _html_files(report, options, images, data)
-    else:
+    elif options.format == "jekyll":
         files = _jekyll_files(report, options, images, data)
+    else:
+        files, summary = _markdown_files(report, options, images)
     out = Path(options.out)
     written = write_files(out, files)
-    return BuildResult(
+    if summary is not None and options.job_summary:
+        _append_job_summary(summary)
+    result = BuildResult(
         report=report,
         out=str(out),
         written=tuple(written),
         main=files[0].path,
         warnings=report.warnings,
+        shortened=summary.dropped if summary is not None else (),
     )
+    return result
+
+
+class BaselineError(TbreportError):
+    """--baseline names neither a folder nor a regex matching some (not all) runs."""
+
+
+class RegressionError(TbreportError):
+    """A gate tag got worse than the baseline beyond its tolerance."""
+
+    exit_code = 1
+
+
+def with_baseline(logdir: Logdir, options: Options) -> tuple[Logdir, frozenset[str], dict[str, str]]:
+    """The logdir with the baseline runs added (from another logdir) or picked (by regex)."""
+    from tbreport.reader import read_logdir
+
+    if not options.baseline:
+        if options.fail_on_regression:
+            raise BaselineError("--fail-on-regression needs --baseline (a logdir or a run regex).")
+        return logdir, frozenset(), {}
+    if Path(options.baseline).is_dir():
+        base = read_logdir(options.baseline, restarts=options.restarts)
+        rename = {run.name: _baseline_name(run.name) for run in base.runs}
+        clash = sorted(set(rename.values()) & {run.name for run in logdir.runs})
+        if clash:
+            raise BaselineError(
+                f"Run '{clash[0]}' exists in '{options.runs_dir}' and as a baseline run name; "
+                "rename the folder or give the baseline as a regex."
+            )
+        runs = [replace(run, name=rename[run.name], parent=None) for run in base.runs]
+        warnings = [replace(w, run=rename.get(w.run, w.run)) if w.run else w for w in base.warnings]
+        pairs = {run.name: rename[run.name] for run in logdir.runs if run.name in rename}
+        merged = Logdir(logdir.path, logdir.runs + tuple(runs), logdir.warnings + tuple(warnings))
+        return merged, frozenset(rename.values()), pairs
+    try:
+        pattern = re.compile(options.baseline)
+    except re.error as err:
+        raise BaselineError(
+            f"--baseline {options.baseline!r} is not a folder and not a valid regex ({err})."
+        ) from None
+    names = frozenset(run.name for run in logdir.runs if pattern.search(run.name))
+    if not names:
+        raise BaselineError(
+            f"--baseline {options.baseline!r} is not a folder and matches no run in "
+            f"'{options.runs_dir}'. Run `tbreport ls` to see the run names."
+        )
+    if len(names) == len(logdir.runs):
+        raise BaselineError(
+            f"--baseline {options.baseline!r} matches every run; nothing is left to compare."
+        )
+    return logdir, names, {}
+
+
+def _baseline_name(name: str) -> str:
+    return "baseline" if name == "." else f"baseline/{name}"
+
+
+def check_regressions(report: Report) -> None:
+    """Raise RegressionError when a gate tag got worse beyond its tolerance."""
+    from tbreport.render import format_number
+
+    comparison = report.comparison
+    regressions = comparison.regressions if comparison is not None else ()
+    if not regressions:
+        return
+    lines = []
+    for d in regressions:
+        rel = "" if d.rel_delta is None else f", {d.rel_delta:+.1%}"
+        lines.append(
+            f"  - {d.tag}: {d.run} {format_number(d.last)} vs {d.reference} "
+            f"{format_number(d.base_last)}{rel} (tolerance {d.tolerance:.1%})"
+        )
+    raise RegressionError(
+        f"{len(regressions)} gate(s) got worse than the baseline:\n" + "\n".join(lines)
+    )
+
+
+def _append_job_summary(summary) -> None:  # summary: tbreport.markdown.Summary
+    import os
+
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    with open(target, "a", encoding="utf-8") as fh:
+        fh.write(summary.text)
 
 
 def chart_csv(chart: Chart) -> bytes:
@@ -183,6 +282,20 @@ def _html_files(report: Report, options: Options, images: list[bytes], data: lis
     context = _context(report, options, _figures(report, image_urls, data_urls))
     html = render("report.html.j2", context, options.templates, autoescape=True)
     return [OutputFile("index.html", html.encode("utf-8"))]
+
+
+def _markdown_files(report: Report, options: Options, images: list[bytes]) -> tuple[list[OutputFile], object]:
+    from tbreport.markdown import render_summary
+
+    ext = options.image_format
+    figures = _figures(report, [f"{c.slug}.{ext}" for c in report.charts], ["" for _ in report.charts])
+    context = _context(report, options, figures)
+    summary = render_summary(report, options, figures, context, ext)
+    files = [OutputFile("report.md", summary.text.encode("utf-8"))]
+    # the images, for hosting where --image-base-url points (e.g. publish --prefix)
+    for chart, img in zip(report.charts, images):
+        files.append(OutputFile(f"{chart.slug}.{ext}", img))
+    return files, summary
 
 
 def _jekyll_files(report: Report, options: Options, images: list[bytes], data: list[bytes]) -> list[OutputFile]:

@@ -67,6 +67,10 @@ def _report(result, quiet: bool) -> None:
         prefix = "warning" if w.severity == WARNING else "note"
         click.echo(f"{prefix}: {w.message}", err=True)
     charts = len(result.report.charts)
+    if result.report.comparison is not None:
+        click.echo(f"Against the baseline: {result.report.comparison.headline}.", err=True)
+    if result.shortened:
+        click.echo(f"Shortened to fit GitHub's limit: left out {'; '.join(result.shortened)}.", err=True)
     click.echo(
         f"Built {charts} chart(s) for {len(result.report.runs)} run(s): "
         f"{result.out.rstrip('/')}/{result.main}",
@@ -77,13 +81,14 @@ def _report(result, quiet: bool) -> None:
 _BUILD_FLAGS = [
     "format", "out", "title", "date", "smoothing", "x_axis", "log_y", "tags", "exclude_tags",
     "runs", "exclude_runs", "templates", "image_format", "strict", "quiet", "restarts",
-    "layout", "categories", "permalink", "jobs", "ignore_outliers", "max_points",
+    "layout", "categories", "permalink", "jobs", "ignore_outliers", "max_points", "baseline",
+    "tolerance", "fail_on_regression", "image_base_url", "job_summary", "marker_id",
 ]
 
 
 @main.command("build")
 @click.argument("runs_dir", required=False, type=click.Path(path_type=str))
-@click.option("--format", "format", type=click.Choice(["html", "jekyll"]), help="html: one self-contained index.html (default); jekyll: a post in a Jekyll site.")
+@click.option("--format", "format", type=click.Choice(["html", "jekyll", "markdown"]), help="html: one self-contained index.html (default); jekyll: a post in a Jekyll site; markdown: report.md for a pull request or job summary.")
 @click.option("--out", type=click.Path(path_type=str), help="Output folder (default: site/).")
 @click.option("--title", help="Report title (default: names the runs compared).")
 @click.option("--date", help="Post date, e.g. '2021-05-24 20:41:00 -0400' (default: now).")
@@ -105,6 +110,12 @@ _BUILD_FLAGS = [
 @click.option("--jobs", type=int, help="Chart-drawing processes (default: all cores).")
 @click.option("--ignore-outliers/--no-ignore-outliers", "ignore_outliers", default=None, help="y range from the 5th to 95th percentile of what is drawn, as TensorBoard (default: on).")
 @click.option("--max-points", "max_points", type=int, help="Points drawn per line at most; longer series are thinned keeping extremes (default 1000).")
+@click.option("--baseline", metavar="DIR_OR_REGEX", help="Baseline runs: another logdir (e.g. main's), or a regex on run names. Others are candidates.")
+@click.option("--tolerance", type=float, help="Relative change within which a tag counts as unchanged (default 0.01).")
+@click.option("--fail-on-regression", "fail_on_regression", is_flag=True, default=None, help="Exit 1 when a gate tag (config [gates]) is worse than the baseline.")
+@click.option("--image-base-url", "image_base_url", metavar="URL", help="Markdown: URL where the chart images will be hosted (no images without it).")
+@click.option("--job-summary", "job_summary", is_flag=True, default=None, help="Markdown: 1 MiB cap, and append to $GITHUB_STEP_SUMMARY when set.")
+@click.option("--marker-id", "marker_id", help="Markdown: ID in the hidden '<!-- tbreport: ID -->' line (default: report).")
 @click.option("--config", "config_path", type=click.Path(path_type=str), help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).")
 def build_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
     """Build a report of the runs under RUNS_DIR (default: runs/)."""
@@ -121,6 +132,10 @@ def build_command(runs_dir: str | None, config_path: str | None, **flags) -> Non
     finally:
         close()
     _report(result, options.quiet)
+    if options.fail_on_regression:
+        from tbreport.build import check_regressions
+
+        check_regressions(result.report)
 
 
 @main.command("demo")
@@ -149,3 +164,32 @@ def demo_command(directory: str, format: str, quiet: bool) -> None:
     _report(result, quiet)
     if not quiet:
         click.echo(f"Open {Path(result.out, result.main).resolve().as_uri()}", err=True)
+
+
+@main.command("publish")
+@click.argument("site_dir", default="site/", type=click.Path(path_type=str))
+@click.option("--repo", type=click.Path(file_okay=False, path_type=str), help="Git repository to publish from (default: the one holding the current folder).")
+@click.option("--remote", default="origin", show_default=True, help="Remote to push to (and to read the branch from).")
+@click.option("--branch", default="gh-pages", show_default=True, help="Branch to commit the site to.")
+@click.option("--message", "-m", default="Publish report with tbreport", show_default=True, help="Commit message.")
+@click.option("--cname", metavar="DOMAIN", help="Custom domain: writes CNAME at the branch root.")
+@click.option("--prefix", metavar="PATH", help="Publish into this folder of the branch (e.g. pr/123), keeping everything else.")
+@click.option("--no-push", is_flag=True, help="Commit to the local branch only; do not contact the remote.")
+def publish_command(
+    site_dir: str,
+    repo: str | None,
+    remote: str,
+    branch: str,
+    message: str,
+    cname: str | None,
+    prefix: str | None,
+    no_push: bool,
+) -> None:
+    """Commit the built site SITE_DIR (default: site/) to the gh-pages branch and push it."""
+    from tbreport.publish import describe, publish
+
+    result = publish(
+        site_dir, repo=repo, remote=remote, branch=branch, message=message,
+        cname=cname, prefix=prefix, push=not no_push,
+    )
+    click.echo(describe(result))

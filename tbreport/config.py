@@ -17,7 +17,7 @@ from typing import Any
 
 from tbreport.errors import TbreportError
 
-FORMATS = ("html", "jekyll")
+FORMATS = ("html", "jekyll", "markdown")
 X_AXES = ("step", "relative", "wall")
 IMAGE_FORMATS = ("png", "svg")
 DIRECTIONS = ("min", "max", "none")
@@ -58,6 +58,19 @@ class Options:
     #: ordered (tag regex, "min"|"max"|"none") pairs that override the guessed direction
     directions: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     jobs: int | None = None
+    #: a logdir, or a regex on run names, whose runs are the baseline
+    baseline: str | None = None
+    #: relative change within which a tag counts as unchanged
+    tolerance: float = 0.01
+    #: ordered (tag regex, tolerance) pairs: tags that fail --fail-on-regression when worse
+    gates: tuple[tuple[str, float], ...] = field(default_factory=tuple)
+    fail_on_regression: bool = False
+    #: Markdown output: where the chart images will be hosted (no images without it)
+    image_base_url: str | None = None
+    #: Markdown output for $GITHUB_STEP_SUMMARY (1 MiB cap, appended) instead of a PR comment
+    job_summary: bool = False
+    #: ID in the hidden marker line, so CI can find and update its earlier comment
+    marker_id: str = "report"
 
 
 _ALIASES = {f.name.replace("_", "-"): f.name for f in fields(Options)}
@@ -83,6 +96,16 @@ def _parse_date(value: object, where: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.astimezone()  # the machine's timezone, made explicit
     return parsed.replace(microsecond=0)
+
+
+def _tolerance(value: object, where: str) -> float:
+    try:
+        tol = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: tolerance must be a number such as 0.01 (1%).") from None
+    if not 0 <= tol < 10:
+        raise ConfigError(f"{where}: tolerance {tol} is out of range; use e.g. 0.01 for 1%.")
+    return tol
 
 
 def _check_regex(value: str | None, name: str) -> None:
@@ -138,7 +161,32 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                 )
             out.append((str(pattern), str(direction)))
         return tuple(out)
-    if name in ("strict", "quiet", "ignore_outliers"):
+    if name == "tolerance":
+        return _tolerance(value, where)
+    if name == "gates":
+        pairs = list(value.items()) if isinstance(value, Mapping) else [tuple(p) for p in value]
+        out_gates = []
+        for pattern, tol in pairs:
+            _check_regex(str(pattern), "gates")
+            out_gates.append((str(pattern), _tolerance(tol, f"{where} {pattern!r}")))
+        return tuple(out_gates)
+    if name == "marker_id":
+        text = str(value)
+        if not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", text):
+            raise ConfigError(
+                f"{where}: marker id {text!r} may use only letters, digits and . _ : - "
+                "(it goes inside an HTML comment)."
+            )
+        return text
+    if name == "image_base_url":
+        text = str(value)
+        if not re.match(r"https?://[^\s<>()\[\]\"']+$", text):
+            raise ConfigError(
+                f"{where}: image base URL must be an http(s) URL without spaces, quotes or "
+                f"brackets, not {text!r}."
+            )
+        return text.rstrip("/") + "/"
+    if name in ("strict", "quiet", "ignore_outliers", "fail_on_regression", "job_summary"):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {name.replace('_', '-')} must be true or false.")
         return value

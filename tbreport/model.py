@@ -204,6 +204,8 @@ class RunInfo:
     duration: float | None
     hparams: Mapping[str, object]
     others: int
+    #: a baseline run (drawn dashed), compared against by the candidates
+    baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,6 +221,8 @@ class Report:
     warnings: tuple[DataWarning, ...]
     smoothing: float
     x_axis: str
+    #: candidate vs baseline per tag (tbreport.compare.Comparison), None without a baseline
+    comparison: object = None
 
     @property
     def charts(self) -> tuple[Chart, ...]:

@@ -60,6 +60,8 @@ def make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environme
         duration=format_duration,
         utc=format_utc,
         step_range=format_step_range,
+        pct=format_percent,
+        icon=status_icon,
     )
     return env
 
@@ -101,6 +103,14 @@ def format_number(value: float | int | None) -> str:
     else:
         text = f"{value:.3e}"
     return text
+
+
+def format_percent(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+
+
+def status_icon(status: str) -> str:
+    return {"better": "✅", "worse": "❌", "unchanged": "➖"}.get(status, "·")
 
 
 def format_duration(seconds: float | None) -> str:

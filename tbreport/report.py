@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from tbreport.compare import Comparison, compare_tag
 from tbreport.config import Options
 from tbreport.escape import slug, unique_slugs
 from tbreport.model import Chart, Line, Logdir, Report, Run, RunInfo, Section, Series
@@ -56,10 +58,27 @@ def x_values(series: Series, x_axis: str) -> np.ndarray:
     return series.wall_times
 
 
-def build_report(logdir: Logdir, options: Options, now: dt.datetime | None = None) -> Report:
-    """Everything the templates and charts need, computed once."""
+def build_report(
+    logdir: Logdir,
+    options: Options,
+    now: dt.datetime | None = None,
+    baseline: frozenset[str] = frozenset(),
+    pairs: Mapping[str, str] | None = None,
+) -> Report:
+    """Everything the templates and charts need, computed once.
+
+    ``baseline`` names the baseline runs (drawn dashed); ``pairs`` maps a candidate run to
+    its baseline run of the same name, when the baseline came from another logdir.
+    """
+    pairs = dict(pairs or {})
     runs = select_runs(logdir.runs, options)
-    colors = run_colors([run.name for run in runs])
+    colors = run_colors([run.name for run in runs if run.name not in baseline])
+    partner = {b: c for c, b in pairs.items()}
+    own = run_colors([run.name for run in runs if run.name in baseline and partner.get(run.name) not in colors])
+    for run in runs:
+        if run.name in baseline:
+            # a baseline run paired with a candidate shares its colour; the dashes tell them apart
+            colors[run.name] = colors.get(partner.get(run.name, ""), own.get(run.name, "#777777"))
     tags = sorted(
         {tag for run in runs for tag in run.scalars if _tag_selected(tag, options)},
         key=natural_key,
@@ -70,7 +89,9 @@ def build_report(logdir: Logdir, options: Options, now: dt.datetime | None = Non
 
     by_section: dict[str, list[Chart]] = {}
     for tag in tags:
-        chart = _build_chart(tag, runs, colors, tag_slugs[tag], options, overrides, log_pattern)
+        chart = _build_chart(
+            tag, runs, colors, tag_slugs[tag], options, overrides, log_pattern, baseline
+        )
         by_section.setdefault(chart.section, []).append(chart)
     section_names = sorted(by_section, key=natural_key)
     section_slugs = dict(zip(section_names, unique_slugs(section_names)))
@@ -80,16 +101,42 @@ def build_report(logdir: Logdir, options: Options, now: dt.datetime | None = Non
     )
     selected = {run.name for run in runs}
     warnings = tuple(w for w in logdir.warnings if w.run is None or w.run in selected)
+    comparison = None
+    if baseline:
+        comparison = _compare(sections, runs, baseline, pairs, options)
     return Report(
         title=options.title or default_title(runs, logdir.path),
         date=options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0),
         logdir=logdir.path,
-        runs=tuple(_run_info(run, colors[run.name], options) for run in runs),
+        runs=tuple(_run_info(run, colors[run.name], run.name in baseline) for run in runs),
         sections=sections,
         warnings=warnings,
         smoothing=options.smoothing,
         x_axis=options.x_axis,
+        comparison=comparison,
     )
+
+
+def _compare(
+    sections: tuple[Section, ...],
+    runs: list[Run],
+    baseline: frozenset[str],
+    pairs: Mapping[str, str],
+    options: Options,
+) -> Comparison:
+    candidates = [run.name for run in runs if run.name not in baseline]
+    baselines = [run.name for run in runs if run.name in baseline]
+    verdicts = []
+    for section in sections:
+        for chart in section.charts:
+            summaries = {line.run: line.summary for line in chart.lines}
+            verdict = compare_tag(
+                chart.tag, chart.direction, summaries, candidates, baselines, pairs,  # type: ignore[arg-type]
+                options.tolerance, options.gates,
+            )
+            if verdict is not None:
+                verdicts.append(verdict)
+    return Comparison(tuple(verdicts), options.tolerance)
 
 
 def default_title(runs: list[Run], logdir: str) -> str:
@@ -105,7 +152,7 @@ def post_slug(report: Report) -> str:
     return slug(report.title)
 
 
-def _run_info(run: Run, color: str, options: Options) -> RunInfo:
+def _run_info(run: Run, color: str, baseline: bool) -> RunInfo:
     steps = [s for s in run.scalars.values() if len(s)]
     first, last = run.first_wall_time, run.last_wall_time
     return RunInfo(
@@ -121,6 +168,7 @@ def _run_info(run: Run, color: str, options: Options) -> RunInfo:
         duration=None if first is None or last is None else last - first,
         hparams=dict(sorted(run.hparams.items())),
         others=sum(c.count for c in run.others.values()),
+        baseline=baseline,
     )
 
 
@@ -132,6 +180,7 @@ def _build_chart(
     options: Options,
     overrides: dict[str, str] | None,
     log_pattern: re.Pattern[str] | None,
+    baseline: frozenset[str] = frozenset(),
 ) -> Chart:
     lines = []
     summaries = {}
@@ -156,6 +205,7 @@ def _build_chart(
             points=len(series),
             drawn=int(idx.shape[0]),
             summary=summary,
+            dashed=run.name in baseline,
         )
         lines.append(line)
         drawn_values.append(line.y)

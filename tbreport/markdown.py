@@ -1,0 +1,116 @@
+"""Render stage for GitHub: a Report in, Markdown for a PR comment or job summary out.
+
+The text is made of whole blocks (header, comparison table, one block per tag, data notes).
+When it is over GitHub's limit, blocks are dropped in a fixed order, never a table in half:
+chart images first, then the data notes, then per-tag tables from the last one back, then the
+comparison table; the output says what was left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tbreport.config import Options
+from tbreport.model import Report
+from tbreport.render import make_environment
+
+#: GitHub's limits: a PR comment holds 65,536 characters, a job summary 1 MiB per step
+COMMENT_LIMIT = 65_000
+SUMMARY_LIMIT = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Summary:
+    text: str
+    #: what was left out to fit, in the order it was dropped
+    dropped: tuple[str, ...]
+
+
+def _size(text: str, job_summary: bool) -> int:
+    return len(text.encode("utf-8")) if job_summary else len(text)
+
+
+def render_summary(
+    report: Report, options: Options, figures: Sequence[dict], context: dict, image_ext: str
+) -> Summary:
+    env = make_environment(options.templates, autoescape=False)
+    module = env.get_template("summary.md.j2").module
+    header = str(
+        module.header(report, options.marker_id, context["span"], context["tag_count"], context["points"])  # type: ignore[attr-defined]
+    )
+    comparison = str(module.comparison(report)) if report.comparison else ""  # type: ignore[attr-defined]
+    base = options.image_base_url
+
+    def tag_blocks(images: bool) -> list[str]:
+        return [
+            str(module.tag_block(f, f"{base}{f['chart'].slug}.{image_ext}" if images and base else None))  # type: ignore[attr-defined]
+            for f in figures
+        ]
+
+    notes_full = str(module.notes(report)) if report.warnings else ""  # type: ignore[attr-defined]
+    notes_short = str(module.notes_count(report)) if report.warnings else ""  # type: ignore[attr-defined]
+    comparison_changed = (
+        str(module.comparison(report, changed_only=True)) if report.comparison else ""  # type: ignore[attr-defined]
+    )
+    footer = str(module.footer())  # type: ignore[attr-defined]
+    limit = SUMMARY_LIMIT if options.job_summary else COMMENT_LIMIT
+    unit = "bytes (GitHub's job summary limit)" if options.job_summary else "characters (GitHub's comment limit)"
+    with_images = tag_blocks(images=True)
+    without_images = tag_blocks(images=False) if base else with_images
+    total = len(figures)
+
+    def size(text: str) -> int:
+        return _size(text, options.job_summary)
+
+    def join(blocks: list[str], dropped: list[str]) -> str:
+        parts = [b.strip("\n") for b in blocks if b.strip()]
+        if dropped:
+            parts.append(str(module.shortened(f"{limit:,}", unit, dropped)).strip())  # type: ignore[attr-defined]
+        parts.append(footer.strip())
+        return "\n\n".join(parts) + "\n"
+
+    # (what was dropped so far, images?, notes, comparison): each stage drops one more detail
+    stages = [([], with_images, notes_full, comparison)]
+    if base:
+        stages.append((["chart images"], without_images, notes_full, comparison))
+    dropped_notes = [f"{len(report.warnings)} data note(s)"] if notes_full else []
+    stages.append(([*stages[-1][0], *dropped_notes], without_images, notes_short, comparison))
+    if comparison:
+        stages.append(
+            ([*stages[-1][0], "unchanged and not judged tags from the comparison table"],
+             without_images, notes_short, comparison_changed)
+        )
+        stages.append(
+            ([*stages[-1][0][:-1], "the comparison table (the verdict line sums it up)"],
+             without_images, notes_short, "")
+        )
+    # Each stage drops one more detail. Within a stage, as many tag tables as fit are kept
+    # (from the first); tag tables go before any part of the comparison table does.
+    notes_stage = 2 if base else 1
+    for index, (dropped, blocks, notes, comp) in enumerate(stages):
+        def make(k: int, d=dropped, b=blocks, n=notes, c=comp) -> str:
+            extra = [f"{total - k} of {total} tag tables"] if k < total else []
+            return join([header, c, *b[:k], n], [*d, *extra])
+
+        kept = _tables_that_fit(make, len(blocks), size, limit)
+        if kept == total or (kept is not None and index >= notes_stage):
+            text = make(kept)
+            extra = [f"{total - kept} of {total} tag tables"] if kept < total else []
+            return Summary(text, tuple([*dropped, *extra]))
+    dropped = [*stages[-1][0], f"{total} of {total} tag tables"]
+    return Summary(join([header], dropped), tuple(dropped))
+
+
+def _tables_that_fit(make, count: int, size, limit: int) -> int | None:
+    """The largest k for which make(k) fits (sizes grow with k), None if even 0 does not."""
+    if size(make(0)) > limit:
+        return None
+    lo, hi = 0, count
+    while lo < hi:  # binary search: O(log n) renders instead of one per table
+        mid = (lo + hi + 1) // 2
+        if size(make(mid)) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo

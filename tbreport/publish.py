@@ -1,0 +1,499 @@
+"""Publish stage: a built site folder in, a commit on the gh-pages branch (pushed) out.
+
+Uses git plumbing with a temporary index, so the user's working tree, index and HEAD are never
+touched. Returns a PublishResult naming the commit and the URL where the report will appear.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tbreport.errors import TbreportError
+from tbreport.writers import MANIFEST
+
+DEFAULT_MESSAGE = "Publish report with tbreport"
+FALLBACK_NAME = "tbreport"
+FALLBACK_EMAIL = "tbreport@users.noreply.github.com"
+
+# Jekyll's build output and caches, and tbreport's own bookkeeping, never go on the branch
+_SKIP_AT_ROOT = frozenset({"_site", ".jekyll-cache", MANIFEST})
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+_GITHUB = re.compile(
+    r"""^(?:
+        (?:https?|git|ssh|git\+ssh)://(?:[^@/]+@)?(?:www\.)?github\.com(?::\d+)?/
+      | (?:[^@/]+@)?github\.com:
+    )
+    (?P<owner>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/(?P<repo>[A-Za-z0-9._-]+?)
+    (?:\.git)?/?$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
+
+class PublishError(TbreportError):
+    """The site cannot be published as asked."""
+
+
+class NotAGitRepositoryError(PublishError):
+    """Publishing needs a git repository and the folder is not in one."""
+
+
+class NoRemoteError(PublishError):
+    """The remote to push to is not configured."""
+
+
+class NothingToPublishError(PublishError):
+    """The site folder is missing or holds no files."""
+
+
+class PushRejectedError(PublishError):
+    """git push failed; the local branch was restored."""
+
+
+class GitCommandError(subprocess.CalledProcessError):
+    """A git command failed for a reason that is not the user's to fix: shows git's stderr."""
+
+    def __str__(self) -> str:
+        stderr = self.stderr.decode(errors="replace").strip() if self.stderr else ""
+        return f"{super().__str__()}\n{stderr}" if stderr else super().__str__()
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What publish did: the branch commit, where the report will appear (None if unknown)."""
+
+    commit: str
+    branch: str
+    url: str | None
+    files: int  # files taken from the site folder
+    pushed: bool
+    remote: str
+    changed: bool  # False when the branch already held exactly this content
+
+
+@dataclass(frozen=True)
+class _Git:
+    """Runs git in one repository with a fixed environment."""
+
+    cwd: Path
+    env: Mapping[str, str]
+
+    def run(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[bytes]:
+        full_env = {**self.env, **(env or {})}
+        proc = subprocess.run(
+            ["git", *args], cwd=self.cwd, env=full_env, input=input, capture_output=True
+        )
+        if check and proc.returncode != 0:
+            raise GitCommandError(proc.returncode, ["git", *args], proc.stdout, proc.stderr)
+        return proc
+
+    def out(
+        self, *args: str, input: bytes | None = None, env: Mapping[str, str] | None = None
+    ) -> str:
+        return self.run(*args, input=input, env=env).stdout.decode(errors="surrogateescape").strip()
+
+    def rev(self, name: str) -> str | None:
+        """The commit a name points to, or None when it does not exist."""
+        proc = self.run("rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", check=False)
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        proc = self.run("merge-base", "--is-ancestor", older, newer, check=False)
+        if proc.returncode not in (0, 1):
+            raise GitCommandError(proc.returncode, proc.args, proc.stdout, proc.stderr)
+        return proc.returncode == 0
+
+
+def normalise_prefix(prefix: str) -> str:
+    """A --prefix as a clean relative POSIX folder ('pr/123/' -> 'pr/123'), or PublishError."""
+    cleaned = prefix.strip().rstrip("/")
+    parts = cleaned.split("/")
+    if (
+        not cleaned
+        or prefix.strip().startswith("/")
+        or "\\" in cleaned
+        or any(part in ("", ".", "..") or part.lower() == ".git" for part in parts)
+        or any(ord(ch) < 32 for ch in cleaned)
+    ):
+        raise PublishError(
+            f"Bad --prefix '{prefix}': give a relative folder like pr/123 "
+            "(no leading '/', no empty, '.' or '..' parts)."
+        )
+    return cleaned
+
+
+def normalise_cname(cname: str) -> str:
+    """A --cname as a lower-case domain name, or PublishError."""
+    domain = cname.strip().lower().rstrip(".")
+    if not _DOMAIN.match(domain):
+        raise PublishError(
+            f"Bad --cname '{cname}': give a domain name like reports.example.com "
+            "(no https://, no path)."
+        )
+    return domain
+
+
+def pages_url(
+    remote_url: str | None, *, cname: str | None = None, prefix: str | None = None
+) -> str | None:
+    """The GitHub Pages URL for a remote URL (or a custom domain), None when it is unknown."""
+    if cname:
+        base = f"https://{cname}/"
+    else:
+        match = _GITHUB.match(remote_url.strip()) if remote_url else None
+        if match is None:
+            return None
+        owner, repo = match["owner"].lower(), match["repo"]
+        if repo.lower() == f"{owner}.github.io":
+            base = f"https://{owner}.github.io/"
+        else:
+            base = f"https://{owner}.github.io/{repo}/"
+    return f"{base}{prefix}/" if prefix else base
+
+
+def describe(result: PublishResult) -> str:
+    """The lines the CLI prints after publishing."""
+    short = result.commit[:10]
+    if not result.changed:
+        head = (
+            f"Nothing changed: branch '{result.branch}' already holds this site (commit {short})."
+        )
+    elif result.pushed:
+        head = (
+            f"Published {result.files} file(s) to '{result.branch}' on '{result.remote}' "
+            f"(commit {short})."
+        )
+    else:
+        head = f"Committed {result.files} file(s) to local branch '{result.branch}' ({short})."
+    lines = [head]
+    if not result.pushed:
+        lines.append(f"Not pushed. Push it with: git push {result.remote} {result.branch}")
+    if result.url:
+        lines.append(
+            f"The report will appear at {result.url} (GitHub Pages takes a minute or two)."
+        )
+    else:
+        lines.append(
+            f"The report URL is unknown: '{result.remote}' is not a GitHub remote. "
+            f"Branch '{result.branch}', commit {result.commit}."
+        )
+    return "\n".join(lines)
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # a hook may have set these for the user's own index; ours is set per call
+    env.pop("GIT_INDEX_FILE", None)
+    return env
+
+
+def _open_repo(repo: str | os.PathLike[str] | None) -> _Git:
+    where = Path(repo) if repo is not None else Path.cwd()
+    shown = str(repo) if repo is not None else str(Path.cwd())
+    error = NotAGitRepositoryError(
+        f"'{shown}' is not inside a git repository. Run tbreport publish from your project's "
+        "checkout, or give --repo."
+    )
+    if not where.is_dir():
+        raise error
+    git = _Git(where, _git_env())
+    try:
+        proc = git.run("rev-parse", "--absolute-git-dir", check=False)
+    except FileNotFoundError:
+        raise PublishError(
+            "git is not installed (or not on PATH); tbreport publish needs it."
+        ) from None
+    if proc.returncode != 0:
+        raise error
+    return git
+
+
+def _check_branch(git: _Git, branch: str) -> None:
+    proc = git.run("check-ref-format", "--branch", branch, check=False)
+    if proc.returncode != 0 or branch.startswith("-"):
+        raise PublishError(f"Bad --branch '{branch}': not a valid git branch name.")
+    # moving a checked-out branch would make its working tree look changed
+    checked_out = tree = None
+    for line in git.out("worktree", "list", "--porcelain").splitlines():
+        if line.startswith("worktree "):
+            tree = line[len("worktree ") :]
+        elif line == f"branch refs/heads/{branch}":
+            checked_out = tree
+    if checked_out is not None:
+        raise PublishError(
+            f"Branch '{branch}' is checked out in '{checked_out}'; tbreport publish never moves "
+            "a checked-out branch. Switch that checkout to another branch, or pass --branch."
+        )
+
+
+def _site_files(site: Path) -> list[tuple[str, Path]]:
+    """(branch path, file) for every file to publish, sorted; symlinks are followed."""
+    files: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(site, followlinks=True):
+        rel = Path(dirpath).relative_to(site).parts
+        real = os.path.realpath(dirpath)
+        keep = []
+        for name in sorted(dirnames):
+            if name.lower() == ".git" or (not rel and name in _SKIP_AT_ROOT):
+                continue
+            target = os.path.realpath(os.path.join(dirpath, name))
+            if real == target or real.startswith(target + os.sep):
+                continue  # a symlink to an enclosing folder would loop forever
+            keep.append(name)
+        dirnames[:] = keep
+        for name in filenames:
+            if name.lower() == ".git" or (not rel and name in _SKIP_AT_ROOT):
+                continue
+            path = Path(dirpath, name)
+            if not path.is_file():
+                continue  # dangling symlink, socket, fifo
+            if "\n" in name:
+                raise PublishError(f"Cannot publish '{path}': its name contains a line break.")
+            files.append(("/".join((*rel, name)), path))
+    return sorted(files)
+
+
+def _remotes(git: _Git) -> set[str]:
+    return set(git.out("remote").splitlines())
+
+
+def _first_error_line(stderr: bytes) -> str:
+    """The most telling line of git's stderr (push prints 'To URL' first, the reason after)."""
+    text = stderr.decode(errors="replace")
+    lines = [" ".join(ln.split()) for ln in text.splitlines() if ln.strip()]
+    for marker in ("[rejected]", "[remote rejected]", "error:", "fatal:"):
+        for line in lines:
+            if marker in line:
+                return line
+    return lines[0] if lines else "(git gave no reason)"
+
+
+def _remote_tip(git: _Git, remote: str, branch: str) -> str | None:
+    """The remote's branch tip, fetched into refs/remotes/REMOTE/BRANCH; None if it has none."""
+    ref = f"refs/heads/{branch}"
+    proc = git.run("ls-remote", "--exit-code", remote, ref, check=False)
+    if proc.returncode == 2:
+        return None
+    if proc.returncode != 0:
+        raise PublishError(
+            f"Could not read remote '{remote}': {_first_error_line(proc.stderr).rstrip('.')}. "
+            "Check the remote's URL and your access, or pass --no-push."
+        )
+    tips = [
+        line.split("\t")[0]
+        for line in proc.stdout.decode().splitlines()
+        if line.split("\t")[-1] == ref
+    ]
+    if not tips:
+        return None
+    if git.rev(tips[0]) is None:
+        git.run("fetch", "--no-tags", "--quiet", remote, f"+{ref}:refs/remotes/{remote}/{branch}")
+        return git.rev(f"refs/remotes/{remote}/{branch}")
+    return tips[0]
+
+
+def _choose_base(git: _Git, local: str | None, remote: str | None) -> str | None:
+    """The commit to build on: the newer of the local and remote tips."""
+    if local is None or remote is None or local == remote:
+        return local or remote
+    if git.is_ancestor(local, remote):
+        return remote
+    # local is ahead, or the two diverged: build on local, and a diverged push is rejected
+    return local
+
+
+def _old_entries(git: _Git, base: str | None) -> list[tuple[str, str, str]]:
+    """(mode, object, path) of every entry in the base commit's tree."""
+    if base is None:
+        return []
+    raw = git.run("ls-tree", "-r", "-z", "--full-tree", base).stdout
+    entries = []
+    for record in raw.split(b"\0"):
+        if record:
+            meta, path = record.split(b"\t", 1)
+            mode, _type, oid = meta.decode().split(" ")
+            entries.append((mode, oid, path.decode(errors="surrogateescape")))
+    return entries
+
+
+def _outside(path: str, prefix: str) -> bool:
+    """True when a branch path is not replaced by publishing into prefix."""
+    return not (path == prefix or path.startswith(prefix + "/") or prefix.startswith(path + "/"))
+
+
+def _identity_env(git: _Git) -> dict[str, str]:
+    """GIT_AUTHOR/COMMITTER variables for whatever identity git has no setting for."""
+    proc = git.run(
+        "config", "--get-regexp", r"^(user|author|committer)\.(name|email)$", check=False
+    )
+    configured = {line.split(" ", 1)[0].lower() for line in proc.stdout.decode().splitlines()}
+    env: dict[str, str] = {}
+    for role in ("author", "committer"):
+        for field, fallback in (("name", FALLBACK_NAME), ("email", FALLBACK_EMAIL)):
+            variable = f"GIT_{role.upper()}_{field.upper()}"
+            if (
+                os.environ.get(variable)
+                or (field == "email" and os.environ.get("EMAIL"))
+                or f"{role}.{field}" in configured
+                or f"user.{field}" in configured
+            ):
+                continue
+            env[variable] = fallback
+    return env
+
+
+def _hash_files(git: _Git, paths: Sequence[Path]) -> list[str]:
+    """Write the files as blobs, byte for byte (no attributes, LFS or line-end filters)."""
+    names = "\n".join(os.fsdecode(p.resolve()) for p in paths) + "\n"
+    out = git.run(
+        "hash-object",
+        "-w",
+        "--no-filters",
+        "--stdin-paths",
+        input=names.encode(errors="surrogateescape"),
+    ).stdout.decode()
+    return out.split()
+
+
+def _hash_bytes(git: _Git, data: bytes) -> str:
+    return git.out("hash-object", "-w", "--stdin", input=data)
+
+
+def publish(
+    site_dir: str | os.PathLike[str],
+    *,
+    repo: str | os.PathLike[str] | None = None,
+    remote: str = "origin",
+    branch: str = "gh-pages",
+    message: str = DEFAULT_MESSAGE,
+    cname: str | None = None,
+    prefix: str | None = None,
+    push: bool = True,
+) -> PublishResult:
+    """Commit the site folder to BRANCH (whole branch, or only PREFIX/) and push it to REMOTE."""
+    prefix = normalise_prefix(prefix) if prefix is not None else None
+    cname = normalise_cname(cname) if cname is not None else None
+    git = _open_repo(repo)
+    _check_branch(git, branch)
+    known_remote = remote in _remotes(git)
+    if push and not known_remote:
+        raise NoRemoteError(
+            f"No git remote '{remote}'. Add one with: git remote add {remote} URL, "
+            "or pass --remote / --no-push."
+        )
+
+    site = Path(site_dir)
+    files = _site_files(site) if site.is_dir() else []
+    if not files:
+        shown = str(site_dir) if str(site_dir).endswith("/") else f"{site_dir}/"
+        raise NothingToPublishError(
+            f"Nothing to publish: '{shown}' does not exist (or is empty). "
+            f"Build first: tbreport build runs/ --out {shown}"
+        )
+    jekyll_source = (site / "_config.yml").is_file()
+
+    ref = f"refs/heads/{branch}"
+    local = git.rev(ref)
+    if push:
+        remote_tip = _remote_tip(git, remote, branch)
+    else:
+        # --no-push stays offline: build on what this clone already knows
+        remote_tip = git.rev(f"refs/remotes/{remote}/{branch}") if known_remote else None
+    base = _choose_base(git, local, remote_tip)
+
+    # path -> (mode, object); later assignments win
+    entries: dict[str, tuple[str, str]] = {}
+    for mode, oid, path in _old_entries(git, base):
+        if prefix is not None:
+            if _outside(path, prefix):
+                entries[path] = (mode, oid)
+        elif path == "CNAME" or (path == ".nojekyll" and not jekyll_source):
+            # the custom domain and an existing .nojekyll survive a full replace
+            entries[path] = (mode, oid)
+    oids = _hash_files(git, [file for _, file in files])
+    for (rel, file), oid in zip(files, oids, strict=True):
+        mode = "100755" if file.stat().st_mode & 0o100 else "100644"
+        entries[f"{prefix}/{rel}" if prefix else rel] = (mode, oid)
+    if not jekyll_source and "_config.yml" not in entries and ".nojekyll" not in entries:
+        # pre-built HTML: stop GitHub Pages running Jekyll, unless a Jekyll site owns the root
+        entries[".nojekyll"] = ("100644", _hash_bytes(git, b""))
+    if cname is not None:
+        entries["CNAME"] = ("100644", _hash_bytes(git, f"{cname}\n".encode()))
+
+    with tempfile.TemporaryDirectory(prefix="tbreport-publish-") as tmp:
+        index_env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        index_info = b"".join(
+            f"{mode} {oid}\t".encode() + path.encode(errors="surrogateescape") + b"\0"
+            for path, (mode, oid) in sorted(entries.items())
+        )
+        git.run("update-index", "-z", "--index-info", input=index_info, env=index_env)
+        tree = git.out("write-tree", env=index_env)
+
+    changed = base is None or git.out("rev-parse", f"{base}^{{tree}}") != tree
+    if changed:
+        parents = ["-p", base] if base else []
+        commit = git.out(
+            "commit-tree",
+            tree,
+            *parents,
+            "-F",
+            "-",
+            input=message.encode(),
+            env=_identity_env(git),
+        )
+    else:
+        assert base is not None
+        commit = base
+
+    if commit != local:
+        git.run("update-ref", "-m", f"tbreport publish: {message}", ref, commit, local or "")
+
+    if push:
+        proc = git.run("push", "--quiet", remote, f"{ref}:{ref}", check=False)
+        if proc.returncode != 0:
+            if commit != local:
+                if local is None:
+                    git.run("update-ref", "-d", ref, commit)
+                else:
+                    git.run("update-ref", "-m", "tbreport publish: push failed", ref, local, commit)
+            was = f"at {local[:10]}" if local else "absent"
+            if remote_tip is not None and not git.is_ancestor(remote_tip, commit):
+                hint = (
+                    f"The remote branch has commits the local one lacks; to publish on top of "
+                    f"them: git branch -f {branch} {remote}/{branch}, then publish again."
+                )
+            else:
+                hint = "If someone else published meanwhile, publish again."
+            raise PushRejectedError(
+                f"git push of '{branch}' to '{remote}' was rejected: "
+                f"{_first_error_line(proc.stderr).rstrip('.')}. "
+                f"The local '{branch}' branch was left as it was ({was}); nothing was published. "
+                + hint
+            )
+
+    domain = cname
+    if domain is None and "CNAME" in entries:
+        text = git.run("cat-file", "blob", entries["CNAME"][1]).stdout.decode(errors="replace")
+        candidate = text.strip().splitlines()[0].strip() if text.strip() else ""
+        domain = candidate or None
+    remote_url = git.out("remote", "get-url", remote) if known_remote else None
+    return PublishResult(
+        commit=commit,
+        branch=branch,
+        url=pages_url(remote_url, cname=domain, prefix=prefix),
+        files=len(files),
+        pushed=push,
+        remote=remote,
+        changed=changed,
+    )

@@ -1,0 +1,133 @@
+"""Baseline comparison: deltas, directions, verdicts and the regression gate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tbreport.build import build
+from tbreport.cli import main
+from tbreport.compare import judge
+from tbreport.config import make_options
+
+DATE = "2021-05-24 20:41:00 -0400"
+
+
+def _write(root, run, curves, steps=20):
+    from torch.utils.tensorboard import SummaryWriter
+
+    w = SummaryWriter(log_dir=str(root / run))
+    for s in range(steps):
+        for tag, last in curves.items():
+            # a straight line from 1.0 at step 0 to `last` at the final step
+            w.add_scalar(tag, 1.0 + (last - 1.0) * s / (steps - 1), s)
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def logdirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cmp")
+    _write(root / "main", "exp", {"val/loss": 0.5, "val/acc": 0.8, "lr": 0.1, "train/loss": 0.3})
+    _write(root / "pr", "exp", {"val/loss": 0.4, "val/acc": 0.7, "lr": 0.2, "train/loss": 0.301})
+    return root
+
+
+def _options(logdirs, tmp_path, **kw):
+    cli = {"runs_dir": str(logdirs / "pr"), "out": str(tmp_path / "out"), "date": DATE,
+           "quiet": True, "baseline": str(logdirs / "main"), "smoothing": 0}
+    cli.update(kw)
+    return make_options(cli, {}, None)
+
+
+def test_judge_directions_and_tolerance():
+    assert judge(0.4, 0.5, "min", 0.01) == "better"
+    assert judge(0.6, 0.5, "min", 0.01) == "worse"
+    assert judge(0.9, 0.8, "max", 0.01) == "better"
+    assert judge(0.504, 0.5, "min", 0.01) == "unchanged"
+    assert judge(0.506, 0.5, "min", 0.01) == "worse"
+    assert judge(math.nan, 0.5, "min", 0.01) == "worse"
+    assert judge(0.1, 0.5, "none", 0.01) == "not judged"
+    assert judge(math.inf, 0.5, "min", 0.01) == "worse"
+
+
+def test_baseline_logdir_deltas(logdirs, tmp_path):
+    result = build(_options(logdirs, tmp_path))
+    comparison = result.report.comparison
+    verdicts = {v.tag: v for v in comparison.tags}
+    assert {t: v.status for t, v in verdicts.items()} == {
+        "lr": "not judged", "train/loss": "unchanged", "val/acc": "worse", "val/loss": "better",
+    }
+    (d,) = verdicts["val/loss"].deltas
+    assert (d.run, d.reference) == ("exp", "baseline/exp")
+    assert d.last == pytest.approx(0.4) and d.base_last == pytest.approx(0.5)
+    assert d.abs_delta == pytest.approx(-0.1, abs=1e-6)
+    assert d.rel_delta == pytest.approx(-0.2, abs=1e-6)
+    assert d.best == pytest.approx(0.4) and d.base_best == pytest.approx(0.5)
+    assert comparison.headline == "1 tag better, 1 worse, 1 unchanged, 1 not judged"
+    assert comparison.regressions == ()  # no gates configured
+
+
+def test_baseline_runs_are_dashed_in_every_chart(logdirs, tmp_path):
+    result = build(_options(logdirs, tmp_path))
+    for chart in result.report.charts:
+        dashed = {line.run: line.dashed for line in chart.lines}
+        assert dashed == {"exp": False, "baseline/exp": True}
+    colors = {r.name: r.color for r in result.report.runs}
+    assert colors["exp"] == colors["baseline/exp"]  # paired runs share a colour
+
+
+def test_baseline_by_regex(logdirs, tmp_path):
+    import shutil
+
+    both = tmp_path / "both"
+    shutil.copytree(logdirs / "main" / "exp", both / "main-exp")
+    shutil.copytree(logdirs / "pr" / "exp", both / "pr-exp")
+    result = build(_options(logdirs, tmp_path, runs_dir=str(both), baseline="^main-"))
+    verdicts = {v.tag: v.status for v in result.report.comparison.tags}
+    assert verdicts["val/loss"] == "better" and verdicts["val/acc"] == "worse"
+    with pytest.raises(Exception, match="matches no run"):
+        build(_options(logdirs, tmp_path, runs_dir=str(both), baseline="^nothing"))
+    with pytest.raises(Exception, match="matches every run"):
+        build(_options(logdirs, tmp_path, runs_dir=str(both), baseline="exp"))
+
+
+def test_tolerance_changes_the_verdict(logdirs, tmp_path):
+    result = build(_options(logdirs, tmp_path, tolerance=0.3))
+    verdicts = {v.tag: v.status for v in result.report.comparison.tags}
+    assert verdicts["val/loss"] == "unchanged" and verdicts["val/acc"] == "unchanged"
+
+
+def test_fail_on_regression_exit_code(logdirs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tbreport.toml").write_text('[gates]\n"^val/acc$" = 0.05\n"^train/loss$" = 0.0\n')
+    args = ["build", str(logdirs / "pr"), "--baseline", str(logdirs / "main"), "--out", str(tmp_path / "o"),
+            "-q", "--fail-on-regression"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "2 gate(s) got worse than the baseline" in result.output
+    assert "val/acc: exp 0.7 vs baseline/exp 0.8, -12.5% (tolerance 5.0%)" in result.output
+    assert (tmp_path / "o" / "index.html").is_file()  # the report is still written
+    (tmp_path / "tbreport.toml").write_text('[gates]\n"^val/loss$" = 0.05\n')
+    assert CliRunner().invoke(main, args).exit_code == 0
+    (tmp_path / "tbreport.toml").write_text('[gates]\n"^val/acc$" = 0.2\n')
+    assert CliRunner().invoke(main, args).exit_code == 0  # within its tolerance
+
+
+def test_fail_on_regression_needs_a_baseline(logdirs, tmp_path):
+    result = CliRunner().invoke(main, ["build", str(logdirs / "pr"), "--out", str(tmp_path / "o"), "-q",
+                                       "--fail-on-regression"])
+    assert result.exit_code == 2 and "--fail-on-regression needs --baseline" in result.output
+
+
+def test_comparison_in_html_and_post(logdirs, tmp_path):
+    build(_options(logdirs, tmp_path))
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert "1 tag better, 1 worse, 1 unchanged, 1 not judged" in html
+    assert "baseline runs dashed" in html
+    build(_options(logdirs, tmp_path / "j", format="jekyll"))
+    (post,) = (tmp_path / "j" / "out" / "_posts").iterdir()
+    text = post.read_text()
+    assert "| val/acc | worse | exp vs baseline/exp | 0.7 | 0.8 | -0.1 | -12.5% |" in text

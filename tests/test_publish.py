@@ -1,0 +1,477 @@
+"""Publish stage with real git: a user checkout with pending changes and a local bare remote."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tbreport.publish import (
+    DEFAULT_MESSAGE,
+    NoRemoteError,
+    NotAGitRepositoryError,
+    NothingToPublishError,
+    PublishError,
+    PublishResult,
+    PushRejectedError,
+    describe,
+    normalise_cname,
+    normalise_prefix,
+    pages_url,
+    publish,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))  # not a valid image; bytes must survive exactly
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+@pytest.fixture(autouse=True)
+def isolated_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user or system git config, no GIT_* variables, no repository above tmp_path."""
+    for name in list(os.environ):
+        if name.startswith("GIT_") or name == "EMAIL":
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+
+
+def make_user_repo(tmp_path: Path, *, identity: bool = True, remote: bool = True) -> Path:
+    """A checkout on main with one commit, an unstaged change and a staged change."""
+    user = tmp_path / "user"
+    git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", str(user))
+    who = ["-c", "user.name=Setup", "-c", "user.email=setup@example.com"]
+    if identity:
+        git(user, "config", "user.name", "Ada Lovelace")
+        git(user, "config", "user.email", "ada@example.com")
+    (user / "README.md").write_text("# runs\n")
+    (user / "train.py").write_text("print('train')\n")
+    git(user, "add", ".")
+    git(user, *who, "commit", "-q", "-m", "start")
+    (user / "README.md").write_text("# runs\n\nwork in progress\n")  # unstaged
+    (user / "train.py").write_text("print('train harder')\n")
+    (user / "notes.txt").write_text("staged\n")
+    git(user, "add", "train.py", "notes.txt")  # staged
+    if remote:
+        bare = tmp_path / "remote.git"
+        git(tmp_path, "-c", "init.defaultBranch=main", "init", "-q", "--bare", str(bare))
+        git(user, "remote", "add", "origin", str(bare))
+    return user
+
+
+def write_files(root: Path, files: dict[str, bytes | str]) -> Path:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            data = data.encode()
+        path.write_bytes(data)
+    return root
+
+
+def html_site(root: Path, extra: dict[str, bytes | str] | None = None) -> Path:
+    """What tbreport build --format html leaves: index.html, assets, the manifest."""
+    files: dict[str, bytes | str] = {
+        "index.html": "<!doctype html><title>report</title>",
+        "assets/x.png": PNG,
+        ".tbreport-manifest.json": '{"tool": "tbreport", "files": {}}\n',
+    }
+    return write_files(root, {**files, **(extra or {})})
+
+
+def jekyll_site(root: Path) -> Path:
+    return write_files(
+        root,
+        {
+            "_config.yml": 'title: "Reports"\n',
+            "_posts/2021-05-24-runs.md": '---\nlayout: "post"\n---\nHello.\n',
+            "assets/images/runs/loss.png": PNG,
+            "_site/index.html": "built by jekyll",
+            ".jekyll-cache/Jekyll/cache": "cache",
+            ".tbreport-manifest.json": "{}\n",
+        },
+    )
+
+
+def tree(repo: Path, ref: str = "gh-pages") -> list[str]:
+    return git(repo, "ls-tree", "-r", "--name-only", ref).splitlines()
+
+
+def blob(repo: Path, ref: str, path: str) -> bytes:
+    return subprocess.run(
+        ["git", "cat-file", "blob", f"{ref}:{path}"], cwd=repo, check=True, capture_output=True
+    ).stdout
+
+
+def user_state(user: Path) -> dict[str, object]:
+    """Everything publish must leave alone (the index file is compared separately)."""
+    worktree = {
+        str(p.relative_to(user)): p.read_bytes()
+        for p in sorted(user.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(user).parts
+    }
+    return {
+        "head": git(user, "rev-parse", "HEAD"),
+        "branch": git(user, "symbolic-ref", "HEAD"),
+        "main": git(user, "rev-parse", "refs/heads/main"),
+        "status": git(user, "status", "--porcelain", "--untracked-files=all"),
+        "cached": git(user, "diff", "--cached"),
+        "diff": git(user, "diff"),
+        "worktree": worktree,
+    }
+
+
+def test_html_site_is_published_to_the_remote_and_the_checkout_is_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = make_user_repo(tmp_path)
+    html_site(user / "site")
+    monkeypatch.chdir(user)
+    before = user_state(user)
+    index_before = (user / ".git" / "index").read_bytes()
+
+    result = publish("site/")
+
+    assert (user / ".git" / "index").read_bytes() == index_before
+    assert user_state(user) == before
+    bare = tmp_path / "remote.git"
+    assert tree(bare) == [".nojekyll", "assets/x.png", "index.html"]
+    assert blob(bare, "gh-pages", "assets/x.png") == PNG
+    assert blob(bare, "gh-pages", ".nojekyll") == b""
+    assert git(bare, "rev-parse", "gh-pages") == git(user, "rev-parse", "gh-pages")
+    assert result == PublishResult(
+        commit=git(bare, "rev-parse", "gh-pages"),
+        branch="gh-pages",
+        url=None,
+        files=2,
+        pushed=True,
+        remote="origin",
+        changed=True,
+    )
+    log = git(bare, "log", "--format=%an <%ae>|%cn|%P|%s", "gh-pages")
+    assert log == f"Ada Lovelace <ada@example.com>|Ada Lovelace||{DEFAULT_MESSAGE}"
+    assert "not a GitHub remote" in describe(result)
+
+
+def test_jekyll_source_is_published_as_is_and_replaces_an_html_site(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    first = publish(html_site(tmp_path / "html"), repo=user, message="html")
+    assert ".nojekyll" in tree(user)
+
+    second = publish(jekyll_site(tmp_path / "jekyll"), repo=user, message="jekyll")
+
+    assert tree(tmp_path / "remote.git") == [
+        "_config.yml",
+        "_posts/2021-05-24-runs.md",
+        "assets/images/runs/loss.png",
+    ]
+    assert second.files == 3
+    assert git(user, "rev-parse", "gh-pages^") == first.commit
+
+
+def test_second_publish_replaces_the_first(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    site = html_site(tmp_path / "site", {"old/page.html": "old"})
+    first = publish(site, repo=user)
+    assert "old/page.html" in tree(user)
+
+    (site / "old" / "page.html").unlink()
+    (site / "index.html").write_text("v2")
+    second = publish(site, repo=user)
+
+    bare = tmp_path / "remote.git"
+    assert tree(bare) == [".nojekyll", "assets/x.png", "index.html"]
+    assert blob(bare, "gh-pages", "index.html") == b"v2"
+    assert git(bare, "rev-parse", "gh-pages^") == first.commit
+
+    third = publish(site, repo=user)  # same content: no new commit
+    assert (third.commit, third.changed) == (second.commit, False)
+    assert git(bare, "rev-parse", "gh-pages") == second.commit
+    assert describe(third).startswith("Nothing changed")
+
+
+def test_prefix_replaces_only_its_folder(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    publish(html_site(tmp_path / "root"), repo=user)
+    publish(
+        write_files(tmp_path / "a", {"index.html": "a", "a.png": PNG}), repo=user, prefix="pr/1"
+    )
+    publish(
+        write_files(tmp_path / "b", {"index.html": "b", "b/c.txt": "c"}), repo=user, prefix="pr/2/"
+    )
+    pr2 = git(bare, "rev-parse", "gh-pages:pr/2")
+
+    result = publish(write_files(tmp_path / "c", {"other.html": "c"}), repo=user, prefix="pr/1")
+
+    assert tree(bare) == [
+        ".nojekyll",
+        "assets/x.png",
+        "index.html",
+        "pr/1/other.html",
+        "pr/2/b/c.txt",
+        "pr/2/index.html",
+    ]
+    assert git(bare, "rev-parse", "gh-pages:pr/2") == pr2
+    assert blob(bare, "gh-pages", "index.html") == b"<!doctype html><title>report</title>"
+    assert git(bare, "rev-list", "--count", "gh-pages") == "4"
+    assert result.files == 1
+
+
+def test_prefix_builds_on_the_remote_branch_when_the_local_one_is_missing_or_behind(
+    tmp_path: Path,
+) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    first = publish(html_site(tmp_path / "root"), repo=user)
+    git(user, "branch", "-D", "gh-pages")
+
+    publish(write_files(tmp_path / "a", {"index.html": "a"}), repo=user, prefix="pr/1")
+    assert tree(bare) == [".nojekyll", "assets/x.png", "index.html", "pr/1/index.html"]
+    assert git(bare, "rev-parse", "gh-pages^") == first.commit
+
+    # someone else publishes on top; the local branch is now behind
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "--branch", "gh-pages", str(bare), str(other))
+    (other / "extra.html").write_text("extra")
+    git(other, "add", "extra.html")
+    git(other, "-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-qm", "x")
+    git(other, "push", "-q", "origin", "gh-pages")
+
+    result = publish(write_files(tmp_path / "b", {"index.html": "b"}), repo=user, prefix="pr/2")
+    assert result.pushed
+    assert "extra.html" in tree(bare)
+    assert "pr/1/index.html" in tree(bare)
+    assert git(bare, "rev-parse", "gh-pages^") == git(other, "rev-parse", "HEAD")
+
+
+def test_cname_sets_the_url_and_survives_later_publishes(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    site = html_site(tmp_path / "site")
+
+    result = publish(site, repo=user, cname="Reports.Example.com")
+    assert result.url == "https://reports.example.com/"
+    assert blob(bare, "gh-pages", "CNAME") == b"reports.example.com\n"
+
+    result = publish(write_files(tmp_path / "a", {"index.html": "a"}), repo=user, prefix="pr/7")
+    assert result.url == "https://reports.example.com/pr/7/"
+
+    (site / "index.html").write_text("v2")
+    result = publish(site, repo=user)  # a full replace keeps the custom domain
+    assert "CNAME" in tree(bare)
+    assert result.url == "https://reports.example.com/"
+
+    write_files(site, {"CNAME": "docs.example.org\n"})  # a CNAME in the site wins
+    result = publish(site, repo=user)
+    assert result.url == "https://docs.example.org/"
+
+
+def test_url_comes_from_a_github_remote(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path, remote=False)
+    git(user, "remote", "add", "github", "git@github.com:Ada/tb-runs.git")
+    site = html_site(tmp_path / "site")
+
+    result = publish(site, repo=user, remote="github", prefix="pr/3", push=False)
+
+    assert result.url == "https://ada.github.io/tb-runs/pr/3/"
+    assert not result.pushed
+    text = describe(result)
+    assert "git push github gh-pages" in text
+    assert "https://ada.github.io/tb-runs/pr/3/" in text
+
+
+@pytest.mark.parametrize(
+    ("remote_url", "expected"),
+    [
+        ("git@github.com:OWNER/REPO.git", "https://owner.github.io/REPO/"),
+        ("git@github.com:owner/repo", "https://owner.github.io/repo/"),
+        ("https://github.com/owner/repo.git", "https://owner.github.io/repo/"),
+        ("https://github.com/owner/repo", "https://owner.github.io/repo/"),
+        ("https://github.com/owner/repo/", "https://owner.github.io/repo/"),
+        ("https://x-access-token:abc@github.com/owner/repo.git", "https://owner.github.io/repo/"),
+        ("ssh://git@github.com/owner/repo", "https://owner.github.io/repo/"),
+        ("ssh://git@github.com:22/owner/repo.git", "https://owner.github.io/repo/"),
+        ("git@github.com:Owner/owner.github.io.git", "https://owner.github.io/"),
+        ("https://github.com/owner/Owner.GitHub.io", "https://owner.github.io/"),
+        ("/srv/git/remote.git", None),
+        ("https://gitlab.com/owner/repo.git", None),
+        ("https://github.com/owner/repo/tree/main", None),
+        ("https://github.com.evil.example/owner/repo", None),
+    ],
+)
+def test_pages_url_from_remote_urls(remote_url: str, expected: str | None) -> None:
+    assert pages_url(remote_url) == expected
+
+
+def test_pages_url_with_prefix_and_cname() -> None:
+    assert pages_url("git@github.com:o/r.git", prefix="pr/1") == "https://o.github.io/r/pr/1/"
+    assert pages_url(None, cname="a.example.com") == "https://a.example.com/"
+    assert pages_url("/srv/x.git", cname="a.example.com", prefix="p") == "https://a.example.com/p/"
+    assert pages_url(None) is None
+
+
+@pytest.mark.parametrize(("given", "clean"), [("pr/123", "pr/123"), ("pr/1/", "pr/1"), ("x", "x")])
+def test_normalise_prefix_accepts_relative_folders(given: str, clean: str) -> None:
+    assert normalise_prefix(given) == clean
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "/", "/pr/1", "../pr", "pr/../x", "pr//1", "./pr", ".", "a\\b", ".git/x"]
+)
+def test_normalise_prefix_rejects_unsafe_paths(bad: str) -> None:
+    with pytest.raises(PublishError) as excinfo:
+        normalise_prefix(bad)
+    assert excinfo.value.message == (
+        f"Bad --prefix '{bad}': give a relative folder like pr/123 "
+        "(no leading '/', no empty, '.' or '..' parts)."
+    )
+
+
+def test_normalise_cname() -> None:
+    assert normalise_cname(" Reports.Example.COM ") == "reports.example.com"
+    with pytest.raises(PublishError, match="Bad --cname 'https://x.example.com/'"):
+        normalise_cname("https://x.example.com/")
+
+
+def test_error_not_a_git_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = tmp_path / "plain"
+    html_site(plain / "site")
+    with pytest.raises(NotAGitRepositoryError) as excinfo:
+        publish(plain / "site", repo=str(plain))
+    assert excinfo.value.message == (
+        f"'{plain}' is not inside a git repository. Run tbreport publish from your project's "
+        "checkout, or give --repo."
+    )
+    assert excinfo.value.exit_code == 2
+
+    monkeypatch.chdir(plain)
+    with pytest.raises(NotAGitRepositoryError, match="^'" + str(plain).replace("\\", "\\\\")):
+        publish("site")
+
+
+def test_error_no_such_remote(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path, remote=False)
+    site = html_site(tmp_path / "site")
+    with pytest.raises(NoRemoteError) as excinfo:
+        publish(site, repo=user, remote="pages")
+    assert excinfo.value.message == (
+        "No git remote 'pages'. Add one with: git remote add pages URL, "
+        "or pass --remote / --no-push."
+    )
+    assert git(user, "branch", "--list", "gh-pages") == ""
+    assert publish(site, repo=user, remote="pages", push=False).pushed is False
+
+
+@pytest.mark.parametrize("state", ["missing", "empty", "only-skipped"])
+def test_error_nothing_to_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str
+) -> None:
+    user = make_user_repo(tmp_path)
+    monkeypatch.chdir(user)
+    if state != "missing":
+        (user / "site").mkdir()
+    if state == "only-skipped":
+        write_files(user / "site", {".tbreport-manifest.json": "{}", "_site/index.html": "x"})
+    with pytest.raises(NothingToPublishError) as excinfo:
+        publish("site/")
+    assert excinfo.value.message == (
+        "Nothing to publish: 'site/' does not exist (or is empty). "
+        "Build first: tbreport build runs/ --out site/"
+    )
+    assert git(user, "branch", "--list", "gh-pages") == ""
+
+
+def test_rejected_push_is_an_error_and_restores_the_local_branch(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    site = html_site(tmp_path / "site")
+    first = publish(site, repo=user)
+
+    # another clone replaces the remote gh-pages with an unrelated history
+    other = tmp_path / "other"
+    git(tmp_path, "-c", "init.defaultBranch=main", "clone", "-q", str(bare), str(other))
+    git(other, "checkout", "-q", "--orphan", "unrelated")
+    git(other, "rm", "-rqf", "--ignore-unmatch", ".")
+    (other / "index.html").write_text("someone else")
+    git(other, "add", "index.html")
+    git(other, "-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-qm", "x")
+    git(other, "push", "-q", "--force", "origin", "unrelated:gh-pages")
+    theirs = git(bare, "rev-parse", "gh-pages")
+    before = user_state(user)
+
+    (site / "index.html").write_text("v2")
+    with pytest.raises(PushRejectedError) as excinfo:
+        publish(site, repo=user)
+
+    message = excinfo.value.message
+    assert message.startswith(
+        "git push of 'gh-pages' to 'origin' was rejected: "
+        "! [rejected] gh-pages -> gh-pages (non-fast-forward). The local 'gh-pages' branch"
+    )
+    assert f"The local 'gh-pages' branch was left as it was (at {first.commit[:10]})" in message
+    assert "git branch -f gh-pages origin/gh-pages" in message
+    assert git(user, "rev-parse", "refs/heads/gh-pages") == first.commit
+    assert git(bare, "rev-parse", "gh-pages") == theirs
+    assert user_state(user) == before
+
+
+def test_rejected_push_of_a_new_branch_removes_it_again(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'pages are frozen' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+    with pytest.raises(PushRejectedError) as excinfo:
+        publish(html_site(tmp_path / "site"), repo=user)
+    assert "[remote rejected] gh-pages -> gh-pages (pre-receive hook declined)" in str(
+        excinfo.value
+    )
+    assert "The local 'gh-pages' branch was left as it was (absent)" in str(excinfo.value)
+    assert "If someone else published meanwhile, publish again." in str(excinfo.value)
+    assert git(user, "branch", "--list", "gh-pages") == ""
+
+
+def test_identity_falls_back_when_git_has_none(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path, identity=False)
+    publish(html_site(tmp_path / "site"), repo=user)
+    who = git(tmp_path / "remote.git", "log", "-1", "--format=%an <%ae>|%cn <%ce>", "gh-pages")
+    fallback = "tbreport <tbreport@users.noreply.github.com>"
+    assert who == f"{fallback}|{fallback}"
+
+
+def test_a_checked_out_branch_is_never_moved(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    git(user, "worktree", "add", "-q", "-b", "gh-pages", str(tmp_path / "wt"))
+    with pytest.raises(PublishError, match="^Branch 'gh-pages' is checked out in '"):
+        publish(html_site(tmp_path / "site"), repo=user)
+    with pytest.raises(PublishError, match="^Branch 'main' is checked out in '"):
+        publish(html_site(tmp_path / "site"), repo=user, branch="main")
+
+
+def test_nojekyll_only_for_html_and_never_over_a_jekyll_root(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    publish(jekyll_site(tmp_path / "jekyll"), repo=user, prefix="blog")
+    assert ".nojekyll" not in tree(user)
+
+    publish(jekyll_site(tmp_path / "jekyll"), repo=user)
+    publish(html_site(tmp_path / "html"), repo=user, prefix="pr/1")
+    # the root is a Jekyll site: a root .nojekyll would stop GitHub Pages building it
+    assert tree(tmp_path / "remote.git") == [
+        "_config.yml",
+        "_posts/2021-05-24-runs.md",
+        "assets/images/runs/loss.png",
+        "pr/1/assets/x.png",
+        "pr/1/index.html",
+    ]
