@@ -453,7 +453,10 @@ def write_results(new_rows: list[dict]) -> Path:
         md.append("")
     for r in rows:
         load = (
-            f", 1-min load average before runs up to {r['max_load']:.1f}" if "max_load" in r else ""
+            f", 1-min load average before runs up to {r['max_load']:.1f} (includes the "
+            "previous benchmark runs)"
+            if "max_load" in r
+            else ""
         )
         md.append(f"- {r['preset']}/{r['tool']} measured {r.get('when', '?')}{load}")
     out = RESULTS / "read.md"

@@ -12,8 +12,8 @@ import datetime as dt
 import io
 import itertools
 import re
-from dataclasses import dataclass, replace
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,9 @@ class FutureDateError(TbreportError):
     """A post dated in the future: Jekyll would silently skip it."""
 
 
-def build(options: Options, progress: Progress | None = None, now: dt.datetime | None = None) -> BuildResult:
+def build(
+    options: Options, progress: Progress | None = None, now: dt.datetime | None = None
+) -> BuildResult:
     from tbreport.reader import read_logdir
     from tbreport.report import build_report
 
@@ -110,7 +112,9 @@ class RegressionError(TbreportError):
     exit_code = 1
 
 
-def with_baseline(logdir: Logdir, options: Options) -> tuple[Logdir, frozenset[str], dict[str, str]]:
+def with_baseline(
+    logdir: Logdir, options: Options
+) -> tuple[Logdir, frozenset[str], dict[str, str]]:
     """The logdir with the baseline runs added (from another logdir) or picked (by regex)."""
     from tbreport.reader import read_logdir
 
@@ -202,6 +206,7 @@ def chart_csv(chart: Chart) -> bytes:
                 map(repr, x),
                 map(repr, line.y.tolist()),
                 map(repr, smoothed.tolist()),
+                strict=False,
             )
         )
     return buf.getvalue().encode("utf-8")
@@ -224,7 +229,11 @@ def _context(report: Report, options: Options, figures: list[dict]) -> dict:
 
     runs = report.runs
     starts = [r.start_time for r in runs if r.start_time is not None]
-    ends = [r.start_time + r.duration for r in runs if r.start_time is not None and r.duration is not None]
+    ends = [
+        r.start_time + r.duration
+        for r in runs
+        if r.start_time is not None and r.duration is not None
+    ]
     steps = [(r.first_step, r.last_step) for r in runs if r.first_step is not None]
     return {
         "report": report,
@@ -257,7 +266,9 @@ def _sections(report: Report, figures: list[dict]) -> list[dict]:
 
 def _figures(report: Report, image_urls: list[str], data_urls: list[str]) -> list[dict]:
     figures = []
-    for number, (chart, image, data) in enumerate(zip(report.charts, image_urls, data_urls), 1):
+    for number, (chart, image, data) in enumerate(
+        zip(report.charts, image_urls, data_urls, strict=True), 1
+    ):
         rows = []
         for line in chart.lines:
             rows.append({"line": line, "summary": line.summary, "best": line.run == chart.best})
@@ -274,7 +285,9 @@ def _figures(report: Report, image_urls: list[str], data_urls: list[str]) -> lis
     return figures
 
 
-def _html_files(report: Report, options: Options, images: list[bytes], data: list[bytes]) -> list[OutputFile]:
+def _html_files(
+    report: Report, options: Options, images: list[bytes], data: list[bytes]
+) -> list[OutputFile]:
     from tbreport.render import render
 
     image_urls = [_data_uri(_MIME[options.image_format], img) for img in images]
@@ -284,21 +297,27 @@ def _html_files(report: Report, options: Options, images: list[bytes], data: lis
     return [OutputFile("index.html", html.encode("utf-8"))]
 
 
-def _markdown_files(report: Report, options: Options, images: list[bytes]) -> tuple[list[OutputFile], object]:
+def _markdown_files(
+    report: Report, options: Options, images: list[bytes]
+) -> tuple[list[OutputFile], object]:
     from tbreport.markdown import render_summary
 
     ext = options.image_format
-    figures = _figures(report, [f"{c.slug}.{ext}" for c in report.charts], ["" for _ in report.charts])
+    figures = _figures(
+        report, [f"{c.slug}.{ext}" for c in report.charts], ["" for _ in report.charts]
+    )
     context = _context(report, options, figures)
     summary = render_summary(report, options, figures, context, ext)
     files = [OutputFile("report.md", summary.text.encode("utf-8"))]
-    # the images, for hosting where --image-base-url points (e.g. publish --prefix)
-    for chart, img in zip(report.charts, images):
-        files.append(OutputFile(f"{chart.slug}.{ext}", img))
+    if images:  # drawn only for hosting where --image-base-url points (publish --prefix)
+        for chart, img in zip(report.charts, images, strict=True):
+            files.append(OutputFile(f"{chart.slug}.{ext}", img))
     return files, summary
 
 
-def _jekyll_files(report: Report, options: Options, images: list[bytes], data: list[bytes]) -> list[OutputFile]:
+def _jekyll_files(
+    report: Report, options: Options, images: list[bytes], data: list[bytes]
+) -> list[OutputFile]:
     from tbreport.render import render
     from tbreport.report import post_slug
 
@@ -312,17 +331,24 @@ def _jekyll_files(report: Report, options: Options, images: list[bytes], data: l
     post = render("post.md.j2", context, options.templates, autoescape=False)
     post_path = f"_posts/{report.date.strftime('%Y-%m-%d')}-{slug}.md"
     files = [OutputFile(post_path, post.encode("utf-8"))]
-    for chart, img, csv_bytes in zip(report.charts, images, data):
+    for chart, img, csv_bytes in zip(report.charts, images, data, strict=True):
         files.append(OutputFile(f"{assets}/{chart.slug}.{ext}", img))
         files.append(OutputFile(f"{assets}/{chart.slug}.csv", csv_bytes))
     out = Path(options.out)
     if not (out / "_config.yml").exists():
         site = {"title": report.title, "options": options}
         files.append(
-            OutputFile("_config.yml", render("site/_config.yml.j2", site, options.templates, False).encode(), scaffold=True)
+            OutputFile(
+                "_config.yml",
+                render("site/_config.yml.j2", site, options.templates, False).encode(),
+                scaffold=True,
+            )
         )
         files.append(
-            OutputFile("index.md", render("site/index.md.j2", site, options.templates, False).encode(), scaffold=True)
+            OutputFile(
+                "index.md",
+                render("site/index.md.j2", site, options.templates, False).encode(),
+                scaffold=True,
+            )
         )
     return files
-

@@ -828,7 +828,7 @@ def _draw_legend(
 ) -> None:  # fmt: skip
     handles = [
         Line2D([], [], color=line.color, linewidth=2.0, linestyle="--" if line.dashed else "-")
-        for line, _ in zip(lines, layout.entries, strict=False)
+        for line, _ in zip(lines, layout.entries, strict=False)  # entries may be capped
     ]
     if len(layout.entries) < len(lines):
         handles[-1] = Line2D([], [], linestyle="none")  # the "+N more" entry

@@ -130,7 +130,9 @@ def judge(value: float | None, base: float | None, direction: str, tolerance: fl
     return BETTER if improved else WORSE
 
 
-def tolerance_for(tag: str, default: float, gates: Sequence[tuple[str, float]]) -> tuple[float, bool]:
+def tolerance_for(
+    tag: str, default: float, gates: Sequence[tuple[str, float]]
+) -> tuple[float, bool]:
     """The tag's tolerance and whether it is a gate (first matching gate regex wins)."""
     for pattern, tolerance in gates:
         if re.search(pattern, tag):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from tbreport.errors import TbreportError
 
@@ -114,7 +115,9 @@ def _check_regex(value: str | None, name: str) -> None:
     try:
         re.compile(value)
     except re.error as err:
-        raise ConfigError(f"--{name}: {value!r} is not a valid regular expression ({err}).") from None
+        raise ConfigError(
+            f"--{name}: {value!r} is not a valid regular expression ({err})."
+        ) from None
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:
@@ -134,8 +137,12 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                 "as TensorBoard's slider."
             )
         return weight
-    choices = {"format": FORMATS, "x_axis": X_AXES, "image_format": IMAGE_FORMATS,
-               "restarts": ("replace", "keep-all")}
+    choices = {
+        "format": FORMATS,
+        "x_axis": X_AXES,
+        "image_format": IMAGE_FORMATS,
+        "restarts": ("replace", "keep-all"),
+    }
     if name in choices:
         if value not in choices[name]:
             raise ConfigError(

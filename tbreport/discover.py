@@ -107,8 +107,7 @@ def discover_runs(logdir: str | os.PathLike[str]) -> tuple[list[RunDir], list[Da
                 warnings.append(
                     DataWarning(
                         "not-a-file",
-                        f"'{full}' is named like an event file but is not a regular file. "
-                        "Skipped.",
+                        f"'{full}' is named like an event file but is not a regular file. Skipped.",
                         path=full,
                     )
                 )

@@ -18,12 +18,28 @@ from tbreport.records import HEADER, Framing, Group
 # Value.tensor dtypes (tensorflow/core/framework/types.proto) read as scalars
 _DT_FLOAT, _DT_DOUBLE, _DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8 = 1, 2, 3, 4, 5, 6
 _DT_INT64, _DT_BOOL, _DT_BFLOAT16, _DT_UINT16, _DT_HALF, _DT_UINT32, _DT_UINT64 = (
-    9, 10, 14, 17, 19, 22, 23,
+    9,
+    10,
+    14,
+    17,
+    19,
+    22,
+    23,
 )
 _CONTENT_DTYPES = {
-    _DT_FLOAT: "<f4", _DT_DOUBLE: "<f8", _DT_INT32: "<i4", _DT_UINT8: "<u1", _DT_INT16: "<i2",
-    _DT_INT8: "<i1", _DT_INT64: "<i8", _DT_BOOL: "<u1", _DT_BFLOAT16: "bf16",
-    _DT_UINT16: "<u2", _DT_HALF: "<f2", _DT_UINT32: "<u4", _DT_UINT64: "<u8",
+    _DT_FLOAT: "<f4",
+    _DT_DOUBLE: "<f8",
+    _DT_INT32: "<i4",
+    _DT_UINT8: "<u1",
+    _DT_INT16: "<i2",
+    _DT_INT8: "<i1",
+    _DT_INT64: "<i8",
+    _DT_BOOL: "<u1",
+    _DT_BFLOAT16: "bf16",
+    _DT_UINT16: "<u2",
+    _DT_HALF: "<f2",
+    _DT_UINT32: "<u4",
+    _DT_UINT64: "<u8",
 }
 # repeated fields of TensorProto holding one value: field number -> (dtypes, decoding)
 _VAL_FIELDS = {
@@ -343,7 +359,7 @@ class _Collector:
         parts = list(self.parts)
         if self.slow:
             self.slow.sort(key=lambda item: item[0])  # stable: values of one record keep order
-            cols = list(zip(*self.slow))
+            cols = list(zip(*self.slow, strict=True))
             parts.append(
                 (
                     np.array(cols[0], np.int64),
@@ -356,8 +372,12 @@ class _Collector:
             )
         if not parts:
             return (
-                np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int64),
-                np.zeros(0, np.float64), np.zeros(0, np.float64), np.zeros(0, np.uint8),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int32),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.float64),
+                np.zeros(0, np.float64),
+                np.zeros(0, np.uint8),
             )
         if len(parts) == 1:
             return parts[0]
@@ -495,8 +515,8 @@ _LEGACY = {"image": "images", "histo": "histograms", "audio": "audio"}
 
 
 def _read_slow(data: bytes, rec: int, col: _Collector, out: FileData) -> None:
-    from tensorboard.compat.proto.event_pb2 import Event
     from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto.event_pb2 import Event
 
     try:
         event = Event.FromString(data)
@@ -557,9 +577,8 @@ def _tensor_scalar(tensor) -> float | None:  # tensor: TensorProto
 
 
 def _hparams(content: bytes) -> dict[str, object]:
-    from tensorboard.plugins.hparams import plugin_data_pb2
-
     from google.protobuf.message import DecodeError
+    from tensorboard.plugins.hparams import plugin_data_pb2
 
     try:
         data = plugin_data_pb2.HParamsPluginData.FromString(content)

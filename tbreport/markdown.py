@@ -37,14 +37,20 @@ def render_summary(
     env = make_environment(options.templates, autoescape=False)
     module = env.get_template("summary.md.j2").module
     header = str(
-        module.header(report, options.marker_id, context["span"], context["tag_count"], context["points"])  # type: ignore[attr-defined]
+        module.header(
+            report, options.marker_id, context["span"], context["tag_count"], context["points"]
+        )  # type: ignore[attr-defined]
     )
     comparison = str(module.comparison(report)) if report.comparison else ""  # type: ignore[attr-defined]
     base = options.image_base_url
 
     def tag_blocks(images: bool) -> list[str]:
         return [
-            str(module.tag_block(f, f"{base}{f['chart'].slug}.{image_ext}" if images and base else None))  # type: ignore[attr-defined]
+            str(
+                module.tag_block(
+                    f, f"{base}{f['chart'].slug}.{image_ext}" if images and base else None
+                )
+            )  # type: ignore[attr-defined]
             for f in figures
         ]
 
@@ -55,7 +61,11 @@ def render_summary(
     )
     footer = str(module.footer())  # type: ignore[attr-defined]
     limit = SUMMARY_LIMIT if options.job_summary else COMMENT_LIMIT
-    unit = "bytes (GitHub's job summary limit)" if options.job_summary else "characters (GitHub's comment limit)"
+    unit = (
+        "bytes (GitHub's job summary limit)"
+        if options.job_summary
+        else "characters (GitHub's comment limit)"
+    )
     with_images = tag_blocks(images=True)
     without_images = tag_blocks(images=False) if base else with_images
     total = len(figures)
@@ -78,17 +88,26 @@ def render_summary(
     stages.append(([*stages[-1][0], *dropped_notes], without_images, notes_short, comparison))
     if comparison:
         stages.append(
-            ([*stages[-1][0], "unchanged and not judged tags from the comparison table"],
-             without_images, notes_short, comparison_changed)
+            (
+                [*stages[-1][0], "unchanged and not judged tags from the comparison table"],
+                without_images,
+                notes_short,
+                comparison_changed,
+            )
         )
         stages.append(
-            ([*stages[-1][0][:-1], "the comparison table (the verdict line sums it up)"],
-             without_images, notes_short, "")
+            (
+                [*stages[-1][0][:-1], "the comparison table (the verdict line sums it up)"],
+                without_images,
+                notes_short,
+                "",
+            )
         )
     # Each stage drops one more detail. Within a stage, as many tag tables as fit are kept
     # (from the first); tag tables go before any part of the comparison table does.
     notes_stage = 2 if base else 1
     for index, (dropped, blocks, notes, comp) in enumerate(stages):
+
         def make(k: int, d=dropped, b=blocks, n=notes, c=comp) -> str:
             extra = [f"{total - k} of {total} tag tables"] if k < total else []
             return join([header, c, *b[:k], n], [*d, *extra])

@@ -16,7 +16,7 @@ import numpy as np
 
 from tbreport.discover import RunDir, discover_runs
 from tbreport.events import SIMPLE, FileData, read_file
-from tbreport.model import NOTE, WARNING, DataWarning, Logdir, Run, Series, TagCount
+from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount
 from tbreport.transform import apply_restarts
 
 RESTART_MODES = ("replace", "keep-all")

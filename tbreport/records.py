@@ -9,7 +9,7 @@ only the bytes that differ between records are looked up in tables.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def _mask_array(crc: np.ndarray) -> np.ndarray:
 # is an xor over the bytes of m of T_k[byte], k being the byte's distance from the end.
 
 
-@lru_cache(maxsize=None)
+@cache
 def _distance_table(k: int) -> np.ndarray:
     """T_k[b] = raw(0, [b] + k zero bytes)."""
     if k == 0:

@@ -73,9 +73,13 @@ def render(
     try:
         return env.get_template(template).render(**context)
     except jinja2.TemplateNotFound as err:
-        raise TemplateError(f"Template '{err.name}' not found (looked in --templates and the built-in ones).") from None
+        raise TemplateError(
+            f"Template '{err.name}' not found (looked in --templates and the built-in ones)."
+        ) from None
     except jinja2.UndefinedError as err:
-        raise TemplateError(f"Template '{template}' uses an undefined value: {err.message}.") from None
+        raise TemplateError(
+            f"Template '{template}' uses an undefined value: {err.message}."
+        ) from None
     except jinja2.TemplateSyntaxError as err:
         raise TemplateError(
             f"Template '{err.filename or err.name}' line {err.lineno}: {err.message}."

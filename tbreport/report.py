@@ -74,7 +74,9 @@ def build_report(
     runs = select_runs(logdir.runs, options)
     colors = run_colors([run.name for run in runs if run.name not in baseline])
     partner = {b: c for c, b in pairs.items()}
-    own = run_colors([run.name for run in runs if run.name in baseline and partner.get(run.name) not in colors])
+    own = run_colors(
+        [run.name for run in runs if run.name in baseline and partner.get(run.name) not in colors]
+    )
     for run in runs:
         if run.name in baseline:
             # a baseline run paired with a candidate shares its colour; the dashes tell them apart
@@ -83,7 +85,7 @@ def build_report(
         {tag for run in runs for tag in run.scalars if _tag_selected(tag, options)},
         key=natural_key,
     )
-    tag_slugs = dict(zip(tags, unique_slugs(tags)))
+    tag_slugs = dict(zip(tags, unique_slugs(tags), strict=True))
     overrides = dict(options.directions) if options.directions else None
     log_pattern = re.compile(options.log_y) if options.log_y else None
 
@@ -94,7 +96,7 @@ def build_report(
         )
         by_section.setdefault(chart.section, []).append(chart)
     section_names = sorted(by_section, key=natural_key)
-    section_slugs = dict(zip(section_names, unique_slugs(section_names)))
+    section_slugs = dict(zip(section_names, unique_slugs(section_names), strict=True))
     sections = tuple(
         Section(name, "section-" + section_slugs[name], tuple(by_section[name]))
         for name in section_names
@@ -131,8 +133,14 @@ def _compare(
         for chart in section.charts:
             summaries = {line.run: line.summary for line in chart.lines}
             verdict = compare_tag(
-                chart.tag, chart.direction, summaries, candidates, baselines, pairs,  # type: ignore[arg-type]
-                options.tolerance, options.gates,
+                chart.tag,
+                chart.direction,
+                summaries,
+                candidates,
+                baselines,
+                pairs,  # type: ignore[arg-type]
+                options.tolerance,
+                options.gates,
             )
             if verdict is not None:
                 verdicts.append(verdict)
@@ -144,7 +152,9 @@ def default_title(runs: list[Run], logdir: str) -> str:
     if not names:
         return f"TensorBoard report: {Path(logdir).name or logdir}"
     if len(names) <= 3:
-        return "Comparing " + ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+        return (
+            "Comparing " + ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+        )
     return f"Comparing {len(names)} runs in {Path(logdir).name or logdir}"
 
 
@@ -226,7 +236,9 @@ def _build_chart(
     )
 
 
-def _y_range(drawn: list[np.ndarray], ignore_outliers: bool, log_y: bool) -> tuple[float, float] | None:
+def _y_range(
+    drawn: list[np.ndarray], ignore_outliers: bool, log_y: bool
+) -> tuple[float, float] | None:
     if not drawn:
         return None
     values = np.concatenate(drawn)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import fixture_logdir
 
 from tbreport.build import build
 from tbreport.cli import main
@@ -20,21 +21,27 @@ from tbreport.config import Options
 from tbreport.reader import read_logdir
 from tbreport.transform import smooth
 
-from conftest import fixture_logdir
-
 DATE = "2021-05-24 20:41:00 -0400"
 
 
 def _options(tmp_path, **kw) -> Options:
     from tbreport.config import make_options
 
-    cli = {"runs_dir": str(fixture_logdir("quickstart")), "out": str(tmp_path / "site"), "date": DATE, "quiet": True}
+    cli = {
+        "runs_dir": str(fixture_logdir("quickstart")),
+        "out": str(tmp_path / "site"),
+        "date": DATE,
+        "quiet": True,
+    }
     cli.update(kw)
     return make_options(cli, {}, None)
 
 
 def _data_uris(html: str, mime: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(rf'"data:{re.escape(mime)};base64,([A-Za-z0-9+/=]+)"', html)]
+    return [
+        base64.b64decode(m)
+        for m in re.findall(rf'"data:{re.escape(mime)};base64,([A-Za-z0-9+/=]+)"', html)
+    ]
 
 
 def test_html_report_is_one_self_contained_file(tmp_path):
@@ -60,7 +67,9 @@ def test_csv_holds_raw_and_smoothed_values(tmp_path):
     series = logdir.run("run_2").scalars["tutorial/line"]
     got = [r for r in rows if r["run"] == "run_2"]
     np.testing.assert_array_equal([float(r["value"]) for r in got], series.values)
-    np.testing.assert_allclose([float(r["smoothed"]) for r in got], smooth(series.values, 0.9), rtol=1e-15)
+    np.testing.assert_allclose(
+        [float(r["smoothed"]) for r in got], smooth(series.values, 0.9), rtol=1e-15
+    )
     assert [int(r["step"]) for r in got] == list(range(100))
 
 
@@ -70,21 +79,32 @@ def test_same_inputs_give_identical_bytes(tmp_path):
     build(_options(tmp_path / "c", format="jekyll"))
     build(_options(tmp_path / "d", format="jekyll"))
     for x, y in (("a", "b"), ("c", "d")):
-        files_x = sorted(p.relative_to(tmp_path / x) for p in (tmp_path / x).rglob("*") if p.is_file())
-        files_y = sorted(p.relative_to(tmp_path / y) for p in (tmp_path / y).rglob("*") if p.is_file())
+        files_x = sorted(
+            p.relative_to(tmp_path / x) for p in (tmp_path / x).rglob("*") if p.is_file()
+        )
+        files_y = sorted(
+            p.relative_to(tmp_path / y) for p in (tmp_path / y).rglob("*") if p.is_file()
+        )
         assert files_x == files_y
         for rel in files_x:
             assert (tmp_path / x / rel).read_bytes() == (tmp_path / y / rel).read_bytes(), rel
 
 
 def test_jekyll_post_layout_and_front_matter(tmp_path):
-    result = build(_options(tmp_path, format="jekyll", title="PyTorch + Tensorboard (quick-start)",
-                            categories="ml general", permalink="/:categories/:title:output_ext"))
+    result = build(
+        _options(
+            tmp_path,
+            format="jekyll",
+            title="PyTorch + Tensorboard (quick-start)",
+            categories="ml general",
+            permalink="/:categories/:title:output_ext",
+        )
+    )
     out = tmp_path / "site"
     post = out / "_posts" / "2021-05-24-pytorch-tensorboard-quick-start.md"
     assert result.main == "_posts/2021-05-24-pytorch-tensorboard-quick-start.md"
     text = post.read_text()
-    assert text.startswith("---\nlayout: \"post\"\ntitle: \"PyTorch + Tensorboard (quick-start)\"\n")
+    assert text.startswith('---\nlayout: "post"\ntitle: "PyTorch + Tensorboard (quick-start)"\n')
     assert "date: 2021-05-24 20:41:00 -0400\n" in text
     assert 'categories: "ml general"\n' in text
     assert 'permalink: "/:categories/:title:output_ext"\n' in text
@@ -126,7 +146,9 @@ def test_never_overwrites_a_file_it_did_not_write(tmp_path):
     site.mkdir()
     (site / "index.html").write_text("my own page")
     runner = CliRunner()
-    result = runner.invoke(main, ["build", str(fixture_logdir("quickstart")), "--out", str(site), "-q", "--date", DATE])
+    result = runner.invoke(
+        main, ["build", str(fixture_logdir("quickstart")), "--out", str(site), "-q", "--date", DATE]
+    )
     assert result.exit_code == 2
     assert f"'{site / 'index.html'}' exists and was not written by tbreport" in result.output
     assert (site / "index.html").read_text() == "my own page"
@@ -142,7 +164,10 @@ def test_failed_build_leaves_previous_output_intact(tmp_path):
     with pytest.raises(Exception, match="undefined value"):
         build(_options(tmp_path, templates=str(broken), smoothing=0.3))
     assert (tmp_path / "site" / "index.html").read_bytes() == before
-    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [".tbreport-manifest.json", "index.html"]
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [
+        ".tbreport-manifest.json",
+        "index.html",
+    ]
 
 
 def test_user_template_can_extend_the_builtin_one(tmp_path):
@@ -178,7 +203,9 @@ def test_strict_fails_on_warnings(tmp_path):
     runs = tmp_path / "runs"
     shutil.copytree(fixture_logdir("quickstart"), runs)
     (runs / "run_1" / "events.out.tfevents.9999999999.x").write_bytes(b"")
-    result = CliRunner().invoke(main, ["build", str(runs), "--out", str(tmp_path / "site"), "--strict", "-q"])
+    result = CliRunner().invoke(
+        main, ["build", str(runs), "--out", str(tmp_path / "site"), "--strict", "-q"]
+    )
     assert result.exit_code == 2
     assert "--strict: reading produced 1 warning(s); nothing was built." in result.output
     assert "is empty (0 bytes)" in result.output
@@ -186,14 +213,36 @@ def test_strict_fails_on_warnings(tmp_path):
 
 
 def test_future_date_is_refused_for_jekyll(tmp_path):
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--format", "jekyll",
-                                       "--out", str(tmp_path / "s"), "--date", "2999-01-01", "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            str(fixture_logdir("quickstart")),
+            "--format",
+            "jekyll",
+            "--out",
+            str(tmp_path / "s"),
+            "--date",
+            "2999-01-01",
+            "-q",
+        ],
+    )
     assert result.exit_code == 2 and "is in the future; Jekyll skips future posts" in result.output
 
 
 def test_filters_and_no_match_error(tmp_path):
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--out", str(tmp_path / "s"),
-                                       "--tags", "nothing-like-this", "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            str(fixture_logdir("quickstart")),
+            "--out",
+            str(tmp_path / "s"),
+            "--tags",
+            "nothing-like-this",
+            "-q",
+        ],
+    )
     assert result.exit_code == 2 and "No scalar tags to chart" in result.output
     build(_options(tmp_path, exclude_runs="run_2"))
     html = (tmp_path / "site" / "index.html").read_text()
@@ -210,15 +259,19 @@ def test_config_file_and_flags(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     html = (tmp_path / "from-config" / "index.html").read_text()
     assert "weight 0.25" in html and "higher is better" in html
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--smoothing", "0.5"])
+    result = CliRunner().invoke(
+        main, ["build", str(fixture_logdir("quickstart")), "--smoothing", "0.5"]
+    )
     assert "weight 0.5" in (tmp_path / "from-config" / "index.html").read_text()
-    (tmp_path / "tbreport.toml").write_text('smoothin = 0.3\n')
+    (tmp_path / "tbreport.toml").write_text("smoothin = 0.3\n")
     result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart"))])
     assert result.exit_code == 2 and "unknown setting 'smoothin'" in result.output
 
 
 def test_pyproject_tool_table_is_read(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text(f'[tool.tbreport]\nformat = "jekyll"\nout = "{tmp_path / "blog"}"\nquiet = true\n')
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.tbreport]\nformat = "jekyll"\nout = "{tmp_path / "blog"}"\nquiet = true\n'
+    )
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--date", DATE])
     assert result.exit_code == 0, result.output
@@ -246,14 +299,27 @@ def test_wheel_ships_the_templates(tmp_path):
 
     root = Path(__file__).parent.parent
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(root)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
         check=True,
     )
     (wheel,) = tmp_path.glob("tbreport-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for template in (root / "templates").rglob("*"):
         if template.is_file():
-            assert f"tbreport/templates/{template.relative_to(root / 'templates').as_posix()}" in names
+            assert (
+                f"tbreport/templates/{template.relative_to(root / 'templates').as_posix()}" in names
+            )
 
 
 def test_x_axis_and_log_y_options(tmp_path):

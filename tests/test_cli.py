@@ -7,10 +7,9 @@ import subprocess
 import sys
 
 from click.testing import CliRunner
+from conftest import fixture_logdir
 
 from tbreport.cli import main
-
-from conftest import fixture_logdir
 
 
 def test_ls_table_lists_runs_tags_and_points():
@@ -29,10 +28,14 @@ def test_ls_json_for_machines():
     restart = runs["restart"]["scalars"][0]
     assert (restart["points"], restart["records"], restart["dropped"]) == (150, 200, 50)
     assert {o["tag"]: o["plugin"] for o in runs["nonscalar"]["others"]} == {
-        "hist/w": "histograms", "img": "images", "note/text_summary": "text",
+        "hist/w": "histograms",
+        "img": "images",
+        "note/text_summary": "text",
     }
     assert any(w["kind"] == "restart" for w in data["warnings"])
-    keep_all = CliRunner().invoke(main, ["ls", "--json", "--restarts", "keep-all", str(fixture_logdir("torch"))])
+    keep_all = CliRunner().invoke(
+        main, ["ls", "--json", "--restarts", "keep-all", str(fixture_logdir("torch"))]
+    )
     runs = {r["name"]: r for r in json.loads(keep_all.output)["runs"]}
     assert runs["restart"]["scalars"][0]["points"] == 200
 

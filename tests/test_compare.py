@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -36,8 +35,14 @@ def logdirs(tmp_path_factory):
 
 
 def _options(logdirs, tmp_path, **kw):
-    cli = {"runs_dir": str(logdirs / "pr"), "out": str(tmp_path / "out"), "date": DATE,
-           "quiet": True, "baseline": str(logdirs / "main"), "smoothing": 0}
+    cli = {
+        "runs_dir": str(logdirs / "pr"),
+        "out": str(tmp_path / "out"),
+        "date": DATE,
+        "quiet": True,
+        "baseline": str(logdirs / "main"),
+        "smoothing": 0,
+    }
     cli.update(kw)
     return make_options(cli, {}, None)
 
@@ -58,7 +63,10 @@ def test_baseline_logdir_deltas(logdirs, tmp_path):
     comparison = result.report.comparison
     verdicts = {v.tag: v for v in comparison.tags}
     assert {t: v.status for t, v in verdicts.items()} == {
-        "lr": "not judged", "train/loss": "unchanged", "val/acc": "worse", "val/loss": "better",
+        "lr": "not judged",
+        "train/loss": "unchanged",
+        "val/acc": "worse",
+        "val/loss": "better",
     }
     (d,) = verdicts["val/loss"].deltas
     assert (d.run, d.reference) == ("exp", "baseline/exp")
@@ -103,8 +111,16 @@ def test_tolerance_changes_the_verdict(logdirs, tmp_path):
 def test_fail_on_regression_exit_code(logdirs, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tbreport.toml").write_text('[gates]\n"^val/acc$" = 0.05\n"^train/loss$" = 0.0\n')
-    args = ["build", str(logdirs / "pr"), "--baseline", str(logdirs / "main"), "--out", str(tmp_path / "o"),
-            "-q", "--fail-on-regression"]
+    args = [
+        "build",
+        str(logdirs / "pr"),
+        "--baseline",
+        str(logdirs / "main"),
+        "--out",
+        str(tmp_path / "o"),
+        "-q",
+        "--fail-on-regression",
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1, result.output
     assert "2 gate(s) got worse than the baseline" in result.output
@@ -117,8 +133,10 @@ def test_fail_on_regression_exit_code(logdirs, tmp_path, monkeypatch):
 
 
 def test_fail_on_regression_needs_a_baseline(logdirs, tmp_path):
-    result = CliRunner().invoke(main, ["build", str(logdirs / "pr"), "--out", str(tmp_path / "o"), "-q",
-                                       "--fail-on-regression"])
+    result = CliRunner().invoke(
+        main,
+        ["build", str(logdirs / "pr"), "--out", str(tmp_path / "o"), "-q", "--fail-on-regression"],
+    )
     assert result.exit_code == 2 and "--fail-on-regression needs --baseline" in result.output
 
 

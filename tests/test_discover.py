@@ -7,12 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import event_files, fixture_logdir
 
 from tbreport.discover import discover_runs, file_order_key
 from tbreport.errors import LogdirNotFoundError, NoEventFilesError
 from tbreport.reader import read_logdir
-
-from conftest import event_files, fixture_logdir
 
 
 def _copy_quickstart(tmp_path):
@@ -56,9 +55,17 @@ def test_natural_file_order_puts_counter_10_after_2(tmp_path, torch_writer):
 
 
 def test_file_order_key_is_numeric():
-    names = ["e.tfevents.1.h.1.10", "e.tfevents.1.h.1.2", "e.tfevents.1.h.1.1", "e.tfevents.2.h.1.0"]
+    names = [
+        "e.tfevents.1.h.1.10",
+        "e.tfevents.1.h.1.2",
+        "e.tfevents.1.h.1.1",
+        "e.tfevents.2.h.1.0",
+    ]
     assert sorted(names, key=file_order_key) == [
-        "e.tfevents.1.h.1.1", "e.tfevents.1.h.1.2", "e.tfevents.1.h.1.10", "e.tfevents.2.h.1.0",
+        "e.tfevents.1.h.1.1",
+        "e.tfevents.1.h.1.2",
+        "e.tfevents.1.h.1.10",
+        "e.tfevents.2.h.1.0",
     ]
 
 

@@ -12,21 +12,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sitecheck
 from click.testing import CliRunner
-
-from tbreport.cli import main
-
 from conftest import fixture_logdir
 
-import sitecheck
+from tbreport.cli import main
 
 ROOT = Path(__file__).parent.parent
 GOLDEN = Path(__file__).parent / "golden"
 #: how the repository's site/ is made (the article's front matter)
 SITE_ARGS = [
-    "build", "tests/fixtures/logdirs/quickstart", "--format", "jekyll",
-    "--title", "PyTorch + Tensorboard (quick-start)", "--date", "2021-05-24 20:41:00 -0400",
-    "--categories", "ml general", "--permalink", "/:categories/:title:output_ext", "--quiet",
+    "build",
+    "tests/fixtures/logdirs/quickstart",
+    "--format",
+    "jekyll",
+    "--title",
+    "PyTorch + Tensorboard (quick-start)",
+    "--date",
+    "2021-05-24 20:41:00 -0400",
+    "--categories",
+    "ml general",
+    "--permalink",
+    "/:categories/:title:output_ext",
+    "--quiet",
 ]
 
 
@@ -46,8 +54,19 @@ def _build(tmp_path: Path, fmt: str) -> Path:
     out = tmp_path / fmt
     result = CliRunner().invoke(
         main,
-        ["build", str(fixture_logdir("quickstart")), "--format", fmt, "--out", str(out), "--quiet",
-         "--date", "2021-05-24 20:41:00 -0400", "--title", "PyTorch + Tensorboard (quick-start)"],
+        [
+            "build",
+            str(fixture_logdir("quickstart")),
+            "--format",
+            fmt,
+            "--out",
+            str(out),
+            "--quiet",
+            "--date",
+            "2021-05-24 20:41:00 -0400",
+            "--title",
+            "PyTorch + Tensorboard (quick-start)",
+        ],
     )
     assert result.exit_code == 0, result.output
     return out
@@ -55,7 +74,11 @@ def _build(tmp_path: Path, fmt: str) -> Path:
 
 def test_golden_html(tmp_path, update_golden):
     out = _build(tmp_path, "html")
-    _check(GOLDEN / "quickstart.html", _strip_data_uris((out / "index.html").read_text()), update_golden)
+    _check(
+        GOLDEN / "quickstart.html",
+        _strip_data_uris((out / "index.html").read_text()),
+        update_golden,
+    )
 
 
 def test_golden_markdown(tmp_path, update_golden):

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import cmarkgfm
 import pytest
 from click.testing import CliRunner
+from conftest import fixture_logdir
 
 from tbreport.build import _context, _figures, build
 from tbreport.cli import main
@@ -16,14 +17,14 @@ from tbreport.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, render_summary
 from tbreport.reader import read_logdir
 from tbreport.report import build_report
 
-from conftest import fixture_logdir
-
 DATE = "2021-05-24 20:41:00 -0400"
 
 
 def gfm(text: str) -> str:
     # GitHub's own renderer (cmark-gfm) with raw HTML let through, to see everything we emit
-    return cmarkgfm.github_flavored_markdown_to_html(text, options=cmarkgfm.Options.CMARK_OPT_UNSAFE)
+    return cmarkgfm.github_flavored_markdown_to_html(
+        text, options=cmarkgfm.Options.CMARK_OPT_UNSAFE
+    )
 
 
 class _Tables(HTMLParser):
@@ -61,8 +62,13 @@ def parse(html: str) -> _Tables:
 
 
 def _options(tmp_path, **kw):
-    cli = {"runs_dir": str(fixture_logdir("quickstart")), "out": str(tmp_path / "md"), "date": DATE,
-           "quiet": True, "format": "markdown"}
+    cli = {
+        "runs_dir": str(fixture_logdir("quickstart")),
+        "out": str(tmp_path / "md"),
+        "date": DATE,
+        "quiet": True,
+        "format": "markdown",
+    }
     cli.update(kw)
     return make_options(cli, {}, None)
 
@@ -76,7 +82,10 @@ def test_markdown_tables_render_as_tables(tmp_path):
     assert all(len(row) == 9 for row in tables[0])
     assert all(len(row) == 4 for t in tables[1:] for row in t)
     assert "data:" not in text and "![" not in text  # no image host given: no images at all
-    assert sorted(p.name for p in (tmp_path / "md").iterdir()) == [".tbreport-manifest.json", "report.md"]
+    assert sorted(p.name for p in (tmp_path / "md").iterdir()) == [
+        ".tbreport-manifest.json",
+        "report.md",
+    ]
 
 
 def test_images_only_with_a_base_url(tmp_path):
@@ -95,8 +104,19 @@ def test_images_only_with_a_base_url(tmp_path):
 def test_marker_id_is_configurable_and_checked(tmp_path):
     build(_options(tmp_path, marker_id="pr-42.loss"))
     assert (tmp_path / "md" / "report.md").read_text().startswith("<!-- tbreport: pr-42.loss -->\n")
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--format", "markdown",
-                                       "--out", str(tmp_path / "x"), "--marker-id", "a -->"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            str(fixture_logdir("quickstart")),
+            "--format",
+            "markdown",
+            "--out",
+            str(tmp_path / "x"),
+            "--marker-id",
+            "a -->",
+        ],
+    )
     assert result.exit_code == 2 and "may use only letters" in result.output
 
 
@@ -115,7 +135,11 @@ def test_hostile_names_cannot_inject_html_or_break_tables(tmp_path):
     build(_options(tmp_path, runs_dir=str(runs), baseline="^a"))
     text = (tmp_path / "md" / "report.md").read_text()
     parsed = parse(gfm(text))
-    assert not [t for t, a in parsed.tags if t in ("script", "img", "a") or any(k.startswith("on") for k in a)]
+    assert not [
+        t
+        for t, a in parsed.tags
+        if t in ("script", "img", "a") or any(k.startswith("on") for k in a)
+    ]
     for table in parsed.tables:
         assert len({len(row) for row in table}) == 1, table
     cells = [c for t in parsed.tables for row in t for c in row]
@@ -133,8 +157,13 @@ def _big_report(tmp_path, ntags: int, job_summary: bool, image_base_url: str | N
                 for t in range(ntags):
                     w.add_scalar(f"group_{t % 7}/metric_{t:04d}_loss", r + s + t, s)
             w.close()
-    opts = _options(tmp_path, runs_dir=str(runs), baseline="run_0", job_summary=job_summary,
-                    image_base_url=image_base_url)
+    opts = _options(
+        tmp_path,
+        runs_dir=str(runs),
+        baseline="run_0",
+        job_summary=job_summary,
+        image_base_url=image_base_url,
+    )
     logdir = read_logdir(runs)
     from tbreport.build import with_baseline
 
@@ -171,9 +200,11 @@ def test_size_caps_drop_whole_blocks_in_order(tmp_path, job_summary, monkeypatch
 
 def test_a_comparison_too_big_keeps_its_changed_rows_whole(tmp_path):
     summary = _big_report(tmp_path, 700, False, None)
-    assert summary.dropped[-2:] == (
-        "unchanged and not judged tags from the comparison table", "700 of 700 tag tables"
-    ) or "unchanged and not judged tags from the comparison table" in summary.dropped
+    assert (
+        summary.dropped[-2:]
+        == ("unchanged and not judged tags from the comparison table", "700 of 700 tag tables")
+        or "unchanged and not judged tags from the comparison table" in summary.dropped
+    )
     parsed = parse(gfm(summary.text))
     comparison = parsed.tables[0]
     assert len({len(row) for row in comparison}) == 1
@@ -204,8 +235,19 @@ def test_job_summary_appends_to_github_step_summary(tmp_path, monkeypatch):
     target = tmp_path / "step_summary.md"
     target.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--format", "markdown",
-                                       "--out", str(tmp_path / "md"), "--job-summary", "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            str(fixture_logdir("quickstart")),
+            "--format",
+            "markdown",
+            "--out",
+            str(tmp_path / "md"),
+            "--job-summary",
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     text = target.read_text()
     assert text.startswith("earlier step\n<!-- tbreport: report -->")

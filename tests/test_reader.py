@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import as_floats, expected, fixture_logdir
 
 from tbreport.reader import read_logdir
-
-from conftest import as_floats, expected, fixture_logdir
 
 FIXTURE_NAMES = ["quickstart", "torch", "tensorboardx", "tf2", "keras"]
 
@@ -41,7 +40,7 @@ def test_vectorised_decoder_matches_protobuf_decoder(name):
     fast = read_logdir(fixture_logdir(name))
     slow = read_logdir(fixture_logdir(name), fast=False)
     assert [r.name for r in fast.runs] == [r.name for r in slow.runs]
-    for a, b in zip(fast.runs, slow.runs):
+    for a, b in zip(fast.runs, slow.runs, strict=True):
         assert a.scalars.keys() == b.scalars.keys()
         for tag in a.scalars:
             for field in ("steps", "values", "wall_times"):
@@ -158,4 +157,6 @@ def test_dataframe_long_format():
     assert list(df.columns) == ["run", "tag", "step", "value", "wall_time"]
     assert len(df) == 400
     sub = df[(df.run == "run_2") & (df.tag == "tutorial/line")]
-    np.testing.assert_array_equal(sub.value.to_numpy(), (1.5 * np.arange(100) - 5).astype(np.float32))
+    np.testing.assert_array_equal(
+        sub.value.to_numpy(), (1.5 * np.arange(100) - 5).astype(np.float32)
+    )

@@ -10,11 +10,10 @@ import re
 from pathlib import Path
 
 import pytest
+import sitecheck
 
 from tbreport.build import build
 from tbreport.config import make_options
-
-import sitecheck
 
 pytestmark = []
 
@@ -52,8 +51,13 @@ def hostile_logdir(tmp_path_factory):
 
 
 def _build(logdir: Path, out: Path, **kw):
-    cli = {"runs_dir": str(logdir), "out": str(out), "date": DATE, "quiet": True,
-           "title": "Hostile {{ x }} {% raw %} \"report\" 🚀"}
+    cli = {
+        "runs_dir": str(logdir),
+        "out": str(out),
+        "date": DATE,
+        "quiet": True,
+        "title": 'Hostile {{ x }} {% raw %} "report" 🚀',
+    }
     cli.update(kw)
     return build(make_options(cli, {}, None))
 
@@ -83,7 +87,9 @@ def _post_page(dest: Path, slug: str) -> Path:
 @pytest.mark.parametrize("flavour", ["plain", "minima"])
 def test_jekyll_builds_hostile_post_cleanly(tmp_path, hostile_logdir, flavour):
     site = _site(tmp_path, flavour)
-    result = _build(hostile_logdir, site, format="jekyll", permalink="/:categories/:title:output_ext")
+    result = _build(
+        hostile_logdir, site, format="jekyll", permalink="/:categories/:title:output_ext"
+    )
     post_src = site / result.main
     slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
     built = sitecheck.jekyll_build(site, dest=tmp_path / f"{flavour}_site", baseurl="/repo")
@@ -99,7 +105,9 @@ def test_jekyll_builds_hostile_post_cleanly(tmp_path, hostile_logdir, flavour):
     # names show up literally: Liquid did not eat them, HTML did not run them
     plain = html.unescape(re.sub(r"<[^>]+>", "", text))
     for name in HOSTILE_RUNS + HOSTILE_TAGS:
-        assert name.replace('"', "").replace("'", "") in plain.replace('"', "").replace("'", "").replace("“", "").replace("”", "").replace("‘", "").replace("’", ""), name
+        assert name.replace('"', "").replace("'", "") in plain.replace('"', "").replace(
+            "'", ""
+        ).replace("“", "").replace("”", "").replace("‘", "").replace("’", ""), name
     assert "<script>window.__pwned" not in text
     assert "{%" in post_src.read_text()  # the escaping really was exercised
 

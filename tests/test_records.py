@@ -6,11 +6,10 @@ import struct
 
 import numpy as np
 import pytest
+from conftest import event_files, frame_record
 
 from tbreport import records
 from tbreport.events import read_file
-
-from conftest import event_files, frame_record
 
 
 def test_crc32c_known_vector():
@@ -33,7 +32,9 @@ def test_crc_many_any_lengths_matches_scalar(seed):
     lengths = rng.integers(0, 5_000, 300)
     lengths[:5] = [0, 1, 63, 64, 65]
     got = records.crc_many(buf, pos, lengths)
-    assert got.tolist() == [records.crc32c(bytes(buf[p : p + n])) for p, n in zip(pos, lengths)]
+    assert got.tolist() == [
+        records.crc32c(bytes(buf[p : p + n])) for p, n in zip(pos, lengths, strict=True)
+    ]
 
 
 def _framed_file(tmp_path, payloads: list[bytes]) -> np.ndarray:
@@ -134,7 +135,11 @@ def test_values_containing_record_like_bytes(tmp_path):
     from tensorboard.compat.proto.summary_pb2 import Summary
 
     payloads = [Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString()]
-    tricky = [struct.unpack("<f", b"\x09\x00\x00\x00")[0], 0.0, struct.unpack("<f", b"\x00\x00\x09\x00")[0]]
+    tricky = [
+        struct.unpack("<f", b"\x09\x00\x00\x00")[0],
+        0.0,
+        struct.unpack("<f", b"\x00\x00\x09\x00")[0],
+    ]
     for step in range(300):
         value = tricky[step % 3]
         event = Event(
@@ -147,4 +152,6 @@ def test_values_containing_record_like_bytes(tmp_path):
     path.write_bytes(b"".join(frame_record(p) for p in payloads))
     data = read_file(str(path))
     assert data.framing.status == "ok" and data.records == 301
-    np.testing.assert_array_equal(data.value, np.array([tricky[s % 3] for s in range(300)], np.float32))
+    np.testing.assert_array_equal(
+        data.value, np.array([tricky[s % 3] for s in range(300)], np.float32)
+    )
