@@ -136,6 +136,12 @@ print(pages_url(remote or None, prefix=prefix) or "", end="")
 PY
 }
 
+# The URL in tbreport publish's "The report will appear at URL (...)" line. tbreport prints
+# no URL when origin is not a GitHub remote (and no CNAME is set): then this prints nothing.
+published_url() { # published_url LOG
+	sed -n 's/^The report will appear at \([^ ]*\) .*$/\1/p' "$1" | tail -n 1
+}
+
 main() {
 	local runs=${INPUT_RUNS:-runs}
 	local format=${INPUT_FORMAT:-html}
@@ -223,8 +229,7 @@ main() {
 			fi
 			exit "$rc"
 		done
-		# "The report will appear at URL (...)"; absent when origin is not a GitHub remote
-		url=$(sed -n 's/^The report will appear at \([^ ]*\) .*$/\1/p' "$WORK/publish.log" | tail -n 1)
+		url=$(published_url "$WORK/publish.log")
 	fi
 	set_output pages-url "$url"
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from tbreport.config import Options
 from tbreport.errors import StrictModeError, TbreportError
 from tbreport.model import WARNING, Chart, DataWarning, Logdir, Report
 from tbreport.writers import OutputFile, write_files
+
+if TYPE_CHECKING:
+    from tbreport.markdown import Summary
 
 Progress = Callable[[int, int], None]
 
@@ -179,7 +183,7 @@ def check_regressions(report: Report) -> None:
     )
 
 
-def _append_job_summary(summary) -> None:  # summary: tbreport.markdown.Summary
+def _append_job_summary(summary: Summary) -> None:
     import os
 
     target = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -234,7 +238,11 @@ def _context(report: Report, options: Options, figures: list[dict]) -> dict:
         for r in runs
         if r.start_time is not None and r.duration is not None
     ]
-    steps = [(r.first_step, r.last_step) for r in runs if r.first_step is not None]
+    steps = [
+        (r.first_step, r.last_step)
+        for r in runs
+        if r.first_step is not None and r.last_step is not None
+    ]
     return {
         "report": report,
         "options": options,
@@ -299,7 +307,7 @@ def _html_files(
 
 def _markdown_files(
     report: Report, options: Options, images: list[bytes]
-) -> tuple[list[OutputFile], object]:
+) -> tuple[list[OutputFile], Summary]:
     from tbreport.markdown import render_summary
 
     ext = options.image_format

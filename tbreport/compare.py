@@ -92,18 +92,17 @@ class Comparison:
         return ", ".join(parts)
 
 
-def _finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
-
-
 def _diff(a: float | None, b: float | None) -> float | None:
-    return a - b if _finite(a) and _finite(b) else None  # type: ignore[operator]
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return a - b
 
 
 def _rel(a: float | None, b: float | None) -> float | None:
-    if not (_finite(a) and _finite(b)) or b == 0:
+    diff = _diff(a, b)
+    if diff is None or not b:
         return None
-    return (a - b) / abs(b)  # type: ignore[operator]
+    return diff / abs(b)
 
 
 def best_value(summary: Summary, direction: str) -> float | None:
@@ -122,7 +121,7 @@ def judge(value: float | None, base: float | None, direction: str, tolerance: fl
         return NOT_JUDGED
     if value is None or math.isnan(value):
         return WORSE  # a run that diverged to NaN did not improve anything
-    if value == base or abs(value - base) <= tolerance * abs(base):
+    if value == base or abs(value - base) <= tolerance * abs(float(base)):
         return UNCHANGED
     if math.isinf(value):
         return WORSE if (value > 0) == (direction == MIN) else BETTER
@@ -158,8 +157,10 @@ def compare_tag(
     tol, gate = tolerance_for(tag, tolerance, gates)
     deltas = []
     for run in have_cand:
-        reference = pairs.get(run)
-        if reference not in summaries:
+        paired = pairs.get(run)
+        if paired is not None and paired in summaries:
+            reference = paired
+        else:
             reference = _best_baseline(have_base, summaries, direction)
         base = summaries[reference]
         cand = summaries[run]

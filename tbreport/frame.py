@@ -27,7 +27,7 @@ def to_dataframe(logdir: Logdir):  # -> pandas.DataFrame
             values.append(series.values)
             walls.append(series.wall_times)
 
-    def cat(parts: list[np.ndarray], dtype: object) -> np.ndarray:
+    def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
     return pd.DataFrame(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tbreport.config import Options
 from tbreport.model import Report
@@ -35,7 +36,7 @@ def render_summary(
     report: Report, options: Options, figures: Sequence[dict], context: dict, image_ext: str
 ) -> Summary:
     env = make_environment(options.templates, autoescape=False)
-    module = env.get_template("summary.md.j2").module
+    module: Any = env.get_template("summary.md.j2").module  # the template's macros
     header = str(
         module.header(
             report, options.marker_id, context["span"], context["tag_count"], context["points"]
@@ -81,7 +82,9 @@ def render_summary(
         return "\n\n".join(parts) + "\n"
 
     # (what was dropped so far, images?, notes, comparison): each stage drops one more detail
-    stages = [([], with_images, notes_full, comparison)]
+    stages: list[tuple[list[str], list[str], str, str]] = [
+        ([], with_images, notes_full, comparison)
+    ]
     if base:
         stages.append((["chart images"], without_images, notes_full, comparison))
     dropped_notes = [f"{len(report.warnings)} data note(s)"] if notes_full else []

@@ -6,10 +6,16 @@ float64) and are never mutated after construction.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tbreport.compare import Comparison
+    from tbreport.transform import Summary
 
 #: Severities of a data problem. Notes are informational (a writer still running); warnings
 #: mean data was lost or looks wrong, and make ``--strict`` fail.
@@ -144,8 +150,8 @@ class Line:
     #: points in the full series, and how many are drawn
     points: int
     drawn: int
-    #: headline numbers over the full series (tbreport.transform.Summary)
-    summary: object
+    #: headline numbers over the full series
+    summary: Summary
     #: baseline runs are drawn dashed
     dashed: bool = False
 
@@ -214,15 +220,15 @@ class Report:
 
     title: str
     #: timezone-aware datetime of the post
-    date: object
+    date: dt.datetime
     logdir: str
     runs: tuple[RunInfo, ...]
     sections: tuple[Section, ...]
     warnings: tuple[DataWarning, ...]
     smoothing: float
     x_axis: str
-    #: candidate vs baseline per tag (tbreport.compare.Comparison), None without a baseline
-    comparison: object = None
+    #: candidate vs baseline per tag, None without a baseline
+    comparison: Comparison | None = None
 
     @property
     def charts(self) -> tuple[Chart, ...]:

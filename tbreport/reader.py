@@ -81,7 +81,7 @@ def read_run(
 
     tag_names: list[str] = []
     tag_ids: dict[str, int] = {}
-    chunks = []
+    chunks: list[tuple[np.ndarray, ...]] = []
     others: Counter = Counter()
     hparams: dict[str, object] = {}
     for data in files:

@@ -188,7 +188,7 @@ def load(path: str) -> np.ndarray:
         size = fh.tell()
         fh.seek(0)
         store = np.zeros(size + PAD, dtype=np.uint8)
-        view = memoryview(store)[:size]
+        view = store.data[:size]
         got = fh.readinto(view)
         while got < size:  # short reads happen on some filesystems
             more = fh.readinto(view[got:])
