@@ -21,11 +21,21 @@ escape_data() {
 }
 
 die() { # die EXIT_CODE MESSAGE
-	printf '::error title=tbreport::%s\n' "$(escape_data "$2")" >&2
+	printf '::error title=tbreport::%s\n' "$(escape_data "$2")"
 	exit "$1"
 }
 
 random_hex() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# show_log FILE: print tbreport's output with workflow commands disabled, so that a run or tag
+# name shaped like '::command::' in it is shown, not obeyed.
+show_log() {
+	local token
+	token="tbreport-$(random_hex)"
+	printf '::stop-commands::%s\n' "$token"
+	cat "$1" || true
+	printf '::%s::\n' "$token"
+}
 
 # set_output NAME VALUE: one 'name=value' line, or the heredoc form for multi-line values.
 set_output() {
@@ -43,13 +53,16 @@ set_output() {
 	fi
 }
 
-# flag INPUT_NAME VALUE: prints true or false; anything else is an error.
+# flag INPUT_NAME VALUE: sets the variable named like the input (dashes as underscores) to
+# true or false; anything else is an error.
 flag() {
+	local value
 	case "${2,,}" in
-	true | yes | on | 1) echo true ;;
-	false | no | off | 0 | '') echo false ;;
+	true | yes | on | 1) value=true ;;
+	false | no | off | 0 | '') value=false ;;
 	*) die 2 "Input '$1' must be 'true' or 'false', not '$2'." ;;
 	esac
+	printf -v "${1//-/_}" '%s' "$value"
 }
 
 absolute() { # a path made absolute against the current folder (no symlink resolution)
@@ -79,7 +92,7 @@ run_tbreport() {
 	local log=$1 rc=0
 	shift
 	"${TBREPORT[@]}" "$@" 2>"$log" || rc=$?
-	cat "$log" >&2 || true
+	show_log "$log"
 	if ((rc == 0)); then
 		return 0
 	fi
@@ -152,9 +165,9 @@ main() {
 	local prefix=${INPUT_PUBLISH_PREFIX:-}
 	local branch=${INPUT_PUBLISH_BRANCH:-gh-pages}
 	local fail_on_regression job_summary publish
-	fail_on_regression=$(flag fail-on-regression "${INPUT_FAIL_ON_REGRESSION:-false}")
-	job_summary=$(flag job-summary "${INPUT_JOB_SUMMARY:-true}")
-	publish=$(flag publish "${INPUT_PUBLISH:-false}")
+	flag fail-on-regression "${INPUT_FAIL_ON_REGRESSION:-false}"
+	flag job-summary "${INPUT_JOB_SUMMARY:-true}"
+	flag publish "${INPUT_PUBLISH:-false}"
 
 	case $format in
 	html | jekyll | markdown) ;;
@@ -220,7 +233,7 @@ main() {
 		for attempt in 1 2 3; do
 			rc=0
 			"${TBREPORT[@]}" "${pub[@]}" -- "$out" >"$WORK/publish.log" 2>&1 || rc=$?
-			cat "$WORK/publish.log"
+			show_log "$WORK/publish.log"
 			if ((rc == 0)); then break; fi
 			# another job pushed to the branch meanwhile: publish again on top of it
 			if ((attempt < 3)) && grep -qF 'was rejected' "$WORK/publish.log"; then

@@ -18,16 +18,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import fixture_logdir
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = ROOT / "action.yml"
 DOCS = ROOT / "docs" / "github-actions.md"
 EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
-HEADLINE = re.compile(
-    r"^\d+ tags? better, \d+ worse, \d+ unchanged(, \d+ not judged)?$"
-)
+HEADLINE = re.compile(r"^\d+ tags? better, \d+ worse, \d+ unchanged(, \d+ not judged)?$")
 REGRESSION_CONFIG = (
     '[directions]\n"tutorial/poly" = "max"\n\n'
     '[gates]\n"tutorial/poly" = 0.0\n'
@@ -100,10 +97,13 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
 
 
 class ActionRun:
-    def __init__(self, proc: subprocess.CompletedProcess, workspace: Path, summary: Path, out: Path):
+    def __init__(
+        self, proc: subprocess.CompletedProcess, workspace: Path, summary: Path, out: Path
+    ):
         self.returncode = proc.returncode
         self.stdout = proc.stdout
         self.stderr = proc.stderr
+        self.log = proc.stdout + proc.stderr
         self.workspace = workspace
         self.summary = summary.read_text(encoding="utf-8")
         self.outputs = read_outputs(out)
@@ -116,18 +116,24 @@ class ActionRun:
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "workspace"
     ws.mkdir()
-    shutil.copytree(fixture_logdir("quickstart"), ws / "runs", ignore=shutil.ignore_patterns("*.json"))
+    shutil.copytree(
+        fixture_logdir("quickstart"), ws / "runs", ignore=shutil.ignore_patterns("*.json")
+    )
     return ws
 
 
-def run_action(tmp_path: Path, workspace: Path, inputs: dict[str, str], env: dict | None = None) -> ActionRun:
+def run_action(
+    tmp_path: Path, workspace: Path, inputs: dict[str, str], env: dict | None = None
+) -> ActionRun:
     action = load_action()
     declared = action.get("inputs") or {}
     unknown = set(inputs) - set(declared)
     assert not unknown, f"inputs not declared in action.yml: {unknown}"
     github = {"action_path": str(ROOT), "workspace": str(workspace)}
     values = {
-        name: str(inputs[name] if name in inputs else evaluate(str(spec.get("default", "")), {}, github))
+        name: str(
+            inputs[name] if name in inputs else evaluate(str(spec.get("default", "")), {}, github)
+        )
         for name, spec in declared.items()
     }
     step = script_step(action)
@@ -256,12 +262,12 @@ def test_html_report_job_summary_and_verdict(tmp_path, workspace):
 
 def test_regression_fails_only_after_the_summary_was_written(tmp_path, workspace):
     (workspace / "tbreport.toml").write_text(REGRESSION_CONFIG, encoding="utf-8")
-    result = run_action(
-        tmp_path, workspace, {"baseline": "run_1", "fail-on-regression": "true"}
-    )
+    result = run_action(tmp_path, workspace, {"baseline": "run_1", "fail-on-regression": "true"})
     assert result.returncode == 1, result
-    assert "gate(s) got worse than the baseline" in result.stderr
-    assert "::error title=tbreport::" in result.stderr
+    # tbreport's output is shown with workflow commands off; the action's own error after it
+    shown = re.search(r"^::stop-commands::(\S+)$(.*?)^::\1::$", result.stdout, re.M | re.S)
+    assert shown and "gate(s) got worse than the baseline" in shown[2], result
+    assert "\n::error title=tbreport::" in result.stdout
     # the report, the job summary and every output are there all the same
     assert Path(result.outputs["report-path"]).is_file()
     assert result.summary.startswith("<!-- tbreport: tbreport -->\n")
@@ -288,9 +294,7 @@ def test_publish_to_a_local_bare_remote(tmp_path, workspace):
     head = git(workspace, "rev-parse", "HEAD", env=setup_env)
 
     # no identity configured or in the environment: the action commits as the bot
-    result = run_action(
-        tmp_path, workspace, {"publish": "true", "publish-prefix": "pr/7/"}
-    )
+    result = run_action(tmp_path, workspace, {"publish": "true", "publish-prefix": "pr/7/"})
     assert result.returncode == 0, result
     files = git(bare, "ls-tree", "-r", "--name-only", "gh-pages", env=setup_env).splitlines()
     assert "pr/7/index.html" in files and "pr/7/summary/report.md" in files, files
@@ -314,9 +318,18 @@ def test_publish_to_a_local_bare_remote(tmp_path, workspace):
 # --- pieces of run.sh, sourced ----------------------------------------------------------
 
 
-def source_and_run(tmp_path: Path, code: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def source_and_run(
+    tmp_path: Path, code: str, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ["bash", "-c", f'source "$0"; {code}', str(ROOT / "action" / "run.sh"), *args],
+        [
+            "bash",
+            "-c",
+            f'source "$1"; shift; {code}',
+            "bash",
+            str(ROOT / "action" / "run.sh"),
+            *args,
+        ],
         cwd=cwd or tmp_path,
         env=clean_env(tmp_path),
         capture_output=True,
@@ -331,7 +344,9 @@ def test_multiline_outputs_use_a_heredoc_delimiter(tmp_path):
     proc = source_and_run(
         tmp_path,
         'GITHUB_OUTPUT="$1"; set_output one "$2"; set_output two "$3"; set_output three ""',
-        str(out), value, "a=b <<c",
+        str(out),
+        value,
+        "a=b <<c",
     )
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
@@ -359,6 +374,21 @@ def test_pages_url_for_the_summary_images(tmp_path):
         assert proc.stdout.strip() == (url or "")
 
 
+def test_git_identity_defaults_to_the_bot_only_when_unset(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", env=clean_env(tmp_path))
+    show = 'set_git_identity; echo "${GIT_AUTHOR_NAME:-}|${GIT_COMMITTER_EMAIL:-}"'
+    proc = source_and_run(tmp_path, show, cwd=repo)
+    assert proc.stdout.strip() == (
+        "github-actions[bot]|41898282+github-actions[bot]@users.noreply.github.com"
+    ), proc.stderr
+    git(repo, "config", "user.name", "Ada", env=clean_env(tmp_path))
+    git(repo, "config", "user.email", "ada@example.com", env=clean_env(tmp_path))
+    proc = source_and_run(tmp_path, show, cwd=repo)
+    assert proc.stdout.strip() == "|", proc.stderr  # git's own settings are left to apply
+
+
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
@@ -370,7 +400,7 @@ def test_pages_url_for_the_summary_images(tmp_path):
 def test_bad_inputs_fail_before_building(tmp_path, workspace, inputs, message):
     result = run_action(tmp_path, workspace, inputs)
     assert result.returncode == 2, result
-    assert message in result.stderr
+    assert message in result.log
     assert not (workspace / "tbreport-site").exists()
     assert result.summary == ""
 
