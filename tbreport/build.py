@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import csv
+import importlib
 import datetime as dt
 import io
 import itertools
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,7 +55,14 @@ def build(
     from tbreport.reader import read_logdir
     from tbreport.report import build_report
 
-    logdir = read_logdir(options.runs_dir, restarts=options.restarts)
+    # matplotlib takes most of a second to import: do it on the other core while reading
+    # (numpy releases the GIL); joined before the chart pool forks
+    warm = threading.Thread(target=importlib.import_module, args=("tbreport.charts",))
+    warm.start()
+    try:
+        logdir = read_logdir(options.runs_dir, restarts=options.restarts)
+    finally:
+        warm.join()
     logdir, baseline, pairs = with_baseline(logdir, options)
     report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
     if options.strict:

@@ -135,13 +135,13 @@ def draw_chart(
         fig = _build_figure(chart, size)
         buffer = io.BytesIO()
         if image_format == "png":
-            # zlib level 3: a third of the encode time of the default 6, files ~10% larger
+            # zlib level 1: a fraction of the encode time of the default 6, files ~15% larger
             fig.savefig(
                 buffer,
                 format="png",
                 dpi=size.dpi,
                 metadata=_PNG_METADATA,
-                pil_kwargs={"compress_level": 3},
+                pil_kwargs={"compress_level": 1},
             )
         else:
             fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)

@@ -8,7 +8,7 @@ learnt from the first of them. Any other record is decoded with TensorBoard's pr
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -347,6 +347,8 @@ class _Collector:
         self.tags: list[str] = []
         self.parts: list[tuple[np.ndarray, ...]] = []
         self.slow: list[tuple[int, int, int, float, float, int]] = []
+        #: (record, tag, plugin) of the first record of each tag in a layout with metadata
+        self.metadata: list[tuple[int, str, str]] = []
 
     def tag_id(self, tag: str) -> int:
         got = self.tag_index.get(tag)
@@ -395,51 +397,86 @@ class _Collector:
             return tuple(np.concatenate([p[i] for p in parts])[order] for i in range(6))
         present = slot >= 0
         slot[present] = np.arange(total)
+        positions = [slot[p[0]] for p in parts]
+        del slot
+        columns = [list(column) for column in zip(*parts, strict=True)]
+        parts.clear()
+        self.parts.clear()  # each column's pieces are freed as soon as it is laid out
         out = []
         for i, dtype in enumerate((np.int64, np.int32, np.int64, np.float64, np.float64, np.uint8)):
             column = np.empty(total, dtype=dtype)
-            for p in parts:
-                column[slot[p[0]]] = p[i]
+            pieces = columns[i]
+            for at, piece in zip(positions, pieces, strict=True):
+                column[at] = piece
+            columns[i] = []
             out.append(column)
         return tuple(out)
 
 
 def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
-    """Decode one event file. ``fast=False`` decodes every record with protobufs (for tests)."""
+    """Decode one event file. ``fast=False`` decodes every record with protobufs (for tests).
+
+    Records are checked and decoded one length group at a time; what follows the first record
+    failing a checksum is dropped afterwards (groups do not come in file order).
+    """
     buf = records.load(path)
-    framing = records.frame(buf, verify=verify)
-    out = FileData(path=path, records=int(framing.starts.shape[0]), framing=framing)
-    col = _Collector(out.records)
-    for group in framing.groups:
-        _read_group(buf, framing, group, col, out, fast)
+    starts, lengths, *walked = records.walk(buf)
+    col = _Collector(int(starts.shape[0]))
+    slow: list[int] = []
+    worst: int | None = None
+    for group, bad in records.check_groups(buf, starts, lengths, verify):
+        found = records.first_bad(group, bad)
+        if found is not None and (worst is None or found < worst):
+            worst = found
+        _read_group(buf, starts, group, col, slow, fast)
+        del group, bad  # before the next group's bytes are gathered
+    framing = records.cut(buf, starts, lengths, (walked[0], walked[1], walked[2]), worst)
+    kept = int(framing.starts.shape[0])
+    out = FileData(path=path, records=kept, framing=framing)
+    # protobuf decoding only for records before the cut, in file order
+    for rec in sorted(r for r in slow if r < kept):
+        at = int(starts[rec]) + HEADER
+        _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, col, out)
+    for rec, tag, plugin in col.metadata:
+        seen = out.metadata.get(tag)
+        if rec < kept and (seen is None or seen[0] > rec):
+            out.metadata[tag] = (rec, plugin)
     arrays = col.arrays()
+    if worst is not None:
+        keep = arrays[0] < kept
+        arrays = tuple(a[keep] for a in arrays)
     out.record, out.tag, out.step, out.wall, out.value, out.encoding = arrays
     out.tags = col.tags
+    empty = np.zeros(0, np.int64)
+    # keep how the file ended, not where its records are: a run's files are held until the
+    # run is assembled
+    out.framing = replace(framing, starts=empty, lengths=empty)
     return out
 
 
 def _read_group(
-    buf: np.ndarray, framing: Framing, group: Group, col: _Collector, out: FileData, fast: bool
+    buf: np.ndarray,
+    starts: np.ndarray,
+    group: Group,
+    col: _Collector,
+    slow: list[int],
+    fast: bool,
 ) -> None:
+    """Decode the records of one length group that share a layout; queue the rest in slow."""
     pending = np.ones(group.members.shape[0], dtype=bool)
-    starts = framing.starts
     while pending.any():
         i = int(np.argmax(pending))
         rec = int(group.members[i])
         at = int(starts[rec]) + HEADER
-        data = bytes(buf[at : at + group.length])
-        template = learn_template(data) if fast else None
+        template = learn_template(bytes(buf[at : at + group.length])) if fast else None
         if template is None:
-            _read_slow(data, rec, col, out)
+            slow.append(rec)
             pending[i] = False
             continue
         matched = _match(group.words, template, i) & pending
-        if not _read_matched(buf, starts, group, template, matched, col, out):
+        if not _read_matched(buf, starts, group, template, matched, col):
             # tags could not be told apart reliably: decode these one by one
-            for j in np.flatnonzero(matched).tolist():
-                r = int(group.members[j])
-                a = int(starts[r]) + HEADER
-                _read_slow(bytes(buf[a : a + group.length]), r, col, out)
+            slow.extend(group.members[matched].tolist())
         pending &= ~matched
 
 
@@ -465,7 +502,6 @@ def _read_matched(
     template: Template,
     matched: np.ndarray,
     col: _Collector,
-    out: FileData,
 ) -> bool:
     all_matched = bool(matched.all())
     words = group.words if all_matched else group.words[:, matched]
@@ -482,10 +518,7 @@ def _read_matched(
         tag = bytes(buf[at : at + tag_len]).decode("utf-8", "replace")
         local_to_file[local] = col.tag_id(tag)
         if template.plugin is not None:
-            rec = int(members[member])
-            seen = out.metadata.get(tag)
-            if seen is None or seen[0] > rec:
-                out.metadata[tag] = (rec, template.plugin)
+            col.metadata.append((int(members[member]), tag, template.plugin))
     count = members.shape[0]
     if template.wall is None:
         wall = np.zeros(count)

@@ -253,8 +253,8 @@ def _site_files(site: Path) -> list[tuple[str, Path]]:
             keep.append(name)
         dirnames[:] = keep
         for name in filenames:
-            if name.lower() == ".git" or (not rel and name in _SKIP_AT_ROOT):
-                continue
+            if name.lower() == ".git" or name == MANIFEST or (not rel and name in _SKIP_AT_ROOT):
+                continue  # the manifest is tbreport's bookkeeping, wherever a build wrote it
             path = Path(dirpath, name)
             if not path.is_file():
                 continue  # dangling symlink, socket, fifo

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -41,8 +42,18 @@ def read_logdir(
         raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")
     run_dirs, warnings = discover_runs(path)
     runs = []
-    for run_dir in run_dirs:
-        run, run_warnings = read_run(run_dir, restarts=restarts, verify_crc=verify_crc, fast=fast)
+
+    def read(run_dir: RunDir) -> tuple[Run, list[DataWarning]]:
+        return read_run(run_dir, restarts=restarts, verify_crc=verify_crc, fast=fast)
+
+    # numpy releases the GIL in the bulk work, so runs read in threads use every core
+    workers = min(len(run_dirs), os.cpu_count() or 1)
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(read, run_dirs))
+    else:
+        results = [read(run_dir) for run_dir in run_dirs]
+    for run, run_warnings in results:  # in run order: output stays deterministic
         runs.append(run)
         warnings.extend(run_warnings)
     runs = _label_sub_runs(runs, warnings)

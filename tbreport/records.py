@@ -177,6 +177,8 @@ def crc_many(buf: np.ndarray, pos: np.ndarray, lengths: np.ndarray) -> np.ndarra
 
 #: zero bytes after the file's content, so fixed-width windows never run past the buffer
 PAD = 64
+#: records handled together at most (bounds working memory per file)
+_SLICE = 1 << 17
 #: groups smaller than this are checked with the any-length method
 _MIN_GROUP = 16
 
@@ -246,8 +248,6 @@ class Framing:
     starts: np.ndarray
     #: data length of each record
     lengths: np.ndarray
-    #: the records grouped by length (only records before stop_offset)
-    groups: tuple[Group, ...]
     #: "ok", "truncated" (a final record cut short: a writer still running) or "corrupt"
     status: str
     #: byte offset where reading stopped early (truncated or corrupt), else None
@@ -268,7 +268,12 @@ def _walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str
     padded = _padded(buf)
     words = np.ndarray((size,), dtype="<u8", buffer=padded, offset=0, strides=(1,))
     if size >= HEADER + 1:
-        cand = np.flatnonzero(buf[HEADER:] == 0x09)
+        # scanned in slices: a whole-file boolean mask would cost as much memory as the file
+        step = 1 << 23
+        cand = np.concatenate(
+            [np.flatnonzero(buf[HEADER + lo : HEADER + lo + step] == 0x09) + lo
+             for lo in range(0, size - HEADER, step)]
+        )  # fmt: skip
         lens = words[cand].astype(np.int64)
         # a length that does not fit (or is >= 2**63 and went negative) is no candidate
         ok = (lens >= 0) & (lens <= size - cand - HEADER - FOOTER)
@@ -337,10 +342,24 @@ def _group_members(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
     first = int(lengths[0])
     if bool((lengths == first).all()):
         return [(first, np.arange(lengths.shape[0]))]
-    uniq, inverse, counts = np.unique(lengths, return_inverse=True, return_counts=True)
-    order = np.argsort(inverse, kind="stable")
+    if int(lengths.max()) < 65536:
+        # radix sort on 16-bit keys: linear, and stable so each group stays in file order
+        key = lengths.astype(np.uint16)
+        order = np.argsort(key, kind="stable")
+        per_length = np.bincount(key)
+        uniq = np.flatnonzero(per_length)
+        counts = per_length[uniq]
+    else:
+        uniq, inverse, counts = np.unique(lengths, return_inverse=True, return_counts=True)
+        order = np.argsort(inverse, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
-    return [(int(n), order[bounds[g] : bounds[g + 1]]) for g, n in enumerate(uniq.tolist())]
+    # large groups are handled in slices: the working memory of a slice is bounded, and every
+    # step (reference record, template) works on any subset of a group
+    out = []
+    for g, n in enumerate(uniq.tolist()):
+        for lo in range(bounds[g], bounds[g + 1], _SLICE):
+            out.append((int(n), order[lo : min(lo + _SLICE, bounds[g + 1])]))
+    return out
 
 
 def _rows(padded: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
@@ -379,6 +398,63 @@ def _lin_group(words: np.ndarray, length: int, ref_data: bytes) -> np.ndarray:
     return acc
 
 
+def walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str]:
+    """Record header offsets and data lengths of a file in ``buf``, and how the chain ended."""
+    return _walk(buf)
+
+
+def check_groups(
+    buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, verify: bool = True
+) -> Iterator[tuple[Group, np.ndarray]]:
+    """Each group of same-length records with its words, and which members fail a checksum.
+
+    Groups are made one at a time so only one group's words are in memory at once.
+    """
+    padded = _padded(buf)
+    for length, members in _group_members(lengths):
+        width = ((HEADER + length + FOOTER + 7) // 8) * 8 + 8
+        pos = starts[members]
+        words = _rows(padded, pos, width)
+        stored_len_crc = field(words, 8, 4)
+        bad = stored_len_crc != np.uint64(masked_crc32c(length.to_bytes(8, "little")))
+        if verify:
+            stored = field(words, HEADER + length, 4).astype(np.uint32)
+            if length >= 2 and members.shape[0] >= _MIN_GROUP:
+                ref = int(pos[0]) + HEADER
+                lin = _lin_group(words, length, bytes(buf[ref : ref + length]))
+            else:
+                lin = _lin_any_length(padded, pos + HEADER, np.full(pos.shape[0], length))
+            crc = _mask_array(lin ^ np.uint32(_zeros_crc(length)))
+            bad |= crc != stored
+        group = Group(length, members, words)
+        del words  # only the caller's reference keeps this group's bytes alive
+        yield group, bad
+        del group, bad
+
+
+def first_bad(group: Group, bad: np.ndarray) -> int | None:
+    """Index of the group's first record (in file order) failing a checksum, if any."""
+    return int(group.members[int(np.argmax(bad))]) if bad.any() else None
+
+
+def cut(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    lengths: np.ndarray,
+    walked: tuple[str, int | None, str],
+    bad_record: int | None,
+) -> Framing:
+    """The framing up to the first record failing a checksum (everything if none does)."""
+    status, stop, reason = walked
+    if bad_record is None:
+        return Framing(starts, lengths, status, stop, reason)
+    at = int(starts[bad_record])
+    expected_len = masked_crc32c(int(lengths[bad_record]).to_bytes(8, "little"))
+    got_len = int.from_bytes(bytes(buf[at + 8 : at + 12]), "little")
+    what = "length checksum mismatch" if got_len != expected_len else "data checksum mismatch"
+    return Framing(starts[:bad_record], lengths[:bad_record], "corrupt", at, what)
+
+
 def frame(buf: np.ndarray, verify: bool = True) -> Framing:
     """Find every record of an event file held in ``buf`` (uint8), checking CRCs if asked.
 
@@ -386,38 +462,9 @@ def frame(buf: np.ndarray, verify: bool = True) -> Framing:
     it are kept. A final record cut short ends the file with status "truncated".
     """
     starts, lengths, status, stop, reason = _walk(buf)
-    padded = _padded(buf)
-    bad = np.zeros(starts.shape[0], dtype=bool)
-    groups = []
-    for length, members in _group_members(lengths):
-        width = ((HEADER + length + FOOTER + 7) // 8) * 8 + 8
-        pos = starts[members]
-        words = _rows(padded, pos, width)
-        groups.append(Group(length, members, words))
-        stored_len_crc = field(words, 8, 4)
-        bad[members] |= stored_len_crc != np.uint64(masked_crc32c(length.to_bytes(8, "little")))
-        if not verify:
-            continue
-        stored = field(words, HEADER + length, 4).astype(np.uint32)
-        if length >= 2 and members.shape[0] >= _MIN_GROUP:
-            ref = int(pos[0]) + HEADER
-            lin = _lin_group(words, length, bytes(buf[ref : ref + length]))
-        else:
-            lin = _lin_any_length(padded, pos + HEADER, np.full(pos.shape[0], length))
-        crc = _mask_array(lin ^ np.uint32(_zeros_crc(length)))
-        bad[members] |= crc != stored
-    if bad.any():
-        first = int(np.argmax(bad))
-        at = int(starts[first])
-        expected_len = masked_crc32c(int(lengths[first]).to_bytes(8, "little"))
-        got_len = int.from_bytes(bytes(buf[at + 8 : at + 12]), "little")
-        what = "length checksum mismatch" if got_len != expected_len else "data checksum mismatch"
-        kept = []
-        for g in groups:
-            keep = g.members < first
-            if keep.all():
-                kept.append(g)
-            elif keep.any():
-                kept.append(Group(g.length, g.members[keep], g.words[:, keep]))
-        return Framing(starts[:first], lengths[:first], tuple(kept), "corrupt", at, what)
-    return Framing(starts, lengths, tuple(groups), status, stop, reason)
+    worst: int | None = None
+    for group, bad in check_groups(buf, starts, lengths, verify):
+        found = first_bad(group, bad)
+        if found is not None and (worst is None or found < worst):
+            worst = found
+    return cut(buf, starts, lengths, (status, stop, reason), worst)

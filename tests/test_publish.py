@@ -475,3 +475,38 @@ def test_nojekyll_only_for_html_and_never_over_a_jekyll_root(tmp_path: Path) -> 
         "pr/1/assets/x.png",
         "pr/1/index.html",
     ]
+
+
+def test_manifests_are_never_published_at_any_depth(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    site = html_site(
+        tmp_path / "site",
+        {"summary/report.md": "# s\n", "summary/.tbreport-manifest.json": "{}\n"},
+    )
+    publish(site, repo=user, push=False)
+    files = tree(user)
+    assert "summary/report.md" in files
+    assert not [f for f in files if f.endswith(".tbreport-manifest.json")]
+
+
+def test_publish_command_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tbreport build, then tbreport publish --prefix from the checkout, as a user would."""
+    from click.testing import CliRunner
+
+    from tbreport.cli import main
+
+    user = make_user_repo(tmp_path)
+    monkeypatch.chdir(user)
+    runs = Path(__file__).parent / "fixtures" / "logdirs" / "quickstart"
+    built = CliRunner().invoke(main, ["build", str(runs), "--out", "site", "-q"])
+    assert built.exit_code == 0, built.output
+    before = user_state(user)
+    result = CliRunner().invoke(main, ["publish", "site", "--prefix", "pr/5", "-m", "pr 5"])
+    assert result.exit_code == 0, result.output
+    assert "gh-pages" in result.output
+    files = tree(tmp_path / "remote.git")
+    assert files == [".nojekyll", "pr/5/index.html"]
+    assert git(tmp_path / "remote.git", "log", "-1", "--format=%s", "gh-pages") == "pr 5"
+    assert user_state(user) == before
+    missing = CliRunner().invoke(main, ["publish", "nothing-here"])
+    assert missing.exit_code == 2 and "Nothing to publish" in missing.output
