@@ -257,16 +257,21 @@ def demo_command(directory: str, format: str, quiet: bool) -> None:
 
     from tbreport.build import build
     from tbreport.config import Options
-    from tbreport.demo import write_quickstart_runs
+    from tbreport.demo import ARTICLE_DATE, has_quickstart_runs, write_quickstart_runs
 
     root = Path(directory)
-    write_quickstart_runs(root / "runs")
+    if has_quickstart_runs(root / "runs"):
+        if not quiet:
+            click.echo(f"Using the runs already in {root / 'runs'} (from an earlier demo).", err=True)
+    else:
+        write_quickstart_runs(root / "runs")
     options = Options(
         runs_dir=str(root / "runs"),
         out=str(root / "site"),
         format=format,
         title="PyTorch + Tensorboard (quick-start)",
         categories="ml general",
+        date=ARTICLE_DATE,
         quiet=quiet,
     )
     result = build(options)

@@ -6,16 +6,28 @@ SummaryWriter uses), the same records ``writer.add_scalar(tag, value, n)`` produ
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
 from tbreport.errors import TbreportError
+
+#: the article's front matter date: the demo report carries it, so reruns give the same bytes
+ARTICLE_DATE = dt.datetime(2021, 5, 24, 20, 41, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
 
 #: run -> tag -> f(n), for n in 0..99
 QUICKSTART = {
     "run_1": {"tutorial/line": lambda n: 2 * n, "tutorial/poly": lambda n: n**2},
     "run_2": {"tutorial/line": lambda n: 1.5 * n - 5, "tutorial/poly": lambda n: n**2 - 100 * n},
 }
+
+
+def has_quickstart_runs(logdir: Path) -> bool:
+    """True when every demo run folder already holds event files (an earlier demo's)."""
+    return all(
+        (logdir / run).is_dir() and any("tfevents" in p.name for p in (logdir / run).iterdir())
+        for run in QUICKSTART
+    )
 
 
 def write_quickstart_runs(logdir: Path, steps: int = 100) -> list[Path]:

@@ -288,9 +288,18 @@ def test_demo_writes_quickstart_runs_and_builds(tmp_path):
             got = logdir.run(run.name).scalars[tag]
             np.testing.assert_array_equal(got.steps, series.steps)
             np.testing.assert_array_equal(got.values, series.values)
-    assert (tmp_path / "demo" / "site" / "index.html").is_file()
+    index = tmp_path / "demo" / "site" / "index.html"
+    first = index.read_bytes()
+    # the README's first command can be run again: same runs, same report
     again = CliRunner().invoke(main, ["demo", str(tmp_path / "demo")])
-    assert again.exit_code == 2 and "already holds event files" in again.output
+    assert again.exit_code == 0 and "Using the runs already in" in again.output
+    assert index.read_bytes() == first
+    # a folder with other event files in one run folder is not mixed into
+    other = tmp_path / "other" / "runs" / "run_1"
+    other.mkdir(parents=True)
+    shutil.copy(next((fixture_logdir("quickstart") / "run_2").iterdir()), other)
+    mixed = CliRunner().invoke(main, ["demo", str(tmp_path / "other")])
+    assert mixed.exit_code == 2 and "already holds event files" in mixed.output
 
 
 def test_wheel_ships_the_templates(tmp_path):
