@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import base64
 import csv
-import importlib
 import datetime as dt
+import importlib
 import io
 import itertools
 import re
@@ -174,7 +174,7 @@ def _baseline_name(name: str) -> str:
 
 def check_regressions(report: Report) -> None:
     """Raise RegressionError when a gate tag got worse beyond its tolerance."""
-    from tbreport.render import format_number
+    from tbreport.formatting import format_number
 
     comparison = report.comparison
     regressions = comparison.regressions if comparison is not None else ()
@@ -238,7 +238,7 @@ def _data_uri(mime: str, data: bytes) -> str:
 
 
 def _context(report: Report, options: Options, figures: list[dict]) -> dict:
-    from tbreport.render import format_utc
+    from tbreport.formatting import format_utc
 
     runs = report.runs
     starts = [r.start_time for r in runs if r.start_time is not None]

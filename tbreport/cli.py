@@ -120,7 +120,10 @@ _BUILD_FLAGS = [
     "--format",
     "format",
     type=click.Choice(["html", "jekyll", "markdown"]),
-    help="html: one self-contained index.html (default); jekyll: a post in a Jekyll site; markdown: report.md for a pull request or job summary.",
+    help=(
+        "html: one self-contained index.html (default); jekyll: a post in a Jekyll site; "
+        "markdown: report.md for a pull request or job summary."
+    ),
 )
 @click.option("--out", type=click.Path(path_type=str), help="Output folder (default: site/).")
 @click.option("--title", help="Report title (default: names the runs compared).")
@@ -179,12 +182,17 @@ _BUILD_FLAGS = [
     "--max-points",
     "max_points",
     type=int,
-    help="Points drawn per line at most; longer series are thinned keeping extremes (default 1000).",
+    help=(
+        "Points drawn per line at most; longer series are thinned keeping extremes (default 1000)."
+    ),
 )
 @click.option(
     "--baseline",
     metavar="DIR_OR_REGEX",
-    help="Baseline runs: another logdir (e.g. main's), or a regex on run names. Others are candidates.",
+    help=(
+        "Baseline runs: another logdir (e.g. main's), or a regex on run names. Others are "
+        "candidates."
+    ),
 )
 @click.option(
     "--tolerance",
@@ -262,7 +270,9 @@ def demo_command(directory: str, format: str, quiet: bool) -> None:
     root = Path(directory)
     if has_quickstart_runs(root / "runs"):
         if not quiet:
-            click.echo(f"Using the runs already in {root / 'runs'} (from an earlier demo).", err=True)
+            click.echo(
+                f"Using the runs already in {root / 'runs'} (from an earlier demo).", err=True
+            )
     else:
         write_quickstart_runs(root / "runs")
     options = Options(

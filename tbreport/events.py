@@ -420,7 +420,7 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     failing a checksum is dropped afterwards (groups do not come in file order).
     """
     buf = records.load(path)
-    starts, lengths, *walked = records.walk(buf)
+    starts, lengths, status, stop, reason = records.walk(buf)
     col = _Collector(int(starts.shape[0]))
     slow: list[int] = []
     worst: int | None = None
@@ -430,7 +430,7 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
             worst = found
         _read_group(buf, starts, group, col, slow, fast)
         del group, bad  # before the next group's bytes are gathered
-    framing = records.cut(buf, starts, lengths, (walked[0], walked[1], walked[2]), worst)
+    framing = records.cut(buf, starts, lengths, (status, stop, reason), worst)
     kept = int(framing.starts.shape[0])
     out = FileData(path=path, records=kept, framing=framing)
     # protobuf decoding only for records before the cut, in file order

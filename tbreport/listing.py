@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
+from tbreport.formatting import format_duration
 from tbreport.model import Logdir, Run
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    return f"{minutes}m{sec:02d}s"
 
 
 def _run_duration(run: Run) -> float | None:
@@ -119,7 +106,7 @@ def to_text(logdir: Logdir) -> str:
                 str(len(run["scalars"])),
                 str(run["points"]),
                 "-" if first is None else f"{first}..{last}",
-                _duration(run["duration_seconds"]),
+                format_duration(run["duration_seconds"], compact=True),
                 str(others),
             ]
         )

@@ -8,6 +8,7 @@ only the bytes that differ between records are looked up in tables.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 

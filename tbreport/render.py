@@ -7,8 +7,6 @@ the built-in template, so a user template can extend the one it replaces.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,14 @@ import jinja2
 
 from tbreport import escape
 from tbreport.errors import TbreportError
+from tbreport.formatting import (
+    format_duration,
+    format_number,
+    format_percent,
+    format_step_range,
+    format_utc,
+    status_icon,
+)
 
 
 class TemplateError(TbreportError):
@@ -84,59 +90,3 @@ def render(
         raise TemplateError(
             f"Template '{err.filename or err.name}' line {err.lineno}: {err.message}."
         ) from None
-
-
-# --- number and time formatting shared by all templates -----------------------------------
-
-
-def format_number(value: float | int | None) -> str:
-    """Compact, exact-enough numbers for tables: 4 significant digits, NaN/inf spelled out."""
-    if value is None:
-        return "–"
-    if isinstance(value, int):
-        return str(value)
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+inf" if value > 0 else "-inf"
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e6:
-        text = f"{value:.4g}"
-    else:
-        text = f"{value:.3e}"
-    return text
-
-
-def format_percent(value: float | None) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:+.1%}"
-
-
-def status_icon(status: str) -> str:
-    return {"better": "✅", "worse": "❌", "unchanged": "➖"}.get(status, "·")
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "–"
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {sec:02d} s"
-
-
-def format_utc(timestamp: float | None) -> str:
-    if timestamp is None or not math.isfinite(timestamp):
-        return "–"
-    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def format_step_range(first: int | None, last: int | None) -> str:
-    if first is None or last is None:
-        return "–"
-    return f"{first}–{last}" if first != last else str(first)

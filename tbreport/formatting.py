@@ -1,0 +1,60 @@
+"""Numbers and times as text, shared by ``tbreport ls`` and the report templates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+
+def format_number(value: float | int | None) -> str:
+    """Compact, exact-enough numbers for tables: 4 significant digits, NaN/inf spelled out."""
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e6:
+        text = f"{value:.4g}"
+    else:
+        text = f"{value:.3e}"
+    return text
+
+
+def format_percent(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+
+
+def status_icon(status: str) -> str:
+    return {"better": "✅", "worse": "❌", "unchanged": "➖"}.get(status, "·")
+
+
+def format_duration(seconds: float | None, compact: bool = False) -> str:
+    """``1 h 05 min``, ``2 min 03 s``, ``9.9 s``; compact for terminals: ``1h05m``."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-" if compact else "–"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s" if compact else f"{seconds:.1f} s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m" if compact else f"{hours} h {minutes:02d} min"
+    return f"{minutes}m{sec:02d}s" if compact else f"{minutes} min {sec:02d} s"
+
+
+def format_utc(timestamp: float | None) -> str:
+    if timestamp is None or not math.isfinite(timestamp):
+        return "–"
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_step_range(first: int | None, last: int | None) -> str:
+    if first is None or last is None:
+        return "–"
+    return f"{first}–{last}" if first != last else str(first)
