@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import sitecheck
 from click.testing import CliRunner
-from conftest import fixture_logdir
 
 from tbreport.cli import main
 
@@ -51,13 +50,15 @@ def _strip_data_uris(html: str) -> str:
     return re.sub(r"data:([a-z/+]+);base64,[A-Za-z0-9+/=]+", r"data:\1;base64,…", html)
 
 
-def _build(tmp_path: Path, fmt: str) -> Path:
+def _build(tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # the report names the logdir as given: relative, so the golden text is checkout-independent
+    monkeypatch.chdir(ROOT)
     out = tmp_path / fmt
     result = CliRunner().invoke(
         main,
         [
             "build",
-            str(fixture_logdir("quickstart")),
+            "tests/fixtures/logdirs/quickstart",
             "--format",
             fmt,
             "--out",
@@ -73,8 +74,8 @@ def _build(tmp_path: Path, fmt: str) -> Path:
     return out
 
 
-def test_golden_html(tmp_path, update_golden):
-    out = _build(tmp_path, "html")
+def test_golden_html(tmp_path, update_golden, monkeypatch):
+    out = _build(tmp_path, "html", monkeypatch)
     _check(
         GOLDEN / "quickstart.html",
         _strip_data_uris((out / "index.html").read_text()),
@@ -82,8 +83,8 @@ def test_golden_html(tmp_path, update_golden):
     )
 
 
-def test_golden_markdown(tmp_path, update_golden):
-    out = _build(tmp_path, "jekyll")
+def test_golden_markdown(tmp_path, update_golden, monkeypatch):
+    out = _build(tmp_path, "jekyll", monkeypatch)
     (post,) = (out / "_posts").iterdir()
     _check(GOLDEN / "quickstart.md", post.read_text(), update_golden)
 
