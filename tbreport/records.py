@@ -180,6 +180,7 @@ def crc_many(buf: np.ndarray, pos: np.ndarray, lengths: np.ndarray) -> np.ndarra
 PAD = 64
 #: records handled together at most (bounds working memory per file)
 _SLICE = 1 << 17
+_SLICE_BYTES = 1 << 26
 #: groups smaller than this are checked with the any-length method
 _MIN_GROUP = 16
 
@@ -342,8 +343,10 @@ def _group_members(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
         return []
     first = int(lengths[0])
     if bool((lengths == first).all()):
-        return [(first, np.arange(lengths.shape[0]))]
-    if int(lengths.max()) < 65536:
+        order = np.arange(lengths.shape[0])
+        uniq = np.array([first])
+        counts = np.array([lengths.shape[0]])
+    elif int(lengths.max()) < 65536:
         # radix sort on 16-bit keys: linear, and stable so each group stays in file order
         key = lengths.astype(np.uint16)
         order = np.argsort(key, kind="stable")
@@ -358,8 +361,10 @@ def _group_members(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
     # step (reference record, template) works on any subset of a group
     out = []
     for g, n in enumerate(uniq.tolist()):
-        for lo in range(bounds[g], bounds[g + 1], _SLICE):
-            out.append((int(n), order[lo : min(lo + _SLICE, bounds[g + 1])]))
+        # at most _SLICE records and about _SLICE_BYTES of record bytes (images are large)
+        step = max(1, min(_SLICE, _SLICE_BYTES // (n + HEADER + FOOTER)))
+        for lo in range(bounds[g], bounds[g + 1], step):
+            out.append((int(n), order[lo : min(lo + step, bounds[g + 1])]))
     return out
 
 

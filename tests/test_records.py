@@ -155,3 +155,18 @@ def test_values_containing_record_like_bytes(tmp_path):
     np.testing.assert_array_equal(
         data.value, np.array([tricky[s % 3] for s in range(300)], np.float32)
     )
+
+
+def test_large_records_of_one_length_are_checked_in_slices(tmp_path, monkeypatch):
+    # many equal-length large records (like images): bounded slices, every CRC still checked
+    monkeypatch.setattr(records, "_SLICE_BYTES", 4096)
+    rng = np.random.default_rng(3)
+    payloads = [b"\x09" + bytes(rng.integers(0, 256, 999, dtype=np.uint8)) for _ in range(40)]
+    buf = _framed_file(tmp_path, payloads)
+    members = records._group_members(records.walk(buf)[1])
+    assert len(members) == 10 and all(m.shape[0] == 4 for _, m in members)
+    assert records.frame(buf).status == "ok"
+    bad = buf.copy()
+    bad[1016 * 33 + 500] ^= 1
+    framing = records.frame(bad)
+    assert (framing.status, framing.stop_offset, framing.starts.shape[0]) == ("corrupt", 1016 * 33, 33)
