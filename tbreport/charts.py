@@ -543,15 +543,42 @@ def _y_limits(chart: Chart, lines: list[_Prepared]) -> tuple[float, float]:
     return padded_range(float(finite.min()), float(finite.max()), log=chart.log_y)
 
 
+#: one figure per size, reused chart after chart: making a figure's axes and ticks costs more
+#: than drawing the lines. Every chart clears what the previous one added (see _canvas).
+_CANVASES: dict[tuple[float, float, float], tuple[Figure, Axes]] = {}
+
+
+def _canvas(size: _Size) -> tuple[Figure, Axes]:
+    plot_height = max(0.5, size.height - TOP_IN - BOTTOM_IN)
+    rect = _rect(MIN_LEFT_IN, BOTTOM_IN, size.width - MIN_LEFT_IN - RIGHT_IN, plot_height, size)
+    key = (size.width, size.height, size.dpi)
+    cached = _CANVASES.get(key)
+    if cached is None:
+        fig = Figure(figsize=(size.width, size.height), dpi=size.dpi, facecolor="white")
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes(rect)
+        _style_axes(ax)
+        _CANVASES[key] = (fig, ax)
+        return fig, ax
+    fig, ax = cached
+    for artist in [*ax.lines, *ax.collections, *ax.texts, *ax.images, *ax.patches]:
+        artist.remove()
+    for legend in list(fig.legends):
+        legend.remove()
+    for loc in ("left", "center", "right"):
+        ax.set_title("", loc=loc)
+    ax.set_xlabel("")
+    ax.set_yscale("linear")
+    ax.set_xscale("linear")
+    fig.set_size_inches(size.width, size.height)
+    ax.set_position(rect)
+    return fig, ax
+
+
 def _build_figure(chart: Chart, size: _Size) -> Figure:
     lines = [_prepare(line, chart.log_y) for line in chart.lines]
-    fig = Figure(figsize=(size.width, size.height), dpi=size.dpi, facecolor="white")
-    FigureCanvasAgg(fig)
+    fig, ax = _canvas(size)
     plot_height = max(0.5, size.height - TOP_IN - BOTTOM_IN)
-    ax = fig.add_axes(
-        _rect(MIN_LEFT_IN, BOTTOM_IN, size.width - MIN_LEFT_IN - RIGHT_IN, plot_height, size)
-    )
-    _style_axes(ax)
 
     # limits before ticks; the data never sets them (no autoscale surprises or warnings)
     if chart.log_y:

@@ -500,3 +500,33 @@ def test_bad_arguments_are_rejected():
         draw_charts(_charts(1), jobs=0)
     with pytest.raises(ValueError, match="dpi"):
         draw_chart(make_chart([make_line()]), dpi=0)
+
+
+@pytest.mark.parametrize("image_format", ["png", "svg"])
+def test_a_reused_figure_draws_exactly_what_a_fresh_one_does(image_format):
+    """Charts reuse one figure per size; nothing of one chart may leak into the next."""
+    import tbreport.charts as charts
+
+    x = np.arange(300)
+    two = [
+        make_line("a", BLUE, x, noisy(1), weight=0.6),
+        make_line("b", ORANGE, x, noisy(2, offset=0.2), weight=0.6, dashed=True),
+    ]
+    weird = noisy(3)
+    weird[[10, 20, 30]] = [np.nan, np.inf, -np.inf]
+    sequence = [
+        make_chart(two, tag="train/loss", smoothing=0.6),
+        make_chart([make_line("c", BLUE, x, weird)], tag="log", log_y=True),
+        make_chart([make_line("d", BLUE, x * 60.0, noisy(4))], tag="rel", x_axis="relative"),
+        make_chart([make_line("e", BLUE, 1.7e9 + x * 3600.0, noisy(5))], tag="w", x_axis="wall"),
+        make_chart([make_line("f", BLUE, [], [])], tag="empty"),
+        make_chart(two, tag="train/loss", smoothing=0.6, y_range=(0.0, 2.0)),
+    ]
+    fresh = []
+    for chart in sequence:
+        charts._CANVASES.clear()
+        fresh.append(draw_chart(chart, image_format))
+    charts._CANVASES.clear()
+    reused = [draw_chart(chart, image_format) for chart in sequence]
+    assert reused == fresh
+    assert len(set(fresh)) == len(fresh)
