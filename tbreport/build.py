@@ -86,13 +86,23 @@ def build(
         )
     from tbreport.charts import draw_charts
 
+    data: list[bytes] = []
+
+    def plotted_data() -> None:
+        data.extend(chart_csv(chart) for chart in report.charts)
+
     if options.format == "markdown" and not options.image_base_url:
         images = []  # no image links without a host for them: nothing to draw
+        plotted_data()
     else:
+        # the CSV files are written while the chart workers draw
         images = draw_charts(
-            report.charts, image_format=options.image_format, jobs=options.jobs, progress=progress
+            report.charts,
+            image_format=options.image_format,
+            jobs=options.jobs,
+            progress=progress,
+            meanwhile=plotted_data,
         )
-    data = [chart_csv(chart) for chart in report.charts]
     summary = None
     if options.format == "html":
         files = _html_files(report, options, images, data)

@@ -154,6 +154,7 @@ def draw_charts(
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     *,
+    meanwhile: Callable[[], object] | None = None,
     width: float = 7.2,
     height: float = 4.0,
     dpi: float = 110.0,
@@ -161,7 +162,8 @@ def draw_charts(
     """Every chart drawn, in input order, on ``jobs`` processes (None: every usable core).
 
     ``progress(done, total)`` is called in this process as charts complete. Few charts or
-    ``jobs == 1`` render here, without a pool.
+    ``jobs == 1`` render here, without a pool. ``meanwhile()`` runs in this process while the
+    workers draw (after they have started), or after drawing when there is no pool.
     """
     _check_format(image_format)
     _check_size(width, height, dpi)
@@ -177,6 +179,8 @@ def draw_charts(
             images.append(draw_chart(chart, image_format, **style))
             if progress is not None:
                 progress(done, total)
+        if meanwhile is not None:
+            meanwhile()
         return images
 
     # chunks amortise pickling and IPC; several per worker keep cores busy to the end
@@ -190,6 +194,8 @@ def draw_charts(
         pending: dict[Future[list[bytes]], int] = {
             pool.submit(_draw_chunk, charts[s : s + chunk], image_format, style): s for s in starts
         }
+        if meanwhile is not None:
+            meanwhile()  # the workers exist now: no thread of ours is running when they fork
         while pending:
             finished, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in finished:

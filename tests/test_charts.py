@@ -530,3 +530,12 @@ def test_a_reused_figure_draws_exactly_what_a_fresh_one_does(image_format):
     reused = [draw_chart(chart, image_format) for chart in sequence]
     assert reused == fresh
     assert len(set(fresh)) == len(fresh)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_meanwhile_runs_once_while_charts_are_drawn(jobs):
+    x = np.arange(50)
+    charts_ = [make_chart([make_line("a", BLUE, x, noisy(i, 50))], tag=f"t{i}") for i in range(6)]
+    calls = []
+    images = draw_charts(charts_, jobs=jobs, meanwhile=lambda: calls.append(len(calls)))
+    assert calls == [0] and len(images) == 6 and all(i.startswith(b"\x89PNG") for i in images)
