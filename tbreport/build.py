@@ -53,7 +53,7 @@ def build(
     options: Options, progress: Progress | None = None, now: dt.datetime | None = None
 ) -> BuildResult:
     from tbreport.reader import read_logdir
-    from tbreport.report import build_report
+    from tbreport.report import build_report, post_slug
 
     # matplotlib takes most of a second to import: do it on the other core while reading
     # (numpy releases the GIL); joined before the chart pool forks
@@ -111,7 +111,9 @@ def build(
     else:
         files, summary = _markdown_files(report, options, images)
     out = Path(options.out)
-    written = write_files(out, files)
+    # one manifest entry per Jekyll post, so posts of one blog do not replace each other
+    key = f"post:{post_slug(report)}" if options.format == "jekyll" else options.format
+    written = write_files(out, files, report=key)
     if summary is not None and options.job_summary:
         _append_job_summary(summary)
     result = BuildResult(

@@ -43,15 +43,19 @@ def _safe_relpath(path: str) -> PurePosixPath:
     return rel
 
 
-def read_manifest(out: Path) -> dict[str, str]:
-    """Paths tbreport wrote into ``out`` before, with their sha256."""
+def read_manifest(out: Path) -> dict[str, dict[str, str]]:
+    """Per report (a Jekyll post's slug, or the HTML/Markdown report), the paths tbreport wrote
+    into ``out`` before, with their sha256."""
     path = out / MANIFEST
     if not path.is_file():
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        files = data["files"]
-        return {str(k): str(v) for k, v in files.items()}
+        reports = data["reports"]
+        return {
+            str(key): {str(k): str(v) for k, v in files.items()}
+            for key, files in reports.items()
+        }
     except (ValueError, KeyError, TypeError, AttributeError):
         raise OutputError(
             f"'{path}' is damaged. It lists the files tbreport wrote; delete it only if you "
@@ -59,17 +63,23 @@ def read_manifest(out: Path) -> dict[str, str]:
         ) from None
 
 
-def write_files(out: Path, files: Iterable[OutputFile]) -> list[str]:
-    """Write ``files`` into ``out``; return the paths written (scaffolding skipped if present)."""
+def write_files(out: Path, files: Iterable[OutputFile], report: str = "report") -> list[str]:
+    """Write ``files`` into ``out``; return the paths written (scaffolding skipped if present).
+
+    ``report`` names this build in the manifest: a rebuild of the same report removes the
+    files it no longer writes; other reports in the same folder (posts of one blog) stay.
+    """
     files = list(files)
     for f in files:
         _safe_relpath(f.path)
     out.mkdir(parents=True, exist_ok=True)
-    previous = read_manifest(out)
+    manifest = read_manifest(out)
+    previous = manifest.get(report, {})
+    ours = {path for paths in manifest.values() for path in paths}
     # refuse before writing anything: never overwrite a file someone else wrote
     for f in files:
         target = out / f.path
-        if f.scaffold or f.path in previous:
+        if f.scaffold or f.path in ours:
             continue
         if target.exists() or target.is_symlink():
             if target.is_file() and target.read_bytes() == f.data:
@@ -98,9 +108,13 @@ def write_files(out: Path, files: Iterable[OutputFile]) -> list[str]:
         shutil.rmtree(staging, ignore_errors=True)
     owned = {f.path: hashlib.sha256(f.data).hexdigest() for f in files if not f.scaffold}
     _remove_stale(out, previous, owned)
-    manifest = {"tool": "tbreport", "files": dict(sorted(owned.items()))}
+    manifest[report] = dict(sorted(owned.items()))
+    for key in list(manifest):
+        if key != report:  # a path now written by this report is no longer the other's
+            manifest[key] = {k: v for k, v in manifest[key].items() if k not in owned}
+    data = {"tool": "tbreport", "reports": {k: v for k, v in sorted(manifest.items()) if v}}
     tmp = out / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, out / MANIFEST)
     return written
 

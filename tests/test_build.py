@@ -358,3 +358,18 @@ def test_outlier_range_option_changes_the_chart(tmp_path, torch_writer):
     robust = build_report(logdir, _options(tmp_path, smoothing=0)).charts[0]
     full = build_report(logdir, _options(tmp_path, smoothing=0, ignore_outliers=False)).charts[0]
     assert robust.y_range[1] < 10 < 1000 <= full.y_range[1]
+
+
+def test_posts_of_one_blog_do_not_replace_each_other(tmp_path):
+    site = tmp_path / "site"
+    build(_options(tmp_path, format="jekyll", title="First report"))
+    build(_options(tmp_path, format="jekyll", title="Second report"))
+    posts = sorted(p.name for p in (site / "_posts").iterdir())
+    assert posts == ["2021-05-24-first-report.md", "2021-05-24-second-report.md"]
+    # rebuilding the first with one tag removes only its own stale chart
+    build(_options(tmp_path, format="jekyll", title="First report", tags="line"))
+    first = sorted(p.name for p in (site / "assets/images/first-report").iterdir())
+    second = sorted(p.name for p in (site / "assets/images/second-report").iterdir())
+    assert first == ["tutorial-line.csv", "tutorial-line.png"]
+    assert len(second) == 4
+    assert sorted(p.name for p in (site / "_posts").iterdir()) == posts
