@@ -51,6 +51,8 @@ def read_manifest(out: Path) -> dict[str, dict[str, str]]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if "reports" not in data and "files" in data:
+            data = {"reports": {"earlier": data["files"]}}  # tbreport 0.1 pre-releases
         reports = data["reports"]
         return {
             str(key): {str(k): str(v) for k, v in files.items()}
