@@ -373,3 +373,12 @@ def test_posts_of_one_blog_do_not_replace_each_other(tmp_path):
     assert first == ["tutorial-line.csv", "tutorial-line.png"]
     assert len(second) == 4
     assert sorted(p.name for p in (site / "_posts").iterdir()) == posts
+
+
+def test_manifest_of_an_earlier_version_is_still_read(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("old report")
+    (site / ".tbreport-manifest.json").write_text('{"tool": "tbreport", "files": {"index.html": "x"}}\n')
+    build(_options(tmp_path))  # index.html was tbreport's: replaced, not refused
+    assert "tutorial/poly" in (site / "index.html").read_text()
