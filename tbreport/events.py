@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -41,16 +42,20 @@ _CONTENT_DTYPES = {
     _DT_UINT32: "<u4",
     _DT_UINT64: "<u8",
 }
-# repeated fields of TensorProto holding one value: field number -> (dtypes, decoding)
-_VAL_FIELDS = {
-    5: ({_DT_FLOAT}, "<f4"),
-    6: ({_DT_DOUBLE}, "<f8"),
-    7: ({_DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8, _DT_UINT16}, "varint_i"),
-    10: ({_DT_INT64}, "varint_i"),
-    11: ({_DT_BOOL}, "varint_u"),
-    13: ({_DT_HALF}, "varint_f16"),
-    16: ({_DT_UINT32}, "varint_u"),
-    17: ({_DT_UINT64}, "varint_u"),
+# repeated fields of TensorProto holding one value: field number -> (name, {dtype: decoding})
+_VAL_FIELDS: dict[int, tuple[str, dict[int, str]]] = {
+    5: ("float_val", {_DT_FLOAT: "<f4"}),
+    6: ("double_val", {_DT_DOUBLE: "<f8"}),
+    7: (
+        "int_val",
+        dict.fromkeys((_DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8, _DT_UINT16), "varint_i"),
+    ),
+    10: ("int64_val", {_DT_INT64: "varint_i"}),
+    11: ("bool_val", {_DT_BOOL: "varint_u"}),
+    # TensorFlow keeps half and bfloat16 values as their 16 bits in half_val
+    13: ("half_val", {_DT_HALF: "varint_f16", _DT_BFLOAT16: "varint_bf16"}),
+    16: ("uint32_val", {_DT_UINT32: "varint_u"}),
+    17: ("uint64_val", {_DT_UINT64: "varint_u"}),
 }
 
 SIMPLE = 0
@@ -214,8 +219,8 @@ def _learn_tensor(data: bytes, tensor: _Field, mask: bytearray) -> tuple[int, in
             return None
         mask[f.start : f.end] = bytes(size)
         return (f.start, size, decoding)
-    dtypes, decoding = _VAL_FIELDS[f.number]
-    if dtype not in dtypes:
+    decoding = _VAL_FIELDS[f.number][1].get(dtype)
+    if decoding is None:
         return None
     if decoding.startswith("varint"):
         _, end = _varint(data, f.start, f.end)
@@ -260,14 +265,21 @@ def _decode_values(words: np.ndarray, value: tuple[int, int, str]) -> np.ndarray
             return raw.view(np.int64).astype(np.float64)
         if decoding == "varint_f16":
             return (raw & np.uint64(0xFFFF)).astype(np.uint16).view(np.float16).astype(np.float64)
+        if decoding == "varint_bf16":
+            return _bfloat16(raw)
         return raw.astype(np.float64)
     raw = records.field(words, offset + HEADER, size)
     if decoding == "bf16":
-        bits = (raw.astype(np.uint32) << np.uint32(16)).astype(np.uint32)
-        return bits.view(np.float32).astype(np.float64)
+        return _bfloat16(raw)
     dtype = np.dtype(decoding)
     unsigned = np.dtype(f"<u{dtype.itemsize}")
     return raw.astype(unsigned).view(dtype).astype(np.float64)
+
+
+def _bfloat16(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 is the high half of a float32."""
+    wide = (bits.astype(np.uint32) & np.uint32(0xFFFF)) << np.uint32(16)
+    return wide.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
 def _tag_keys(words: np.ndarray, tag: tuple[int, int]) -> list[np.ndarray]:
@@ -592,21 +604,39 @@ def _read_slow(data: bytes, rec: int, col: _Collector, out: FileData) -> None:
             out.others[(tag, plugin or kind or "unknown")] += 1
 
 
-def _tensor_scalar(tensor) -> float | None:  # tensor: TensorProto
-    """The value of a rank-0 numeric tensor, or None for anything else."""
+def _tensor_scalar(tensor: Any) -> float | None:  # tensor: TensorProto
+    """The value of a rank-0 numeric tensor, or None for anything else.
+
+    Decoded the same way as the vectorised path (not with tensor_util.make_ndarray, which
+    knows neither bfloat16 nor uint64_val).
+    """
     if tensor.tensor_shape.dim or tensor.tensor_shape.unknown_rank:
         return None
-    if tensor.dtype not in _CONTENT_DTYPES:
-        return None
-    from tensorboard.util import tensor_util
-
-    try:
-        array = tensor_util.make_ndarray(tensor)
-    except (TypeError, ValueError):
-        return None
-    if array.size != 1:
-        return None
-    return float(array.reshape(()))
+    dtype = tensor.dtype
+    if tensor.tensor_content:
+        decoding = _CONTENT_DTYPES.get(dtype)
+        raw = tensor.tensor_content
+        if decoding is None:
+            return None
+        if decoding == "bf16":
+            return float(_bfloat16(np.frombuffer(raw, "<u2"))[0]) if len(raw) == 2 else None
+        if len(raw) != np.dtype(decoding).itemsize:
+            return None
+        return float(np.frombuffer(raw, decoding)[0])
+    for name, decodings in _VAL_FIELDS.values():
+        values = getattr(tensor, name)
+        if not len(values):
+            continue
+        decoding = decodings.get(dtype)
+        if decoding is None or len(values) != 1:
+            return None
+        value = values[0]
+        if decoding == "varint_f16":
+            return float(np.uint16(value & 0xFFFF).view(np.float16))
+        if decoding == "varint_bf16":
+            return float(_bfloat16(np.array([value & 0xFFFF]))[0])
+        return float(value)
+    return None
 
 
 def _hparams(content: bytes) -> dict[str, object]:

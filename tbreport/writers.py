@@ -55,8 +55,7 @@ def read_manifest(out: Path) -> dict[str, dict[str, str]]:
             data = {"reports": {"earlier": data["files"]}}  # tbreport 0.1 pre-releases
         reports = data["reports"]
         return {
-            str(key): {str(k): str(v) for k, v in files.items()}
-            for key, files in reports.items()
+            str(key): {str(k): str(v) for k, v in files.items()} for key, files in reports.items()
         }
     except (ValueError, KeyError, TypeError, AttributeError):
         raise OutputError(

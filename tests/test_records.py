@@ -169,4 +169,113 @@ def test_large_records_of_one_length_are_checked_in_slices(tmp_path, monkeypatch
     bad = buf.copy()
     bad[1016 * 33 + 500] ^= 1
     framing = records.frame(bad)
-    assert (framing.status, framing.stop_offset, framing.starts.shape[0]) == ("corrupt", 1016 * 33, 33)
+    assert (framing.status, framing.stop_offset, framing.starts.shape[0]) == (
+        "corrupt",
+        1016 * 33,
+        33,
+    )
+
+
+def _tensor_event(step, tag, tensor, plugin=None, wall=1.7e9):
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+
+    value = Summary.Value(tag=tag, tensor=tensor)
+    if plugin is not None:
+        value.metadata.CopyFrom(
+            SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=plugin))
+        )
+    return Event(
+        wall_time=wall + step, step=step, summary=Summary(value=[value])
+    ).SerializeToString()
+
+
+def test_every_scalar_tensor_encoding_and_metadata_on_the_first_event_only(tmp_path):
+    """DT_HALF/BFLOAT16/INT32/INT64/BOOL/UINT in *_val fields and tensor_content; the plugin is
+    remembered from the first event of a tag, as TensorBoard does."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto import types_pb2 as t
+
+    from tbreport.reader import read_logdir
+
+    steps = range(0, 40)
+    cases = {
+        # tag: (make tensor for value v, expected float of v)
+        "half_val": (
+            lambda v: TensorProto(dtype=t.DT_HALF, half_val=[int(np.float16(v).view(np.uint16))]),
+            lambda v: float(np.float16(v)),
+        ),
+        "half_content": (
+            lambda v: TensorProto(dtype=t.DT_HALF, tensor_content=np.float16(v).tobytes()),
+            lambda v: float(np.float16(v)),
+        ),
+        "bf16_content": (
+            lambda v: TensorProto(
+                dtype=t.DT_BFLOAT16,
+                tensor_content=(np.float32(v).view(np.uint32) >> 16).astype(np.uint16).tobytes(),
+            ),
+            lambda v: float(
+                (np.float32(v).view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
+            ),
+        ),
+        "bf16_val": (
+            lambda v: TensorProto(
+                dtype=t.DT_BFLOAT16, half_val=[int(np.float32(v).view(np.uint32) >> 16)]
+            ),
+            lambda v: float(
+                (np.float32(v).view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
+            ),
+        ),
+        "int32_val": (
+            lambda v: TensorProto(dtype=t.DT_INT32, int_val=[int(v * 10) - 200]),
+            lambda v: float(int(v * 10) - 200),
+        ),
+        "int64_content": (
+            lambda v: TensorProto(
+                dtype=t.DT_INT64, tensor_content=np.int64(-(2**40) + int(v)).tobytes()
+            ),
+            lambda v: float(-(2**40) + int(v)),
+        ),
+        "uint64_val": (
+            lambda v: TensorProto(dtype=t.DT_UINT64, uint64_val=[2**63 + int(v)]),
+            lambda v: float(2**63 + int(v)),
+        ),
+        "bool_val": (
+            lambda v: TensorProto(dtype=t.DT_BOOL, bool_val=[int(v) % 2 == 1]),
+            lambda v: float(int(v) % 2),
+        ),
+        "double_val": (
+            lambda v: TensorProto(dtype=t.DT_DOUBLE, double_val=[v / 3]),
+            lambda v: v / 3,
+        ),
+    }
+    payloads = [Event(wall_time=1.7e9, file_version="brain.Event:2").SerializeToString()]
+    for s in steps:
+        v = s * 1.37
+        for tag, (make, _) in cases.items():
+            # metadata only on each tag's first event; later events rely on the remembered plugin
+            payloads.append(_tensor_event(s, tag, make(v), "scalars" if s == 0 else None))
+        # a tensor tag whose plugin is not "scalars" is counted, not plotted
+        payloads.append(
+            _tensor_event(
+                s,
+                "other",
+                TensorProto(dtype=t.DT_FLOAT, float_val=[v]),
+                "custom" if s == 0 else None,
+            )
+        )
+    run = tmp_path / "logs" / "run"
+    run.mkdir(parents=True)
+    (run / "events.out.tfevents.1.h").write_bytes(b"".join(frame_record(p) for p in payloads))
+    for fast in (True, False):
+        got = read_logdir(tmp_path / "logs", fast=fast).run("run")
+        assert set(got.scalars) == set(cases)
+        for tag, (_, expect) in cases.items():
+            series = got.scalars[tag]
+            np.testing.assert_array_equal(series.steps, list(steps))
+            np.testing.assert_array_equal(
+                series.values, [expect(s * 1.37) for s in steps], err_msg=tag
+            )
+            assert series.encoding == "tensor"
+        assert got.others["other"].plugin == "custom" and got.others["other"].count == 40
