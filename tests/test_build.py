@@ -379,6 +379,8 @@ def test_manifest_of_an_earlier_version_is_still_read(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("old report")
-    (site / ".tbreport-manifest.json").write_text('{"tool": "tbreport", "files": {"index.html": "x"}}\n')
+    (site / ".tbreport-manifest.json").write_text(
+        '{"tool": "tbreport", "files": {"index.html": "x"}}\n'
+    )
     build(_options(tmp_path))  # index.html was tbreport's: replaced, not refused
     assert "tutorial/poly" in (site / "index.html").read_text()

@@ -193,9 +193,9 @@ def _tensor_event(step, tag, tensor, plugin=None, wall=1.7e9):
 def test_every_scalar_tensor_encoding_and_metadata_on_the_first_event_only(tmp_path):
     """DT_HALF/BFLOAT16/INT32/INT64/BOOL/UINT in *_val fields and tensor_content; the plugin is
     remembered from the first event of a tag, as TensorBoard does."""
+    from tensorboard.compat.proto import types_pb2 as t
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.tensor_pb2 import TensorProto
-    from tensorboard.compat.proto import types_pb2 as t
 
     from tbreport.reader import read_logdir
 
