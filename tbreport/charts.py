@@ -693,7 +693,7 @@ def _setup_x_axis(
         ax.xaxis.set_major_formatter(_ScaledFormatter(unit))
         return f"time since start ({name})", _identity
     ax.xaxis.set_major_locator(
-        mticker.MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10], integer=True)
+        mticker.MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10], integer=True)
     )
     ax.xaxis.set_major_formatter(_CompactFormatter())
     # wall times outside the datetime range (a broken clock) are shown as plain seconds
@@ -711,7 +711,7 @@ def _setup_y_axis(ax: Axes, log_y: bool) -> None:
         ax.yaxis.set_major_formatter(_LogFormatter(minor=False))
         ax.yaxis.set_minor_formatter(_LogFormatter(minor=True))
     else:
-        ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins="auto", steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
         ax.yaxis.set_major_formatter(_CompactFormatter())
         ax.yaxis.set_minor_locator(mticker.NullLocator())
 
