@@ -569,8 +569,8 @@ def _canvas(size: _Size) -> tuple[Figure, Axes]:
     fig, ax = cached
     for artist in [*ax.lines, *ax.collections, *ax.texts, *ax.images, *ax.patches]:
         artist.remove()
-    for legend in list(fig.legends):
-        legend.remove()
+    for artist in [*fig.legends, *fig.lines, *fig.texts, *fig.artists]:
+        artist.remove()
     for loc in ("left", "center", "right"):
         ax.set_title("", loc=loc)
     ax.set_xlabel("")
@@ -692,9 +692,7 @@ def _setup_x_axis(
         ax.xaxis.set_major_locator(_ScaledLocator(unit, steps))
         ax.xaxis.set_major_formatter(_ScaledFormatter(unit))
         return f"time since start ({name})", _identity
-    ax.xaxis.set_major_locator(
-        mticker.MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10], integer=True)
-    )
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10], integer=True))
     ax.xaxis.set_major_formatter(_CompactFormatter())
     # wall times outside the datetime range (a broken clock) are shown as plain seconds
     return ("step" if chart.x_axis == "step" else "wall time (unix s)"), _identity
@@ -830,6 +828,8 @@ class _LegendLayout:
     entries: tuple[str, ...]
     columns: int
     height: float
+    #: width of a column, inches
+    column: float = 0.0
 
 
 _HANDLE_EM = 1.8
@@ -841,7 +841,7 @@ _ROW_EM = 1.55
 def _legend_layout(lines: Sequence[Line], room: float) -> _LegendLayout:
     """Entries, columns and height (inches) of the legend under a plot ``room`` inches wide."""
     if len(lines) <= 1:
-        return _LegendLayout((), 0, 0.0)
+        return _LegendLayout((), 0, 0.0, 0.0)
     labels = [shorten(clean_text(line.run), MAX_NAME_CHARS) for line in lines]
     if len(labels) > MAX_LEGEND_ENTRIES:
         shown = MAX_LEGEND_ENTRIES - 1
@@ -852,24 +852,40 @@ def _legend_layout(lines: Sequence[Line], room: float) -> _LegendLayout:
     columns = max(1, min(len(labels), int((room + _COLUMN_GAP_EM * em) // column)))
     rows = math.ceil(len(labels) / columns)
     height = LEGEND_GAP_IN + rows * _ROW_EM * em + LEGEND_BOTTOM_IN
-    return _LegendLayout(tuple(labels), columns, height)
+    return _LegendLayout(tuple(labels), columns, height, column)
 
 
 def _draw_legend(
     fig: Figure, lines: Sequence[Line], layout: _LegendLayout, left: float, top: float,
     fig_height: float,
 ) -> None:  # fmt: skip
-    handles = [
-        Line2D([], [], color=line.color, linewidth=2.0, linestyle="--" if line.dashed else "-")
-        for line, _ in zip(lines, layout.entries, strict=False)  # entries may be capped
-    ]
-    if len(layout.entries) < len(lines):
-        handles[-1] = Line2D([], [], linestyle="none")  # the "+N more" entry
-    legend = fig.legend(
-        handles, list(layout.entries), loc="upper left", bbox_to_anchor=(left, top / fig_height),
-        ncols=layout.columns, frameon=False, fontsize=LEGEND_SIZE, borderaxespad=0.0,
-        borderpad=0.0, handlelength=_HANDLE_EM, handletextpad=_HANDLE_PAD_EM,
-        columnspacing=_COLUMN_GAP_EM, labelspacing=_ROW_EM - 1.0, labelcolor=INK,
-    )  # fmt: skip
-    for text in legend.get_texts():
-        text.set_parse_math(False)
+    """Handles and names in a grid below the axes, drawn as plain figure artists.
+
+    matplotlib's Legend lays out the same grid through offset boxes at several times the cost
+    of the few lines and texts it ends up drawing.
+    """
+    width = fig.get_figwidth()
+    em = LEGEND_SIZE / 72.0
+    row_height = _ROW_EM * em
+    x0 = left * width  # inches
+    capped = len(layout.entries) < len(lines)
+    for i, label in enumerate(layout.entries):
+        row, col = divmod(i, layout.columns)
+        x = x0 + col * layout.column
+        y = top - (row + 0.5) * row_height
+        is_more = capped and i == len(layout.entries) - 1
+        if not is_more:
+            line = lines[i]
+            fig.add_artist(
+                Line2D(
+                    [x / width, (x + _HANDLE_EM * em) / width], [y / fig_height] * 2,
+                    transform=fig.transFigure, color=line.color, linewidth=2.0,
+                    linestyle="--" if line.dashed else "-", solid_capstyle="butt",
+                    dash_capstyle="butt",
+                )
+            )  # fmt: skip
+        fig.text(
+            (x + (_HANDLE_EM + _HANDLE_PAD_EM) * em) / width, y / fig_height, label,
+            fontsize=LEGEND_SIZE, color=INK, va="center_baseline", ha="left",
+            parse_math=False,
+        )  # fmt: skip
