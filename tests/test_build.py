@@ -384,3 +384,17 @@ def test_manifest_of_an_earlier_version_is_still_read(tmp_path):
     )
     build(_options(tmp_path))  # index.html was tbreport's: replaced, not refused
     assert "tutorial/poly" in (site / "index.html").read_text()
+
+
+def test_progress_on_stderr_unless_quiet(tmp_path, torch_writer):
+    w = torch_writer("many")
+    for s in range(3):
+        for t in range(9):
+            w.add_scalar(f"m/t{t}", s * t, s)
+    w.close()
+    args = ["build", str(tmp_path / "logs"), "--out", str(tmp_path / "o"), "--date", DATE]
+    loud = CliRunner().invoke(main, args)
+    assert loud.exit_code == 0, loud.output
+    assert "Drawing charts" in loud.stderr and "Built 9 chart(s) for 1 run(s)" in loud.stderr
+    quiet = CliRunner().invoke(main, [*args, "--quiet"])
+    assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
