@@ -282,15 +282,11 @@ def _context(report: Report, options: Options, figures: list[dict]) -> dict:
 
 
 def _sections(report: Report, figures: list[dict]) -> list[dict]:
-    out = []
-    i = 0
-    for section in report.sections:
-        items = []
-        for _chart in section.charts:
-            items.append(figures[i])
-            i += 1
-        out.append({"section": section, "figures": items})
-    return out
+    remaining = iter(figures)  # figures are in report.charts order: section by section
+    return [
+        {"section": section, "figures": [next(remaining) for _ in section.charts]}
+        for section in report.sections
+    ]
 
 
 def _figures(report: Report, image_urls: list[str], data_urls: list[str]) -> list[dict]:

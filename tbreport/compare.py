@@ -42,14 +42,6 @@ class Delta:
     def rel_delta(self) -> float | None:
         return _rel(self.last, self.base_last)
 
-    @property
-    def best_abs_delta(self) -> float | None:
-        return _diff(self.best, self.base_best)
-
-    @property
-    def best_rel_delta(self) -> float | None:
-        return _rel(self.best, self.base_best)
-
 
 @dataclass(frozen=True)
 class TagVerdict:

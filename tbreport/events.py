@@ -347,6 +347,8 @@ class FileData:
     hparams: dict[str, object] = field(default_factory=dict)
     file_version: str | None = None
     records: int = 0
+    #: bytes in the file as read
+    size: int = 0
     framing: Framing | None = None
 
 
@@ -437,14 +439,12 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     slow: list[int] = []
     worst: int | None = None
     for group, bad in records.check_groups(buf, starts, lengths, verify):
-        found = records.first_bad(group, bad)
-        if found is not None and (worst is None or found < worst):
-            worst = found
+        worst = records.first_bad(group, bad, worst)
         _read_group(buf, starts, group, col, slow, fast)
         del group, bad  # before the next group's bytes are gathered
     framing = records.cut(buf, starts, lengths, (status, stop, reason), worst)
     kept = int(framing.starts.shape[0])
-    out = FileData(path=path, records=kept, framing=framing)
+    out = FileData(path=path, records=kept, size=int(buf.shape[0]), framing=framing)
     # protobuf decoding only for records before the cut, in file order
     for rec in sorted(r for r in slow if r < kept):
         at = int(starts[rec]) + HEADER

@@ -57,10 +57,6 @@ class Series:
         return int(self.steps.shape[0])
 
     @property
-    def nonfinite(self) -> int:
-        return int(np.count_nonzero(~np.isfinite(self.values)))
-
-    @property
     def nan_count(self) -> int:
         return int(np.count_nonzero(np.isnan(self.values)))
 

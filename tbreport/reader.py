@@ -227,8 +227,7 @@ def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
     framing = data.framing
     path = data.path
     out = []
-    size = os.path.getsize(path) if os.path.exists(path) else 0
-    if size == 0:
+    if data.size == 0:
         return [
             DataWarning(
                 "empty-file",

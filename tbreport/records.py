@@ -438,9 +438,12 @@ def check_groups(
         del group, bad
 
 
-def first_bad(group: Group, bad: np.ndarray) -> int | None:
-    """Index of the group's first record (in file order) failing a checksum, if any."""
-    return int(group.members[int(np.argmax(bad))]) if bad.any() else None
+def first_bad(group: Group, bad: np.ndarray, so_far: int | None = None) -> int | None:
+    """The first record (in file order) failing a checksum: in this group or ``so_far``."""
+    if not bad.any():
+        return so_far
+    found = int(group.members[int(np.argmax(bad))])
+    return found if so_far is None else min(found, so_far)
 
 
 def cut(
@@ -470,7 +473,5 @@ def frame(buf: np.ndarray, verify: bool = True) -> Framing:
     starts, lengths, status, stop, reason = _walk(buf)
     worst: int | None = None
     for group, bad in check_groups(buf, starts, lengths, verify):
-        found = first_bad(group, bad)
-        if found is not None and (worst is None or found < worst):
-            worst = found
+        worst = first_bad(group, bad, worst)
     return cut(buf, starts, lengths, (status, stop, reason), worst)
