@@ -42,10 +42,10 @@ def _cli_seconds(logdir: Path, fmt: str, image_format: str, repeat: int) -> floa
 
 
 def _stages(logdir: Path) -> list[tuple[str, float]]:
-    from tbreport.build import chart_csv
-    from tbreport.charts import draw_charts
-    from tbreport.config import Options
-    from tbreport.reader import read_logdir
+    from tbreport.kinds.scalars import chart_csv
+    from tbreport.charts import ChartPool
+    from tbreport.options import Options
+    from tbreport.read import read_logdir
     from tbreport.report import build_report
 
     options = Options(runs_dir=str(logdir), quiet=True)
@@ -57,7 +57,8 @@ def _stages(logdir: Path) -> list[tuple[str, float]]:
     report = build_report(logdir_data, options)
     times.append(("transform (smooth, thin, summaries)", time.perf_counter() - t))
     t = time.perf_counter()
-    draw_charts(report.charts)
+    with ChartPool() as pool:
+        pool.draw(report.charts)
     times.append((f"charts ({len(report.charts)} PNG, {os.cpu_count()} processes)", time.perf_counter() - t))
     t = time.perf_counter()
     for chart in report.charts:

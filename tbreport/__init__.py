@@ -1,19 +1,46 @@
 """tbreport: static reports from TensorBoard run directories.
 
-``read_logdir(path)`` reads every run under a logdir into numpy arrays; the ``tbreport`` command
-builds Jekyll posts and standalone HTML reports from them.
+``read_logdir(path)`` reads every run under a logdir into numpy arrays; ``build(Options(...))``
+builds a report; the ``tbreport`` command does both. Names are imported on first use, so
+``import tbreport`` (and ``tbreport --help``) stays instant.
 """
 
 from __future__ import annotations
 
-from tbreport.model import DataWarning, Logdir, Run, Series, TagCount
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["DataWarning", "Logdir", "Run", "Series", "TagCount", "read_logdir", "__version__"]
+
+#: public name -> module that defines it
+_EXPORTS = {
+    "read_logdir": "tbreport.read",
+    "build": "tbreport.pipeline",
+    "BuildResult": "tbreport.pipeline",
+    "RegressionError": "tbreport.pipeline",
+    "Options": "tbreport.options",
+    "TbreportError": "tbreport.errors",
+    "DataWarning": "tbreport.model",
+    "Logdir": "tbreport.model",
+    "Run": "tbreport.model",
+    "Series": "tbreport.model",
+    "TagCount": "tbreport.model",
+    "WarningKind": "tbreport.model",
+}
+__all__ = [*_EXPORTS, "__version__"]
+
+if TYPE_CHECKING:
+    from tbreport.errors import TbreportError
+    from tbreport.model import DataWarning, Logdir, Run, Series, TagCount, WarningKind
+    from tbreport.options import Options
+    from tbreport.pipeline import BuildResult, RegressionError, build
+    from tbreport.read import read_logdir
 
 
-def read_logdir(path, *, restarts: str = "replace", verify_crc: bool = True) -> Logdir:  # noqa: ANN001
-    """Read every run under ``path``; see :func:`tbreport.reader.read_logdir`."""
-    from tbreport.reader import read_logdir as _read
-
-    return _read(path, restarts=restarts, verify_crc=verify_crc)
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tbreport' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

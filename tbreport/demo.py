@@ -1,4 +1,5 @@
-"""The built-in example: the two runs of the "PyTorch + Tensorboard (quick-start)" article.
+"""The built-in example: the two runs of the "PyTorch + Tensorboard (quick-start)" article,
+written to a folder and built into a report (``tbreport demo``).
 
 Writes real event files with TensorBoard's own EventFileWriter (the writer torch's
 SummaryWriter uses), the same records ``writer.add_scalar(tag, value, n)`` produces.
@@ -10,7 +11,12 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from tbreport.errors import TbreportError
+
+if TYPE_CHECKING:
+    from tbreport.pipeline import BuildResult
 
 #: the article's front matter date: the demo report carries it, so reruns give the same bytes
 ARTICLE_DATE = dt.datetime(2021, 5, 24, 20, 41, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
@@ -55,3 +61,26 @@ def write_quickstart_runs(logdir: Path, steps: int = 100) -> list[Path]:
         writer.close()
         written.append(run_dir)
     return written
+
+
+def run_demo(root: Path, format: str = "html", quiet: bool = False) -> tuple[BuildResult, bool]:
+    """Write the runs under ``root/runs`` (unless an earlier demo did) and build ``root/site``.
+
+    Returns the build's result and whether the runs of an earlier demo were reused.
+    """
+    from tbreport.options import Options
+    from tbreport.pipeline import build
+
+    reused = has_quickstart_runs(root / "runs")
+    if not reused:
+        write_quickstart_runs(root / "runs")
+    options = Options(
+        runs_dir=str(root / "runs"),
+        out=str(root / "site"),
+        format=format,
+        title="PyTorch + Tensorboard (quick-start)",
+        categories="ml general",
+        date=ARTICLE_DATE,
+        quiet=quiet,
+    )
+    return build(options), reused

@@ -51,18 +51,7 @@ def inventory(logdir: Logdir) -> dict[str, Any]:
                 "hparams": dict(run.hparams),
             }
         )
-    warnings = [
-        {
-            "kind": w.kind,
-            "severity": w.severity,
-            "message": w.message,
-            "path": w.path,
-            "offset": w.offset,
-            "run": w.run,
-            "tag": w.tag,
-        }
-        for w in logdir.warnings
-    ]
+    warnings = [w.to_dict() for w in logdir.warnings]
     return {"logdir": logdir.path, "points": logdir.points, "runs": runs, "warnings": warnings}
 
 

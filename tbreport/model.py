@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from tbreport.compare import Comparison
+    from tbreport.report.compare import Comparison
     from tbreport.transform import Summary
 
 #: Severities of a data problem. Notes are informational (a writer still running); warnings
@@ -37,6 +37,18 @@ class DataWarning:
 
     def __str__(self) -> str:
         return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        """As in ``ls --json`` and ``build --json`` (docs/json.md)."""
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "message": self.message,
+            "path": self.path,
+            "offset": self.offset,
+            "run": self.run,
+            "tag": self.tag,
+        }
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,8 @@ class Chart:
     direction: str
     #: run with the best value by direction, None when unknown
     best: str | None
+    #: the data kind that made this element (see tbreport.kinds)
+    kind: str = "scalars"
 
     @property
     def points(self) -> int:

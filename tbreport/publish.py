@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tbreport.errors import TbreportError
-from tbreport.writers import MANIFEST
+from tbreport.output import MANIFEST
 
 DEFAULT_MESSAGE = "Publish report with tbreport"
 FALLBACK_NAME = "tbreport"

@@ -39,12 +39,44 @@ def builtin_templates() -> Path:
     raise TemplateError("tbreport's built-in templates are missing; reinstall tbreport.")
 
 
-def make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environment:
+class Renderer:
+    """Renders templates from ``--templates DIR`` (searched first) and the built-in ones.
+
+    One per build: its two Jinja environments (HTML autoescaping on and off) are made once.
+    """
+
+    def __init__(self, user_dir: str | None) -> None:
+        if user_dir is not None and not Path(user_dir).is_dir():
+            raise TemplateError(f"Templates folder '{user_dir}' does not exist.")
+        self.user_dir = user_dir
+        self._envs: dict[bool, jinja2.Environment] = {}
+
+    def environment(self, autoescape: bool) -> jinja2.Environment:
+        if autoescape not in self._envs:
+            self._envs[autoescape] = _make_environment(self.user_dir, autoescape)
+        return self._envs[autoescape]
+
+    def render(self, template: str, context: Mapping[str, Any], autoescape: bool) -> str:
+        try:
+            return self.environment(autoescape).get_template(template).render(**context)
+        except jinja2.TemplateNotFound as err:
+            raise TemplateError(
+                f"Template '{err.name}' not found (looked in --templates and the built-in ones)."
+            ) from None
+        except jinja2.UndefinedError as err:
+            raise TemplateError(
+                f"Template '{template}' uses an undefined value: {err.message}."
+            ) from None
+        except jinja2.TemplateSyntaxError as err:
+            raise TemplateError(
+                f"Template '{err.filename or err.name}' line {err.lineno}: {err.message}."
+            ) from None
+
+
+def _make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environment:
     builtin = jinja2.FileSystemLoader(str(builtin_templates()))
     loaders: list[jinja2.BaseLoader] = []
     if user_dir is not None:
-        if not Path(user_dir).is_dir():
-            raise TemplateError(f"Templates folder '{user_dir}' does not exist.")
         loaders.append(jinja2.FileSystemLoader(user_dir))
     loaders.append(jinja2.PrefixLoader({"default": builtin}))
     loaders.append(builtin)
@@ -70,23 +102,3 @@ def make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environme
         icon=status_icon,
     )
     return env
-
-
-def render(
-    template: str, context: Mapping[str, Any], user_dir: str | None, autoescape: bool
-) -> str:
-    env = make_environment(user_dir, autoescape)
-    try:
-        return env.get_template(template).render(**context)
-    except jinja2.TemplateNotFound as err:
-        raise TemplateError(
-            f"Template '{err.name}' not found (looked in --templates and the built-in ones)."
-        ) from None
-    except jinja2.UndefinedError as err:
-        raise TemplateError(
-            f"Template '{template}' uses an undefined value: {err.message}."
-        ) from None
-    except jinja2.TemplateSyntaxError as err:
-        raise TemplateError(
-            f"Template '{err.filename or err.name}' line {err.lineno}: {err.message}."
-        ) from None

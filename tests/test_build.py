@@ -15,17 +15,17 @@ import pytest
 from click.testing import CliRunner
 from conftest import fixture_logdir
 
-from tbreport.build import build
+from tbreport.pipeline import build
 from tbreport.cli import main
-from tbreport.config import Options
-from tbreport.reader import read_logdir
+from tbreport.options import Options
+from tbreport.read import read_logdir
 from tbreport.transform import smooth
 
 DATE = "2021-05-24 20:41:00 -0400"
 
 
 def _options(tmp_path, **kw) -> Options:
-    from tbreport.config import make_options
+    from tbreport.options import make_options
 
     cli = {
         "runs_dir": str(fixture_logdir("quickstart")),

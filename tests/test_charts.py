@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 
 from tbreport import charts
-from tbreport.charts import clean_text, compact_labels, draw_chart, draw_charts, log_label, shorten
+from tbreport.charts import figure
+from tbreport.charts import ChartPool
+from tbreport.charts.figure import Painter, clean_text, compact_labels, draw_chart, log_label, shorten
 from tbreport.model import Chart, Line
 from tbreport.transform import PALETTE, series_summary, smooth
 
@@ -151,8 +153,8 @@ def test_raw_line_is_faint_under_the_smoothed_one():
         # the upper third of the plot: y from 0.6 to 1.1, where the smoothed line never goes
         line = make_line(x=np.arange(100), y=y, weight=weight)
         img = decode(draw_chart(make_chart([line], y_range=(-0.4, 1.1))))
-        top = round(charts.TOP_IN * DPI)
-        bottom = img.shape[0] - round(charts.BOTTOM_IN * DPI)
+        top = round(figure.TOP_IN * DPI)
+        bottom = img.shape[0] - round(figure.BOTTOM_IN * DPI)
         return img[top : top + (bottom - top) // 3]
 
     pale = mcolors.to_hex(0.25 * np.array(mcolors.to_rgb(BLUE)) + 0.75)
@@ -273,9 +275,9 @@ def _band(img: np.ndarray, where: str) -> np.ndarray:
     """A strip 0.2 in high along the top or bottom edge of the plot (single run, no legend)."""
     strip = int(0.2 * DPI)
     if where == "top":
-        top = round(charts.TOP_IN * DPI)
+        top = round(figure.TOP_IN * DPI)
         return img[top : top + strip]
-    bottom = img.shape[0] - round(charts.BOTTOM_IN * DPI)
+    bottom = img.shape[0] - round(figure.BOTTOM_IN * DPI)
     return img[bottom - strip : bottom]
 
 
@@ -408,7 +410,7 @@ def test_single_point_gets_a_visible_dot():
 def test_isolated_point_between_nans_gets_a_dot():
     def middle_band(y: list[float]) -> np.ndarray:
         img = decode(draw_chart(make_chart([make_line(x=[0, 1, 2], y=y)], y_range=(0, 2))))
-        middle = (round(charts.TOP_IN * DPI) + img.shape[0] - round(charts.BOTTOM_IN * DPI)) // 2
+        middle = (round(figure.TOP_IN * DPI) + img.shape[0] - round(figure.BOTTOM_IN * DPI)) // 2
         return img[middle - 10 : middle + 10]
 
     assert colour_pixels(middle_band([math.nan, 1.0, math.nan]), BLUE, tol=0.1) >= 4
@@ -441,7 +443,12 @@ def test_log_labels():
     ]
 
 
-# --- draw_charts --------------------------------------------------------------------------
+# --- the chart pool -----------------------------------------------------------------------
+
+
+def draw_charts(charts_, image_format="png", jobs=None, progress=None, meanwhile=None):
+    with ChartPool(jobs, image_format) as pool:
+        return pool.draw(charts_, progress=progress, meanwhile=meanwhile)
 
 
 def _charts(n: int) -> list[Chart]:
@@ -505,8 +512,6 @@ def test_bad_arguments_are_rejected():
 @pytest.mark.parametrize("image_format", ["png", "svg"])
 def test_a_reused_figure_draws_exactly_what_a_fresh_one_does(image_format):
     """Charts reuse one figure per size; nothing of one chart may leak into the next."""
-    import tbreport.charts as charts
-
     x = np.arange(300)
     two = [
         make_line("a", BLUE, x, noisy(1), weight=0.6),
@@ -522,12 +527,9 @@ def test_a_reused_figure_draws_exactly_what_a_fresh_one_does(image_format):
         make_chart([make_line("f", BLUE, [], [])], tag="empty"),
         make_chart(two, tag="train/loss", smoothing=0.6, y_range=(0.0, 2.0)),
     ]
-    fresh = []
-    for chart in sequence:
-        charts._CANVASES.clear()
-        fresh.append(draw_chart(chart, image_format))
-    charts._CANVASES.clear()
-    reused = [draw_chart(chart, image_format) for chart in sequence]
+    fresh = [draw_chart(chart, image_format) for chart in sequence]  # a figure each
+    painter = Painter()
+    reused = [painter.draw_chart(chart, image_format) for chart in sequence]
     assert reused == fresh
     assert len(set(fresh)) == len(fresh)
 

@@ -7,10 +7,10 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from tbreport.build import build
+from tbreport.pipeline import build
 from tbreport.cli import main
-from tbreport.compare import judge
-from tbreport.config import make_options
+from tbreport.report.compare import judge
+from tbreport.options import make_options
 
 DATE = "2021-05-24 20:41:00 -0400"
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import event_files, fixture_logdir
 
-from tbreport.discover import discover_runs, file_order_key
+from tbreport.read.discover import discover_runs, file_order_key
 from tbreport.errors import LogdirNotFoundError, NoEventFilesError
-from tbreport.reader import read_logdir
+from tbreport.read import read_logdir
 
 
 def _copy_quickstart(tmp_path):
@@ -131,7 +131,7 @@ def test_corrupt_record_keeps_prefix_and_names_offset(tmp_path):
     runs = _copy_quickstart(tmp_path)
     (path,) = event_files(runs / "run_1")
     data = bytearray(path.read_bytes())
-    from tbreport import records
+    from tbreport.read import records
 
     framing = records.frame(records.load(str(path)))
     victim = int(framing.starts[61])  # record 61: the 31st step's second tag

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import fixture_logdir
 
-from tbreport.build import _context, _figures, build
+from tbreport.formats import context as _context, figures as _figures
+from tbreport.pipeline import build
 from tbreport.cli import main
-from tbreport.config import make_options
-from tbreport.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, render_summary
-from tbreport.reader import read_logdir
+from tbreport.options import make_options
+from tbreport.formats.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, render_summary
+from tbreport.read import read_logdir
 from tbreport.report import build_report
 
 DATE = "2021-05-24 20:41:00 -0400"
@@ -165,7 +166,7 @@ def _big_report(tmp_path, ntags: int, job_summary: bool, image_base_url: str | N
         image_base_url=image_base_url,
     )
     logdir = read_logdir(runs)
-    from tbreport.build import with_baseline
+    from tbreport.report import with_baseline
 
     logdir, baseline, pairs = with_baseline(logdir, opts)
     report = build_report(logdir, opts, baseline=baseline, pairs=pairs)
@@ -177,7 +178,7 @@ def _big_report(tmp_path, ntags: int, job_summary: bool, image_base_url: str | N
 def test_size_caps_drop_whole_blocks_in_order(tmp_path, job_summary, monkeypatch):
     if job_summary:
         # the same logic with the byte limit of job summaries, scaled down to this logdir
-        monkeypatch.setattr("tbreport.markdown.SUMMARY_LIMIT", 80_000)
+        monkeypatch.setattr("tbreport.formats.markdown.SUMMARY_LIMIT", 80_000)
     summary = _big_report(tmp_path, 200, job_summary, "https://o.github.io/r/pr/1")
     text = summary.text
     size = len(text.encode()) if job_summary else len(text)

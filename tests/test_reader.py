@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import as_floats, expected, fixture_logdir
 
-from tbreport.reader import read_logdir
+from tbreport.read import read_logdir
 
 FIXTURE_NAMES = ["quickstart", "torch", "tensorboardx", "tf2", "keras"]
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import event_files, frame_record
 
-from tbreport import records
-from tbreport.events import read_file
+from tbreport.read import records
+from tbreport.read.events import read_file
 
 
 def test_crc32c_known_vector():
@@ -197,7 +197,7 @@ def test_every_scalar_tensor_encoding_and_metadata_on_the_first_event_only(tmp_p
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.tensor_pb2 import TensorProto
 
-    from tbreport.reader import read_logdir
+    from tbreport.read import read_logdir
 
     steps = range(0, 40)
     cases = {

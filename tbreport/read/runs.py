@@ -15,8 +15,8 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from tbreport.discover import RunDir, discover_runs
-from tbreport.events import SIMPLE, FileData, read_file
+from tbreport.read.discover import RunDir, discover_runs
+from tbreport.read.events import SIMPLE, FileData, read_file
 from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount
 from tbreport.transform import apply_restarts
 

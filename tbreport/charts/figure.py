@@ -1,4 +1,4 @@
-"""Charts stage: ``Chart`` values in, PNG or SVG image bytes out (one image per tag).
+"""Charts stage, drawing: ``Chart`` values in, PNG or SVG image bytes out (one image per tag).
 
 The only module that imports matplotlib. It uses the object API with an explicit Agg canvas
 (pyplot, its global figures and backend selection are never touched), one bundled font and
@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import io
 import math
-import multiprocessing
-import os
-import sys
-import threading
 import unicodedata
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -37,7 +32,7 @@ from matplotlib.transforms import ScaledTranslation
 from tbreport.model import Chart, Line
 from tbreport.transform import padded_range
 
-__all__ = ["FORMATS", "draw_chart", "draw_charts"]
+__all__ = ["FORMATS", "Painter", "draw_chart"]
 
 #: image formats ``draw_chart`` writes
 FORMATS: tuple[str, ...] = ("png", "svg")
@@ -49,8 +44,6 @@ FONT = "DejaVu Sans"
 MAX_LEGEND_ENTRIES = 12
 #: run names longer than this lose their middle to an ellipsis
 MAX_NAME_CHARS = 40
-#: fewer charts than this render in-process: a pool costs more to start than it saves
-MIN_PARALLEL = 4
 
 RAW_ALPHA = 0.25
 INK = "#222222"
@@ -111,6 +104,34 @@ class _Size:
 # --------------------------------------------------------------------------------------------
 
 
+class Painter:
+    """Draws charts on figures it keeps, one per size, reused chart after chart: making a
+    figure's axes and ticks costs more than drawing the lines. Every chart clears what the
+    previous one added (see ``canvas``). One per process that draws; not shared across threads.
+    """
+
+    def __init__(self) -> None:
+        self._canvases: dict[tuple[float, float, float], tuple[Figure, Axes]] = {}
+        # once, not per chart: font lookup and charmap
+        _font_path()
+        _charmap()
+
+    def canvas(self, size: _Size) -> tuple[Figure, Axes]:
+        return _canvas(self._canvases, size)
+
+    def draw_chart(
+        self,
+        chart: Chart,
+        image_format: str = "png",
+        *,
+        width: float = 7.2,
+        height: float = 4.0,
+        dpi: float = 110.0,
+    ) -> bytes:
+        """See :func:`draw_chart`."""
+        return _draw(self, chart, image_format, width, height, dpi)
+
+
 def draw_chart(
     chart: Chart,
     image_format: str = "png",
@@ -123,8 +144,15 @@ def draw_chart(
 
     ``width`` x ``height`` inches is the size without a legend; a legend (more than one run)
     adds rows below the x axis, so the plot area is the same in every chart of a report.
-    NaN and +-inf points are marked on the axes edges, and a note counts them.
+    NaN and +-inf points are marked on the axes edges, and a note counts them. Draws on a
+    figure of its own; a :class:`Painter` reuses figures across charts.
     """
+    return _draw(Painter(), chart, image_format, width, height, dpi)
+
+
+def _draw(
+    painter: Painter, chart: Chart, image_format: str, width: float, height: float, dpi: float
+) -> bytes:
     _check_format(image_format)
     size = _check_size(width, height, dpi)
     if chart.x_axis not in X_AXES:
@@ -132,7 +160,7 @@ def draw_chart(
             f"chart {chart.tag!r}: x_axis must be one of {X_AXES}, got {chart.x_axis!r}"
         )
     with matplotlib.rc_context(_RC):
-        fig = _build_figure(chart, size)
+        fig = _build_figure(painter, chart, size)
         buffer = io.BytesIO()
         if image_format == "png":
             # zlib level 1: a fraction of the encode time of the default 6, files ~15% larger
@@ -146,101 +174,6 @@ def draw_chart(
         else:
             fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
     return buffer.getvalue()
-
-
-def draw_charts(
-    charts: Sequence[Chart],
-    image_format: str = "png",
-    jobs: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    *,
-    meanwhile: Callable[[], object] | None = None,
-    width: float = 7.2,
-    height: float = 4.0,
-    dpi: float = 110.0,
-) -> list[bytes]:
-    """Every chart drawn, in input order, on ``jobs`` processes (None: every usable core).
-
-    ``progress(done, total)`` is called in this process as charts complete. Few charts or
-    ``jobs == 1`` render here, without a pool. ``meanwhile()`` runs in this process while the
-    workers draw (after they have started), or after drawing when there is no pool.
-    """
-    _check_format(image_format)
-    _check_size(width, height, dpi)
-    if jobs is not None and jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
-    charts = list(charts)
-    total = len(charts)
-    style = {"width": width, "height": height, "dpi": dpi}
-    workers = min(jobs or _usable_cpus(), total)
-    if workers <= 1 or total < MIN_PARALLEL:
-        images = []
-        for done, chart in enumerate(charts, 1):
-            images.append(draw_chart(chart, image_format, **style))
-            if progress is not None:
-                progress(done, total)
-        if meanwhile is not None:
-            meanwhile()
-        return images
-
-    # chunks amortise pickling and IPC; several per worker keep cores busy to the end
-    chunk = max(1, min(16, math.ceil(total / (workers * 4))))
-    starts = range(0, total, chunk)
-    results: list[bytes] = [b""] * total
-    done = 0
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=_pool_context(), initializer=_init_worker
-    ) as pool:
-        pending: dict[Future[list[bytes]], int] = {
-            pool.submit(_draw_chunk, charts[s : s + chunk], image_format, style): s for s in starts
-        }
-        if meanwhile is not None:
-            meanwhile()  # the workers exist now: no thread of ours is running when they fork
-        while pending:
-            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                start = pending.pop(future)
-                images = future.result()  # a worker's exception is raised here, traceback kept
-                results[start : start + len(images)] = images
-                done += len(images)
-                if progress is not None:
-                    progress(done, total)
-    return results
-
-
-# --------------------------------------------------------------------------------------------
-# Workers
-# --------------------------------------------------------------------------------------------
-
-
-def _draw_chunk(charts: list[Chart], image_format: str, style: dict[str, float]) -> list[bytes]:
-    return [draw_chart(chart, image_format, **style) for chart in charts]
-
-
-def _init_worker() -> None:
-    # once per worker, not per chart: font lookup and charmap (matplotlib is imported with
-    # this module, which a spawned worker imports to unpickle _draw_chunk)
-    _font_path()
-    _charmap()
-
-
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork is fastest (workers inherit the imported matplotlib), but forking a process that
-    # runs threads can deadlock; spawn imports this module once per worker
-    if (
-        sys.platform.startswith("linux")
-        and "fork" in multiprocessing.get_all_start_methods()
-        and threading.active_count() == 1
-    ):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
-
-
-def _usable_cpus() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        # the cores this process may run on (containers, taskset), not the machine's count
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 def _check_format(image_format: str) -> None:
@@ -549,22 +482,19 @@ def _y_limits(chart: Chart, lines: list[_Prepared]) -> tuple[float, float]:
     return padded_range(float(finite.min()), float(finite.max()), log=chart.log_y)
 
 
-#: one figure per size, reused chart after chart: making a figure's axes and ticks costs more
-#: than drawing the lines. Every chart clears what the previous one added (see _canvas).
-_CANVASES: dict[tuple[float, float, float], tuple[Figure, Axes]] = {}
-
-
-def _canvas(size: _Size) -> tuple[Figure, Axes]:
+def _canvas(
+    canvases: dict[tuple[float, float, float], tuple[Figure, Axes]], size: _Size
+) -> tuple[Figure, Axes]:
     plot_height = max(0.5, size.height - TOP_IN - BOTTOM_IN)
     rect = _rect(MIN_LEFT_IN, BOTTOM_IN, size.width - MIN_LEFT_IN - RIGHT_IN, plot_height, size)
     key = (size.width, size.height, size.dpi)
-    cached = _CANVASES.get(key)
+    cached = canvases.get(key)
     if cached is None:
         fig = Figure(figsize=(size.width, size.height), dpi=size.dpi, facecolor="white")
         FigureCanvasAgg(fig)
         ax = fig.add_axes(rect)
         _style_axes(ax)
-        _CANVASES[key] = (fig, ax)
+        canvases[key] = (fig, ax)
         return fig, ax
     fig, ax = cached
     for artist in [*ax.lines, *ax.collections, *ax.texts, *ax.images, *ax.patches]:
@@ -581,9 +511,9 @@ def _canvas(size: _Size) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def _build_figure(chart: Chart, size: _Size) -> Figure:
+def _build_figure(painter: Painter, chart: Chart, size: _Size) -> Figure:
     lines = [_prepare(line, chart.log_y) for line in chart.lines]
-    fig, ax = _canvas(size)
+    fig, ax = painter.canvas(size)
     plot_height = max(0.5, size.height - TOP_IN - BOTTOM_IN)
 
     # limits before ticks; the data never sets them (no autoscale surprises or warnings)

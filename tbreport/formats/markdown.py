@@ -1,4 +1,4 @@
-"""Render stage for GitHub: a Report in, Markdown for a PR comment or job summary out.
+"""The Markdown format, for GitHub: a Report in, ``report.md`` for a PR comment or job summary.
 
 The text is made of whole blocks (header, comparison table, one block per tag, data notes).
 When it is over GitHub's limit, blocks are dropped in a fixed order, never a table in half:
@@ -8,13 +8,16 @@ comparison table; the output says what was left out.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tbreport.config import Options
+from tbreport.formats import Artifacts, Rendered, context, figures
 from tbreport.model import Report
-from tbreport.render import make_environment
+from tbreport.options import Options
+from tbreport.output import OutputFile
+from tbreport.render import Renderer
 
 #: GitHub's limits: a PR comment holds 65,536 characters, a job summary 1 MiB per step
 COMMENT_LIMIT = 65_000
@@ -22,7 +25,9 @@ SUMMARY_LIMIT = 1024 * 1024
 
 
 @dataclass(frozen=True)
-class Summary:
+class Shortened:
+    """Markdown text cut to a size limit."""
+
     text: str
     #: what was left out to fit, in the order it was dropped
     dropped: tuple[str, ...]
@@ -34,8 +39,8 @@ def _size(text: str, job_summary: bool) -> int:
 
 def render_summary(
     report: Report, options: Options, figures: Sequence[dict], context: dict, image_ext: str
-) -> Summary:
-    env = make_environment(options.templates, autoescape=False)
+) -> Shortened:
+    env = Renderer(options.templates).environment(autoescape=False)
     module: Any = env.get_template("summary.md.j2").module  # the template's macros
     header = str(
         module.header(
@@ -119,9 +124,9 @@ def render_summary(
         if kept == total or (kept is not None and index >= notes_stage):
             text = make(kept)
             extra = [f"{total - kept} of {total} tag tables"] if kept < total else []
-            return Summary(text, tuple([*dropped, *extra]))
+            return Shortened(text, tuple([*dropped, *extra]))
     dropped = [*stages[-1][0], f"{total} of {total} tag tables"]
-    return Summary(join([header], dropped), tuple(dropped))
+    return Shortened(join([header], dropped), tuple(dropped))
 
 
 def _tables_that_fit(make, count: int, size, limit: int) -> int | None:
@@ -136,3 +141,32 @@ def _tables_that_fit(make, count: int, size, limit: int) -> int | None:
         else:
             hi = mid - 1
     return lo
+
+
+class Markdown:
+    name = "markdown"
+
+    def needs(self, options: Options) -> frozenset[str]:
+        # no image links without a host for them: nothing to draw
+        return frozenset({"images"}) if options.image_base_url else frozenset()
+
+    def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
+        pass
+
+    def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
+        ext = options.image_format
+        names = [f"{chart.slug}.{ext}" for chart in report.charts]
+        figs = figures(report, names, ["" for _ in report.charts])
+        summary = render_summary(report, options, figs, context(report, options, figs), ext)
+        files = [OutputFile("report.md", summary.text.encode("utf-8"))]
+        # drawn only for hosting where --image-base-url points (publish --prefix)
+        files.extend(OutputFile(n, img) for n, img in zip(names, artifacts.images, strict=False))
+        return Rendered(
+            tuple(files),
+            manifest_key="markdown",
+            shortened=summary.dropped,
+            job_summary=summary.text if options.job_summary else None,
+        )
+
+
+FORMAT = Markdown()

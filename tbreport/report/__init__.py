@@ -1,4 +1,4 @@
-"""Transform stage: a Logdir and Options in, a Report (sections of per-tag charts) out.
+"""Report stage: a Logdir and Options in, a Report (sections of per-tag charts) out.
 
 Selects runs and tags, smooths each full series, thins it for drawing while keeping extremes,
 computes the outlier-robust y range, summaries, directions and the best run per tag.
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tbreport.compare import Comparison, compare_tag
-from tbreport.config import Options
+from tbreport.options import Options
+from tbreport.report.baseline import BaselineError, with_baseline
+from tbreport.report.compare import Comparison, compare_tag
 from tbreport.escape import slug, unique_slugs
 from tbreport.model import Chart, Line, Logdir, Report, Run, RunInfo, Section, Series
 from tbreport.transform import (
@@ -29,6 +30,21 @@ from tbreport.transform import (
     smooth,
     thin,
 )
+
+
+__all__ = [
+    "BaselineError",
+    "build_report",
+    "check_regressions",
+    "post_slug",
+    "select_runs",
+    "with_baseline",
+]
+
+
+def check_regressions(report: Report) -> str | None:
+    """What failed the regression gates, or None (also without a baseline)."""
+    return report.comparison.regression_message() if report.comparison is not None else None
 
 
 def select_runs(runs: tuple[Run, ...], options: Options) -> list[Run]:

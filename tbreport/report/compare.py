@@ -1,4 +1,4 @@
-"""Transform stage, baseline comparison: candidate and baseline runs in, per-tag deltas out.
+"""Report stage, baseline comparison: candidate and baseline runs in, per-tag deltas out.
 
 Each candidate run is compared with its reference: the baseline run of the same name when the
 baseline is another logdir, else the only baseline run, else the baseline run with the best
@@ -82,6 +82,42 @@ class Comparison:
         if c[NOT_JUDGED]:
             parts.append(f"{c[NOT_JUDGED]} not judged")
         return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        """As in ``build --json`` (docs/json.md)."""
+        return {
+            "headline": self.headline,
+            "counts": self.counts,
+            "tolerance": self.tolerance,
+            "tags": [{"tag": v.tag, "status": v.status, "gate": v.gate} for v in self.tags],
+            "regressions": [
+                {
+                    "tag": d.tag,
+                    "run": d.run,
+                    "reference": d.reference,
+                    "last": d.last,
+                    "baseline_last": d.base_last,
+                    "relative_change": d.rel_delta,
+                    "tolerance": d.tolerance,
+                }
+                for d in self.regressions
+            ],
+        }
+
+    def regression_message(self) -> str | None:
+        """The gate failures for ``--fail-on-regression``, or None when every gate passed."""
+        from tbreport.formatting import format_number
+
+        if not self.regressions:
+            return None
+        lines = []
+        for d in self.regressions:
+            rel = "" if d.rel_delta is None else f", {d.rel_delta:+.1%}"
+            lines.append(
+                f"  - {d.tag}: {d.run} {format_number(d.last)} vs {d.reference} "
+                f"{format_number(d.base_last)}{rel} (tolerance {d.tolerance:.1%})"
+            )
+        return f"{len(self.regressions)} gate(s) got worse than the baseline:\n" + "\n".join(lines)
 
 
 def _diff(a: float | None, b: float | None) -> float | None:

@@ -16,8 +16,12 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from tbreport.errors import TbreportError
+
+if TYPE_CHECKING:
+    from tbreport.formats import Rendered
 
 MANIFEST = ".tbreport-manifest.json"
 
@@ -139,3 +143,13 @@ def _remove_stale(out: Path, previous: dict[str, str], owned: dict[str, str]) ->
         while parent != out and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
             parent = parent.parent
+
+
+def write_output(out: Path, rendered: Rendered, force: bool = False) -> list[str]:
+    """Write a build's files into ``out``, then append its job summary where GitHub asks."""
+    written = write_files(out, rendered.files, report=rendered.manifest_key)
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if rendered.job_summary is not None and target:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write(rendered.job_summary)
+    return written

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from tbreport import records
-from tbreport.records import HEADER, Framing, Group
+from tbreport.read import records
+from tbreport.read.records import HEADER, Framing, Group
 
 # Value.tensor dtypes (tensorflow/core/framework/types.proto) read as scalars
 _DT_FLOAT, _DT_DOUBLE, _DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8 = 1, 2, 3, 4, 5, 6

@@ -1,0 +1,177 @@
+"""Charts stage: report elements in, their images out, drawn on a pool of worker processes.
+
+:class:`ChartPool` is created by the pipeline before reading and closed after drawing. It
+imports matplotlib on a thread of its own while the logdir is read (the import takes most of a
+second), joins it before starting workers, and forks them so they inherit the import. Each
+element is drawn by its kind (``tbreport.kinds``) with a :class:`~tbreport.charts.figure.Painter`
+that reuses figures. This module itself does not import matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tbreport.charts.figure import Painter
+
+__all__ = ["ChartPool", "Painter"]
+
+#: fewer elements than this are drawn in-process: a pool costs more to start than it saves
+MIN_PARALLEL = 4
+
+Progress = Callable[[int, int], None]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Painter":  # matplotlib only when asked for
+        from tbreport.charts.figure import Painter
+
+        return Painter
+    raise AttributeError(name)
+
+
+class ChartPool:
+    """Draws elements on ``jobs`` processes (None: every usable core), in input order."""
+
+    def __init__(self, jobs: int | None = None, image_format: str = "png", warm: bool = True) -> None:
+        if jobs is not None and jobs < 1:
+            raise ValueError(f"jobs must be at least 1, got {jobs}")
+        self.jobs = jobs
+        self.image_format = image_format
+        #: import matplotlib in the background from the start (when images will be drawn)
+        self.warm = warm
+        self._warm: threading.Thread | None = None
+        self._painter: Painter | None = None
+
+    def __enter__(self) -> ChartPool:
+        if not self.warm:
+            return self
+        # numpy releases the GIL while the logdir is read: the import overlaps it
+        self._warm = threading.Thread(
+            target=importlib.import_module, args=("tbreport.charts.figure",), daemon=True
+        )
+        self._warm.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._join()
+        self._painter = None
+
+    def _join(self) -> None:
+        if self._warm is not None:
+            self._warm.join()
+            self._warm = None
+
+    def draw(
+        self,
+        elements: Sequence[Any],
+        progress: Progress | None = None,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> list[bytes]:
+        """Every element's image. ``progress(done, total)`` is called here as they complete;
+        ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool)."""
+        self._join()
+        from tbreport.charts.figure import Painter, _check_format
+
+        _check_format(self.image_format)
+        elements = list(elements)
+        total = len(elements)
+        workers = min(self.jobs or _usable_cpus(), total)
+        if workers <= 1 or total < MIN_PARALLEL:
+            if self._painter is None:
+                self._painter = Painter()
+            images = []
+            for done, element in enumerate(elements, 1):
+                images.append(_draw_one(element, self.image_format, self._painter))
+                if progress is not None:
+                    progress(done, total)
+            if meanwhile is not None:
+                meanwhile()
+            return images
+        return self._draw_parallel(elements, workers, progress, meanwhile)
+
+    def _draw_parallel(
+        self,
+        elements: list[Any],
+        workers: int,
+        progress: Progress | None,
+        meanwhile: Callable[[], object] | None,
+    ) -> list[bytes]:
+        total = len(elements)
+        # chunks amortise pickling and IPC; several per worker keep cores busy to the end
+        chunk = max(1, min(16, math.ceil(total / (workers * 4))))
+        results: list[bytes] = [b""] * total
+        done = 0
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=_pool_context(), initializer=_init_worker
+        ) as pool:
+            pending: dict[Future[list[bytes]], int] = {
+                pool.submit(_draw_chunk, elements[s : s + chunk], self.image_format): s
+                for s in range(0, total, chunk)
+            }
+            if meanwhile is not None:
+                meanwhile()  # the workers exist now: no thread of ours runs when they fork
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    start = pending.pop(future)
+                    images = future.result()  # a worker's exception is raised here
+                    results[start : start + len(images)] = images
+                    done += len(images)
+                    if progress is not None:
+                        progress(done, total)
+        return results
+
+
+def _draw_one(element: Any, image_format: str, painter: Painter) -> bytes:
+    from tbreport.registry import get_kind
+
+    return bytes(get_kind(element.kind).draw(element, image_format, painter))
+
+
+# A worker process draws with one Painter of its own, made by the pool's initializer; it lives
+# and dies with that process (the pool's), never in the process that made the pool.
+_worker_painter: list[Painter] = []
+
+
+def _init_worker() -> None:
+    from tbreport.charts.figure import Painter
+
+    _worker_painter[:] = [Painter()]
+
+
+def _draw_chunk(elements: list[Any], image_format: str) -> list[bytes]:
+    return [_draw_one(e, image_format, _worker_painter[0]) for e in elements]
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork is fastest (workers inherit the imported matplotlib), but forking a process that
+    # runs threads can deadlock (an application embedding tbreport may): spawn then
+    if (
+        sys.platform.startswith("linux")
+        and "fork" in multiprocessing.get_all_start_methods()
+        and threading.active_count() == 1
+    ):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        # the cores this process may run on (containers, taskset), not the machine's count
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1

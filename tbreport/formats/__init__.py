@@ -1,0 +1,132 @@
+"""Render stage: a Report (and the charts' images and data) in, the files of one format out.
+
+Each output format is one module of this package with an object following :class:`Format`;
+:mod:`tbreport.registry` finds them (and those of other packages) by name, so the pipeline
+never branches on the format. See docs/extending.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tbreport.errors import TbreportError
+from tbreport.formatting import format_utc
+from tbreport.model import Report
+from tbreport.options import Options
+from tbreport.output import OutputFile
+
+__all__ = [
+    "Artifacts",
+    "Format",
+    "FutureDateError",
+    "OutputFile",
+    "Rendered",
+    "context",
+    "figures",
+]
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """What the charts stage made, in ``report.charts`` order (empty when not asked for)."""
+
+    images: tuple[bytes, ...] = ()
+    #: the plotted data of each chart (CSV)
+    data: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The files of a build, the main one first, and how to record them."""
+
+    files: tuple[OutputFile, ...]
+    #: the report's key in the output folder's manifest: a rebuild of the same key replaces
+    #: the files it wrote before; other keys (other posts of one blog) are left alone
+    manifest_key: str
+    #: details dropped to fit a size limit, in order
+    shortened: tuple[str, ...] = ()
+    #: text appended to $GITHUB_STEP_SUMMARY (when that is set) after the files are written
+    job_summary: str | None = None
+
+
+class Format(Protocol):
+    """An output format. ``name`` is what ``--format`` takes."""
+
+    name: str
+
+    def needs(self, options: Options) -> frozenset[str]:
+        """Which artifacts to make: "images", "data" (a subset; empty for text only)."""
+        ...
+
+    def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
+        """Raise a TbreportError when this report cannot be built in this format."""
+        ...
+
+    def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
+        """Every file of the build, in memory."""
+        ...
+
+
+class FutureDateError(TbreportError):
+    """A post dated in the future: Jekyll would silently skip it."""
+
+
+def figures(report: Report, image_urls: Sequence[str], data_urls: Sequence[str]) -> list[dict]:
+    """Per chart, what the templates show: the chart, its image and data links, its table."""
+    out = []
+    for number, (chart, image, data) in enumerate(
+        zip(report.charts, image_urls, data_urls, strict=True), 1
+    ):
+        rows = [
+            {"line": line, "summary": line.summary, "best": line.run == chart.best}
+            for line in chart.lines
+        ]
+        out.append(
+            {
+                "number": number,
+                "chart": chart,
+                "image": image,
+                "data": data,
+                "rows": rows,
+                "thinned": chart.drawn < chart.points,
+            }
+        )
+    return out
+
+
+def context(report: Report, options: Options, figs: list[dict]) -> dict[str, Any]:
+    """The values every report template gets."""
+    runs = report.runs
+    starts = [r.start_time for r in runs if r.start_time is not None]
+    ends = [
+        r.start_time + r.duration
+        for r in runs
+        if r.start_time is not None and r.duration is not None
+    ]
+    steps = [
+        (r.first_step, r.last_step)
+        for r in runs
+        if r.first_step is not None and r.last_step is not None
+    ]
+    remaining = iter(figs)  # figures are in report.charts order: section by section
+    return {
+        "report": report,
+        "options": options,
+        "figures": figs,
+        "sections": [
+            {"section": section, "figures": [next(remaining) for _ in section.charts]}
+            for section in report.sections
+        ],
+        "generated": report.date,
+        "span": {
+            "first_step": min((s[0] for s in steps), default=None),
+            "last_step": max((s[1] for s in steps), default=None),
+            "start": format_utc(min(starts)) if starts else None,
+            "end": format_utc(max(ends)) if ends else None,
+        },
+        "tag_count": len(report.charts),
+        "points": sum(r.points for r in runs),
+    }

@@ -1,0 +1,38 @@
+"""The standalone HTML format: one ``index.html`` with CSS, charts and data inline."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+
+from tbreport.formats import Artifacts, Rendered, context, figures
+from tbreport.model import Report
+from tbreport.options import Options
+from tbreport.output import OutputFile
+from tbreport.render import Renderer
+
+MIME = {"png": "image/png", "svg": "image/svg+xml"}
+
+
+def data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+class Html:
+    name = "html"
+
+    def needs(self, options: Options) -> frozenset[str]:
+        return frozenset({"images", "data"})
+
+    def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
+        pass
+
+    def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
+        images = [data_uri(MIME[options.image_format], img) for img in artifacts.images]
+        data = [data_uri("text/csv", d) for d in artifacts.data]
+        ctx = context(report, options, figures(report, images, data))
+        html = Renderer(options.templates).render("report.html.j2", ctx, autoescape=True)
+        return Rendered((OutputFile("index.html", html.encode("utf-8")),), manifest_key="html")
+
+
+FORMAT = Html()

@@ -1,0 +1,77 @@
+"""The Jekyll format: a post under ``_posts/`` and its chart images and data under ``assets/``.
+
+When the output folder is not yet a Jekyll site, a minimal GitHub Pages one is scaffolded
+(written only when missing, never replaced).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from tbreport.formats import Artifacts, FutureDateError, Rendered, context, figures
+from tbreport.model import Report
+from tbreport.options import Options
+from tbreport.output import OutputFile
+from tbreport.render import Renderer
+from tbreport.report import post_slug
+
+
+def site_timezone(date: dt.datetime) -> str:
+    """A TZ value under which Jekyll keeps the post's own date and time (its UTC offset).
+
+    Whole hours use the tz database's ``Etc/GMT-5`` names (whose sign is inverted, POSIX-style);
+    other offsets a POSIX TZ string such as ``<+0530>-05:30``, which Jekyll passes to the C
+    library as it is.
+    """
+    offset = date.utcoffset() or dt.timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    if minutes == 0:
+        return "Etc/UTC"
+    sign = "-" if minutes > 0 else "+"  # POSIX: hours west of Greenwich are positive
+    hours, rest = divmod(abs(minutes), 60)
+    if rest == 0 and hours <= (12 if sign == "+" else 14):  # the Etc zones that exist
+        return f"Etc/GMT{sign}{hours}"
+    name = f"{'+' if minutes > 0 else '-'}{hours:02d}{rest:02d}"
+    return f"<{name}>{sign}{hours:02d}:{rest:02d}"
+
+
+class Jekyll:
+    name = "jekyll"
+
+    def needs(self, options: Options) -> frozenset[str]:
+        return frozenset({"images", "data"})
+
+    def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
+        current = (now or dt.datetime.now().astimezone()).replace(microsecond=0)
+        if report.date > current:
+            raise FutureDateError(
+                f"--date {report.date.isoformat()} is in the future; Jekyll skips future posts "
+                "without a word. Give today's date or an earlier one."
+            )
+
+    def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
+        slug = post_slug(report)
+        assets = f"assets/images/{slug}"
+        ext = options.image_format
+        image_urls = [f"/{assets}/{chart.slug}.{ext}" for chart in report.charts]
+        data_urls = [f"/{assets}/{chart.slug}.csv" for chart in report.charts]
+        ctx = context(report, options, figures(report, image_urls, data_urls))
+        ctx["slug"] = slug
+        renderer = Renderer(options.templates)
+        post = renderer.render("post.md.j2", ctx, autoescape=False)
+        post_path = f"_posts/{report.date.strftime('%Y-%m-%d')}-{slug}.md"
+        files = [OutputFile(post_path, post.encode("utf-8"))]
+        for chart, img, csv_bytes in zip(report.charts, artifacts.images, artifacts.data, strict=True):
+            files.append(OutputFile(f"{assets}/{chart.slug}.{ext}", img))
+            files.append(OutputFile(f"{assets}/{chart.slug}.csv", csv_bytes))
+        if not (Path(options.out) / "_config.yml").exists():
+            site = {"title": report.title, "options": options, "timezone": site_timezone(report.date)}
+            for name in ("_config.yml", "index.md"):
+                text = renderer.render(f"site/{name}.j2", site, autoescape=False)
+                files.append(OutputFile(name, text.encode("utf-8"), scaffold=True))
+        # one manifest entry per post, so posts of one blog do not replace each other
+        return Rendered(tuple(files), manifest_key=f"post:{slug}")
+
+
+FORMAT = Jekyll()

@@ -1,0 +1,473 @@
+"""Options: the one spec of every build option, and the object built once from it.
+
+Each field of :class:`Options` carries its whole declaration (CLI flag, help, allowed values,
+check) in its metadata. The click options of ``tbreport build`` and ``ls``, the config-file keys,
+validation and the README's option table are all made from it, so they cannot drift apart.
+
+The config file is ``tbreport.toml`` (top-level keys) or the ``[tool.tbreport]`` table of
+``pyproject.toml`` in the working directory, or a file given with ``--config``. Keys are the
+long option names (``exclude-tags`` or ``exclude_tags``); command-line flags win.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from tbreport.errors import TbreportError
+from tbreport.registry import format_names
+
+X_AXES = ("step", "relative", "wall")
+IMAGE_FORMATS = ("png", "svg")
+DIRECTIONS = ("min", "max", "none")
+RESTART_MODES = ("replace", "keep-all")
+
+
+class ConfigError(TbreportError):
+    """A config file or option value is wrong."""
+
+
+Check = Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one option is given, checked and documented."""
+
+    help: str
+    #: the CLI flag; None for options set only in the config file (tables such as [gates])
+    flag: str | None = None
+    short: str | None = None
+    metavar: str | None = None
+    #: "str", "float", "int", "flag" (on/off), "switch" (--x/--no-x), "choice", "table"
+    type: str = "str"
+    #: allowed values of a "choice"; a callable gives them lazily (formats from plugins)
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
+    #: converts and validates a value from the CLI or the config file
+    check: Check | None = None
+    #: README wording of the default, when the plain value would not say it
+    default_text: str | None = None
+    #: commands besides `build` that take this option
+    commands: tuple[str, ...] = ("build",)
+
+    def allowed(self) -> tuple[str, ...]:
+        return self.choices() if callable(self.choices) else self.choices
+
+
+def _opt(default: Any, help: str, **spec: Any) -> Any:
+    """A dataclass field whose metadata declares the option (defaults are immutable)."""
+    return field(default=default, metadata={"spec": Spec(help, **spec)})
+
+
+# --- checks (each converts a CLI or config value; ``where`` names it in errors) -----------
+
+
+def _parse_date(value: object, where: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime(value.year, value.month, value.day)
+    else:
+        text = str(value).strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                parsed = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S %z")
+            except ValueError:
+                raise ConfigError(
+                    f"{where}: cannot read date {text!r}. Use 'YYYY-MM-DD', "
+                    "'YYYY-MM-DD HH:MM:SS' or 'YYYY-MM-DD HH:MM:SS +HHMM'."
+                ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()  # the machine's timezone, made explicit
+    return parsed.replace(microsecond=0)
+
+
+def _weight(value: object, where: str) -> float:
+    try:
+        weight = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: smoothing must be a number from 0 to 0.999.") from None
+    if not 0 <= weight <= 0.999:
+        raise ConfigError(
+            f"{where}: smoothing {weight} is out of range; use 0 (none) to 0.999, "
+            "as TensorBoard's slider."
+        )
+    return weight
+
+
+def _tolerance(value: object, where: str) -> float:
+    try:
+        tol = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: tolerance must be a number such as 0.01 (1%).") from None
+    if not 0 <= tol < 10:
+        raise ConfigError(f"{where}: tolerance {tol} is out of range; use e.g. 0.01 for 1%.")
+    return tol
+
+
+def _regex(value: object, where: str) -> str:
+    text = str(value)
+    try:
+        re.compile(text)
+    except re.error as err:
+        raise ConfigError(f"{where}: {text!r} is not a valid regular expression ({err}).") from None
+    return text
+
+
+def _pairs(value: object) -> list[tuple[Any, Any]]:
+    if isinstance(value, Mapping):
+        return list(value.items())
+    return [tuple(p) for p in value]  # type: ignore[attr-defined, misc]
+
+
+def _directions(value: object, where: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for pattern, direction in _pairs(value):
+        _regex(pattern, f"{where} {pattern!r}")
+        if direction not in DIRECTIONS:
+            raise ConfigError(
+                f"{where}: direction for {pattern!r} must be min, max or none, not {direction!r}."
+            )
+        out.append((str(pattern), str(direction)))
+    return tuple(out)
+
+
+def _gates(value: object, where: str) -> tuple[tuple[str, float], ...]:
+    return tuple(
+        (_regex(pattern, f"{where} {pattern!r}"), _tolerance(tol, f"{where} {pattern!r}"))
+        for pattern, tol in _pairs(value)
+    )
+
+
+def _marker_id(value: object, where: str) -> str:
+    text = str(value)
+    if not re.fullmatch(r"[A-Za-z0-9._:-]{1,64}", text):
+        raise ConfigError(
+            f"{where}: marker id {text!r} may use only letters, digits and . _ : - "
+            "(it goes inside an HTML comment)."
+        )
+    return text
+
+
+def _base_url(value: object, where: str) -> str:
+    text = str(value)
+    if not re.match(r"https?://[^\s<>()\[\]\"']+$", text):
+        raise ConfigError(
+            f"{where}: image base URL must be an http(s) URL without spaces, quotes or "
+            f"brackets, not {text!r}."
+        )
+    return text.rstrip("/") + "/"
+
+
+def _max_points(value: object, where: str) -> int:
+    number = _positive(value, where)
+    if number < 4:
+        raise ConfigError(f"{where}: max-points must be at least 4.")
+    return number
+
+
+def _positive(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{where}: must be a positive integer.")
+    return value
+
+
+# --- the spec -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    """Every build option, with its default and its declaration."""
+
+    #: the logdir: the command's argument (or `runs-dir` in the config file)
+    runs_dir: str = "runs"
+    format: str = _opt(
+        "html",
+        "`html` (default): `OUT/index.html`, one file with CSS, charts and data inline, no "
+        "scripts, no network; opens from `file://`, fine as a CI artifact or email attachment. "
+        "`jekyll`: `OUT/_posts/YYYY-MM-DD-<slug>.md` and `OUT/assets/images/<slug>/`; if `OUT` "
+        "is not yet a Jekyll site, a minimal GitHub Pages one is created (`_config.yml` with "
+        "`theme: minima`, an index) without touching existing files. `markdown`: "
+        "`OUT/report.md` for a pull request or job summary (see below).",
+        flag="--format",
+        type="choice",
+        choices=format_names,
+    )
+    out: str = _opt("site", "output folder", flag="--out", metavar="DIR", default_text="site/")
+    title: str | None = _opt(
+        None, "report title (default: names the runs compared)", flag="--title"
+    )
+    date: dt.datetime | None = _opt(
+        None,
+        "post date, e.g. `2021-05-24 20:41:00 -0400` (default now; a future date is refused "
+        "because Jekyll skips future posts)",
+        flag="--date",
+        check=_parse_date,
+        default_text="now",
+    )
+    layout: str = _opt("post", "Jekyll front matter layout", flag="--layout")
+    categories: str = _opt("ml reports", "Jekyll front matter categories", flag="--categories")
+    permalink: str | None = _opt(None, "Jekyll front matter permalink", flag="--permalink")
+    smoothing: float = _opt(
+        0.6,
+        "TensorBoard's smoothing weight, 0 to 0.999; 0 draws raw values only",
+        flag="--smoothing",
+        metavar="W",
+        type="float",
+        check=_weight,
+    )
+    x_axis: str = _opt(
+        "step", "x axis, as in TensorBoard", flag="--x-axis", type="choice", choices=X_AXES
+    )
+    log_y: str | None = _opt(
+        None, "log-scale y for tags matching this regex", flag="--log-y", metavar="REGEX",
+        check=_regex,
+    )  # fmt: skip
+    tags: str | None = _opt(
+        None, "only tags matching this regex (`re.search`)", flag="--tags", metavar="REGEX",
+        check=_regex,
+    )  # fmt: skip
+    exclude_tags: str | None = _opt(
+        None, "leave out tags matching this regex", flag="--exclude-tags", metavar="REGEX",
+        check=_regex,
+    )  # fmt: skip
+    runs: str | None = _opt(
+        None, "only runs matching this regex", flag="--runs", metavar="REGEX", check=_regex
+    )
+    exclude_runs: str | None = _opt(
+        None, "leave out runs matching this regex", flag="--exclude-runs", metavar="REGEX",
+        check=_regex,
+    )  # fmt: skip
+    templates: str | None = _opt(
+        None,
+        "folder of Jinja2 templates overriding the built-in ones "
+        '(`{% extends "default/report.html.j2" %}` reaches the original)',
+        flag="--templates",
+        metavar="DIR",
+    )
+    image_format: str = _opt(
+        "png", "chart image format", flag="--image-format", type="choice", choices=IMAGE_FORMATS
+    )
+    restarts: str = _opt(
+        "replace",
+        "`replace`: as TensorBoard, a record at step s replaces that series' earlier records at "
+        "steps >= s; `keep-all`: keep every record",
+        flag="--restarts",
+        type="choice",
+        choices=RESTART_MODES,
+        commands=("build", "ls"),
+    )
+    ignore_outliers: bool = _opt(
+        True,
+        "y range from TensorBoard's 5th to 95th percentile of what is drawn; "
+        "`--no-ignore-outliers`: over all values",
+        flag="--ignore-outliers",
+        type="switch",
+        default_text="on",
+    )
+    #: points drawn per line at most; longer series are thinned keeping extremes
+    max_points: int = _opt(
+        1000,
+        "points drawn per line at most; longer series are thinned keeping extremes",
+        flag="--max-points",
+        metavar="N",
+        type="int",
+        check=_max_points,
+    )
+    jobs: int | None = _opt(
+        None,
+        "chart-drawing processes",
+        flag="--jobs",
+        metavar="N",
+        type="int",
+        check=_positive,
+        default_text="all cores",
+    )
+    strict: bool = _opt(False, "warnings from reading fail the build", flag="--strict", type="flag")
+    force: bool = _opt(
+        False,
+        "replace files tbreport wrote earlier even if they were edited since (never a file "
+        "tbreport did not write)",
+        flag="--force",
+        type="flag",
+    )
+    quiet: bool = _opt(
+        False, "no progress bar or notes (for CI)", flag="--quiet", short="-q", type="flag"
+    )
+    #: a logdir, or a regex on run names, whose runs are the baseline
+    baseline: str | None = _opt(
+        None,
+        "baseline runs: another logdir (e.g. main's), or a regex on run names; see below",
+        flag="--baseline",
+        metavar="DIR_OR_REGEX",
+    )
+    #: relative change within which a tag counts as unchanged
+    tolerance: float = _opt(
+        0.01,
+        "relative change within which a tag counts as unchanged",
+        flag="--tolerance",
+        type="float",
+        check=_tolerance,
+    )
+    fail_on_regression: bool = _opt(
+        False,
+        "exit 1 when a gate tag (config `[gates]`) is worse than the baseline",
+        flag="--fail-on-regression",
+        type="flag",
+    )
+    #: Markdown output: where the chart images will be hosted (no images without it)
+    image_base_url: str | None = _opt(
+        None,
+        "Markdown: URL where the chart images will be hosted (no images without it)",
+        flag="--image-base-url",
+        metavar="URL",
+        check=_base_url,
+    )
+    #: Markdown output for $GITHUB_STEP_SUMMARY (1 MiB cap, appended) instead of a PR comment
+    job_summary: bool = _opt(
+        False,
+        "Markdown: 1 MiB cap, and append to `$GITHUB_STEP_SUMMARY` when set",
+        flag="--job-summary",
+        type="flag",
+    )
+    #: ID in the hidden marker line, so CI can find and update its earlier comment
+    marker_id: str = _opt(
+        "report",
+        "Markdown: ID in the hidden `<!-- tbreport: ID -->` line",
+        flag="--marker-id",
+        metavar="ID",
+        check=_marker_id,
+    )
+    #: ordered (tag regex, "min"|"max"|"none") pairs that override the guessed direction
+    directions: tuple[tuple[str, str], ...] = _opt(
+        (),
+        "config only, `[directions]`: tag regex = `min`, `max` or `none`, which way is better",
+        type="table",
+        check=_directions,
+    )
+    #: ordered (tag regex, tolerance) pairs: tags that fail --fail-on-regression when worse
+    gates: tuple[tuple[str, float], ...] = _opt(
+        (),
+        "config only, `[gates]`: tag regex = tolerance, the tags `--fail-on-regression` checks",
+        type="table",
+        check=_gates,
+    )
+
+
+def specs(command: str = "build") -> list[tuple[Field[Any], Spec]]:
+    """The declared options of ``command``, in declaration order."""
+    return [
+        (f, f.metadata["spec"])
+        for f in fields(Options)
+        if "spec" in f.metadata and command in f.metadata["spec"].commands
+    ]
+
+
+#: config-file key -> field (the logdir too: `runs-dir`)
+_ALIASES = {f.name.replace("_", "-"): f.name for f in fields(Options)}
+
+
+def coerce(name: str, value: Any, where: str) -> Any:
+    """Check and convert one option value (from the CLI or a config file)."""
+    if value is None:
+        return None
+    spec: Spec | None = next(f.metadata.get("spec") for f in fields(Options) if f.name == name)
+    if spec is None:  # the logdir
+        return str(value)
+    if spec.check is not None:
+        return spec.check(value, where)
+    if spec.type == "choice":
+        allowed = spec.allowed()
+        if value not in allowed:
+            raise ConfigError(
+                f"{where}: {name.replace('_', '-')} must be one of {', '.join(allowed)}, "
+                f"not {value!r}."
+            )
+        return value
+    if spec.type in ("flag", "switch"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: {name.replace('_', '-')} must be true or false.")
+        return value
+    if spec.type == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: must be a number.") from None
+    return str(value)
+
+
+def find_config(explicit: str | None, cwd: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """The settings of the config file in force, and its path (None when there is none)."""
+    cwd = cwd or Path.cwd()
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"Config file '{explicit}' does not exist.")
+        data = _load_toml(path)
+        if path.name == "pyproject.toml":
+            return data.get("tool", {}).get("tbreport", {}), str(path)
+        return data, str(path)
+    own = cwd / "tbreport.toml"
+    if own.is_file():
+        return _load_toml(own), str(own)
+    pyproject = cwd / "pyproject.toml"
+    if pyproject.is_file():
+        table = _load_toml(pyproject).get("tool", {}).get("tbreport")
+        if table is not None:
+            return table, str(pyproject)
+    return {}, None
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"Config file '{path}' is not valid TOML: {err}.") from None
+
+
+def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str | None) -> Options:
+    """Options from config-file values overlaid with the flags given on the command line."""
+    values: dict[str, Any] = {}
+    for key, value in config.items():
+        name = _ALIASES.get(key, key)
+        if name not in _ALIASES.values():
+            known = ", ".join(sorted(_ALIASES))
+            raise ConfigError(f"{source}: unknown setting {key!r}. Known settings: {known}.")
+        values[name] = coerce(name, value, f"{source}: {key}")
+    for name, value in cli.items():
+        if value is not None:
+            values[name] = coerce(name, value, f"--{name.replace('_', '-')}")
+    return replace(Options(), **values)
+
+
+def readme_table() -> str:
+    """The README's table of build options, made from the spec."""
+    rows = ["| option | default | meaning |", "| --- | --- | --- |"]
+    for f, spec in specs():
+        if spec.flag is None:
+            name = f"`[{f.name}]` (config)"
+        elif spec.type == "switch":
+            name = f"`{spec.flag}`, `--no-{spec.flag[2:]}`"
+        else:
+            value = "|".join(spec.allowed()) if spec.type == "choice" else spec.metavar
+            name = f"`{spec.flag} {value}`" if value else f"`{spec.flag}`"
+            if spec.short:
+                name += f", `{spec.short}`"
+        if spec.default_text is not None:
+            default = spec.default_text
+        elif spec.type in ("flag", "table") or f.default is None:
+            default = "–"
+        else:
+            default = f"`{f.default}`"
+        cell = spec.help.replace("|", "\\|")
+        rows.append(f"| {name.replace('|', chr(92) + '|')} | {default} | {cell} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,134 @@
+"""The build pipeline: read, report, charts, render, write, in that order.
+
+``build(options)`` is what ``tbreport build`` runs: nothing is written until every file of the
+build has been rendered in memory, and a gated regression raises after the report is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tbreport.charts import ChartPool
+from tbreport.errors import StrictModeError, TbreportError
+from tbreport.formats import Artifacts, FutureDateError, Rendered
+from tbreport.model import WARNING, DataWarning, Report
+from tbreport.options import Options
+from tbreport.registry import get_format, get_kind
+
+__all__ = ["BuildResult", "FutureDateError", "RegressionError", "build"]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    report: Report
+    out: str
+    format: str
+    #: files written, relative to out
+    written: tuple[str, ...]
+    #: the main file: index.html, the post or report.md
+    main: str
+    warnings: tuple[DataWarning, ...]
+    #: Markdown output: the details dropped to fit the size cap, in order
+    shortened: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``build --json`` prints (docs/json.md); stable keys."""
+        comparison = self.report.comparison
+        return {
+            "format": self.format,
+            "out": self.out,
+            "main": str(Path(self.out, self.main)),
+            "written": list(self.written),
+            "runs": [run.name for run in self.report.runs],
+            "tags": [
+                {"tag": chart.tag, "kind": "scalars", "elements": ["chart", "table"]}
+                for chart in self.report.charts
+            ],
+            "warnings": [w.to_dict() for w in self.warnings],
+            "shortened": list(self.shortened),
+            "comparison": None if comparison is None else comparison.to_dict(),
+        }
+
+
+class RegressionError(TbreportError):
+    """A gate tag got worse than the baseline beyond its tolerance (the report is written)."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, result: BuildResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def build(
+    options: Options, progress: Progress | None = None, now: dt.datetime | None = None
+) -> BuildResult:
+    from tbreport.output import write_output
+    from tbreport.read import read_logdir
+    from tbreport.report import build_report, check_regressions, with_baseline
+
+    fmt = get_format(options.format)
+    needs = fmt.needs(options)
+    with ChartPool(options.jobs, options.image_format, warm="images" in needs) as pool:
+        logdir = read_logdir(options.runs_dir, restarts=options.restarts)
+        logdir, baseline, pairs = with_baseline(logdir, options)
+        report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
+        _check_strict(report, options)
+        fmt.check(report, options, now)
+        if not report.charts:
+            raise TbreportError(
+                f"No scalar tags to chart in '{options.runs_dir}' with the run and tag filters "
+                "given. Check --tags/--runs (or run `tbreport ls` to see what is there)."
+            )
+        artifacts = _artifacts(report, needs, pool, progress)
+    rendered: Rendered = fmt.render(report, options, artifacts)
+    written = write_output(Path(options.out), rendered, force=options.force)
+    result = BuildResult(
+        report=report,
+        out=str(options.out),
+        format=options.format,
+        written=tuple(written),
+        main=rendered.files[0].path,
+        warnings=report.warnings,
+        shortened=rendered.shortened,
+    )
+    if options.fail_on_regression:
+        message = check_regressions(report)
+        if message:
+            raise RegressionError(message, result)
+    return result
+
+
+def _check_strict(report: Report, options: Options) -> None:
+    problems = [w for w in report.warnings if w.severity == WARNING]
+    if options.strict and problems:
+        listing = "\n".join(f"  - {w.message}" for w in problems)
+        raise StrictModeError(
+            f"--strict: reading produced {len(problems)} warning(s); nothing was built.\n{listing}"
+        )
+
+
+def _artifacts(
+    report: Report, needs: frozenset[str], pool: ChartPool, progress: Progress | None
+) -> Artifacts:
+    """Chart images and plotted-data files, made by each element's kind."""
+    elements = report.charts
+    data: list[bytes] = []
+
+    def export() -> None:
+        if "data" in needs:
+            data.extend(get_kind(e.kind).export(e) for e in elements)
+
+    images: list[bytes] = []
+    if "images" in needs:
+        # the plotted-data files are made while the workers draw
+        images = pool.draw(elements, progress=progress, meanwhile=export)
+    else:
+        export()
+    return Artifacts(images=tuple(images), data=tuple(data))
