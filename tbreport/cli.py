@@ -60,14 +60,18 @@ def _progress_bar(quiet: bool):
     return progress, close
 
 
-def _report(result, quiet: bool) -> None:
+def _print_warnings(warnings) -> None:
     from tbreport.model import WARNING
 
-    if quiet:
-        return
-    for w in result.warnings:
+    for w in warnings:
         prefix = "warning" if w.severity == WARNING else "note"
         click.echo(f"{prefix}: {w.message}", err=True)
+
+
+def _report(result, quiet: bool) -> None:
+    if quiet:
+        return
+    _print_warnings(result.warnings)
     charts = len(result.report.charts)
     if result.report.comparison is not None:
         click.echo(f"Against the baseline: {result.report.comparison.headline}.", err=True)
@@ -322,6 +326,15 @@ def demo_command(directory: str, format: str, quiet: bool) -> None:
 @click.option(
     "--no-push", is_flag=True, help="Commit to the local branch only; do not contact the remote."
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail, publishing nothing, when a file is skipped with a warning (a symlink out of "
+    "the site).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object for machines (docs/json.md)."
+)
 def publish_command(
     site_dir: str,
     repo: str | None,
@@ -331,9 +344,11 @@ def publish_command(
     cname: str | None,
     prefix: str | None,
     no_push: bool,
+    strict: bool,
+    as_json: bool,
 ) -> None:
     """Commit the built site SITE_DIR (default: site/) to the gh-pages branch and push it."""
-    from tbreport.publish import describe, publish
+    from tbreport.publish import describe, publish, to_json
 
     result = publish(
         site_dir,
@@ -344,5 +359,7 @@ def publish_command(
         cname=cname,
         prefix=prefix,
         push=not no_push,
+        strict=strict,
     )
-    click.echo(describe(result))
+    _print_warnings(result.warnings)
+    click.echo(to_json(result) if as_json else describe(result))
