@@ -746,3 +746,119 @@ def test_publish_command_warns_on_stderr_and_strict_exits_2(
     assert result.stdout.splitlines()[0] == (
         f"Published 2 file(s) to 'gh-pages' on 'origin' (commit {commit[:10]})."
     )
+
+
+def test_publish_json_describes_the_published_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tbreport.cli import main
+
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    site = html_site(user / "site", {"docs/page.html": "page"})
+    os.symlink("/etc/passwd", site / "passwd")
+    os.symlink("../index.html", site / "docs" / "home.html")
+    (site / ".GIT").write_text("x")
+    monkeypatch.chdir(user)
+    args = ["publish", "site", "--json", "--prefix", "pr/2", "--cname", "reports.example.com"]
+
+    result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # stdout holds the one object and nothing else
+    published = git(bare, "ls-tree", "-r", "--name-only", "gh-pages", "pr/2/").splitlines()
+    assert published == [
+        "pr/2/assets/x.png",
+        "pr/2/docs/home.html",
+        "pr/2/docs/page.html",
+        "pr/2/index.html",
+    ]
+    assert data == {
+        "branch": "gh-pages",
+        "remote": "origin",
+        "prefix": "pr/2",
+        "commit": git(bare, "rev-parse", "gh-pages"),
+        "changed": True,
+        "pushed": True,
+        "url": "https://reports.example.com/pr/2/",
+        "files": len(published),
+        "skipped": [
+            {"path": ".GIT", "reason": "git-refuses-name"},
+            {"path": "passwd", "reason": "symlink-outside-site"},
+        ],
+        "warnings": [
+            {
+                "kind": "git-refuses-name",
+                "severity": "note",
+                "message": "Skipped 'site/.GIT': git cannot hold a file by this name.",
+                "path": "site/.GIT",
+                "offset": None,
+                "run": None,
+                "tag": None,
+            },
+            {
+                "kind": "symlink-outside-site",
+                "severity": "warning",
+                "message": "Skipped 'site/passwd': a symlink to '/etc/passwd', outside the site "
+                "folder; only files inside it are published. Copy the file into the site if it "
+                "belongs there.",
+                "path": "site/passwd",
+                "offset": None,
+                "run": None,
+                "tag": None,
+            },
+        ],
+    }
+    assert git(bare, "show", "gh-pages:CNAME") == "reports.example.com"
+    assert git(bare, "show", "gh-pages:pr/2/docs/home.html") == git(
+        bare, "show", "gh-pages:pr/2/index.html"
+    )
+    assert result.stderr.count("\n") == 2  # the warnings are on stderr too, for people
+
+    again = json.loads(CliRunner().invoke(main, args).stdout)
+    assert (again["changed"], again["commit"]) == (False, data["commit"])
+
+    git(user, "remote", "add", "github", "git@github.com:Ada/tb-runs.git")
+    local = CliRunner().invoke(
+        main, ["publish", "site", "--json", "--remote", "github", "--no-push", "--branch", "web"]
+    )
+    data = json.loads(local.stdout)
+    assert (data["pushed"], data["url"], data["prefix"], data["branch"]) == (
+        False,
+        "https://ada.github.io/tb-runs/",
+        None,
+        "web",
+    )
+    assert data["commit"] == git(user, "rev-parse", "refs/heads/web")
+    assert data["files"] == len(tree(user, "web")) - 1  # all but the .nojekyll publish adds
+
+
+def test_a_folder_that_cannot_be_read_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """Folders nested past PATH_MAX cannot be listed, even by root: one warning, no traceback."""
+    user = make_user_repo(tmp_path)
+    site = html_site(tmp_path / "site")
+    names = ["d" * 250] * 20  # 5,000 characters, deeper than PATH_MAX (4096)
+    fd = os.open(site, os.O_RDONLY)
+    try:
+        for name in names:
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+    result = publish(site, repo=user)
+
+    assert tree(tmp_path / "remote.git") == [".nojekyll", "assets/x.png", "index.html"]
+    [skipped] = result.skipped
+    assert skipped.reason == "unreadable" and "/".join(names).startswith(skipped.path)
+    [warning] = result.warnings
+    assert warning.severity == "warning"
+    assert warning.message.endswith("': cannot read it (File name too long).")
+    with pytest.raises(PublishStrictError):
+        publish(site, repo=user, strict=True)
