@@ -339,7 +339,12 @@ def site_files(site_dir: str | os.PathLike[str]) -> SiteFiles:
                 continue  # tbreport's bookkeeping and Jekyll's output, not the user's content
             if git_refuses(entry.name):
                 left_out.append(
-                    _skip(site, rel, "git-refuses-name", "git cannot hold a file by this name.")
+                    _skip(
+                        site,
+                        rel,
+                        "git-refuses-name",
+                        "git cannot hold a file or folder by this name.",
+                    )
                 )
             elif entry.is_symlink():
                 links.append(rel)
@@ -353,9 +358,9 @@ def site_files(site_dir: str | os.PathLike[str]) -> SiteFiles:
                 files[rel] = Path(entry.path)
             else:
                 left_out.append(
-                    _skip(site, rel, "not-a-file", "not a regular file (a socket or fifo).")
+                    _skip(site, rel, "not-a-file", "not a regular file (a socket, fifo or device).")
                 )
-    published = {os.path.join(root, rel): rel for rel in files}
+    published = {os.path.join(root, rel) for rel in files}
     for rel in links:
         try:
             target = os.path.realpath(os.path.join(site, rel), strict=True)

@@ -553,6 +553,7 @@ def hostile_site(tmp_path: Path) -> Path:
     }
     for name, target in links.items():
         os.symlink(target, site / name)
+    os.mkfifo(site / "docs" / "pipe")  # reading it would hang publish
     return site
 
 
@@ -584,6 +585,7 @@ def test_symlinks_are_published_only_as_files_inside_the_site(tmp_path: Path) ->
         (".git", "git-refuses-name"),
         ("assets-too", "symlink-to-folder"),
         ("dangling", "broken-symlink"),
+        ("docs/pipe", "not-a-file"),
         ("docs/sneaky.txt", "symlink-to-unpublished"),
         ("docs/up", "symlink-outside-site"),
         ("key", "symlink-outside-site"),
@@ -692,7 +694,7 @@ def test_names_git_refuses_are_skipped_and_not_counted(tmp_path: Path) -> None:
         (path, "git-refuses-name") for path in [*refused, "sub/.git", "sub/Git~1"]
     )
     assert {w.severity for w in result.warnings} == {"note"}
-    assert f"Skipped '{site}/sub/.git': git cannot hold a file by this name." in [
+    assert f"Skipped '{site}/sub/.git': git cannot hold a file or folder by this name." in [
         w.message for w in result.warnings
     ]
 
@@ -741,7 +743,9 @@ def test_publish_command_warns_on_stderr_and_strict_exits_2(
     assert result.exit_code == 0, result.output
     commit = git(tmp_path / "remote.git", "rev-parse", "gh-pages")
     assert result.stderr == (
-        "note: Skipped 'site/git~1': git cannot hold a file by this name.\n" + warning + "\n"
+        "note: Skipped 'site/git~1': git cannot hold a file or folder by this name.\n"
+        + warning
+        + "\n"
     )
     assert result.stdout.splitlines()[0] == (
         f"Published 2 file(s) to 'gh-pages' on 'origin' (commit {commit[:10]})."
@@ -794,7 +798,7 @@ def test_publish_json_describes_the_published_branch(
             {
                 "kind": "git-refuses-name",
                 "severity": "note",
-                "message": "Skipped 'site/.GIT': git cannot hold a file by this name.",
+                "message": "Skipped 'site/.GIT': git cannot hold a file or folder by this name.",
                 "path": "site/.GIT",
                 "offset": None,
                 "run": None,
