@@ -79,18 +79,22 @@ def _progress_bar(quiet: bool):
     return progress, close
 
 
-def _report(result, quiet: bool, as_json: bool = False) -> None:
+def _print_warnings(warnings) -> None:
     from tbreport.model import WARNING
 
+    for w in warnings:
+        prefix = "warning" if w.severity == WARNING else "note"
+        click.echo(f"{prefix}: {w.message}", err=True)
+
+
+def _report(result, quiet: bool, as_json: bool = False) -> None:
     if as_json:
         import json
 
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
     if quiet:
         return
-    for w in result.warnings:
-        prefix = "warning" if w.severity == WARNING else "note"
-        click.echo(f"{prefix}: {w.message}", err=True)
+    _print_warnings(result.warnings)
     if result.report.comparison is not None:
         click.echo(f"Against the baseline: {result.report.comparison.headline}.", err=True)
     if result.shortened:
@@ -188,6 +192,15 @@ def demo_command(directory: str, format: str, quiet: bool) -> None:
 @click.option(
     "--no-push", is_flag=True, help="Commit to the local branch only; do not contact the remote."
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Fail, publishing nothing, when a file is skipped with a warning (a symlink out of "
+    "the site).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object for machines (docs/json.md)."
+)
 def publish_command(
     site_dir: str,
     repo: str | None,
@@ -197,9 +210,11 @@ def publish_command(
     cname: str | None,
     prefix: str | None,
     no_push: bool,
+    strict: bool,
+    as_json: bool,
 ) -> None:
     """Commit the built site SITE_DIR (default: site/) to the gh-pages branch and push it."""
-    from tbreport.publish import describe, publish
+    from tbreport.publish import describe, publish, to_json
 
     result = publish(
         site_dir,
@@ -210,5 +225,7 @@ def publish_command(
         cname=cname,
         prefix=prefix,
         push=not no_push,
+        strict=strict,
     )
-    click.echo(describe(result))
+    _print_warnings(result.warnings)
+    click.echo(to_json(result) if as_json else describe(result))

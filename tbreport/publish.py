@@ -6,6 +6,8 @@ touched. Returns a PublishResult naming the commit and the URL where the report 
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -14,15 +16,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tbreport.errors import TbreportError
+from tbreport.errors import StrictModeError, TbreportError
+from tbreport.model import NOTE, WARNING, DataWarning
 from tbreport.output import MANIFEST
 
 DEFAULT_MESSAGE = "Publish report with tbreport"
 FALLBACK_NAME = "tbreport"
 FALLBACK_EMAIL = "tbreport@users.noreply.github.com"
 
-# Jekyll's build output and caches, and tbreport's own bookkeeping, never go on the branch
-_SKIP_AT_ROOT = frozenset({"_site", ".jekyll-cache", MANIFEST})
+# Jekyll's build output and caches never go on the branch (nor, at any depth, the manifest)
+_SKIP_AT_ROOT = frozenset({"_site", ".jekyll-cache"})
+# HFS+ ignores these code points in names, so ".g\u200cit" is ".git" on a Mac (git's utf8.c)
+_HFS_IGNORED = dict.fromkeys(
+    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF]
+)
+# NTFS: ".git" or its short name "git~1", then only dots and spaces, or an ":alternate stream"
+_NTFS_DOTGIT = re.compile(r"(?:\.git|git~1)[. ]*(?::.*)?", re.IGNORECASE | re.ASCII | re.DOTALL)
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
 _GITHUB = re.compile(
     r"""^(?:
@@ -55,12 +64,33 @@ class PushRejectedError(PublishError):
     """git push failed; the local branch was restored."""
 
 
+class PublishStrictError(PublishError, StrictModeError):
+    """--strict was given and the site folder held something that was skipped with a warning."""
+
+
 class GitCommandError(subprocess.CalledProcessError):
     """A git command failed for a reason that is not the user's to fix: shows git's stderr."""
 
     def __str__(self) -> str:
         stderr = self.stderr.decode(errors="replace").strip() if self.stderr else ""
         return f"{super().__str__()}\n{stderr}" if stderr else super().__str__()
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file or folder of the site that was not published; a folder stands for all below it."""
+
+    path: str  # relative to the site folder, '/'-separated
+    reason: str  # a stable code, listed in docs/json.md
+
+
+@dataclass(frozen=True)
+class SiteFiles:
+    """What a site folder holds for the branch: (branch path, file to read) pairs, and the rest."""
+
+    files: tuple[tuple[str, Path], ...]
+    skipped: tuple[Skipped, ...]
+    warnings: tuple[DataWarning, ...]
 
 
 @dataclass(frozen=True)
@@ -74,6 +104,9 @@ class PublishResult:
     pushed: bool
     remote: str
     changed: bool  # False when the branch already held exactly this content
+    prefix: str | None = None
+    skipped: tuple[Skipped, ...] = ()
+    warnings: tuple[DataWarning, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +148,21 @@ class _Git:
         return proc.returncode == 0
 
 
+def git_refuses(name: str) -> bool:
+    """True when git will not hold a file or folder by this name (one path component).
+
+    git's own rule (verify_path in read-cache.c, is_ntfs_dotgit and is_hfs_dotgit in path.c),
+    with both core.protectNTFS and core.protectHFS on, as GitHub's fsck checks pushes.
+    """
+    if name in ("", ".", ".."):
+        return True
+    hfs = name.translate(_HFS_IGNORED)
+    if hfs.isascii() and hfs.lower() == ".git":
+        return True
+    # NTFS splits at backslashes: every piece is checked
+    return any(_NTFS_DOTGIT.fullmatch(piece) for piece in name.split("\\"))
+
+
 def normalise_prefix(prefix: str) -> str:
     """A --prefix as a clean relative POSIX folder ('pr/123/' -> 'pr/123'), or PublishError."""
     cleaned = prefix.strip().rstrip("/")
@@ -123,12 +171,12 @@ def normalise_prefix(prefix: str) -> str:
         not cleaned
         or prefix.strip().startswith("/")
         or "\\" in cleaned
-        or any(part in ("", ".", "..") or part.lower() == ".git" for part in parts)
+        or any(git_refuses(part) for part in parts)
         or any(ord(ch) < 32 for ch in cleaned)
     ):
         raise PublishError(
             f"Bad --prefix '{prefix}': give a relative folder like pr/123 "
-            "(no leading '/', no empty, '.' or '..' parts)."
+            "(no leading '/', no empty, '.', '..' or '.git' parts)."
         )
     return cleaned
 
@@ -191,6 +239,23 @@ def describe(result: PublishResult) -> str:
     return "\n".join(lines)
 
 
+def to_json(result: PublishResult) -> str:
+    """What publish --json prints: one object, described in docs/json.md."""
+    data = {
+        "branch": result.branch,
+        "remote": result.remote,
+        "prefix": result.prefix,
+        "commit": result.commit,
+        "changed": result.changed,
+        "pushed": result.pushed,
+        "url": result.url,
+        "files": result.files,
+        "skipped": [dataclasses.asdict(s) for s in result.skipped],
+        "warnings": [dataclasses.asdict(w) for w in result.warnings],
+    }
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
 def _git_env() -> dict[str, str]:
     env = dict(os.environ)
     # a hook may have set these for the user's own index; ours is set per call
@@ -237,31 +302,110 @@ def _check_branch(git: _Git, branch: str) -> None:
         )
 
 
-def _site_files(site: Path) -> list[tuple[str, Path]]:
-    """(branch path, file) for every file to publish, sorted; symlinks are followed."""
-    files: list[tuple[str, Path]] = []
-    for dirpath, dirnames, filenames in os.walk(site, followlinks=True):
-        rel = Path(dirpath).relative_to(site).parts
-        real = os.path.realpath(dirpath)
-        keep = []
-        for name in sorted(dirnames):
-            if name.lower() == ".git" or (not rel and name in _SKIP_AT_ROOT):
-                continue
-            target = os.path.realpath(os.path.join(dirpath, name))
-            if real == target or real.startswith(target + os.sep):
-                continue  # a symlink to an enclosing folder would loop forever
-            keep.append(name)
-        dirnames[:] = keep
-        for name in filenames:
-            if name.lower() == ".git" or name == MANIFEST or (not rel and name in _SKIP_AT_ROOT):
-                continue  # the manifest is tbreport's bookkeeping, wherever a build wrote it
-            path = Path(dirpath, name)
-            if not path.is_file():
-                continue  # dangling symlink, socket, fifo
-            if "\n" in name:
-                raise PublishError(f"Cannot publish '{path}': its name contains a line break.")
-            files.append(("/".join((*rel, name)), path))
-    return sorted(files)
+def _skip(
+    site: str, rel: str, reason: str, message: str, severity: str = NOTE
+) -> tuple[Skipped, DataWarning]:
+    shown = os.path.join(site, rel)
+    text = f"Skipped '{shown}': {message}"
+    return Skipped(rel, reason), DataWarning(reason, text, path=shown, severity=severity)
+
+
+def site_files(site_dir: str | os.PathLike[str]) -> SiteFiles:
+    """Every file of the site folder that goes on the branch, sorted, and what was left out.
+
+    Only regular files and folders really inside the site are read; a symlink counts as its
+    target's content only when that target is a regular file published from the site itself
+    (never a folder: no loops, no copies of what is published anyway).
+    """
+    site = os.fspath(site_dir)
+    root = os.path.realpath(site)
+    files: dict[str, Path] = {}
+    links: list[str] = []
+    left_out: list[tuple[Skipped, DataWarning]] = []
+    folders = [""]
+    while folders:  # a stack, not recursion: folders can nest deeper than Python's stack
+        folder = folders.pop()
+        try:
+            with os.scandir(os.path.join(site, folder)) as it:
+                entries = list(it)
+        except OSError as err:
+            left_out.append(
+                _skip(site, folder, "unreadable", f"cannot read it ({err.strerror}).", WARNING)
+            )
+            continue
+        for entry in entries:
+            rel = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.name == MANIFEST or (not folder and entry.name in _SKIP_AT_ROOT):
+                continue  # tbreport's bookkeeping and Jekyll's output, not the user's content
+            if git_refuses(entry.name):
+                left_out.append(
+                    _skip(
+                        site,
+                        rel,
+                        "git-refuses-name",
+                        "git cannot hold a file or folder by this name.",
+                    )
+                )
+            elif entry.is_symlink():
+                links.append(rel)
+            elif entry.is_dir(follow_symlinks=False):
+                folders.append(rel)
+            elif entry.is_file(follow_symlinks=False):
+                if "\n" in entry.name:
+                    raise PublishError(
+                        f"Cannot publish '{entry.path}': its name contains a line break."
+                    )
+                files[rel] = Path(entry.path)
+            else:
+                left_out.append(
+                    _skip(site, rel, "not-a-file", "not a regular file (a socket, fifo or device).")
+                )
+    published = {os.path.join(root, rel) for rel in files}
+    for rel in links:
+        try:
+            target = os.path.realpath(os.path.join(site, rel), strict=True)
+        except OSError:
+            left_out.append(
+                _skip(site, rel, "broken-symlink", "a symlink to nothing (or a symlink loop).")
+            )
+            continue
+        if os.path.commonpath([root, target]) != root:
+            left_out.append(
+                _skip(
+                    site,
+                    rel,
+                    "symlink-outside-site",
+                    f"a symlink to '{target}', outside the site folder; only files inside it "
+                    "are published. Copy the file into the site if it belongs there.",
+                    WARNING,
+                )
+            )
+        elif target in published:
+            files[rel] = Path(target)
+        elif os.path.isdir(target):
+            left_out.append(
+                _skip(
+                    site,
+                    rel,
+                    "symlink-to-folder",
+                    "a symlink to a folder; folders are published only where they really are.",
+                )
+            )
+        else:
+            left_out.append(
+                _skip(
+                    site,
+                    rel,
+                    "symlink-to-unpublished",
+                    f"a symlink to '{target}', which is not published itself.",
+                )
+            )
+    left_out.sort(key=lambda pair: pair[0].path)
+    return SiteFiles(
+        files=tuple(sorted(files.items())),
+        skipped=tuple(skipped for skipped, _ in left_out),
+        warnings=tuple(warning for _, warning in left_out),
+    )
 
 
 def _remotes(git: _Git) -> set[str]:
@@ -380,8 +524,13 @@ def publish(
     cname: str | None = None,
     prefix: str | None = None,
     push: bool = True,
+    strict: bool = False,
 ) -> PublishResult:
-    """Commit the site folder to BRANCH (whole branch, or only PREFIX/) and push it to REMOTE."""
+    """Commit the site folder to BRANCH (whole branch, or only PREFIX/) and push it to REMOTE.
+
+    With strict, anything skipped with a WARNING (a symlink out of the site) is an error and
+    nothing is written to the repository.
+    """
     prefix = normalise_prefix(prefix) if prefix is not None else None
     cname = normalise_cname(cname) if cname is not None else None
     git = _open_repo(repo)
@@ -393,15 +542,23 @@ def publish(
             "or pass --remote / --no-push."
         )
 
-    site = Path(site_dir)
-    files = _site_files(site) if site.is_dir() else []
+    scan = site_files(site_dir) if os.path.isdir(site_dir) else SiteFiles((), (), ())
+    problems = [w for w in scan.warnings if w.severity == WARNING]
+    if strict and problems:
+        listing = "\n".join(f"  - {w.message}" for w in problems)
+        raise PublishStrictError(
+            f"--strict: the site folder gave {len(problems)} warning(s); nothing was published."
+            f"\n{listing}"
+        )
+    files = scan.files
     if not files:
         shown = str(site_dir) if str(site_dir).endswith("/") else f"{site_dir}/"
+        listing = "".join(f"\n  - {w.message}" for w in scan.warnings)
         raise NothingToPublishError(
             f"Nothing to publish: '{shown}' does not exist (or is empty). "
-            f"Build first: tbreport build runs/ --out {shown}"
+            f"Build first: tbreport build runs/ --out {shown}" + listing
         )
-    jekyll_source = (site / "_config.yml").is_file()
+    jekyll_source = any(rel == "_config.yml" for rel, _ in files)
 
     ref = f"refs/heads/{branch}"
     local = git.rev(ref)
@@ -496,4 +653,7 @@ def publish(
         pushed=push,
         remote=remote,
         changed=changed,
+        prefix=prefix,
+        skipped=scan.skipped,
+        warnings=scan.warnings,
     )

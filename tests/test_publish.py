@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tbreport.errors import StrictModeError
 from tbreport.publish import (
     DEFAULT_MESSAGE,
     NoRemoteError,
@@ -15,8 +16,10 @@ from tbreport.publish import (
     NothingToPublishError,
     PublishError,
     PublishResult,
+    PublishStrictError,
     PushRejectedError,
     describe,
+    git_refuses,
     normalise_cname,
     normalise_prefix,
     pages_url,
@@ -327,14 +330,18 @@ def test_normalise_prefix_accepts_relative_folders(given: str, clean: str) -> No
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "/", "/pr/1", "../pr", "pr/../x", "pr//1", "./pr", ".", "a\\b", ".git/x"]
+    "bad",
+    [
+        *("", "/", "/pr/1", "../pr", "pr/../x", "pr//1", "./pr", ".", "a\\b", ".git/x"),
+        *(".GIT", "pr/git~1", "pr/.git./x", "GIT~1 "),  # git would drop these paths
+    ],
 )
 def test_normalise_prefix_rejects_unsafe_paths(bad: str) -> None:
     with pytest.raises(PublishError) as excinfo:
         normalise_prefix(bad)
     assert excinfo.value.message == (
         f"Bad --prefix '{bad}': give a relative folder like pr/123 "
-        "(no leading '/', no empty, '.' or '..' parts)."
+        "(no leading '/', no empty, '.', '..' or '.git' parts)."
     )
 
 
@@ -510,3 +517,352 @@ def test_publish_command_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert user_state(user) == before
     missing = CliRunner().invoke(main, ["publish", "nothing-here"])
     assert missing.exit_code == 2 and "Nothing to publish" in missing.output
+
+
+# --- what the site folder may put on the branch --------------------------------------------
+
+SECRET = b"-----BEGIN OPENSSH PRIVATE KEY----- not for the web"
+
+
+def all_objects(repo: Path) -> bytes:
+    """The content of every object in a repository, reachable or not."""
+    return subprocess.run(
+        ["git", "cat-file", "--batch-all-objects", "--batch"],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    ).stdout
+
+
+def hostile_site(tmp_path: Path) -> Path:
+    """A site whose symlinks reach outside it, into its .git, to folders and to nothing."""
+    outside = write_files(tmp_path / "outside", {"id_rsa": SECRET, "keys/id_ed25519": SECRET})
+    site = html_site(tmp_path / "site", {".git/config": SECRET, "docs/page.html": "page"})
+    links = {
+        "passwd": "/etc/passwd",
+        "key": str(outside / "id_rsa"),
+        "keys": str(outside / "keys"),
+        "docs/up": "../..",  # the folder holding the site
+        "docs/sneaky.txt": "../.git/config",  # inside the site, but git never holds .git
+        "latest.html": "index.html",
+        "docs/logo.png": "../assets/x.png",
+        "chain.html": "latest.html",
+        "assets-too": "assets",
+        "dangling": "nowhere",
+        "loop": "loop",
+    }
+    for name, target in links.items():
+        os.symlink(target, site / name)
+    os.mkfifo(site / "docs" / "pipe")  # reading it would hang publish
+    return site
+
+
+def test_symlinks_are_published_only_as_files_inside_the_site(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+
+    result = publish(hostile_site(tmp_path), repo=user)
+
+    assert tree(bare) == [
+        ".nojekyll",
+        "assets/x.png",
+        "chain.html",
+        "docs/logo.png",
+        "docs/page.html",
+        "index.html",
+        "latest.html",
+    ]
+    for name in ("latest.html", "chain.html"):
+        assert blob(bare, "gh-pages", name) == b"<!doctype html><title>report</title>"
+    assert blob(bare, "gh-pages", "docs/logo.png") == PNG
+    # published as files with the target's content, never as git symlinks (mode 120000)
+    modes = {line.split()[0] for line in git(bare, "ls-tree", "-r", "gh-pages").splitlines()}
+    assert modes == {"100644"}
+    assert SECRET not in all_objects(bare) and SECRET not in all_objects(user)
+    assert b"root:" not in all_objects(bare)  # nothing of /etc/passwd
+    assert result.files == 6
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        (".git", "git-refuses-name"),
+        ("assets-too", "symlink-to-folder"),
+        ("dangling", "broken-symlink"),
+        ("docs/pipe", "not-a-file"),
+        ("docs/sneaky.txt", "symlink-to-unpublished"),
+        ("docs/up", "symlink-outside-site"),
+        ("key", "symlink-outside-site"),
+        ("keys", "symlink-outside-site"),
+        ("loop", "broken-symlink"),
+        ("passwd", "symlink-outside-site"),
+    ]
+    site = tmp_path / "site"
+    assert [(w.kind, w.severity, w.path) for w in result.warnings] == [
+        (s.reason, "warning" if s.reason == "symlink-outside-site" else "note", f"{site}/{s.path}")
+        for s in result.skipped
+    ]
+    passwd = next(w for w in result.warnings if w.path == f"{site}/passwd")
+    assert passwd.message == (
+        f"Skipped '{site}/passwd': a symlink to '/etc/passwd', outside the site folder; only "
+        "files inside it are published. Copy the file into the site if it belongs there."
+    )
+
+
+def test_strict_refuses_a_symlink_out_of_the_site_and_writes_nothing(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    site = html_site(tmp_path / "site")
+    os.symlink("/etc/passwd", site / "passwd")
+    os.symlink("index.html", site / "home.html")  # inside: fine even with --strict
+    objects = all_objects(user)
+
+    with pytest.raises(PublishStrictError) as excinfo:
+        publish(site, repo=user, strict=True)
+
+    assert isinstance(excinfo.value, StrictModeError) and excinfo.value.exit_code == 2
+    assert excinfo.value.message == (
+        "--strict: the site folder gave 1 warning(s); nothing was published.\n"
+        f"  - Skipped '{site}/passwd': a symlink to '/etc/passwd', outside the site folder; "
+        "only files inside it are published. Copy the file into the site if it belongs there."
+    )
+    assert git(user, "branch", "--list", "gh-pages") == ""
+    assert git(tmp_path / "remote.git", "branch", "--list") == ""
+    assert all_objects(user) == objects  # not even a blob was written
+
+    (site / "passwd").unlink()
+    result = publish(site, repo=user, strict=True)
+    assert blob(tmp_path / "remote.git", "gh-pages", "home.html") == blob(
+        tmp_path / "remote.git", "gh-pages", "index.html"
+    )
+    assert (result.files, result.skipped, result.warnings) == (3, (), ())
+
+
+GIT_REFUSES = [
+    *(".git", ".GIT", ".Git", "git~1", "GIT~1", ".git.", ".git ", ".git. .", "git~1.."),
+    *(".git:stream", "git~1::$INDEX_ALLOCATION", "a\\.git", "a\\GIT~1 ", ".git\\x"),
+    *(".g\u200cit", ".git\ufeff", "\u200d.GIT"),  # HFS+ ignores these code points
+]
+GIT_HOLDS = [
+    *(".gitignore", ".gitx", ".git..x", "git~2", "git~10", " .git", "x.git", "a\\b", "a:b"),
+    *(".gitmodules", "g\u200cit~1", ".g\u0131t", "\u212agit~1", "git", "~1", "..."),
+]
+
+
+@pytest.mark.parametrize("name", GIT_REFUSES + GIT_HOLDS)
+def test_git_refuses_agrees_with_git_itself(tmp_path: Path, name: str) -> None:
+    """Ask real git (NTFS and HFS+ protection on, as GitHub checks pushes) to hold the name."""
+    repo = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(repo))
+    oid = git(repo, "hash-object", "-w", "--stdin")
+    env = {**os.environ, "GIT_INDEX_FILE": str(tmp_path / "index")}
+    entries = "".join(f"100644 {oid}\t{path}\0" for path in (name, f"sub/{name}", "keep"))
+    subprocess.run(
+        ["git", "-c", "core.protectNTFS=true", "-c", "core.protectHFS=true"]
+        + ["update-index", "-z", "--index-info"],
+        cwd=repo,
+        env=env,
+        input=entries.encode(),
+        check=True,
+        capture_output=True,
+    )
+    held = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=repo, env=env, check=True, capture_output=True
+    ).stdout.decode()
+    git_holds = sorted(held.split("\0")[:-1])
+    assert git_holds == (["keep"] if name in GIT_REFUSES else sorted([name, f"sub/{name}", "keep"]))
+    assert git_refuses(name) == (name in GIT_REFUSES)
+
+
+def test_names_git_refuses_are_skipped_and_not_counted(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    refused = [".GIT", "git~1", ".git.", "GIT~1 ", ".g\u200cit", "a\\.git"]
+    held = [".gitignore", ".gitx", "git~2", ".git..x"]
+    site = html_site(
+        tmp_path / "site",
+        {
+            **{name: f"file {name}" for name in refused + held},
+            "sub/.git/config": SECRET,
+            "sub/Git~1/HEAD": SECRET,
+            "sub/page.html": "page",
+        },
+    )
+
+    result = publish(site, repo=user)
+
+    bare = tmp_path / "remote.git"
+    assert tree(bare) == sorted([".nojekyll", "assets/x.png", "index.html", "sub/page.html", *held])
+    assert blob(bare, "gh-pages", "git~2") == b"file git~2"
+    assert SECRET not in all_objects(bare)
+    assert result.files == 3 + len(held)
+    assert sorted((s.path, s.reason) for s in result.skipped) == sorted(
+        (path, "git-refuses-name") for path in [*refused, "sub/.git", "sub/Git~1"]
+    )
+    assert {w.severity for w in result.warnings} == {"note"}
+    assert f"Skipped '{site}/sub/.git': git cannot hold a file or folder by this name." in [
+        w.message for w in result.warnings
+    ]
+
+
+def test_site_that_only_holds_skipped_links_says_why(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    site = tmp_path / "site"
+    site.mkdir()
+    os.symlink("/etc/passwd", site / "passwd")
+    with pytest.raises(NothingToPublishError) as excinfo:
+        publish(site, repo=user)
+    assert excinfo.value.message.endswith(
+        f"--out {site}/\n  - Skipped '{site}/passwd': a symlink to '/etc/passwd', outside the "
+        "site folder; only files inside it are published. Copy the file into the site if it "
+        "belongs there."
+    )
+
+
+def test_publish_command_warns_on_stderr_and_strict_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from tbreport.cli import main
+
+    user = make_user_repo(tmp_path)
+    site = html_site(user / "site")
+    os.symlink("/etc/passwd", site / "passwd")
+    os.symlink(".git", site / "git~1")
+    monkeypatch.chdir(user)
+    warning = (
+        "warning: Skipped 'site/passwd': a symlink to '/etc/passwd', outside the site folder; "
+        "only files inside it are published. Copy the file into the site if it belongs there."
+    )
+
+    strict = CliRunner().invoke(main, ["publish", "site", "--strict"])
+    assert strict.exit_code == 2
+    assert strict.stdout == ""
+    assert strict.stderr == (
+        "Error: --strict: the site folder gave 1 warning(s); nothing was published.\n"
+        f"  - {warning.removeprefix('warning: ')}\n"
+    )
+    assert git(user, "branch", "--list", "gh-pages") == ""
+
+    result = CliRunner().invoke(main, ["publish", "site"])
+    assert result.exit_code == 0, result.output
+    commit = git(tmp_path / "remote.git", "rev-parse", "gh-pages")
+    assert result.stderr == (
+        "note: Skipped 'site/git~1': git cannot hold a file or folder by this name.\n"
+        + warning
+        + "\n"
+    )
+    assert result.stdout.splitlines()[0] == (
+        f"Published 2 file(s) to 'gh-pages' on 'origin' (commit {commit[:10]})."
+    )
+
+
+def test_publish_json_describes_the_published_branch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from tbreport.cli import main
+
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    site = html_site(user / "site", {"docs/page.html": "page"})
+    os.symlink("/etc/passwd", site / "passwd")
+    os.symlink("../index.html", site / "docs" / "home.html")
+    (site / ".GIT").write_text("x")
+    monkeypatch.chdir(user)
+    args = ["publish", "site", "--json", "--prefix", "pr/2", "--cname", "reports.example.com"]
+
+    result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # stdout holds the one object and nothing else
+    published = git(bare, "ls-tree", "-r", "--name-only", "gh-pages", "pr/2/").splitlines()
+    assert published == [
+        "pr/2/assets/x.png",
+        "pr/2/docs/home.html",
+        "pr/2/docs/page.html",
+        "pr/2/index.html",
+    ]
+    assert data == {
+        "branch": "gh-pages",
+        "remote": "origin",
+        "prefix": "pr/2",
+        "commit": git(bare, "rev-parse", "gh-pages"),
+        "changed": True,
+        "pushed": True,
+        "url": "https://reports.example.com/pr/2/",
+        "files": len(published),
+        "skipped": [
+            {"path": ".GIT", "reason": "git-refuses-name"},
+            {"path": "passwd", "reason": "symlink-outside-site"},
+        ],
+        "warnings": [
+            {
+                "kind": "git-refuses-name",
+                "severity": "note",
+                "message": "Skipped 'site/.GIT': git cannot hold a file or folder by this name.",
+                "path": "site/.GIT",
+                "offset": None,
+                "run": None,
+                "tag": None,
+            },
+            {
+                "kind": "symlink-outside-site",
+                "severity": "warning",
+                "message": "Skipped 'site/passwd': a symlink to '/etc/passwd', outside the site "
+                "folder; only files inside it are published. Copy the file into the site if it "
+                "belongs there.",
+                "path": "site/passwd",
+                "offset": None,
+                "run": None,
+                "tag": None,
+            },
+        ],
+    }
+    assert git(bare, "show", "gh-pages:CNAME") == "reports.example.com"
+    assert git(bare, "show", "gh-pages:pr/2/docs/home.html") == git(
+        bare, "show", "gh-pages:pr/2/index.html"
+    )
+    assert result.stderr.count("\n") == 2  # the warnings are on stderr too, for people
+
+    again = json.loads(CliRunner().invoke(main, args).stdout)
+    assert (again["changed"], again["commit"]) == (False, data["commit"])
+
+    git(user, "remote", "add", "github", "git@github.com:Ada/tb-runs.git")
+    local = CliRunner().invoke(
+        main, ["publish", "site", "--json", "--remote", "github", "--no-push", "--branch", "web"]
+    )
+    data = json.loads(local.stdout)
+    assert (data["pushed"], data["url"], data["prefix"], data["branch"]) == (
+        False,
+        "https://ada.github.io/tb-runs/",
+        None,
+        "web",
+    )
+    assert data["commit"] == git(user, "rev-parse", "refs/heads/web")
+    assert data["files"] == len(tree(user, "web")) - 1  # all but the .nojekyll publish adds
+
+
+def test_a_folder_that_cannot_be_read_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """Folders nested past PATH_MAX cannot be listed, even by root: one warning, no traceback."""
+    user = make_user_repo(tmp_path)
+    site = html_site(tmp_path / "site")
+    names = ["d" * 250] * 20  # 5,000 characters, deeper than PATH_MAX (4096)
+    fd = os.open(site, os.O_RDONLY)
+    try:
+        for name in names:
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+
+    result = publish(site, repo=user)
+
+    assert tree(tmp_path / "remote.git") == [".nojekyll", "assets/x.png", "index.html"]
+    [skipped] = result.skipped
+    assert skipped.reason == "unreadable" and "/".join(names).startswith(skipped.path)
+    [warning] = result.warnings
+    assert warning.severity == "warning"
+    assert warning.message.endswith("': cannot read it (File name too long).")
+    with pytest.raises(PublishStrictError):
+        publish(site, repo=user, strict=True)
