@@ -113,7 +113,7 @@ def build(
     out = Path(options.out)
     # one manifest entry per Jekyll post, so posts of one blog do not replace each other
     key = f"post:{post_slug(report)}" if options.format == "jekyll" else options.format
-    written = write_files(out, files, report=key)
+    written = write_files(out, files, report=key, force=options.force)
     if summary is not None and options.job_summary:
         _append_job_summary(summary)
     result = BuildResult(

@@ -111,6 +111,7 @@ _BUILD_FLAGS = [
     "image_base_url",
     "job_summary",
     "marker_id",
+    "force",
 ]
 
 
@@ -223,6 +224,12 @@ _BUILD_FLAGS = [
     "--marker-id",
     "marker_id",
     help="Markdown: ID in the hidden '<!-- tbreport: ID -->' line (default: report).",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    default=None,
+    help="Replace files tbreport wrote that were edited since (never anyone else's).",
 )
 @click.option(
     "--config",

@@ -72,6 +72,8 @@ class Options:
     job_summary: bool = False
     #: ID in the hidden marker line, so CI can find and update its earlier comment
     marker_id: str = "report"
+    #: replace files tbreport wrote that were edited since (never anyone else's)
+    force: bool = False
 
 
 _ALIASES = {f.name.replace("_", "-"): f.name for f in fields(Options)}
@@ -193,7 +195,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
                 f"brackets, not {text!r}."
             )
         return text.rstrip("/") + "/"
-    if name in ("strict", "quiet", "ignore_outliers", "fail_on_regression", "job_summary"):
+    if name in ("strict", "quiet", "ignore_outliers", "fail_on_regression", "job_summary", "force"):
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: {name.replace('_', '-')} must be true or false.")
         return value
