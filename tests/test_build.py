@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import hashlib
 import io
 import re
 import shutil
@@ -379,8 +380,9 @@ def test_manifest_of_an_earlier_version_is_still_read(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("old report")
+    digest = hashlib.sha256(b"old report").hexdigest()  # 0.1 recorded sha256 too
     (site / ".tbreport-manifest.json").write_text(
-        '{"tool": "tbreport", "files": {"index.html": "x"}}\n'
+        f'{{"tool": "tbreport", "files": {{"index.html": "{digest}"}}}}\n'
     )
     build(_options(tmp_path))  # index.html was tbreport's: replaced, not refused
     assert "tutorial/poly" in (site / "index.html").read_text()
