@@ -7,15 +7,12 @@ float64) and are never mutated after construction.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from tbreport.report.compare import Comparison
-    from tbreport.transform import Summary
 
 #: Severities of a data problem. Notes are informational (a writer still running); warnings
 #: mean data was lost or looks wrong, and make ``--strict`` fail.
@@ -134,13 +131,57 @@ class Logdir:
     def points(self) -> int:
         return sum(run.points for run in self.runs)
 
-    def to_dataframe(self):  # -> pandas.DataFrame, pandas is optional
-        from tbreport.frame import to_dataframe
+    def to_dataframe(self):  # -> pandas.DataFrame; pandas is optional
+        """One row per scalar point: run, tag, step, value, wall_time (runs and tags sorted)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "to_dataframe() needs pandas, which tbreport does not install. "
+                "Run: pip install 'tbreport[pandas]'"
+            ) from err
+        runs, tags, steps, values, walls = [], [], [], [], []
+        for run in self.runs:
+            for tag, series in run.scalars.items():
+                n = len(series)
+                runs.append(np.full(n, run.name, dtype=object))
+                tags.append(np.full(n, tag, dtype=object))
+                steps.append(series.steps)
+                values.append(series.values)
+                walls.append(series.wall_times)
 
-        return to_dataframe(self)
+        def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        return pd.DataFrame(
+            {
+                "run": pd.Categorical(cat(runs, object)),
+                "tag": pd.Categorical(cat(tags, object)),
+                "step": cat(steps, np.int64),
+                "value": cat(values, np.float64),
+                "wall_time": cat(walls, np.float64),
+            }
+        )
 
 
 # --- the report: what the transform stage hands to charts and rendering --------------------
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """Headline numbers of one series. min/max are over finite values (None if none); the
+    last value is the final record as written, NaN included: a diverged run ends in NaN.
+    """
+
+    count: int
+    nan_count: int
+    inf_count: int
+    last_step: int | None
+    last_value: float | None
+    min_step: int | None
+    min_value: float | None
+    max_step: int | None
+    max_value: float | None
 
 
 @dataclass(frozen=True)
@@ -159,7 +200,7 @@ class Line:
     points: int
     drawn: int
     #: headline numbers over the full series
-    summary: Summary
+    summary: SeriesSummary
     #: baseline runs are drawn dashed
     dashed: bool = False
 
@@ -222,6 +263,110 @@ class RunInfo:
     others: int
     #: a baseline run (drawn dashed), compared against by the candidates
     baseline: bool = False
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    return a - b
+
+
+def _rel(a: float | None, b: float | None) -> float | None:
+    diff = _diff(a, b)
+    if diff is None or not b:
+        return None
+    return diff / abs(b)
+
+
+#: verdicts of a tag against the baseline
+BETTER, WORSE, UNCHANGED, NOT_JUDGED = "better", "worse", "unchanged", "not judged"
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One candidate run against its baseline reference on one tag."""
+
+    tag: str
+    run: str
+    reference: str
+    direction: str
+    last: float | None
+    base_last: float | None
+    best: float | None
+    base_best: float | None
+    tolerance: float
+    gate: bool
+    status: str
+
+    @property
+    def abs_delta(self) -> float | None:
+        return _diff(self.last, self.base_last)
+
+    @property
+    def rel_delta(self) -> float | None:
+        return _rel(self.last, self.base_last)
+
+
+@dataclass(frozen=True)
+class TagVerdict:
+    tag: str
+    status: str
+    deltas: tuple[Delta, ...]
+    gate: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every tag's verdict, the counts for the headline, and the gate failures."""
+
+    tags: tuple[TagVerdict, ...]
+    tolerance: float
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {BETTER: 0, WORSE: 0, UNCHANGED: 0, NOT_JUDGED: 0}
+        for verdict in self.tags:
+            counts[verdict.status] += 1
+        return counts
+
+    @property
+    def regressions(self) -> tuple[Delta, ...]:
+        return tuple(
+            d for v in self.tags if v.gate for d in v.deltas if d.gate and d.status == WORSE
+        )
+
+    @property
+    def headline(self) -> str:
+        c = self.counts
+        parts = [
+            f"{c[BETTER]} tag{'s' if c[BETTER] != 1 else ''} better",
+            f"{c[WORSE]} worse",
+            f"{c[UNCHANGED]} unchanged",
+        ]
+        if c[NOT_JUDGED]:
+            parts.append(f"{c[NOT_JUDGED]} not judged")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        """As in ``build --json`` (docs/json.md)."""
+        return {
+            "headline": self.headline,
+            "counts": self.counts,
+            "tolerance": self.tolerance,
+            "tags": [{"tag": v.tag, "status": v.status, "gate": v.gate} for v in self.tags],
+            "regressions": [
+                {
+                    "tag": d.tag,
+                    "run": d.run,
+                    "reference": d.reference,
+                    "last": d.last,
+                    "baseline_last": d.base_last,
+                    "relative_change": d.rel_delta,
+                    "tolerance": d.tolerance,
+                }
+                for d in self.regressions
+            ],
+        }
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tbreport.model import SeriesSummary as Summary
+
 __all__ = [
     "MIN",
     "MAX",
@@ -410,23 +412,6 @@ def apply_restarts(steps: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # Summaries
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Headline numbers of one series. min/max are over finite values (None if none); the
-    last value is the final record as written, NaN included: a diverged run ends in NaN.
-    """
-
-    count: int
-    nan_count: int
-    inf_count: int
-    last_step: int | None
-    last_value: float | None
-    min_step: int | None
-    min_value: float | None
-    max_step: int | None
-    max_value: float | None
 
 
 def series_summary(steps: np.ndarray, values: np.ndarray) -> Summary:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tbreport.formatting import format_number
 from tbreport.options import Options
 from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.compare import Comparison, compare_tag
@@ -44,7 +45,17 @@ __all__ = [
 
 def check_regressions(report: Report) -> str | None:
     """What failed the regression gates, or None (also without a baseline)."""
-    return report.comparison.regression_message() if report.comparison is not None else None
+    regressions = report.comparison.regressions if report.comparison is not None else ()
+    if not regressions:
+        return None
+    lines = []
+    for d in regressions:
+        rel = "" if d.rel_delta is None else f", {d.rel_delta:+.1%}"
+        lines.append(
+            f"  - {d.tag}: {d.run} {format_number(d.last)} vs {d.reference} "
+            f"{format_number(d.base_last)}{rel} (tolerance {d.tolerance:.1%})"
+        )
+    return f"{len(regressions)} gate(s) got worse than the baseline:\n" + "\n".join(lines)
 
 
 def select_runs(runs: tuple[Run, ...], options: Options) -> list[Run]:

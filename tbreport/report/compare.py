@@ -11,126 +11,18 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
-from tbreport.transform import MAX, MIN, Summary
-
-BETTER, WORSE, UNCHANGED, NOT_JUDGED = "better", "worse", "unchanged", "not judged"
-
-
-@dataclass(frozen=True)
-class Delta:
-    """One candidate run against its baseline reference on one tag."""
-
-    tag: str
-    run: str
-    reference: str
-    direction: str
-    last: float | None
-    base_last: float | None
-    best: float | None
-    base_best: float | None
-    tolerance: float
-    gate: bool
-    status: str
-
-    @property
-    def abs_delta(self) -> float | None:
-        return _diff(self.last, self.base_last)
-
-    @property
-    def rel_delta(self) -> float | None:
-        return _rel(self.last, self.base_last)
-
-
-@dataclass(frozen=True)
-class TagVerdict:
-    tag: str
-    status: str
-    deltas: tuple[Delta, ...]
-    gate: bool
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Every tag's verdict, the counts for the headline, and the gate failures."""
-
-    tags: tuple[TagVerdict, ...]
-    tolerance: float
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts = {BETTER: 0, WORSE: 0, UNCHANGED: 0, NOT_JUDGED: 0}
-        for verdict in self.tags:
-            counts[verdict.status] += 1
-        return counts
-
-    @property
-    def regressions(self) -> tuple[Delta, ...]:
-        return tuple(
-            d for v in self.tags if v.gate for d in v.deltas if d.gate and d.status == WORSE
-        )
-
-    @property
-    def headline(self) -> str:
-        c = self.counts
-        parts = [
-            f"{c[BETTER]} tag{'s' if c[BETTER] != 1 else ''} better",
-            f"{c[WORSE]} worse",
-            f"{c[UNCHANGED]} unchanged",
-        ]
-        if c[NOT_JUDGED]:
-            parts.append(f"{c[NOT_JUDGED]} not judged")
-        return ", ".join(parts)
-
-    def to_dict(self) -> dict[str, object]:
-        """As in ``build --json`` (docs/json.md)."""
-        return {
-            "headline": self.headline,
-            "counts": self.counts,
-            "tolerance": self.tolerance,
-            "tags": [{"tag": v.tag, "status": v.status, "gate": v.gate} for v in self.tags],
-            "regressions": [
-                {
-                    "tag": d.tag,
-                    "run": d.run,
-                    "reference": d.reference,
-                    "last": d.last,
-                    "baseline_last": d.base_last,
-                    "relative_change": d.rel_delta,
-                    "tolerance": d.tolerance,
-                }
-                for d in self.regressions
-            ],
-        }
-
-    def regression_message(self) -> str | None:
-        """The gate failures for ``--fail-on-regression``, or None when every gate passed."""
-        from tbreport.formatting import format_number
-
-        if not self.regressions:
-            return None
-        lines = []
-        for d in self.regressions:
-            rel = "" if d.rel_delta is None else f", {d.rel_delta:+.1%}"
-            lines.append(
-                f"  - {d.tag}: {d.run} {format_number(d.last)} vs {d.reference} "
-                f"{format_number(d.base_last)}{rel} (tolerance {d.tolerance:.1%})"
-            )
-        return f"{len(self.regressions)} gate(s) got worse than the baseline:\n" + "\n".join(lines)
-
-
-def _diff(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
-        return None
-    return a - b
-
-
-def _rel(a: float | None, b: float | None) -> float | None:
-    diff = _diff(a, b)
-    if diff is None or not b:
-        return None
-    return diff / abs(b)
+from tbreport.model import (
+    BETTER,
+    NOT_JUDGED,
+    UNCHANGED,
+    WORSE,
+    Comparison,
+    Delta,
+    TagVerdict,
+    _diff,
+)
+from tbreport.model import SeriesSummary as Summary
+from tbreport.transform import MAX, MIN
 
 
 def best_value(summary: Summary, direction: str) -> float | None:
