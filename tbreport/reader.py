@@ -80,6 +80,7 @@ def read_run(
             )
             continue
         warnings.extend(_file_warnings(data, run_dir.name))
+        warnings.extend(_undecodable_warnings(data, run_dir.name))
         files.append(data)
 
     # the plugin of a tag comes from the first record that carries metadata for it
@@ -98,7 +99,7 @@ def read_run(
     for data in files:
         hparams.update(data.hparams)
         for (tag, plugin), count in data.others.items():
-            if tag or plugin == "undecodable":
+            if tag:
                 others[(tag, plugin or plugin_of.get(tag) or "unknown")] += count
         if not data.tags:
             continue
@@ -135,16 +136,6 @@ def read_run(
             other_tags[tag] = TagCount(prev.plugin, prev.count + count)
         else:
             other_tags[tag] = TagCount(plugin, count)
-    if ("", "undecodable") in others:
-        warnings.append(
-            DataWarning(
-                "undecodable",
-                f"Run '{run_dir.name}': {others[('', 'undecodable')]} record(s) with a valid "
-                "checksum are not TensorBoard events; they were skipped.",
-                run=run_dir.name,
-            )
-        )
-        other_tags.pop("", None)
     run = Run(
         name=run_dir.name,
         path=run_dir.path,
@@ -286,6 +277,25 @@ def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
             )
         )
     return out
+
+
+def _undecodable_warnings(data: FileData, run: str) -> list[DataWarning]:
+    if not data.undecodable:
+        return []
+    offset, reason = data.undecodable[0]
+    return [
+        DataWarning(
+            "undecodable",
+            f"Event file '{data.path}': {len(data.undecodable)} record(s) with valid checksums "
+            f"are not TensorBoard events protobuf can decode, the first at byte offset {offset} "
+            f"({reason}); they were skipped. TensorBoard cannot read them either; the usual "
+            "cause is a tag or plugin name that is not valid UTF-8, written by a tool other "
+            "than the TensorBoard writers.",
+            path=data.path,
+            offset=offset,
+            run=run,
+        )
+    ]
 
 
 def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:

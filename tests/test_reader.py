@@ -35,23 +35,6 @@ def test_values_equal_what_the_writer_wrote(name):
             assert series.wall_times.min() > 1.6e9
 
 
-@pytest.mark.parametrize("name", FIXTURE_NAMES)
-def test_vectorised_decoder_matches_protobuf_decoder(name):
-    fast = read_logdir(fixture_logdir(name))
-    slow = read_logdir(fixture_logdir(name), fast=False)
-    assert [r.name for r in fast.runs] == [r.name for r in slow.runs]
-    for a, b in zip(fast.runs, slow.runs, strict=True):
-        assert a.scalars.keys() == b.scalars.keys()
-        for tag in a.scalars:
-            for field in ("steps", "values", "wall_times"):
-                np.testing.assert_array_equal(
-                    getattr(a.scalars[tag], field), getattr(b.scalars[tag], field)
-                )
-            assert a.scalars[tag].encoding == b.scalars[tag].encoding
-        assert a.others == b.others
-        assert a.hparams == b.hparams
-
-
 def test_encodings_are_reported_per_series():
     logdir = read_logdir(fixture_logdir("torch"))
     newstyle = logdir.run("newstyle").scalars
