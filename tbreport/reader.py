@@ -18,7 +18,7 @@ import numpy as np
 from tbreport.discover import RunDir, discover_runs
 from tbreport.events import SIMPLE, FileData, read_file
 from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount
-from tbreport.transform import apply_restarts
+from tbreport.transform import apply_restarts, repeated_records
 
 RESTART_MODES = ("replace", "keep-all")
 _TIMESTAMP_NAME = re.compile(r"^\d{9,}\.\d+$")
@@ -35,7 +35,8 @@ def read_logdir(
 
     ``restarts="replace"`` follows TensorBoard: in a series, a record at step s replaces the
     earlier records at steps >= s. ``"keep-all"`` keeps every record in file order. Either way
-    the dropped counts are reported as notes. ``verify_crc=False`` skips data checksums.
+    the dropped counts are reported as notes, and records repeated right after themselves (the
+    same step and value) as ``"duplicate"`` notes rather than restarts. ``verify_crc=False`` skips data checksums.
     ``fast=False`` decodes every record with protobufs (slower; the reference for tests).
     """
     if restarts not in RESTART_MODES:
@@ -176,18 +177,37 @@ def _series_by_tag(
         records = hi - lo
         dropped = 0
         name = tag_names[tid]
+        repeats = int(np.count_nonzero(repeated_records(s, v)))
+        if repeats:
+            kept = (
+                "all kept (--restarts keep-all)" if restarts == "keep-all" else "kept one of each"
+            )
+            warnings.append(
+                DataWarning(
+                    "duplicate",
+                    f"Run '{run_name}', tag '{name}': {repeats} of {records} records repeat the "
+                    f"record before them (same step and value, as Lightning logs 'epoch'); "
+                    f"{kept}.",
+                    run=run_name,
+                    tag=name,
+                    severity=NOTE,
+                )
+            )
         if restarts == "replace":
+            # each repeat is followed by its copy, so the rule drops it and counts it above
             keep = apply_restarts(s)
             dropped = records - int(np.count_nonzero(keep))
             if dropped:
                 s, w, v = s[keep], w[keep], v[keep]
+            if dropped > repeats:
                 warnings.append(
                     DataWarning(
                         "restart",
-                        f"Run '{run_name}', tag '{name}': {dropped} of {records} records were "
-                        "replaced by later records at the same or an earlier step (a restart "
-                        "or resumed run; TensorBoard shows the later ones too). Use "
-                        "--restarts keep-all to keep every record.",
+                        f"Run '{run_name}', tag '{name}': {dropped - repeats} of {records} "
+                        "records were replaced by later records at the same or an earlier step "
+                        "with a different value, or after later steps (a restart or resumed "
+                        "run; TensorBoard shows the later ones too). Use --restarts keep-all to "
+                        "keep every record.",
                         run=run_name,
                         tag=name,
                         severity=NOTE,
