@@ -185,6 +185,7 @@ def _learn(data: bytes) -> Template | None:
             plugin = _plugin_name(data, f)
         else:
             return None
+    # hparams metadata carries the session's hyperparameters: protobuf reads those
     if tag is None or value is None or plugin == "hparams":
         return None
     return Template(wall, step, tag, value, encoding, plugin, bytes(mask))
@@ -282,11 +283,9 @@ def _decode_values(words: np.ndarray, value: tuple[int, int, str]) -> np.ndarray
     offset, size, decoding = value
     if decoding.startswith("varint"):
         raw = _varints(words, offset + HEADER, size)
-        low32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        if decoding == "varint_i32":
-            return low32.view(np.int32).astype(np.float64)
-        if decoding == "varint_u32":
-            return low32.astype(np.float64)
+        if decoding in ("varint_i32", "varint_u32"):
+            low32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+            return (low32.view(np.int32) if decoding == "varint_i32" else low32).astype(np.float64)
         if decoding == "varint_i64":
             return raw.view(np.int64).astype(np.float64)
         if decoding == "varint_bool":
@@ -310,7 +309,8 @@ def _decode_values(words: np.ndarray, value: tuple[int, int, str]) -> np.ndarray
 def _bfloat16(bits: np.ndarray) -> np.ndarray:
     """bfloat16 is the high half of a float32."""
     wide = (bits.astype(np.uint32) & np.uint32(0xFFFF)) << np.uint32(16)
-    return wide.astype(np.uint32).view(np.float32).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN is quieted, as protobuf does
+        return wide.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
 def _tag_keys(words: np.ndarray, tag: tuple[int, int]) -> list[np.ndarray]:

@@ -36,8 +36,9 @@ def read_logdir(
     ``restarts="replace"`` follows TensorBoard: in a series, a record at step s replaces the
     earlier records at steps >= s. ``"keep-all"`` keeps every record in file order. Either way
     the dropped counts are reported as notes, and records repeated right after themselves (the
-    same step and value) as ``"duplicate"`` notes rather than restarts. ``verify_crc=False`` skips data checksums.
-    ``fast=False`` decodes every record with protobufs (slower; the reference for tests).
+    same step and value) as ``"duplicate"`` notes rather than restarts. ``verify_crc=False``
+    skips data checksums. ``fast=False`` decodes every record with protobufs (slower; the
+    reference for tests).
     """
     if restarts not in RESTART_MODES:
         raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")

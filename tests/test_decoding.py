@@ -57,7 +57,7 @@ def field(number: int, payload: bytes) -> bytes:
 
 def content_bytes() -> list[bytes]:
     out = [b"", b"\x00", b"\x01", b"\x02", b"\xff", b"\x00\x80", b"\x80\x3f", b"\xc0\x7f"]
-    out += [b"\x01\x7c", b"\xff\xff", b"\x00\x00\x80", b"\x01\x00\x80\x7f"]
+    out += [b"\x01\x7c", b"\x81\x7f", b"\xff\xff", b"\x00\x00\x80", b"\x01\x00\x80\x7f"]
     out += [struct.pack("<I", b) for b in FLOAT32_BITS]
     out += [struct.pack("<Q", b) for b in FLOAT64_BITS]
     return out
