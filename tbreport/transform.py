@@ -23,6 +23,7 @@ __all__ = [
     "PALETTE",
     "Summary",
     "apply_restarts",
+    "repeated_records",
     "best_of",
     "direction_of",
     "natural_key",
@@ -407,6 +408,21 @@ def apply_restarts(steps: np.ndarray) -> np.ndarray:
         later_min = np.minimum.accumulate(s[::-1])[::-1]
         keep[:-1] = s[:-1] < later_min[1:]
     return keep
+
+
+def repeated_records(steps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mask of records that the next record of the series repeats: the same step and the same
+    value bits. A writer logging one point twice (Lightning logs ``epoch`` this way), not a
+    restart; the restart rule drops all but the last of each repeat as well.
+    """
+    s = np.asarray(steps)
+    v = np.ascontiguousarray(values, dtype=np.float64).view(np.uint64)
+    if s.ndim != 1 or s.shape != v.shape:
+        raise ValueError(f"repeated_records expects two 1-D arrays of one length, got {s.shape}")
+    repeated = np.zeros(s.shape, dtype=bool)
+    if s.size > 1:
+        repeated[:-1] = (s[:-1] == s[1:]) & (v[:-1] == v[1:])
+    return repeated
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from conftest import as_floats, expected, fixture_logdir
 
+from tbreport.model import NOTE
 from tbreport.read import read_logdir
 
 FIXTURE_NAMES = ["quickstart", "torch", "tensorboardx", "tf2", "keras"]
@@ -33,23 +34,6 @@ def test_values_equal_what_the_writer_wrote(name):
             np.testing.assert_array_equal(series.values, values, err_msg=f"{run_name} {tag}")
             assert np.all(np.diff(series.wall_times) >= 0)
             assert series.wall_times.min() > 1.6e9
-
-
-@pytest.mark.parametrize("name", FIXTURE_NAMES)
-def test_vectorised_decoder_matches_protobuf_decoder(name):
-    fast = read_logdir(fixture_logdir(name))
-    slow = read_logdir(fixture_logdir(name), fast=False)
-    assert [r.name for r in fast.runs] == [r.name for r in slow.runs]
-    for a, b in zip(fast.runs, slow.runs, strict=True):
-        assert a.scalars.keys() == b.scalars.keys()
-        for tag in a.scalars:
-            for field in ("steps", "values", "wall_times"):
-                np.testing.assert_array_equal(
-                    getattr(a.scalars[tag], field), getattr(b.scalars[tag], field)
-                )
-            assert a.scalars[tag].encoding == b.scalars[tag].encoding
-        assert a.others == b.others
-        assert a.hparams == b.hparams
 
 
 def test_encodings_are_reported_per_series():
@@ -101,6 +85,74 @@ def test_restart_keep_all_keeps_every_record_in_file_order():
     np.testing.assert_array_equal(series.steps, want["steps"])
     np.testing.assert_array_equal(series.values, as_floats(want["values"]))
     assert not [w for w in logdir.warnings if w.kind == "restart"]
+
+
+def _notes(logdir, kind: str) -> list:
+    return [w for w in logdir.warnings if w.kind == kind]
+
+
+def test_repeated_records_are_duplicates_not_restarts(torch_writer, tmp_path):
+    # Lightning logs `epoch` at each log call of a step: the same (step, value) twice
+    w = torch_writer("lightning")
+    for step in range(10):
+        w.add_scalar("epoch", step // 5, step)
+        w.add_scalar("loss", 1.0 / (step + 1), step)
+        w.add_scalar("epoch", step // 5, step)
+    w.close()
+    logdir = read_logdir(tmp_path / "logs")
+    series = logdir.run("lightning").scalars["epoch"]
+    np.testing.assert_array_equal(series.steps, np.arange(10))
+    np.testing.assert_array_equal(series.values, np.arange(10) // 5)
+    assert series.records == 20 and series.dropped == 10
+    assert not _notes(logdir, "restart")
+    (note,) = _notes(logdir, "duplicate")
+    assert (note.run, note.tag, note.severity) == ("lightning", "epoch", NOTE)
+    assert "10 of 20 records" in note.message and "kept one of each" in note.message
+    kept = read_logdir(tmp_path / "logs", restarts="keep-all")
+    assert len(kept.run("lightning").scalars["epoch"]) == 20
+    (note,) = _notes(kept, "duplicate")
+    assert "10 of 20 records" in note.message and "all kept" in note.message
+    assert not _notes(kept, "restart")
+
+
+def test_resumed_run_rewriting_the_same_values_is_a_restart(torch_writer, tmp_path):
+    # a deterministic resume from step 5 logs the same values again, after later steps
+    first = torch_writer("resumed")
+    for step in range(10):
+        first.add_scalar("x", float(step), step)
+    first.close()
+    second = torch_writer("resumed")
+    for step in range(5, 15):
+        second.add_scalar("x", float(step), step)
+    second.close()
+    logdir = read_logdir(tmp_path / "logs")
+    series = logdir.run("resumed").scalars["x"]
+    np.testing.assert_array_equal(series.steps, np.arange(15))
+    assert series.dropped == 5 and not _notes(logdir, "duplicate")
+    (note,) = _notes(logdir, "restart")
+    assert "5 of 20 records" in note.message
+
+
+def test_duplicates_and_a_restart_in_one_series(torch_writer, tmp_path):
+    first = torch_writer("mix")
+    for step in range(10):
+        first.add_scalar("x", float(step), step)
+        first.add_scalar("x", float(step), step)  # a repeat
+    first.add_scalar("x", -1.0, 9)  # the same step with a new value: a rewrite
+    first.close()
+    second = torch_writer("mix")
+    for step in range(4, 8):  # a restart from step 4 with new values
+        second.add_scalar("x", 100.0 + step, step)
+    second.close()
+    logdir = read_logdir(tmp_path / "logs")
+    series = logdir.run("mix").scalars["x"]
+    np.testing.assert_array_equal(series.steps, np.arange(8))
+    np.testing.assert_array_equal(series.values, [0, 1, 2, 3, 104, 105, 106, 107])
+    assert series.records == 25 and series.dropped == 17
+    (dup,) = _notes(logdir, "duplicate")
+    (restart,) = _notes(logdir, "restart")
+    # 10 repeats; the restart replaced steps 4..9 and the rewritten step 9 (7 records)
+    assert "10 of 25 records" in dup.message and "7 of 25 records" in restart.message
 
 
 def test_bad_restart_mode_is_rejected():

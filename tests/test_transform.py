@@ -23,6 +23,7 @@ from tbreport.transform import (
     natural_key,
     outlier_range,
     padded_range,
+    repeated_records,
     run_colors,
     run_styles,
     section_of,
@@ -615,6 +616,34 @@ def test_apply_restarts_matches_reference() -> None:
     for _ in range(200):
         steps = rng.integers(-5, 20, rng.integers(0, 30))
         np.testing.assert_array_equal(apply_restarts(steps), reference_keep(steps.tolist()))
+
+
+def test_repeated_records_same_step_and_value() -> None:
+    steps = np.array([0, 0, 1, 1, 1, 2, 2, 1, 1], dtype=np.int64)
+    values = np.array([5.0, 5.0, 6.0, 6.0, 6.0, 7.0, 8.0, 6.0, 6.0])
+    np.testing.assert_array_equal(
+        repeated_records(steps, values), [1, 0, 1, 1, 0, 0, 0, 1, 0]
+    )  # (2, 7) then (2, 8) is a rewrite; (1, 6) after step 2 is a restart, then a repeat
+
+
+def test_repeated_records_compares_value_bits() -> None:
+    steps = np.zeros(4, dtype=np.int64)
+    values = np.array([np.nan, np.nan, 0.0, -0.0])
+    np.testing.assert_array_equal(repeated_records(steps, values), [True, False, False, False])
+    assert repeated_records(np.array([], dtype=np.int64), np.array([])).shape == (0,)
+
+
+def test_repeated_records_are_all_dropped_by_the_restart_rule() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        steps = rng.integers(0, 6, rng.integers(0, 20))
+        values = rng.integers(0, 2, steps.shape[0]).astype(np.float64)
+        assert not (repeated_records(steps, values) & apply_restarts(steps)).any()
+
+
+def test_repeated_records_rejects_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="repeated_records"):
+        repeated_records(np.arange(3), np.zeros(2))
 
 
 # --------------------------------------------------------------------------------------------

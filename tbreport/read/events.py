@@ -35,27 +35,29 @@ _CONTENT_DTYPES = {
     _DT_INT16: "<i2",
     _DT_INT8: "<i1",
     _DT_INT64: "<i8",
-    _DT_BOOL: "<u1",
+    _DT_BOOL: "bool",
     _DT_BFLOAT16: "bf16",
     _DT_UINT16: "<u2",
     _DT_HALF: "<f2",
     _DT_UINT32: "<u4",
     _DT_UINT64: "<u8",
 }
-# repeated fields of TensorProto holding one value: field number -> (name, {dtype: decoding})
+# repeated fields of TensorProto holding one value: field number -> (name, {dtype: decoding}).
+# Varints decode as protobuf reads them into the field's type: int32 and uint32 keep the low
+# 32 bits (0xFFFFFFFF in int_val is -1), a bool is any non-zero varint.
 _VAL_FIELDS: dict[int, tuple[str, dict[int, str]]] = {
     5: ("float_val", {_DT_FLOAT: "<f4"}),
     6: ("double_val", {_DT_DOUBLE: "<f8"}),
     7: (
         "int_val",
-        dict.fromkeys((_DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8, _DT_UINT16), "varint_i"),
+        dict.fromkeys((_DT_INT32, _DT_UINT8, _DT_INT16, _DT_INT8, _DT_UINT16), "varint_i32"),
     ),
-    10: ("int64_val", {_DT_INT64: "varint_i"}),
-    11: ("bool_val", {_DT_BOOL: "varint_u"}),
+    10: ("int64_val", {_DT_INT64: "varint_i64"}),
+    11: ("bool_val", {_DT_BOOL: "varint_bool"}),
     # TensorFlow keeps half and bfloat16 values as their 16 bits in half_val
     13: ("half_val", {_DT_HALF: "varint_f16", _DT_BFLOAT16: "varint_bf16"}),
-    16: ("uint32_val", {_DT_UINT32: "varint_u"}),
-    17: ("uint64_val", {_DT_UINT64: "varint_u"}),
+    16: ("uint32_val", {_DT_UINT32: "varint_u32"}),
+    17: ("uint64_val", {_DT_UINT64: "varint_u64"}),
 }
 
 SIMPLE = 0
@@ -162,6 +164,8 @@ def _learn(data: bytes) -> Template | None:
     numbers = [f.number for f in vfields]
     if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 2, 8, 9} or 1 not in numbers:
         return None
+    if 2 in numbers and 8 in numbers:
+        return None  # one oneof twice: protobuf keeps the last, leave that to it
     tag = value = None
     encoding = SIMPLE
     plugin = None
@@ -179,11 +183,10 @@ def _learn(data: bytes) -> Template | None:
                 return None
         elif f.number == 9 and f.wire == 2:
             plugin = _plugin_name(data, f)
-            if plugin is None:
-                return None
         else:
             return None
-    if tag is None or value is None:
+    # hparams metadata carries the session's hyperparameters: protobuf reads those
+    if tag is None or value is None or plugin == "hparams":
         return None
     return Template(wall, step, tag, value, encoding, plugin, bytes(mask))
 
@@ -215,7 +218,7 @@ def _learn_tensor(data: bytes, tensor: _Field, mask: bytearray) -> tuple[int, in
     size = f.end - f.start
     if kind == "content":
         decoding = _CONTENT_DTYPES.get(dtype)
-        if decoding is None or size != (2 if decoding == "bf16" else np.dtype(decoding).itemsize):
+        if decoding is None or size != _content_size(decoding):
             return None
         mask[f.start : f.end] = bytes(size)
         return (f.start, size, decoding)
@@ -234,13 +237,28 @@ def _learn_tensor(data: bytes, tensor: _Field, mask: bytearray) -> tuple[int, in
     return (f.start, size, decoding)
 
 
+# SummaryMetadata and its PluginData: field number -> wire type
+_METADATA_FIELDS = {1: 2, 2: 2, 3: 2, 4: 0}  # plugin_data, display_name, description, data_class
+_PLUGIN_DATA_FIELDS = {1: 2, 2: 2}  # plugin_name, content
+
+
 def _plugin_name(data: bytes, meta: _Field) -> str | None:
+    """The plugin name protobuf would read (None if empty); ValueError where protobuf would
+    refuse the record (a string that is not UTF-8) or read it in a way this reader does not.
+    """
+    name = ""
     for f in _fields(data, meta.start, meta.end):
-        if f.number == 1 and f.wire == 2:  # plugin_data
+        if _METADATA_FIELDS.get(f.number) != f.wire:
+            raise ValueError("unexpected metadata field")
+        if f.number in (2, 3):
+            data[f.start : f.end].decode("utf-8")
+        elif f.number == 1:
             for g in _fields(data, f.start, f.end):
-                if g.number == 1 and g.wire == 2:
-                    return data[g.start : g.end].decode("utf-8", "replace")
-    return None
+                if _PLUGIN_DATA_FIELDS.get(g.number) != g.wire:
+                    raise ValueError("unexpected plugin_data field")
+                if g.number == 1:  # repeated plugin_data merge: the last name wins
+                    name = data[g.start : g.end].decode("utf-8")
+    return name or None
 
 
 # --- decoding matched records with numpy ---------------------------------------------------
@@ -257,12 +275,21 @@ def _varints(words: np.ndarray, offset: int, nbytes: int) -> np.ndarray:
     return out
 
 
+def _content_size(decoding: str) -> int:
+    return {"bf16": 2, "bool": 1}.get(decoding) or np.dtype(decoding).itemsize
+
+
 def _decode_values(words: np.ndarray, value: tuple[int, int, str]) -> np.ndarray:
     offset, size, decoding = value
     if decoding.startswith("varint"):
         raw = _varints(words, offset + HEADER, size)
-        if decoding == "varint_i":
+        if decoding in ("varint_i32", "varint_u32"):
+            low32 = (raw & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+            return (low32.view(np.int32) if decoding == "varint_i32" else low32).astype(np.float64)
+        if decoding == "varint_i64":
             return raw.view(np.int64).astype(np.float64)
+        if decoding == "varint_bool":
+            return (raw != 0).astype(np.float64)
         if decoding == "varint_f16":
             return (raw & np.uint64(0xFFFF)).astype(np.uint16).view(np.float16).astype(np.float64)
         if decoding == "varint_bf16":
@@ -271,15 +298,19 @@ def _decode_values(words: np.ndarray, value: tuple[int, int, str]) -> np.ndarray
     raw = records.field(words, offset + HEADER, size)
     if decoding == "bf16":
         return _bfloat16(raw)
+    if decoding == "bool":
+        return (raw != 0).astype(np.float64)
     dtype = np.dtype(decoding)
     unsigned = np.dtype(f"<u{dtype.itemsize}")
-    return raw.astype(unsigned).view(dtype).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # widening a signalling NaN quiets it, as protobuf does
+        return raw.astype(unsigned).view(dtype).astype(np.float64)
 
 
 def _bfloat16(bits: np.ndarray) -> np.ndarray:
     """bfloat16 is the high half of a float32."""
     wide = (bits.astype(np.uint32) & np.uint32(0xFFFF)) << np.uint32(16)
-    return wide.astype(np.uint32).view(np.float32).astype(np.float64)
+    with np.errstate(invalid="ignore"):  # a signalling NaN is quieted, as protobuf does
+        return wide.astype(np.uint32).view(np.float32).astype(np.float64)
 
 
 def _tag_keys(words: np.ndarray, tag: tuple[int, int]) -> list[np.ndarray]:
@@ -296,10 +327,9 @@ def _first_index(ids: np.ndarray, count: int) -> np.ndarray:
     return first
 
 
-def _factorize(keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+def _factorize(keys: list[np.ndarray], count: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Ids for equal tag byte strings, and the first index of each id; None if ambiguous."""
-    count = keys[0].shape[0] if keys else 0
-    if not keys:
+    if not keys:  # an empty tag: every one of the count records has the same
         return np.zeros(count, np.intp), np.zeros(1 if count else 0, np.intp)
     prime = np.uint64(0x9E3779B97F4A7C15)
     h = keys[0] * prime
@@ -345,6 +375,9 @@ class FileData:
     #: tensors whose plugin comes from the tag's metadata elsewhere
     others: Counter = field(default_factory=Counter)
     hparams: dict[str, object] = field(default_factory=dict)
+    #: (byte offset, protobuf's reason) of records with valid checksums protobuf cannot
+    #: decode, such as a tag that is not UTF-8; both decoders skip them
+    undecodable: list[tuple[int, str]] = field(default_factory=list)
     file_version: str | None = None
     records: int = 0
     #: bytes in the file as read
@@ -448,7 +481,7 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     # protobuf decoding only for records before the cut, in file order
     for rec in sorted(r for r in slow if r < kept):
         at = int(starts[rec]) + HEADER
-        _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, col, out)
+        _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, int(starts[rec]), col, out)
     for rec, tag, plugin in col.metadata:
         seen = out.metadata.get(tag)
         if rec < kept and (seen is None or seen[0] > rec):
@@ -486,9 +519,8 @@ def _read_group(
             pending[i] = False
             continue
         matched = _match(group.words, template, i) & pending
-        if not _read_matched(buf, starts, group, template, matched, col):
-            # tags could not be told apart reliably: decode these one by one
-            slow.extend(group.members[matched].tolist())
+        # records whose tags could not be told apart reliably, or are not UTF-8, go one by one
+        slow.extend(_read_matched(buf, starts, group, template, matched, col).tolist())
         pending &= ~matched
 
 
@@ -514,23 +546,34 @@ def _read_matched(
     template: Template,
     matched: np.ndarray,
     col: _Collector,
-) -> bool:
+) -> np.ndarray:
+    """Decode the matched members; return those left for protobuf."""
     all_matched = bool(matched.all())
     words = group.words if all_matched else group.words[:, matched]
     members = group.members if all_matched else group.members[matched]
     keys = _tag_keys(words, template.tag)
-    factors = _factorize(keys)
+    factors = _factorize(keys, members.shape[0])
     if factors is None:
-        return False
+        return members
     ids, first = factors
     tag_off, tag_len = template.tag
     local_to_file = np.empty(first.shape[0], dtype=np.int32)
+    not_utf8 = []
     for local, member in enumerate(first.tolist()):
         at = int(starts[members[member]]) + HEADER + tag_off
-        tag = bytes(buf[at : at + tag_len]).decode("utf-8", "replace")
+        try:
+            tag = bytes(buf[at : at + tag_len]).decode("utf-8")
+        except UnicodeDecodeError:
+            not_utf8.append(local)  # protobuf refuses these records: let it say so
+            continue
         local_to_file[local] = col.tag_id(tag)
         if template.plugin is not None:
             col.metadata.append((int(members[member]), tag, template.plugin))
+    left = members[:0]
+    if not_utf8:
+        refused = np.isin(ids, not_utf8)
+        left = members[refused]
+        words, members, ids = words[:, ~refused], members[~refused], ids[~refused]
     count = members.shape[0]
     if template.wall is None:
         wall = np.zeros(count)
@@ -551,7 +594,7 @@ def _read_matched(
             np.full(count, template.encoding, dtype=np.uint8),
         )
     )
-    return True
+    return left
 
 
 # --- decoding one record with protobufs ----------------------------------------------------
@@ -559,14 +602,14 @@ def _read_matched(
 _LEGACY = {"image": "images", "histo": "histograms", "audio": "audio"}
 
 
-def _read_slow(data: bytes, rec: int, col: _Collector, out: FileData) -> None:
+def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileData) -> None:
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto.event_pb2 import Event
 
     try:
         event = Event.FromString(data)
-    except DecodeError:
-        out.others[("", "undecodable")] += 1
+    except DecodeError as err:
+        out.undecodable.append((offset, str(err)))
         return
     what = event.WhichOneof("what")
     if what == "file_version":
@@ -618,10 +661,12 @@ def _tensor_scalar(tensor: Any) -> float | None:  # tensor: TensorProto
         raw = tensor.tensor_content
         if decoding is None:
             return None
-        if decoding == "bf16":
-            return float(_bfloat16(np.frombuffer(raw, "<u2"))[0]) if len(raw) == 2 else None
-        if len(raw) != np.dtype(decoding).itemsize:
+        if len(raw) != _content_size(decoding):
             return None
+        if decoding == "bf16":
+            return float(_bfloat16(np.frombuffer(raw, "<u2"))[0])
+        if decoding == "bool":
+            return float(raw != b"\0")
         return float(np.frombuffer(raw, decoding)[0])
     for name, decodings in _VAL_FIELDS.values():
         values = getattr(tensor, name)

@@ -18,7 +18,7 @@ import numpy as np
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.events import SIMPLE, FileData, read_file
 from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount
-from tbreport.transform import apply_restarts
+from tbreport.transform import apply_restarts, repeated_records
 
 RESTART_MODES = ("replace", "keep-all")
 _TIMESTAMP_NAME = re.compile(r"^\d{9,}\.\d+$")
@@ -35,8 +35,10 @@ def read_logdir(
 
     ``restarts="replace"`` follows TensorBoard: in a series, a record at step s replaces the
     earlier records at steps >= s. ``"keep-all"`` keeps every record in file order. Either way
-    the dropped counts are reported as notes. ``verify_crc=False`` skips data checksums.
-    ``fast=False`` decodes every record with protobufs (slower; the reference for tests).
+    the dropped counts are reported as notes, and records repeated right after themselves (the
+    same step and value) as ``"duplicate"`` notes rather than restarts. ``verify_crc=False``
+    skips data checksums. ``fast=False`` decodes every record with protobufs (slower; the
+    reference for tests).
     """
     if restarts not in RESTART_MODES:
         raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")
@@ -80,6 +82,7 @@ def read_run(
             )
             continue
         warnings.extend(_file_warnings(data, run_dir.name))
+        warnings.extend(_undecodable_warnings(data, run_dir.name))
         files.append(data)
 
     # the plugin of a tag comes from the first record that carries metadata for it
@@ -98,7 +101,7 @@ def read_run(
     for data in files:
         hparams.update(data.hparams)
         for (tag, plugin), count in data.others.items():
-            if tag or plugin == "undecodable":
+            if tag:
                 others[(tag, plugin or plugin_of.get(tag) or "unknown")] += count
         if not data.tags:
             continue
@@ -135,16 +138,6 @@ def read_run(
             other_tags[tag] = TagCount(prev.plugin, prev.count + count)
         else:
             other_tags[tag] = TagCount(plugin, count)
-    if ("", "undecodable") in others:
-        warnings.append(
-            DataWarning(
-                "undecodable",
-                f"Run '{run_dir.name}': {others[('', 'undecodable')]} record(s) with a valid "
-                "checksum are not TensorBoard events; they were skipped.",
-                run=run_dir.name,
-            )
-        )
-        other_tags.pop("", None)
     run = Run(
         name=run_dir.name,
         path=run_dir.path,
@@ -185,18 +178,37 @@ def _series_by_tag(
         records = hi - lo
         dropped = 0
         name = tag_names[tid]
+        repeats = int(np.count_nonzero(repeated_records(s, v)))
+        if repeats:
+            kept = (
+                "all kept (--restarts keep-all)" if restarts == "keep-all" else "kept one of each"
+            )
+            warnings.append(
+                DataWarning(
+                    "duplicate",
+                    f"Run '{run_name}', tag '{name}': {repeats} of {records} records repeat the "
+                    f"record before them (same step and value, as Lightning logs 'epoch'); "
+                    f"{kept}.",
+                    run=run_name,
+                    tag=name,
+                    severity=NOTE,
+                )
+            )
         if restarts == "replace":
+            # each repeat is followed by its copy, so the rule drops it and counts it above
             keep = apply_restarts(s)
             dropped = records - int(np.count_nonzero(keep))
             if dropped:
                 s, w, v = s[keep], w[keep], v[keep]
+            if dropped > repeats:
                 warnings.append(
                     DataWarning(
                         "restart",
-                        f"Run '{run_name}', tag '{name}': {dropped} of {records} records were "
-                        "replaced by later records at the same or an earlier step (a restart "
-                        "or resumed run; TensorBoard shows the later ones too). Use "
-                        "--restarts keep-all to keep every record.",
+                        f"Run '{run_name}', tag '{name}': {dropped - repeats} of {records} "
+                        "records were replaced by later records at the same or an earlier step "
+                        "with a different value, or after later steps (a restart or resumed "
+                        "run; TensorBoard shows the later ones too). Use --restarts keep-all to "
+                        "keep every record.",
                         run=run_name,
                         tag=name,
                         severity=NOTE,
@@ -286,6 +298,25 @@ def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
             )
         )
     return out
+
+
+def _undecodable_warnings(data: FileData, run: str) -> list[DataWarning]:
+    if not data.undecodable:
+        return []
+    offset, reason = data.undecodable[0]
+    return [
+        DataWarning(
+            "undecodable",
+            f"Event file '{data.path}': {len(data.undecodable)} record(s) with valid checksums "
+            f"are not TensorBoard events protobuf can decode, the first at byte offset {offset} "
+            f"({reason}); they were skipped. TensorBoard cannot read them either; the usual "
+            "cause is a tag or plugin name that is not valid UTF-8, written by a tool other "
+            "than the TensorBoard writers.",
+            path=data.path,
+            offset=offset,
+            run=run,
+        )
+    ]
 
 
 def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
