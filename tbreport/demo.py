@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from tbreport.errors import TbreportError

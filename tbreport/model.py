@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
 #: Severities of a data problem. Notes are informational (a writer still running); warnings
 #: mean data was lost or looks wrong, and make ``--strict`` fail.
 NOTE = "note"

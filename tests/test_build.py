@@ -16,11 +16,11 @@ import pytest
 from click.testing import CliRunner
 from conftest import fixture_logdir
 
-from tbreport.pipeline import build
 from tbreport.cli import main
+from tbreport.kinds.scalars.transform import smooth
 from tbreport.options import Options
+from tbreport.pipeline import build
 from tbreport.read import read_logdir
-from tbreport.transform import smooth
 
 DATE = "2021-05-24 20:41:00 -0400"
 

@@ -16,11 +16,18 @@ import numpy as np
 import pytest
 
 from tbreport import charts
-from tbreport.charts import figure
-from tbreport.charts import ChartPool
-from tbreport.charts.figure import Painter, clean_text, compact_labels, draw_chart, log_label, shorten
+from tbreport.charts import ChartPool, figure
+from tbreport.charts.figure import (
+    Painter,
+    clean_text,
+    compact_labels,
+    draw_chart,
+    log_label,
+    shorten,
+)
+from tbreport.kinds.scalars.transform import series_summary, smooth
 from tbreport.model import Chart, Line
-from tbreport.transform import PALETTE, series_summary, smooth
+from tbreport.report.colours import PALETTE
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 ORANGE, SKY, GREEN, BLUE, VERMILLION, PURPLE = PALETTE

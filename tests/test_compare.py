@@ -7,10 +7,10 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from tbreport.pipeline import build
 from tbreport.cli import main
-from tbreport.report.compare import judge
 from tbreport.options import make_options
+from tbreport.pipeline import build
+from tbreport.report.compare import judge
 
 DATE = "2021-05-24 20:41:00 -0400"
 

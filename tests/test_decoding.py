@@ -18,8 +18,8 @@ from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import SummaryMetadata
 from tensorboard.compat.proto.tensor_pb2 import TensorProto
 
-from tbreport.read.events import learn_template
 from tbreport.read import read_logdir
+from tbreport.read.events import learn_template
 
 # types.proto: every dtype tbreport reads as a scalar, plus DT_INVALID and DT_STRING
 DTYPES = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 14, 17, 19, 22, 23)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import event_files, fixture_logdir
 
-from tbreport.read.discover import discover_runs, file_order_key
 from tbreport.errors import LogdirNotFoundError, NoEventFilesError
 from tbreport.read import read_logdir
+from tbreport.read.discover import discover_runs, file_order_key
 
 
 def _copy_quickstart(tmp_path):

@@ -10,11 +10,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import fixture_logdir
 
-from tbreport.formats import context as _context, figures as _figures
-from tbreport.pipeline import build
 from tbreport.cli import main
-from tbreport.options import make_options
+from tbreport.formats import context as _context
+from tbreport.formats import figures as _figures
 from tbreport.formats.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, render_summary
+from tbreport.options import make_options
+from tbreport.pipeline import build
 from tbreport.read import read_logdir
 from tbreport.report import build_report
 

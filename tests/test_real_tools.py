@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import sitecheck
 
-from tbreport.pipeline import build
 from tbreport.options import make_options
+from tbreport.pipeline import build
 
 pytestmark = []
 

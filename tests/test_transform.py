@@ -14,23 +14,19 @@ import sys
 import numpy as np
 import pytest
 
-from tbreport.transform import (
-    PALETTE,
-    Summary,
-    apply_restarts,
+from tbreport.kinds.scalars.directions import direction_of
+from tbreport.kinds.scalars.transform import (
     best_of,
-    direction_of,
-    natural_key,
     outlier_range,
     padded_range,
-    repeated_records,
-    run_colors,
-    run_styles,
-    section_of,
     series_summary,
     smooth,
     thin,
 )
+from tbreport.model import SeriesSummary as Summary
+from tbreport.read.restarts import apply_restarts, repeated_records
+from tbreport.report.colours import PALETTE, run_colors, run_styles
+from tbreport.report.sections import natural_key, section_of
 
 # --------------------------------------------------------------------------------------------
 # smooth
@@ -500,7 +496,7 @@ def test_run_colors_ignore_order_and_duplicates() -> None:
 def test_run_colors_independent_of_hash_seed() -> None:
     names = ["train", "val", "runs/exp1", "runs/exp2", "ü-run"]
     code = (
-        "import json, sys; from tbreport.transform import run_colors; "
+        "import json, sys; from tbreport.report.colours import run_colors; "
         f"print(json.dumps(run_colors({names!r})))"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

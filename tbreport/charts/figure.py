@@ -29,8 +29,8 @@ from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import ScaledTranslation
 
+from tbreport.kinds.scalars.transform import padded_range
 from tbreport.model import Chart, Line
-from tbreport.transform import padded_range
 
 __all__ = ["FORMATS", "Painter", "draw_chart"]
 

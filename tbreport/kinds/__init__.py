@@ -8,9 +8,10 @@ kinds and those of other packages (entry points ``tbreport.kinds``). See docs/ex
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from tbreport.charts import Painter
+if TYPE_CHECKING:
+    from tbreport.charts.figure import Painter
 
 
 class Element(Protocol):

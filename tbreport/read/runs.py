@@ -15,10 +15,10 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
+from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.events import SIMPLE, FileData, read_file
-from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount
-from tbreport.transform import apply_restarts, repeated_records
+from tbreport.read.restarts import apply_restarts, repeated_records
 
 RESTART_MODES = ("replace", "keep-all")
 _TIMESTAMP_NAME = re.compile(r"^\d{9,}\.\d+$")

@@ -13,25 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
-from tbreport.formatting import format_number
-from tbreport.options import Options
-from tbreport.report.baseline import BaselineError, with_baseline
-from tbreport.report.compare import Comparison, compare_tag
 from tbreport.escape import slug, unique_slugs
-from tbreport.model import Chart, Line, Logdir, Report, Run, RunInfo, Section, Series
-from tbreport.transform import (
+from tbreport.formatting import format_number
+from tbreport.kinds.scalars.directions import direction_of
+from tbreport.kinds.scalars.transform import (
     best_of,
-    direction_of,
-    natural_key,
     outlier_range,
     padded_range,
-    run_colors,
-    section_of,
     series_summary,
     smooth,
     thin,
 )
-
+from tbreport.model import Chart, Comparison, Line, Logdir, Report, Run, RunInfo, Section, Series
+from tbreport.options import Options
+from tbreport.report.baseline import BaselineError, with_baseline
+from tbreport.report.colours import run_colors
+from tbreport.report.compare import compare_tag
+from tbreport.report.sections import natural_key, section_of
 
 __all__ = [
     "BaselineError",

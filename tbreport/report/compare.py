@@ -11,18 +11,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+
+from tbreport.kinds.scalars.directions import MAX, MIN
 from tbreport.model import (
     BETTER,
     NOT_JUDGED,
     UNCHANGED,
     WORSE,
-    Comparison,
     Delta,
     TagVerdict,
-    _diff,
 )
 from tbreport.model import SeriesSummary as Summary
-from tbreport.transform import MAX, MIN
 
 
 def best_value(summary: Summary, direction: str) -> float | None:

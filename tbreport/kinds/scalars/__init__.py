@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tbreport.charts import Painter
 from tbreport.model import Chart
+
+if TYPE_CHECKING:
+    from tbreport.charts.figure import Painter
 
 
 def chart_csv(chart: Chart) -> bytes:

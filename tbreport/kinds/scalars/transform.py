@@ -1,0 +1,241 @@
+"""Scalars kind, transform: TensorBoard's smoothing, the outlier-robust y range, thinning for
+drawing and per-series summaries. Pure functions on numpy arrays; no I/O, no plotting.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping
+
+import numpy as np
+
+from tbreport.kinds.scalars.directions import _DIRECTIONS, MIN, NONE
+from tbreport.model import SeriesSummary
+
+# --------------------------------------------------------------------------------------------
+# Smoothing
+# --------------------------------------------------------------------------------------------
+
+
+def smooth(values: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's classicSmoothing (debiased EMA by point index) as a new float64 array.
+
+    Non-finite points pass through unchanged and do not advance the average. A series whose
+    every value ``==`` the first is returned unchanged (so a series holding a NaN never is).
+    """
+    out = np.array(values, dtype=np.float64)
+    if out.ndim != 1:
+        raise ValueError(f"smooth expects a 1-D array, got shape {out.shape}")
+    w = _clamp_weight(weight)
+    if w <= 0.0 or out.size == 0:
+        return out
+    if bool(np.all(out == out[0])):
+        return out
+    finite = np.isfinite(out)
+    if not finite.any():
+        return out
+    if w == 1.0:
+        # (1 - w) * y is 0, so TB's `last` stays 0 and its debias divides by 1
+        out[finite] = 0.0
+        return out
+    out[finite] = _debiased_ema(out[finite], w)
+    return out
+
+
+def _clamp_weight(weight: float) -> float:
+    w = float(weight)
+    if not math.isfinite(w):
+        return 0.0
+    return min(max(w, 0.0), 1.0)
+
+
+def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
+    """``last_k / (1 - w**k)`` for ``last_k = w*last_{k-1} + (1-w)*x_k``, ``last_0 = 0``.
+
+    The recurrence is a prefix scan with a constant factor, done by doubling (Hillis-Steele):
+    after the pass with shift d every element holds the sum of its last 2d terms. Factors are
+    ``w**d <= 1``, so nothing overflows, and each element sees only log2(n) additions.
+    """
+    acc = (1.0 - w) * x
+    n = acc.size
+    shift = 1
+    while shift < n:
+        factor = w**shift
+        # below the smallest normal the remaining terms are negligible, and subnormal
+        # arithmetic is very slow on x86
+        if factor < sys.float_info.min:
+            break
+        # the right side is evaluated into a temporary first, so it reads pre-pass values
+        acc[shift:] += factor * acc[:-shift]
+        shift *= 2
+    # same formula as TB (1 - Math.pow(w, n)), not expm1, so the rounding matches it
+    debias = 1.0 - np.power(w, np.arange(1, n + 1, dtype=np.float64))
+    return acc / debias
+
+
+# --------------------------------------------------------------------------------------------
+# Y range
+# --------------------------------------------------------------------------------------------
+
+
+def outlier_range(
+    values: np.ndarray, lower: float = 0.05, upper: float = 0.95
+) -> tuple[float, float] | None:
+    """TensorBoard's "ignore outliers" y-range of the finite values, or None if there are none.
+
+    With n > 2 sorted finite values: ``(y[ceil((n-1)*lower)], y[floor((n-1)*upper)])``;
+    otherwise their min and max.
+    """
+    if not 0.0 <= lower <= upper <= 1.0:
+        raise ValueError(f"need 0 <= lower <= upper <= 1, got lower={lower}, upper={upper}")
+    y = np.asarray(values, dtype=np.float64).ravel()
+    y = y[np.isfinite(y)]
+    n = int(y.size)
+    if n == 0:
+        return None
+    if n <= 2:
+        return float(y.min()), float(y.max())
+    lo = math.ceil((n - 1) * lower)
+    hi = math.floor((n - 1) * upper)
+    # partition instead of sort: only two order statistics are needed, in O(n)
+    part = np.partition(y, (lo, hi))
+    return float(part[lo]), float(part[hi])
+
+
+# TB's Number.MIN_VALUE (smallest subnormal): the floor of its log-scale domain
+_LOG_FLOOR = 5e-324
+_PADDING_RATIO = 0.05
+
+
+def padded_range(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
+    """The axis limits TensorBoard's line chart derives from a data range (before d3 nice()).
+
+    Linear: 5% of the span each side; a zero span becomes ``[-1, 1]``, ``[2*lo, 0]`` or
+    ``[0, 2*lo]``. Log: ``[lo/2, 2*hi]``; pass the range of the positive values, since a
+    non-positive ``lo`` is clipped to the smallest float as TB does.
+    """
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"padded_range needs finite limits, got ({lo}, {hi})")
+    if hi < lo:
+        raise ValueError(f"padded_range needs lo <= hi, got ({lo}, {hi})")
+    if log:
+        if hi <= 0.0:
+            return _LOG_FLOOR, 1.0
+        return max(_LOG_FLOOR, max(lo, _LOG_FLOOR) * 0.5), hi * 2.0
+    if lo == hi:
+        if lo == 0.0:
+            return -1.0, 1.0
+        return (2.0 * lo, 0.0) if lo < 0.0 else (0.0, 2.0 * lo)
+    # TB adds EPSILON so a span lost to rounding still gets a visible margin
+    pad = (hi - lo + sys.float_info.epsilon) * _PADDING_RATIO
+    return lo - pad, hi + pad
+
+
+# --------------------------------------------------------------------------------------------
+# Downsampling for drawing
+# --------------------------------------------------------------------------------------------
+
+
+def thin(x: np.ndarray, y: np.ndarray, max_points: int) -> np.ndarray:
+    """Sorted indices of the points to draw: min/max per index bucket, first, last, non-finite.
+
+    Keeps at most ``max_points`` finite points (plus every NaN/inf, so their markers are never
+    dropped); the global min and max of the finite values always survive.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if y.ndim != 1 or x.shape != y.shape:
+        raise ValueError(f"thin needs 1-D x and y of one length, got {x.shape} and {y.shape}")
+    if max_points < 4:
+        raise ValueError(f"max_points must be at least 4 (first, last, min, max), got {max_points}")
+    n = int(y.size)
+    if n <= max_points:
+        return np.arange(n, dtype=np.intp)
+
+    finite = np.isfinite(y)
+    # two points per bucket plus first and last stay within max_points
+    buckets = (max_points - 2) // 2
+    size = -(-n // buckets)
+    body = (n // size) * size
+    # a mask, not np.unique: sorted and unique for free, and O(n) when most points are NaN
+    keep = ~finite
+    keep[[0, n - 1]] = True
+    for start, stop, width in ((0, body, size), (body, n, n - body)):
+        if stop > start:
+            rows = y[start:stop].reshape(-1, width)
+            offsets = np.arange(start, stop, width, dtype=np.intp)
+            mins, maxs = _row_extremes(rows, finite[start:stop].reshape(-1, width))
+            keep[mins + offsets] = True
+            keep[maxs + offsets] = True
+    return np.flatnonzero(keep)
+
+
+def _row_extremes(rows: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column of the smallest and largest finite value in each row."""
+    mins = rows.argmin(axis=1)
+    maxs = rows.argmax(axis=1)
+    bad = ~finite.all(axis=1)
+    if bad.any():
+        # mask only rows holding NaN/inf: copying all of a 1e7-point series costs more than
+        # the argmin itself; an all-non-finite row picks a point that is kept anyway
+        rows, finite = rows[bad], finite[bad]
+        mins[bad] = np.where(finite, rows, np.inf).argmin(axis=1)
+        maxs[bad] = np.where(finite, rows, -np.inf).argmax(axis=1)
+    return mins, maxs
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------------
+
+
+def series_summary(steps: np.ndarray, values: np.ndarray) -> SeriesSummary:
+    """Summarise one series; ties for min or max report the earliest record."""
+    s = np.asarray(steps)
+    v = np.asarray(values, dtype=np.float64)
+    if s.ndim != 1 or s.shape != v.shape:
+        raise ValueError(f"steps and values must be 1-D of one length: {s.shape}, {v.shape}")
+    count = int(v.size)
+    nan_count = int(np.count_nonzero(np.isnan(v)))
+    inf_count = int(np.count_nonzero(np.isinf(v)))
+    last_step = int(s[-1]) if count else None
+    last_value = float(v[-1]) if count else None
+    finite = np.flatnonzero(np.isfinite(v))
+    if finite.size == 0:
+        return SeriesSummary(
+            count, nan_count, inf_count, last_step, last_value, None, None, None, None
+        )
+    fv = v[finite]
+    i_min = int(finite[np.argmin(fv)])
+    i_max = int(finite[np.argmax(fv)])
+    return SeriesSummary(
+        count=count,
+        nan_count=nan_count,
+        inf_count=inf_count,
+        last_step=last_step,
+        last_value=last_value,
+        min_step=int(s[i_min]),
+        min_value=float(v[i_min]),
+        max_step=int(s[i_max]),
+        max_value=float(v[i_max]),
+    )
+
+
+def best_of(summaries_by_run: Mapping[str, SeriesSummary], direction: str) -> str | None:
+    """The run with the lowest min ("min") or highest max ("max"); ties go to the first name.
+
+    None for direction "none" or when no run has a finite value.
+    """
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"direction must be min, max or none, got {direction!r}")
+    if direction == NONE:
+        return None
+    sign = 1.0 if direction == MIN else -1.0
+    candidates = [
+        (sign * value, name)
+        for name, summary in summaries_by_run.items()
+        if (value := summary.min_value if direction == MIN else summary.max_value) is not None
+    ]
+    return min(candidates)[1] if candidates else None
