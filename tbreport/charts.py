@@ -34,6 +34,7 @@ from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import ScaledTranslation
 
+from tbreport.escape import strip_bidi
 from tbreport.model import Chart, Line
 from tbreport.transform import padded_range
 
@@ -280,11 +281,12 @@ def clean_text(text: str) -> str:
 
     Control characters (invalid in XML) and lone surrogates (from undecodable file names)
     become U+FFFD, as do characters DejaVu Sans has no glyph for (matplotlib would warn and
-    draw an empty box); newlines and tabs become spaces.
+    draw an empty box); newlines and tabs become spaces. Bidirectional controls are removed:
+    SVG text in a browser would follow them.
     """
     charmap = _charmap()
     out = []
-    for ch in text:
+    for ch in strip_bidi(text):
         if ch in "\n\r\t":
             out.append(" ")
         elif ord(ch) not in charmap or unicodedata.category(ch) in ("Cc", "Cs"):

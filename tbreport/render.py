@@ -56,9 +56,14 @@ def make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environme
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(plain=lambda text: text, md=escape.md_text)
+    env.globals.update(
+        plain=lambda text: text, md=escape.md_text, gfm=escape.gfm_text, name=escape.html_name
+    )
     env.filters.update(
         md=escape.md_text,
+        gfm=escape.gfm_text,
+        name=escape.html_name,
+        text=escape.plain_text,
         md_cell=escape.md_cell,
         yaml=escape.yaml_str,
         liquid=escape.liquid,

@@ -225,6 +225,19 @@ def test_control_characters_surrogates_and_missing_glyphs_are_replaced():
     decode(draw_chart(chart))
 
 
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_bidirectional_controls_are_not_drawn():
+    # the glyph-less ones used to become U+FFFD boxes and the others (U+202E, U+200E...) were
+    # kept: in an SVG shown as text they would reorder the name
+    assert clean_text("ab" + BIDI_CONTROLS + "c") == "abc"
+    chart = make_chart([make_line("\u202eevil", ORANGE), make_line("ok", SKY)], tag="t\u2067ag")
+    comments = svg_comments(draw_chart(chart, "svg"))
+    assert "evil" in comments and "tag" in comments
+    assert not set(BIDI_CONTROLS) & set("".join(comments))
+
+
 def test_long_names_are_shortened_in_the_middle():
     name = "experiment_" + "x" * 80 + "_seed7"
     short = shorten(name, 40)
