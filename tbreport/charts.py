@@ -35,6 +35,7 @@ from matplotlib.textpath import TextToPath
 from matplotlib.transforms import ScaledTranslation
 
 from tbreport.escape import strip_bidi
+from tbreport.formatting import WALL_TIME_END, WALL_TIME_MIN
 from tbreport.model import Chart, Line
 from tbreport.transform import padded_range
 
@@ -477,10 +478,6 @@ def _duration_unit(span: float) -> tuple[float, str, tuple[float, ...]]:
 
 _Style = Literal["-", "--"]
 
-# valid datetimes: year 1 to 9999 in unix seconds
-_WALL_MIN = -62135596800.0
-_WALL_MAX = 253402300799.0
-
 
 # --------------------------------------------------------------------------------------------
 # The figure
@@ -676,7 +673,7 @@ def _setup_x_axis(
     ax: Axes, chart: Chart, lo: float, hi: float
 ) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """Limits, locator and formatter for the x axis; returns its label and a data-to-axis map."""
-    if chart.x_axis == "wall" and _WALL_MIN <= lo and hi <= _WALL_MAX:
+    if chart.x_axis == "wall" and WALL_TIME_MIN <= lo and hi < WALL_TIME_END:
         epoch = float(mdates.date2num(datetime(1970, 1, 1, tzinfo=timezone.utc)))
 
         def to_days(x: np.ndarray) -> np.ndarray:

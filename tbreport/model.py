@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tbreport.formatting import wall_time_ok
+
 if TYPE_CHECKING:
     from tbreport.compare import Comparison
     from tbreport.transform import Summary
@@ -95,13 +97,17 @@ class Run:
 
     @property
     def first_wall_time(self) -> float | None:
-        times = [float(s.wall_times.min()) for s in self.scalars.values() if len(s)]
+        """Earliest wall time that is a date (see ``formatting.wall_time_ok``)."""
+        times = [float(w.min()) for w in self._dated_wall_times() if w.size]
         return min(times) if times else None
 
     @property
     def last_wall_time(self) -> float | None:
-        times = [float(s.wall_times.max()) for s in self.scalars.values() if len(s)]
+        times = [float(w.max()) for w in self._dated_wall_times() if w.size]
         return max(times) if times else None
+
+    def _dated_wall_times(self) -> list[np.ndarray]:
+        return [s.wall_times[wall_time_ok(s.wall_times)] for s in self.scalars.values()]
 
 
 @dataclass(frozen=True)
@@ -171,6 +177,8 @@ class Chart:
     direction: str
     #: run with the best value by direction, None when unknown
     best: str | None
+    #: points left off a time axis because their wall time is not a date (1e13, NaN)
+    undated: int = 0
 
     @property
     def points(self) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 from tbreport.compare import Comparison, compare_tag
 from tbreport.config import Options
 from tbreport.escape import slug, unique_slugs
+from tbreport.formatting import wall_time_ok
 from tbreport.model import Chart, Line, Logdir, Report, Run, RunInfo, Section, Series
 from tbreport.transform import (
     best_of,
@@ -51,11 +52,16 @@ def _tag_selected(tag: str, options: Options) -> bool:
 
 
 def x_values(series: Series, x_axis: str) -> np.ndarray:
+    """x of every point; NaN on a time axis where the wall time is not a date."""
     if x_axis == "step":
         return series.steps.astype(np.float64)
+    wall = series.wall_times
+    dated = wall_time_ok(wall)
+    x = np.where(dated, wall, np.nan)
     if x_axis == "relative":
-        return series.wall_times - series.wall_times[0] if len(series) else series.wall_times
-    return series.wall_times
+        # from the first dated point: one wall time of 1e13 or -1e300 would make the span absurd
+        return x - wall[dated][0] if dated.any() else x
+    return x
 
 
 def build_report(
@@ -195,6 +201,7 @@ def _build_chart(
     lines = []
     summaries = {}
     drawn_values = []
+    undated = 0
     log_y = bool(log_pattern and log_pattern.search(tag))
     for run in runs:
         series = run.scalars.get(tag)
@@ -203,7 +210,10 @@ def _build_chart(
         x = x_values(series, options.x_axis)
         values = series.values
         smoothed = smooth(values, options.smoothing) if options.smoothing > 0 else None
-        idx = thin(x, values, options.max_points)
+        # smoothed over the full series, like the statistics; only the drawing skips points
+        placed = np.flatnonzero(np.isfinite(x))
+        undated += len(series) - placed.size
+        idx = placed[thin(x[placed], values[placed], options.max_points)]
         summary = series_summary(series.steps, values)
         summaries[run.name] = summary
         line = Line(
@@ -233,6 +243,7 @@ def _build_chart(
         smoothing=options.smoothing,
         direction=direction,
         best=best_of(summaries, direction) if len(summaries) > 1 else None,
+        undated=undated,
     )
 
 
