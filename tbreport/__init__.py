@@ -29,12 +29,12 @@ _EXPORTS = {
 }
 __all__ = [*_EXPORTS, "__version__"]
 
-if TYPE_CHECKING:
-    from tbreport.errors import TbreportError
-    from tbreport.model import DataWarning, Logdir, Run, Series, TagCount, WarningKind
-    from tbreport.options import Options
-    from tbreport.pipeline import BuildResult, RegressionError, build
-    from tbreport.read import read_logdir
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports them
+    from tbreport.errors import TbreportError  # noqa: F401
+    from tbreport.model import DataWarning, Logdir, Run, Series, TagCount, WarningKind  # noqa: F401
+    from tbreport.options import Options  # noqa: F401
+    from tbreport.pipeline import BuildResult, RegressionError, build  # noqa: F401
+    from tbreport.read import read_logdir  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

@@ -154,7 +154,9 @@ def demo_command(directory: str, format: str, quiet: bool) -> None:
 
     result, reused = run_demo(Path(directory), format=format, quiet=quiet)
     if reused and not quiet:
-        click.echo(f"Using the runs already in {Path(directory, 'runs')} (from an earlier demo).", err=True)
+        click.echo(
+            f"Using the runs already in {Path(directory, 'runs')} (from an earlier demo).", err=True
+        )
     _report(result, quiet)
     if not quiet:
         click.echo(f"Open {Path(result.out, result.main).resolve().as_uri()}", err=True)

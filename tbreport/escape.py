@@ -1,6 +1,7 @@
 """Escaping for the render stage: untrusted strings (run names, tags, text summaries, hparam
-values) in, text that is inert where it lands out: kramdown/GFM prose and table cells, Liquid,
-YAML front matter, fenced code and file names. Pure functions, registered as Jinja filters.
+values) in, text that is inert where it lands out: HTML, kramdown/GFM prose and table cells,
+GitHub comments, Liquid, YAML front matter, fenced code, chart text and file names. Pure
+functions, registered as Jinja filters.
 
 Every rule here was checked against Debian's Jekyll 4.3.1 / Liquid 5.4 / kramdown 2.4 (GFM
 input) and stays inside what GitHub Pages (Jekyll 3.10 / Liquid 4) also accepts; see
@@ -14,12 +15,19 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
+from markupsafe import Markup
+from markupsafe import escape as html_escape
+
 __all__ = [
     "code_fence",
+    "gfm_text",
+    "html_name",
     "liquid",
     "md_cell",
     "md_text",
+    "plain_text",
     "slug",
+    "strip_bidi",
     "unique_slugs",
     "yaml_str",
 ]
@@ -39,9 +47,37 @@ def _control_picture(m: re.Match[str]) -> str:
     return "\u2421" if c == 0x7F else chr(0x2400 + c)
 
 
+# Bidirectional embeddings, overrides, isolates and marks reorder the text around a name (a
+# run called "\u202eevil" shows its neighbours backwards: "Trojan Source"). Names never need
+# them: the Unicode bidi algorithm orders right-to-left letters without help.
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_bidi(s: str) -> str:
+    """``s`` without bidirectional control characters (U+202A-U+202E, U+2066-U+2069, U+200E,
+    U+200F, U+061C); for text drawn where nothing else applies (chart images)."""
+    return _BIDI.sub("", s)
+
+
 def _scrub(s: str) -> str:
-    s = _UNWRITABLE.sub("\ufffd", str(s))
+    s = _UNWRITABLE.sub("\ufffd", strip_bidi(str(s)))
     return _CONTROL.sub(_control_picture, s)
+
+
+def plain_text(s: str) -> str:
+    """``s`` as plain text that cannot disturb what surrounds it: no bidirectional controls,
+    C0 controls and DEL as Unicode control pictures (U+2400...), lone surrogates as U+FFFD.
+    Still needs the escaping of where it goes (Jinja's autoescape in HTML attributes)."""
+    return _scrub(s)
+
+
+# --- HTML -----------------------------------------------------------------------------------
+
+
+def html_name(s: str) -> Markup:
+    """A name for HTML text: :func:`plain_text`, HTML-escaped, inside ``<bdi>`` so that a
+    right-to-left name cannot reorder the punctuation and numbers next to it."""
+    return Markup("<bdi>%s</bdi>") % html_escape(_scrub(s))
 
 
 # --- Liquid ---------------------------------------------------------------------------------
@@ -142,9 +178,10 @@ def md_text(s: str) -> str:
 
     The result renders as the literal text of ``s``: Markdown syntax, HTML and Liquid in it
     are inert, kramdown's typographic quotes, dashes and ellipses are prevented (``\\"``,
-    ``\\'``, ``\\-``, ``\\.``), line breaks collapse to one space, and C0 control characters
-    are shown as Unicode control pictures (U+2400...). Braces become ``&#123;``/``&#125;``,
-    which Liquid never sees as tags; Jinja must not autoescape it again.
+    ``\\'``, ``\\-``, ``\\.``), line breaks collapse to one space, bidirectional controls
+    are removed and C0 control characters are shown as Unicode control pictures (U+2400...).
+    Braces become ``&#123;``/``&#125;``, which Liquid never sees as tags; Jinja must not
+    autoescape it again.
     """
     return _escape_md(s)
 
@@ -155,6 +192,23 @@ def md_cell(s: str) -> str:
     :func:`md_text`, whose output is already cell-safe (backticks and backslashes are entities
     because the cell splitter runs before backslash escapes apply)."""
     return _escape_md(s)
+
+
+# --- GitHub (cmark-gfm and GitHub's mention and autolink filters) ----------------------------
+
+_ZWSP = "\u200b"
+# "@" starts a mention (@user, @org/team: GitHub notifies them) and an e-mail autolink; "://"
+# and "www." start cmark-gfm's URL autolinks. A backslash escape does not stop them (GitHub
+# finds mentions in the rendered text, cmark-gfm e-mails after merging text nodes).
+_LINK_START = re.compile(r"@|:(?=//)|www(?=\.)", re.IGNORECASE)
+
+
+def gfm_text(s: str) -> str:
+    """:func:`md_text` for GitHub (PR comments, job summaries): also no ``@mention`` and no
+    autolink. A zero-width space (written ``&#8203;``) after every ``@``, between ``:`` and
+    ``//`` and after ``www`` before ``.`` keeps the name reading the same. Also cell-safe."""
+    broken = _LINK_START.sub(lambda m: m.group() + _ZWSP, str(s))
+    return _escape_md(broken).replace(_ZWSP, "&#8203;")
 
 
 def code_fence(s: str, lang: str = "") -> str:
@@ -207,12 +261,13 @@ def yaml_str(s: str) -> str:
 
     Only ``\\``, ``"`` and non-printable characters are escaped; other non-ASCII (accents,
     emoji) stays raw UTF-8 (``json.dumps`` would write surrogate pairs, which Psych rejects).
-    Lone surrogates, which cannot be written, become U+FFFD. No raw line break is written, so
+    Lone surrogates, which cannot be written, become U+FFFD, and bidirectional controls are
+    removed (see :func:`strip_bidi`). No raw line break is written, so
     a value cannot end the front matter. Liquid does not re-evaluate a variable's value, so
     ``{{ page.title }}`` prints ``{{ x }}`` in a title literally (checked with Jekyll 4.3); the
     layout must still HTML-escape it (``{{ page.title | escape }}``, as minima does).
     """
-    s = _UNWRITABLE.sub("\ufffd", str(s)).replace("\\", "\\\\").replace('"', '\\"')
+    s = _UNWRITABLE.sub("\ufffd", strip_bidi(str(s))).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + _YAML_UNPRINTABLE.sub(_yaml_escape, s) + '"'
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, wall_time_ok
 
+__all__ = ["WALL_TIME_END", "WALL_TIME_MIN", "wall_time_ok"]
+
+
+#: unix seconds a date can show: 0001-01-01 up to the end of 9999 (Python's datetime range).
+#: A writer's clock or a crafted record can hold anything a double can (1e13, -1e300, NaN).
 def format_number(value: float | int | None) -> str:
     """Compact, exact-enough numbers for tables: 4 significant digits, NaN/inf spelled out."""
     if value is None:
@@ -49,7 +55,8 @@ def format_duration(seconds: float | None, compact: bool = False) -> str:
 
 
 def format_utc(timestamp: float | None) -> str:
-    if timestamp is None or not math.isfinite(timestamp):
+    """``2021-05-24 20:41 UTC``; ``–`` for no time or one that is not a date (1e13, NaN)."""
+    if timestamp is None or not WALL_TIME_MIN <= timestamp < WALL_TIME_END:
         return "–"
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 

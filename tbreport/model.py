@@ -13,6 +13,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+#: wall times that are dates (years 1 to 9999): the range Python's datetime can show
+WALL_TIME_MIN = -62135596800.0
+WALL_TIME_END = 253402300800.0
+
+
+def wall_time_ok(times: np.ndarray) -> np.ndarray:
+    """True where a wall time is a real date (finite, years 1 to 9999)."""
+    return (times >= WALL_TIME_MIN) & (times < WALL_TIME_END)
+
+
 #: Severities of a data problem. Notes are informational (a writer still running); warnings
 #: mean data was lost or looks wrong, and make ``--strict`` fail.
 NOTE = "note"
@@ -103,13 +113,17 @@ class Run:
 
     @property
     def first_wall_time(self) -> float | None:
-        times = [float(s.wall_times.min()) for s in self.scalars.values() if len(s)]
+        """Earliest wall time that is a date (see ``formatting.wall_time_ok``)."""
+        times = [float(w.min()) for w in self._dated_wall_times() if w.size]
         return min(times) if times else None
 
     @property
     def last_wall_time(self) -> float | None:
-        times = [float(s.wall_times.max()) for s in self.scalars.values() if len(s)]
+        times = [float(w.max()) for w in self._dated_wall_times() if w.size]
         return max(times) if times else None
+
+    def _dated_wall_times(self) -> list[np.ndarray]:
+        return [s.wall_times[wall_time_ok(s.wall_times)] for s in self.scalars.values()]
 
 
 @dataclass(frozen=True)
@@ -223,6 +237,8 @@ class Chart:
     direction: str
     #: run with the best value by direction, None when unknown
     best: str | None
+    #: points left off a time axis because their wall time is not a date (1e13, NaN)
+    undated: int = 0
     #: the data kind that made this element (see tbreport.kinds)
     kind: str = "scalars"
 

@@ -88,9 +88,14 @@ def _make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environm
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals.update(plain=lambda text: text, md=escape.md_text)
+    env.globals.update(
+        plain=lambda text: text, md=escape.md_text, gfm=escape.gfm_text, name=escape.html_name
+    )
     env.filters.update(
         md=escape.md_text,
+        gfm=escape.gfm_text,
+        name=escape.html_name,
+        text=escape.plain_text,
         md_cell=escape.md_cell,
         yaml=escape.yaml_str,
         liquid=escape.liquid,

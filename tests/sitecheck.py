@@ -307,6 +307,8 @@ class PageReport:
     dialogs: list[str] = field(default_factory=list)  # alert()/confirm()/prompt() calls
     markers: dict[str, str] = field(default_factory=dict)  # PWNED_MARKERS that were set
     notes: list[str] = field(default_factory=list)  # e.g. images still loading at the end
+    text: str = ""  # the body's rendered text (innerText)
+    isolated: list[str] = field(default_factory=list)  # text of every <bdi> element
 
     @property
     def problems(self) -> list[str]:
@@ -341,6 +343,8 @@ def _is_local(url: str) -> bool:
 _IMAGES_JS = """() => Array.from(document.images).map(i => ({
     src: i.currentSrc || i.src, naturalWidth: i.naturalWidth, complete: i.complete}))"""
 _IMAGES_DONE_JS = "() => Array.from(document.images).every(i => i.complete)"
+_TEXT_JS = """() => ({text: document.body.innerText,
+    isolated: Array.from(document.querySelectorAll("bdi"), b => b.textContent)})"""
 _MARKERS_JS = """(names) => {
     const out = {};
     for (const n of names) { if (window[n] !== undefined) out[n] = String(window[n]); }
@@ -450,6 +454,8 @@ class ChromiumSession:
                 for i in page.evaluate(_IMAGES_JS)
             ]
             report.markers = page.evaluate(_MARKERS_JS, self.markers)
+            shown = page.evaluate(_TEXT_JS)
+            report.text, report.isolated = shown["text"], list(shown["isolated"])
             page.wait_for_timeout(50)  # deliver late console messages (events need the loop)
         finally:
             context.close()

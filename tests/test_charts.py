@@ -234,6 +234,19 @@ def test_control_characters_surrogates_and_missing_glyphs_are_replaced():
     decode(draw_chart(chart))
 
 
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+
+
+def test_bidirectional_controls_are_not_drawn():
+    # the glyph-less ones used to become U+FFFD boxes and the others (U+202E, U+200E...) were
+    # kept: in an SVG shown as text they would reorder the name
+    assert clean_text("ab" + BIDI_CONTROLS + "c") == "abc"
+    chart = make_chart([make_line("\u202eevil", ORANGE), make_line("ok", SKY)], tag="t\u2067ag")
+    comments = svg_comments(draw_chart(chart, "svg"))
+    assert "evil" in comments and "tag" in comments
+    assert not set(BIDI_CONTROLS) & set("".join(comments))
+
+
 def test_long_names_are_shortened_in_the_middle():
     name = "experiment_" + "x" * 80 + "_seed7"
     short = shorten(name, 40)
@@ -548,3 +561,117 @@ def test_meanwhile_runs_once_while_charts_are_drawn(jobs):
     calls = []
     images = draw_charts(charts_, jobs=jobs, meanwhile=lambda: calls.append(len(calls)))
     assert calls == [0] and len(images) == 6 and all(i.startswith(b"\x89PNG") for i in images)
+
+
+# --- wall times that are not dates (a broken clock, a crafted record) -----------------------
+
+BAD_WALL_TIMES = [1e13, -1e300, 1e300, math.nan, math.inf]
+GOOD_START = 1_600_000_000.0
+
+
+@pytest.fixture
+def bad_wall_logdir(torch_writer, tmp_path):
+    """'mixed': 10 good points and one of each bad wall time; 'broken': only bad ones."""
+    w = torch_writer("mixed")
+    for step in range(10):
+        w.add_scalar("loss", 1.0 / (step + 1), step, walltime=GOOD_START + step)
+    for k, t in enumerate(BAD_WALL_TIMES):
+        w.add_scalar("loss", 0.05, 10 + k, walltime=t)
+        w.add_scalar("acc", 0.5, k, walltime=t)
+    w.flush()
+    b = torch_writer("broken")
+    for k, t in enumerate(BAD_WALL_TIMES):
+        b.add_scalar("loss", 0.2, k, walltime=t)
+    b.flush()
+    return tmp_path / "logs"
+
+
+def _bad_wall_build(logdir, out, fmt: str, x_axis: str = "step"):
+    from tbreport.pipeline import build
+    from tbreport.options import make_options
+
+    cli = {
+        "runs_dir": str(logdir),
+        "out": str(out),
+        "date": "2021-05-24 20:41:00 -0400",
+        "quiet": True,
+        "format": fmt,
+        "x_axis": x_axis,
+        "image_format": "svg",
+    }
+    return build(make_options(cli, {}, None))
+
+
+@pytest.mark.parametrize("fmt", ["html", "jekyll", "markdown"])
+def test_wall_times_that_are_not_dates_build_in_every_format(bad_wall_logdir, tmp_path, fmt):
+    result = _bad_wall_build(bad_wall_logdir, tmp_path / "out", fmt)
+    text = (tmp_path / "out" / result.main).read_text(encoding="utf-8")
+    notes = [w for w in result.warnings if w.kind == "bad-wall-time"]
+    assert [(w.run, w.tag, w.severity) for w in notes] == [
+        ("broken", "loss", "note"),
+        ("mixed", None, "note"),
+    ]
+    assert "5 record(s) in tag(s) 'loss'" in notes[0].message
+    assert "10 record(s) in tag(s) 'acc', 'loss'" in notes[1].message
+    # the mixed run starts at its first real date; the broken one has no start or duration
+    runs = {r.name: r for r in result.report.runs}
+    assert runs["mixed"].start_time == GOOD_START and runs["mixed"].duration == 9.0
+    assert runs["broken"].start_time is None and runs["broken"].duration is None
+    assert "2020-09-13 12:26 UTC" in text or fmt == "markdown"  # markdown has no runs table
+    assert "logged from 2020-09-13 12:26 UTC to 2020-09-13 12:26 UTC" in text
+    assert "wall time that is not a date" in text.replace("\\", "")
+
+
+@pytest.mark.parametrize("x_axis", ["wall", "relative"])
+def test_time_axes_leave_off_points_whose_wall_time_is_not_a_date(
+    bad_wall_logdir, tmp_path, x_axis
+):
+    result = _bad_wall_build(bad_wall_logdir, tmp_path / "out", "html", x_axis)
+    loss = next(c for c in result.report.charts if c.tag == "loss")
+    assert loss.undated == 10  # 5 of mixed, 5 of broken
+    mixed = next(line for line in loss.lines if line.run == "mixed")
+    assert mixed.points == 15 and mixed.drawn == 10
+    expected = np.arange(10.0) + (GOOD_START if x_axis == "wall" else 0.0)
+    np.testing.assert_array_equal(mixed.x, expected)
+    assert mixed.summary.last_step == 14  # statistics keep every point
+    html = (tmp_path / "out" / result.main).read_text(encoding="utf-8")
+    assert "10 points left off the time axis" in html
+    # the wall axis shows dates again instead of falling back to unix seconds
+    svg = draw_chart(loss, "svg")
+    assert ("wall time (UTC)" if x_axis == "wall" else "time since start (s)") in svg_comments(svg)
+
+
+def test_step_axis_keeps_points_whose_wall_time_is_not_a_date(bad_wall_logdir, tmp_path):
+    result = _bad_wall_build(bad_wall_logdir, tmp_path / "out", "html")
+    loss = next(c for c in result.report.charts if c.tag == "loss")
+    assert loss.undated == 0 and loss.drawn == loss.points == 20
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "text"),
+    [
+        (GOOD_START, "2020-09-13 12:26 UTC"),
+        (-62135596800.0, "1-01-01 00:00 UTC"),
+        (253402300799.5, "9999-12-31 23:59 UTC"),
+        (253402300800.0, "–"),
+        (-62135596801.0, "–"),
+        *((t, "–") for t in BAD_WALL_TIMES),
+        (None, "–"),
+    ],
+)
+def test_format_utc_shows_a_dash_for_times_that_are_not_dates(timestamp, text):
+    from tbreport.formatting import format_utc
+
+    assert format_utc(timestamp) == text
+
+
+def test_ls_json_of_wall_times_that_are_not_dates(bad_wall_logdir):
+    import json
+
+    from tbreport.listing import to_json
+    from tbreport.read import read_logdir
+
+    runs = {r["name"]: r for r in json.loads(to_json(read_logdir(bad_wall_logdir)))["runs"]}
+    assert runs["broken"]["start_wall_time"] is None
+    assert runs["mixed"]["start_wall_time"] == GOOD_START
+    assert runs["mixed"]["duration_seconds"] == 9.0

@@ -17,7 +17,18 @@ from pathlib import Path
 import pytest
 import sitecheck
 
-from tbreport.escape import code_fence, liquid, md_cell, md_text, slug, unique_slugs, yaml_str
+from tbreport.escape import (
+    code_fence,
+    gfm_text,
+    html_name,
+    liquid,
+    md_cell,
+    md_text,
+    plain_text,
+    slug,
+    unique_slugs,
+    yaml_str,
+)
 
 needs_jekyll = pytest.mark.skipif(
     not sitecheck.have_jekyll(),
@@ -114,9 +125,18 @@ HOSTILE: list[tuple[str, str]] = [
     ("a\nb", "a b"),
     ("line1\r\n\r\n  line2", "line1 line2"),
     ("\x07bell\x00", "\u2407bell\u2400"),
+    # bidirectional controls are removed (they would reorder the text around the name)
+    (
+        "\u202eevil\u202c \u2066iso\u2069 \u200fm\u200e \u061calm \u202a\u202b\u202dx",
+        "evil iso m alm x",
+    ),
 ]
-# For the titles, the layout prints page.title: these also exercise yaml_str.
-TITLES = [s for s, _ in HOSTILE if "\n" not in s and "\r" not in s and "\x00" not in s] + [
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+# For the titles, the layout prints page.title: these also exercise yaml_str (bidi controls
+# are left out: yaml_str removes them, see test_bidi_controls_are_removed_in_every_context).
+TITLES = [
+    s for s, t in HOSTILE if "\n" not in s and "\r" not in s and "\x00" not in s and s == t
+] + [
     'Résumé: "Loss" #1 & <b>',
     "yes",
     "null",
@@ -191,6 +211,156 @@ def test_md_cell_keeps_pipes_and_backticks_inside_the_cell() -> None:
     # the table parser splits on code spans before escapes apply: no backslash escape here
     assert md_cell("``` | ```") == "&#96;&#96;&#96; \\| &#96;&#96;&#96;"
     assert "\n" not in md_cell("a\nb")
+
+
+# --- bidirectional controls, HTML names -----------------------------------------------------
+
+
+def test_bidi_controls_are_removed_in_every_context() -> None:
+    name = "run\u202e" + BIDI_CONTROLS + "gnp.exe"
+    for escaped in [
+        md_text(name),
+        md_cell(name),
+        gfm_text(name),
+        code_fence(name),
+        yaml_str(name),
+        html_name(name),
+        plain_text(name),
+        slug(name),
+    ]:
+        assert not set(BIDI_CONTROLS) & set(escaped), repr(escaped)
+        assert "gnp" in escaped
+    assert md_text(name) == "rungnp.exe"
+    assert yaml_str(name) == '"rungnp.exe"'
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("run_1", "<bdi>run_1</bdi>"),
+        ("<b>&'\"", "<bdi>&lt;b&gt;&amp;&#39;&#34;</bdi>"),
+        ("a\x00b\x1f\x7f", "<bdi>a\u2400b\u241f\u2421</bdi>"),
+        ("\u05e9\u05dc\u05d5\u05dd\u202e 1", "<bdi>\u05e9\u05dc\u05d5\u05dd 1</bdi>"),
+        ("\udcff", "<bdi>\ufffd</bdi>"),
+    ],
+)
+def test_html_name_isolates_escapes_and_shows_controls(raw: str, escaped: str) -> None:
+    out = html_name(raw)
+    assert out == escaped
+    assert str(out.__html__()) == escaped  # Markup: Jinja's autoescape keeps it as it is
+
+
+def test_plain_text_is_not_html_escaped() -> None:
+    # for attributes (alt, <title>): autoescape does the HTML part
+    assert plain_text('<a\u2066 "b"\x00') == '<a "b"\u2400'
+
+
+# --- GitHub: mentions and autolinks ---------------------------------------------------------
+
+# Names that GitHub would turn into a mention (a notification) or cmark-gfm into a link.
+LINKY_NAMES = [
+    "@octocat",
+    "@org/team",
+    "ping @octocat!",
+    "cc:@a-b_c",
+    "(@octocat)",
+    "mail me@example.com",
+    "https://evil.example/x?a=1",
+    "http://evil.example",
+    "HTTPS://EVIL.EXAMPLE",
+    "ftp://evil.example/f",
+    "www.evil.example",
+    "WWW.EVIL.EXAMPLE",
+    "see www.evil.example.",
+    "mailto:me@example.com",
+    "xmpp:me@example.com",
+    "run_https://evil.example_www.x.y_@z",
+    "<https://evil.example>",
+    "[x](https://evil.example)",
+    "a\u202e@octocat",
+]
+# Names that must come out exactly as md_text writes them (nothing inserted).
+PLAIN_NAMES = ["train/loss", "lr=0.1", "run_1", "a:b", "v1.2-rc", "x.www", "http:/x", "ww.x"]
+
+
+def gfm_html(text: str) -> str:
+    import cmarkgfm
+
+    # GitHub's renderer with its extensions (autolink included), raw HTML let through
+    return cmarkgfm.github_flavored_markdown_to_html(
+        text, options=cmarkgfm.Options.CMARK_OPT_UNSAFE
+    )
+
+
+class _GitHubText(HTMLParser):
+    """Links, and the text nodes GitHub's mention filter reads (not inside a, code, pre)."""
+
+    IGNORED = ("a", "code", "pre")
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self.cells: list[str] = []
+        self._ignored = 0
+        self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.links.append(str(dict(attrs).get("href")))
+        if tag in self.IGNORED:
+            self._ignored += 1
+        if tag == "td":
+            self.cells.append("")
+            self._in_cell = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.IGNORED:
+            self._ignored -= 1
+        self._in_cell = self._in_cell and tag != "td"
+
+    def handle_data(self, data: str) -> None:
+        if not self._ignored:
+            self.text.append(data)
+        if self._in_cell:
+            self.cells[-1] += data
+
+
+# html-pipeline's MentionFilter and TeamMentionFilter, loosened: any "@" right before a letter
+# or digit, at the start or after a non-word character, would be a mention.
+_MENTION = re.compile(r"(?:^|\W)@[a-z0-9]", re.IGNORECASE)
+
+
+def github_view(markdown: str) -> _GitHubText:
+    parser = _GitHubText()
+    parser.feed(gfm_html(markdown))
+    parser.close()
+    return parser
+
+
+def test_mention_check_sees_what_md_text_lets_through() -> None:
+    # the checks below are real: md_text alone leaves mentions and links live
+    view = github_view(" ".join(md_text(n) for n in LINKY_NAMES))
+    assert len(view.links) >= 10 and _MENTION.search("".join(view.text))
+
+
+@pytest.mark.parametrize("name", LINKY_NAMES)
+def test_gfm_text_leaves_no_mention_or_link(name: str) -> None:
+    shown = re.sub(f"[{BIDI_CONTROLS}]", "", name)
+    esc = gfm_text(name)
+    markdown = f"Run {esc} done.\n\n| run | x |\n|:--|--:|\n| {esc} | 1 |\n"
+    view = github_view(markdown)
+    assert view.links == [], (name, esc)
+    for node in view.text:
+        assert not _MENTION.search(node), (name, node)
+    # it still reads the same: only zero-width spaces were added
+    assert view.cells[0].replace("\u200b", "") == shown and view.cells[1] == "1"
+
+
+@pytest.mark.parametrize("name", PLAIN_NAMES)
+def test_gfm_text_leaves_normal_names_alone(name: str) -> None:
+    assert gfm_text(name) == md_text(name)
+    assert github_view(f"| {gfm_text(name)} |\n|--|\n| x |\n").links == []
 
 
 # --- liquid ---------------------------------------------------------------------------------
@@ -321,7 +491,9 @@ def test_yaml_str_round_trips_through_psych() -> None:
         "require 'yaml'; puts JSON.generate(YAML.safe_load(JSON.parse(STDIN.read)))", doc
     )
     expected = {
-        f"k{i}": s.replace("\ufffe", "\ufffd").replace("\uffff", "\ufffd")
+        f"k{i}": re.sub(f"[{BIDI_CONTROLS}]", "", s)
+        .replace("\ufffe", "\ufffd")
+        .replace("\uffff", "\ufffd")
         for i, s in enumerate(samples)
     }
     assert parsed == expected
@@ -547,6 +719,7 @@ def read_html(path: Path) -> str:
 
 
 def expected_code(s: str) -> str:
+    s = re.sub(f"[{BIDI_CONTROLS}]", "", s)
     code = re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", lambda m: chr(0x2400 + ord(m.group())), s)
     code = code.replace("\r\n", "\n").replace("\r", "\n").removesuffix("\n")
     return code + "\n" if code else ""
@@ -739,3 +912,57 @@ def test_sitecheck_sees_script_errors_and_outside_requests(tmp_path: Path, brows
         "missing.png": 0,
         "x.png": 0,
     }
+
+
+# --- whole outputs: Markdown for GitHub, tbreport ls ----------------------------------------
+
+HOSTILE_RUN_NAMES = ["@octocat run", "@org/team", "www.evil.example", "x\u202egnp.exe"]
+HOSTILE_TAG_NAMES = ["ping/@octocat https://evil.example/x", "mail/me@example.com", "nul/a\x00b"]
+
+
+@pytest.fixture(scope="module")
+def linky_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path_factory.mktemp("linky") / "runs"
+    for r, name in enumerate(HOSTILE_RUN_NAMES):
+        w = SummaryWriter(log_dir=str(root / name))
+        for step in range(5):
+            for t, tag in enumerate(HOSTILE_TAG_NAMES):
+                w.add_scalar(tag, step * (r + 1) + t, step)
+        w.close()
+    return root
+
+
+def test_markdown_report_mentions_no_one_and_links_nothing(tmp_path: Path, linky_logdir) -> None:
+    from tbreport.pipeline import build
+    from tbreport.options import make_options
+
+    options = {
+        "runs_dir": str(linky_logdir),
+        "out": str(tmp_path / "md"),
+        "date": "2021-05-24 20:41:00 -0400",
+        "quiet": True,
+        "format": "markdown",
+        "baseline": "^www",
+    }
+    build(make_options(options, {}, None))
+    text = (tmp_path / "md" / "report.md").read_text(encoding="utf-8")
+    view = github_view(text)
+    assert view.links == []
+    assert not [node for node in view.text if _MENTION.search(node)]
+    shown = "".join(view.text).replace("\u200b", "")
+    assert not set(BIDI_CONTROLS) & set(text)
+    for name in ["@octocat run", "@org/team", "www.evil.example", "xgnp.exe"]:
+        assert name in shown, name
+    for tag in ["ping/@octocat https://evil.example/x", "mail/me@example.com", "nul/a\u2400b"]:
+        assert tag in shown, tag
+
+
+def test_ls_text_shows_bidi_controls_as_escapes(linky_logdir) -> None:
+    from tbreport.listing import to_text
+    from tbreport.read import read_logdir
+
+    text = to_text(read_logdir(linky_logdir))
+    assert not set(BIDI_CONTROLS) & set(text) and "\x00" not in text
+    assert "x\\u202egnp.exe" in text and "nul/a\\x00b" in text

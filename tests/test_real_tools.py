@@ -1,6 +1,7 @@
 """Generated output checked by the real tools: Debian's Jekyll and headless Chromium.
 
-The runs have hostile names: Liquid, HTML, Markdown and YAML syntax, quotes, pipes, emoji.
+The runs have hostile names: Liquid, HTML, Markdown and YAML syntax, quotes, pipes, emoji,
+bidirectional controls, a NUL, @mentions and URLs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ HOSTILE_RUNS = [
     "run {{ x }} | \"q\" 'q' 🚀 Résumé",
     "{% raw %}<img src=x onerror=window.__pwned=1>",
     "{% endraw %}{%d} $$x$$",
+    "\u202eevil\u202c @octocat \u2066www.evil.example\u2069 \u200f",
 ]
 HOSTILE_TAGS = [
     "loss/{{ x }}",
@@ -29,7 +31,16 @@ HOSTILE_TAGS = [
     "<script>window.__pwned=1</script>",
     "$$x$$ *a* _b_ [l](javascript:alert(1))",
     "emoji/🚀 Résumé \"q\" {{'a': 1}}",
+    "nul/a\x00b\u202egnp.exe @org/team https://evil.example/x \u061c\u200e",
 ]
+BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+
+def shown(name: str) -> str:
+    """How a name must read on the page: bidi controls gone, a NUL as its control picture."""
+    return BIDI.sub("", name).replace("\x00", "\u2400")
+
+
 HOSTILE_HPARAM = "{{ site.title }}<script>window.__pwned=1</script>|{% raw %}"
 
 
@@ -104,7 +115,8 @@ def test_jekyll_builds_hostile_post_cleanly(tmp_path, hostile_logdir, flavour):
         assert (tmp_path / f"{flavour}_site" / ref.removeprefix("/repo/")).is_file(), ref
     # names show up literally: Liquid did not eat them, HTML did not run them
     plain = html.unescape(re.sub(r"<[^>]+>", "", text))
-    for name in HOSTILE_RUNS + HOSTILE_TAGS:
+    assert not BIDI.search(text) and "\x00" not in text
+    for name in map(shown, HOSTILE_RUNS + HOSTILE_TAGS):
         assert name.replace('"', "").replace("'", "") in plain.replace('"', "").replace(
             "'", ""
         ).replace("“", "").replace("”", "").replace("‘", "").replace("’", ""), name
@@ -140,6 +152,10 @@ def test_html_report_in_chromium_from_file_url(tmp_path, hostile_logdir, image_f
     report = sitecheck.open_in_chromium(index.resolve().as_uri())
     assert not report.problems, report.problems
     assert not report.pwned
+    # no control reorders or hides text; every run and tag is shown isolated in <bdi>
+    assert not BIDI.search(report.text) and "\x00" not in report.text
+    for name in map(shown, HOSTILE_RUNS + HOSTILE_TAGS):
+        assert name in report.isolated, name
     assert len(report.images) == len(result.report.charts)
     assert all(i.complete and i.natural_width > 0 for i in report.images)
     text = index.read_text()

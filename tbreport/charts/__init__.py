@@ -42,7 +42,9 @@ def __getattr__(name: str) -> Any:
 class ChartPool:
     """Draws elements on ``jobs`` processes (None: every usable core), in input order."""
 
-    def __init__(self, jobs: int | None = None, image_format: str = "png", warm: bool = True) -> None:
+    def __init__(
+        self, jobs: int | None = None, image_format: str = "png", warm: bool = True
+    ) -> None:
         if jobs is not None and jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
         self.jobs = jobs

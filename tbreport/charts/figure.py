@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -29,8 +29,9 @@ from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import ScaledTranslation
 
+from tbreport.escape import strip_bidi
 from tbreport.kinds.scalars.transform import padded_range
-from tbreport.model import Chart, Line
+from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, Line
 
 __all__ = ["FORMATS", "Painter", "draw_chart"]
 
@@ -213,11 +214,12 @@ def clean_text(text: str) -> str:
 
     Control characters (invalid in XML) and lone surrogates (from undecodable file names)
     become U+FFFD, as do characters DejaVu Sans has no glyph for (matplotlib would warn and
-    draw an empty box); newlines and tabs become spaces.
+    draw an empty box); newlines and tabs become spaces. Bidirectional controls are removed:
+    SVG text in a browser would follow them.
     """
     charmap = _charmap()
     out = []
-    for ch in text:
+    for ch in strip_bidi(text):
         if ch in "\n\r\t":
             out.append(" ")
         elif ord(ch) not in charmap or unicodedata.category(ch) in ("Cc", "Cs"):
@@ -407,10 +409,6 @@ def _duration_unit(span: float) -> tuple[float, str, tuple[float, ...]]:
 
 
 _Style = Literal["-", "--"]
-
-# valid datetimes: year 1 to 9999 in unix seconds
-_WALL_MIN = -62135596800.0
-_WALL_MAX = 253402300799.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -604,7 +602,7 @@ def _setup_x_axis(
     ax: Axes, chart: Chart, lo: float, hi: float
 ) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """Limits, locator and formatter for the x axis; returns its label and a data-to-axis map."""
-    if chart.x_axis == "wall" and _WALL_MIN <= lo and hi <= _WALL_MAX:
+    if chart.x_axis == "wall" and WALL_TIME_MIN <= lo and hi < WALL_TIME_END:
         epoch = float(mdates.date2num(datetime(1970, 1, 1, tzinfo=timezone.utc)))
 
         def to_days(x: np.ndarray) -> np.ndarray:

@@ -62,11 +62,17 @@ class Jekyll:
         post = renderer.render("post.md.j2", ctx, autoescape=False)
         post_path = f"_posts/{report.date.strftime('%Y-%m-%d')}-{slug}.md"
         files = [OutputFile(post_path, post.encode("utf-8"))]
-        for chart, img, csv_bytes in zip(report.charts, artifacts.images, artifacts.data, strict=True):
+        for chart, img, csv_bytes in zip(
+            report.charts, artifacts.images, artifacts.data, strict=True
+        ):
             files.append(OutputFile(f"{assets}/{chart.slug}.{ext}", img))
             files.append(OutputFile(f"{assets}/{chart.slug}.csv", csv_bytes))
         if not (Path(options.out) / "_config.yml").exists():
-            site = {"title": report.title, "options": options, "timezone": site_timezone(report.date)}
+            site = {
+                "title": report.title,
+                "options": options,
+                "timezone": site_timezone(report.date),
+            }
             for name in ("_config.yml", "index.md"):
                 text = renderer.render(f"site/{name}.j2", site, autoescape=False)
                 files.append(OutputFile(name, text.encode("utf-8"), scaffold=True))

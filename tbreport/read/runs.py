@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount
+from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount, wall_time_ok
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.events import SIMPLE, FileData, read_file
 from tbreport.read.restarts import apply_restarts, repeated_records
@@ -147,6 +147,7 @@ def read_run(
         hparams=hparams,
         records=sum(f.records for f in files),
     )
+    warnings.extend(_wall_time_notes(run))
     return run, warnings
 
 
@@ -356,3 +357,32 @@ def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
             )
         )
     return out
+
+
+#: tags named in a bad-wall-time note before the rest are counted
+_NOTE_TAGS = 5
+
+
+def _wall_time_notes(run: Run) -> list[DataWarning]:
+    """One note per run for wall times that are not dates (a broken clock, a crafted record)."""
+    bad = {
+        tag: int(np.count_nonzero(~wall_time_ok(s.wall_times))) for tag, s in run.scalars.items()
+    }
+    bad = {tag: n for tag, n in bad.items() if n}
+    if not bad:
+        return []
+    tags = ", ".join(f"'{tag}'" for tag in list(bad)[:_NOTE_TAGS])
+    if len(bad) > _NOTE_TAGS:
+        tags += f" and {len(bad) - _NOTE_TAGS} more"
+    return [
+        DataWarning(
+            "bad-wall-time",
+            f"Run '{run.name}': {sum(bad.values())} record(s) in tag(s) {tags} have a wall time "
+            "that is not a date (past year 9999, before year 1, NaN or infinite). Their values "
+            "are kept; the run's start and duration leave them out, and so do charts with a "
+            "time x axis.",
+            run=run.name,
+            tag=next(iter(bad)) if len(bad) == 1 else None,
+            severity=NOTE,
+        )
+    ]

@@ -24,7 +24,18 @@ from tbreport.kinds.scalars.transform import (
     smooth,
     thin,
 )
-from tbreport.model import Chart, Comparison, Line, Logdir, Report, Run, RunInfo, Section, Series
+from tbreport.model import (
+    Chart,
+    Comparison,
+    Line,
+    Logdir,
+    Report,
+    Run,
+    RunInfo,
+    Section,
+    Series,
+    wall_time_ok,
+)
 from tbreport.options import Options
 from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.colours import run_colors
@@ -76,11 +87,16 @@ def _tag_selected(tag: str, options: Options) -> bool:
 
 
 def x_values(series: Series, x_axis: str) -> np.ndarray:
+    """x of every point; NaN on a time axis where the wall time is not a date."""
     if x_axis == "step":
         return series.steps.astype(np.float64)
+    wall = series.wall_times
+    dated = wall_time_ok(wall)
+    x = np.where(dated, wall, np.nan)
     if x_axis == "relative":
-        return series.wall_times - series.wall_times[0] if len(series) else series.wall_times
-    return series.wall_times
+        # from the first dated point: one wall time of 1e13 or -1e300 would make the span absurd
+        return x - wall[dated][0] if dated.any() else x
+    return x
 
 
 def build_report(
@@ -220,6 +236,7 @@ def _build_chart(
     lines = []
     summaries = {}
     drawn_values = []
+    undated = 0
     log_y = bool(log_pattern and log_pattern.search(tag))
     for run in runs:
         series = run.scalars.get(tag)
@@ -228,7 +245,10 @@ def _build_chart(
         x = x_values(series, options.x_axis)
         values = series.values
         smoothed = smooth(values, options.smoothing) if options.smoothing > 0 else None
-        idx = thin(x, values, options.max_points)
+        # smoothed over the full series, like the statistics; only the drawing skips points
+        placed = np.flatnonzero(np.isfinite(x))
+        undated += len(series) - placed.size
+        idx = placed[thin(x[placed], values[placed], options.max_points)]
         summary = series_summary(series.steps, values)
         summaries[run.name] = summary
         line = Line(
@@ -258,6 +278,7 @@ def _build_chart(
         smoothing=options.smoothing,
         direction=direction,
         best=best_of(summaries, direction) if len(summaries) > 1 else None,
+        undated=undated,
     )
 
 
