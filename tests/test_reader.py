@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import as_floats, expected, fixture_logdir
+from conftest import as_floats, event_files, expected, fixture_logdir
 
+from tbreport import records
+from tbreport.model import NOTE, WARNING
 from tbreport.reader import read_logdir
+from tbreport.records import masked_crc32c
 
 FIXTURE_NAMES = ["quickstart", "torch", "tensorboardx", "tf2", "keras"]
 
@@ -160,3 +166,86 @@ def test_dataframe_long_format():
     np.testing.assert_array_equal(
         sub.value.to_numpy(), (1.5 * np.arange(100) - 5).astype(np.float32)
     )
+
+
+def _torch_file(torch_writer, tmp_path, steps: int = 40) -> tuple[Path, list[int]]:
+    """A real torch event file of one scalar tag, and the byte offset of each record."""
+    w = torch_writer("run")
+    for s in range(steps):
+        w.add_scalar("loss", 1.0 / (1 + s), s)
+    w.close()
+    (path,) = event_files(tmp_path / "logs" / "run")
+    return path, records.frame(records.load(str(path))).starts.tolist()
+
+
+def test_data_checksum_mismatch_skips_only_that_record(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    # a wall-time byte of step 10's record (record 0 is the file_version): the step still parses
+    data[offsets[11] + 14] ^= 0x01
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "skipped-record"]
+    assert (w.severity, w.path, w.offset) == (WARNING, str(path), offsets[11])
+    assert f"byte offset {offsets[11]}" in w.message and "step 10" in w.message
+    assert not [w for w in logdir.warnings if w.kind == "corrupt-record"]
+    series = logdir.run("run").scalars["loss"]
+    assert series.steps.tolist() == [s for s in range(40) if s != 10]
+    assert logdir.run("run").records == 40
+
+
+def test_many_damaged_records_are_named_up_to_a_limit(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    for rec in range(5, 30):
+        data[offsets[rec] + 14] ^= 0x01
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    got = [w for w in logdir.warnings if w.kind == "skipped-record"]
+    assert [w.offset for w in got] == offsets[5:15] + [offsets[15]]
+    assert "15 more record(s)" in got[-1].message
+    assert len(logdir.run("run").scalars["loss"]) == 40 - 25
+
+
+def test_length_checksum_mismatch_still_stops_the_file(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    data[offsets[11] + 9] ^= 0x01
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "corrupt-record"]
+    assert w.offset == offsets[11] and "length checksum mismatch" in w.message
+    assert logdir.run("run").scalars["loss"].steps.tolist() == list(range(10))
+
+
+@pytest.mark.parametrize("length", [2**63, 10_000])
+def test_bad_length_mid_file_is_a_warning_and_fails_strict(torch_writer, tmp_path, length):
+    from click.testing import CliRunner
+
+    from tbreport.cli import main
+
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    header = struct.pack("<Q", length)
+    data[offsets[11] : offsets[11] + 12] = header + struct.pack("<I", masked_crc32c(header))
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "bad-length"]
+    assert (w.severity, w.path, w.offset) == (WARNING, str(path), offsets[11])
+    assert f"byte offset {offsets[11]}" in w.message
+    assert not [w for w in logdir.warnings if w.kind == "truncated"]
+    assert logdir.run("run").scalars["loss"].steps.tolist() == list(range(10))
+    out = tmp_path / "site"
+    result = CliRunner().invoke(
+        main, ["build", str(tmp_path / "logs"), "--out", str(out), "--strict", "-q"]
+    )
+    assert result.exit_code == 2 and "--strict" in result.output
+
+
+def test_writer_still_running_stays_a_note(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    path.write_bytes(path.read_bytes()[: offsets[-1] + 20])  # the last record half written
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "truncated"]
+    assert (w.severity, w.offset) == (NOTE, offsets[-1])
+    assert not [w for w in logdir.warnings if w.severity == WARNING]
