@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,9 @@ from tbreport.reader import read_logdir
 from tbreport.records import masked_crc32c
 
 FIXTURE_NAMES = ["quickstart", "torch", "tensorboardx", "tf2", "keras"]
+#: real writers' long records of one length, 16+ of them (they once hit a RecursionError)
+LONG_RECORD_FIXTURES = ["torch_text", "tf2_histograms", "keras_histograms"]
+FIXTURE_NAMES += LONG_RECORD_FIXTURES
 
 
 def _expected_view(series: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +62,35 @@ def test_vectorised_decoder_matches_protobuf_decoder(name):
             assert a.scalars[tag].encoding == b.scalars[tag].encoding
         assert a.others == b.others
         assert a.hparams == b.hparams
+
+
+@pytest.mark.parametrize("name", LONG_RECORD_FIXTURES)
+def test_long_records_are_counted_by_plugin(name):
+    logdir = read_logdir(fixture_logdir(name))
+    assert not logdir.warnings
+    for run_name, run_want in expected(name)["runs"].items():
+        run = logdir.run(run_name)
+        assert {t: (c.plugin, c.count) for t, c in run.others.items()} == {
+            t: (w["plugin"], w["count"]) for t, w in run_want["others"].items()
+        }
+
+
+@pytest.mark.parametrize("name", LONG_RECORD_FIXTURES)
+def test_ls_and_build_read_long_records_with_cold_caches(name, tmp_path):
+    # a fresh interpreter: no CRC tables built yet, as for a user's first `tbreport ls`
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    logdir = str(fixture_logdir(name))
+    for args in (["ls", logdir], ["build", logdir, "--out", str(tmp_path / "site"), "-q"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tbreport", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
 
 
 def test_encodings_are_reported_per_series():
