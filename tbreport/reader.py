@@ -263,14 +263,14 @@ def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
             )
         )
     elif framing.status == "bad-length":
+        rest = data.size - (framing.stop_offset or 0)
         out.append(
             DataWarning(
                 "bad-length",
                 f"Event file '{path}': the record at byte offset {framing.stop_offset} claims "
                 f"{framing.reason}; kept the {data.records} record(s) before it and skipped "
-                f"the rest of the file ({data.size - (framing.stop_offset or 0)} bytes). The file is "
-                "damaged, not cut short by a running writer; re-copy it from the machine that "
-                "wrote it.",
+                f"the rest of the file ({rest} bytes). The file is damaged, not cut short by a "
+                "running writer; re-copy it from the machine that wrote it.",
                 path=path,
                 offset=framing.stop_offset,
                 run=run,
