@@ -226,7 +226,19 @@ def bits(values: np.ndarray) -> list[int]:
     return np.ascontiguousarray(values, dtype=np.float64).view(np.uint64).tolist()
 
 
-@pytest.mark.parametrize("name", ["quickstart", "torch", "tensorboardx", "tf2", "keras"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quickstart",
+        "torch",
+        "tensorboardx",
+        "tf2",
+        "keras",
+        "torch_text",
+        "tf2_histograms",
+        "keras_histograms",
+    ],
+)
 def test_vectorised_decoder_matches_protobuf_decoder(name):
     fast = read_logdir(fixture_logdir(name))
     slow = read_logdir(fixture_logdir(name), fast=False)

@@ -127,23 +127,24 @@ def test_non_event_file_named_like_one(tmp_path):
     assert logdir.points == 400
 
 
-def test_corrupt_record_keeps_prefix_and_names_offset(tmp_path):
+def test_damaged_record_is_skipped_and_names_offset(tmp_path):
     runs = _copy_quickstart(tmp_path)
     (path,) = event_files(runs / "run_1")
     data = bytearray(path.read_bytes())
     from tbreport.read import records
 
     framing = records.frame(records.load(str(path)))
-    victim = int(framing.starts[61])  # record 61: the 31st step's second tag
+    victim = int(framing.starts[61])  # after the file_version: step 30 of tutorial/line
     data[victim + 20] ^= 0xFF
     path.write_bytes(bytes(data))
     logdir = read_logdir(runs)
-    (w,) = [w for w in logdir.warnings if w.kind == "corrupt-record"]
+    (w,) = [w for w in logdir.warnings if w.kind == "skipped-record"]
     assert w.path == str(path) and w.offset == victim
     assert f"byte offset {victim}" in w.message and "data checksum mismatch" in w.message
     run = logdir.run("run_1")
-    # records 1..60 are 30 steps of two tags: everything before the damage is kept
-    assert len(run.scalars["tutorial/line"]) == 30 and len(run.scalars["tutorial/poly"]) == 30
+    # the length checksum held: only that record is lost
+    assert 30 not in run.scalars["tutorial/line"].steps.tolist()
+    assert len(run.scalars["tutorial/line"]) == 99 and len(run.scalars["tutorial/poly"]) == 100
     assert logdir.run("run_2").points == 200
 
 

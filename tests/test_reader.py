@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import as_floats, expected, fixture_logdir
+from conftest import as_floats, event_files, expected, fixture_logdir
 
-from tbreport.model import NOTE
-from tbreport.read import read_logdir
+from tbreport.model import NOTE, WARNING
+from tbreport.read import read_logdir, records
+from tbreport.read.records import masked_crc32c
 
 FIXTURE_NAMES = ["quickstart", "torch", "tensorboardx", "tf2", "keras"]
+#: real writers' long records of one length, 16+ of them (they once hit a RecursionError)
+LONG_RECORD_FIXTURES = ["torch_text", "tf2_histograms", "keras_histograms"]
+FIXTURE_NAMES += LONG_RECORD_FIXTURES
 
 
 def _expected_view(series: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -34,6 +44,35 @@ def test_values_equal_what_the_writer_wrote(name):
             np.testing.assert_array_equal(series.values, values, err_msg=f"{run_name} {tag}")
             assert np.all(np.diff(series.wall_times) >= 0)
             assert series.wall_times.min() > 1.6e9
+
+
+@pytest.mark.parametrize("name", LONG_RECORD_FIXTURES)
+def test_long_records_are_counted_by_plugin(name):
+    logdir = read_logdir(fixture_logdir(name))
+    assert not logdir.warnings
+    for run_name, run_want in expected(name)["runs"].items():
+        run = logdir.run(run_name)
+        assert {t: (c.plugin, c.count) for t, c in run.others.items()} == {
+            t: (w["plugin"], w["count"]) for t, w in run_want["others"].items()
+        }
+
+
+@pytest.mark.parametrize("name", LONG_RECORD_FIXTURES)
+def test_ls_and_build_read_long_records_with_cold_caches(name, tmp_path):
+    # a fresh interpreter: no CRC tables built yet, as for a user's first `tbreport ls`
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    logdir = str(fixture_logdir(name))
+    for args in (["ls", logdir], ["build", logdir, "--out", str(tmp_path / "site"), "-q"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tbreport", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
 
 
 def test_encodings_are_reported_per_series():
@@ -212,3 +251,86 @@ def test_dataframe_long_format():
     np.testing.assert_array_equal(
         sub.value.to_numpy(), (1.5 * np.arange(100) - 5).astype(np.float32)
     )
+
+
+def _torch_file(torch_writer, tmp_path, steps: int = 40) -> tuple[Path, list[int]]:
+    """A real torch event file of one scalar tag, and the byte offset of each record."""
+    w = torch_writer("run")
+    for s in range(steps):
+        w.add_scalar("loss", 1.0 / (1 + s), s)
+    w.close()
+    (path,) = event_files(tmp_path / "logs" / "run")
+    return path, records.frame(records.load(str(path))).starts.tolist()
+
+
+def test_data_checksum_mismatch_skips_only_that_record(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    # a wall-time byte of step 10's record (record 0 is the file_version): the step still parses
+    data[offsets[11] + 14] ^= 0x01
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "skipped-record"]
+    assert (w.severity, w.path, w.offset) == (WARNING, str(path), offsets[11])
+    assert f"byte offset {offsets[11]}" in w.message and "step 10" in w.message
+    assert not [w for w in logdir.warnings if w.kind == "corrupt-record"]
+    series = logdir.run("run").scalars["loss"]
+    assert series.steps.tolist() == [s for s in range(40) if s != 10]
+    assert logdir.run("run").records == 40
+
+
+def test_many_damaged_records_are_named_up_to_a_limit(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    for rec in range(5, 30):
+        data[offsets[rec] + 14] ^= 0x01
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    got = [w for w in logdir.warnings if w.kind == "skipped-record"]
+    assert [w.offset for w in got] == offsets[5:15] + [offsets[15]]
+    assert "15 more record(s)" in got[-1].message
+    assert len(logdir.run("run").scalars["loss"]) == 40 - 25
+
+
+def test_length_checksum_mismatch_still_stops_the_file(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    data[offsets[11] + 9] ^= 0x01
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "corrupt-record"]
+    assert w.offset == offsets[11] and "length checksum mismatch" in w.message
+    assert logdir.run("run").scalars["loss"].steps.tolist() == list(range(10))
+
+
+@pytest.mark.parametrize("length", [2**63, 10_000])
+def test_bad_length_mid_file_is_a_warning_and_fails_strict(torch_writer, tmp_path, length):
+    from click.testing import CliRunner
+
+    from tbreport.cli import main
+
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    data = bytearray(path.read_bytes())
+    header = struct.pack("<Q", length)
+    data[offsets[11] : offsets[11] + 12] = header + struct.pack("<I", masked_crc32c(header))
+    path.write_bytes(bytes(data))
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "bad-length"]
+    assert (w.severity, w.path, w.offset) == (WARNING, str(path), offsets[11])
+    assert f"byte offset {offsets[11]}" in w.message
+    assert not [w for w in logdir.warnings if w.kind == "truncated"]
+    assert logdir.run("run").scalars["loss"].steps.tolist() == list(range(10))
+    out = tmp_path / "site"
+    result = CliRunner().invoke(
+        main, ["build", str(tmp_path / "logs"), "--out", str(out), "--strict", "-q"]
+    )
+    assert result.exit_code == 2 and "--strict" in result.output
+
+
+def test_writer_still_running_stays_a_note(torch_writer, tmp_path):
+    path, offsets = _torch_file(torch_writer, tmp_path)
+    path.write_bytes(path.read_bytes()[: offsets[-1] + 20])  # the last record half written
+    logdir = read_logdir(tmp_path / "logs")
+    (w,) = [w for w in logdir.warnings if w.kind == "truncated"]
+    assert (w.severity, w.offset) == (NOTE, offsets[-1])
+    assert not [w for w in logdir.warnings if w.severity == WARNING]

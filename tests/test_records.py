@@ -37,6 +37,9 @@ def test_crc_many_any_lengths_matches_scalar(seed):
     ]
 
 
+HEAD_FOOT = records.HEADER + records.FOOTER
+
+
 def _framed_file(tmp_path, payloads: list[bytes]) -> np.ndarray:
     path = tmp_path / "events.out.tfevents.1.h"
     path.write_bytes(b"".join(frame_record(p) for p in payloads))
@@ -54,10 +57,9 @@ def test_frame_same_length_groups_check_every_byte(tmp_path):
         bad = buf.copy()
         bad[57 * 5 + byte] ^= 0x40
         framing = records.frame(bad)
-        assert framing.status == "corrupt", byte
-        assert framing.stop_offset == 57 * 5
-        assert framing.starts.shape[0] == 5
-        assert framing.reason == "data checksum mismatch"
+        # the length checksum holds, so only record 5 is lost
+        assert (framing.status, framing.skipped) == ("ok", (57 * 5,)), byte
+        assert framing.starts.tolist() == [57 * i for i in range(200) if i != 5]
     # and without verification the damaged record is read
     assert records.frame(bad, verify=False).starts.shape[0] == 200
 
@@ -169,11 +171,7 @@ def test_large_records_of_one_length_are_checked_in_slices(tmp_path, monkeypatch
     bad = buf.copy()
     bad[1016 * 33 + 500] ^= 1
     framing = records.frame(bad)
-    assert (framing.status, framing.stop_offset, framing.starts.shape[0]) == (
-        "corrupt",
-        1016 * 33,
-        33,
-    )
+    assert (framing.status, framing.skipped, framing.starts.shape[0]) == ("ok", (1016 * 33,), 39)
 
 
 def _tensor_event(step, tag, tensor, plugin=None, wall=1.7e9):
@@ -279,3 +277,90 @@ def test_every_scalar_tensor_encoding_and_metadata_on_the_first_event_only(tmp_p
             )
             assert series.encoding == "tensor"
         assert got.others["other"].plugin == "custom" and got.others["other"].count == 40
+
+
+@pytest.mark.parametrize("length", [600, 3001, 3002, records._MAX_GROUP_LENGTH + 1])
+def test_long_records_of_one_length_are_checked_without_recursion(tmp_path, length):
+    # 20 records of one length (like 20 steps of a TF2 histogram) used to recurse once per
+    # byte of length when the distance tables were cold; every byte must still be checked
+    rng = np.random.default_rng(length)
+    base = bytes(rng.integers(0, 256, length - 1, dtype=np.uint8))
+    payloads = []
+    for i in range(20):
+        data = bytearray(b"\x09" + base)
+        data[1 + (37 * i) % (length - 1)] ^= 1 + i  # each record differs somewhere else
+        payloads.append(bytes(data))
+    buf = _framed_file(tmp_path, payloads)
+    size = HEAD_FOOT + length
+    assert records.frame(buf).status == "ok"
+    for byte in (12, 13, size - 200, size - 6, size - 5):  # far from and near the end
+        bad = buf.copy()
+        bad[size * 7 + byte] ^= 0x10
+        framing = records.frame(bad)
+        assert (framing.status, framing.skipped) == ("ok", (size * 7,)), byte
+        assert framing.starts.shape[0] == 19
+
+
+def _payloads_of_many_lengths() -> list[bytes]:
+    return [b"\x09" + bytes([i]) * (20 + i % 3) for i in range(30)]
+
+
+def test_data_checksum_mismatches_skip_records_until_a_length_checksum_mismatch(tmp_path):
+    payloads = _payloads_of_many_lengths()
+    buf = _framed_file(tmp_path, payloads).copy()
+    offsets = np.cumsum([0] + [HEAD_FOOT + len(p) for p in payloads]).tolist()
+    for rec in (3, 7, 8, 25):  # records of different length groups, and one after the stop
+        buf[offsets[rec] + 15] ^= 0x01
+    buf[offsets[20] + 9] ^= 0x01  # record 20's length checksum
+    framing = records.frame(buf)
+    assert (framing.status, framing.stop_offset) == ("corrupt", offsets[20])
+    assert framing.reason == "length checksum mismatch"
+    assert framing.skipped == (offsets[3], offsets[7], offsets[8])
+    assert framing.starts.tolist() == [offsets[i] for i in range(20) if i not in (3, 7, 8)]
+    # without verification only the length checksum is checked
+    framing = records.frame(buf, verify=False)
+    assert framing.skipped == () and framing.starts.shape[0] == 20
+
+
+def _with_length(buf: np.ndarray, at: int, length: int) -> np.ndarray:
+    """``buf`` with the record at ``at`` claiming ``length``, its length checksum valid."""
+    out = buf.copy()
+    header = struct.pack("<Q", length)
+    out[at : at + 12] = np.frombuffer(
+        header + struct.pack("<I", records.masked_crc32c(header)), np.uint8
+    )
+    return out
+
+
+@pytest.mark.parametrize("length", [2**63, 2**40, 10_000])
+def test_bad_length_with_records_after_it_is_not_a_cut_short_record(tmp_path, length):
+    payloads = [b"\x09" + bytes([i]) * 20 for i in range(40)]
+    buf = _with_length(_framed_file(tmp_path, payloads), 37 * 10, length)
+    framing = records.frame(buf)
+    assert (framing.status, framing.stop_offset) == ("bad-length", 37 * 10)
+    assert framing.starts.shape[0] == 10
+    assert f"a length of {length} bytes" in framing.reason
+    if length < 2**31:  # the evidence is the next record, complete with both checksums
+        assert "complete record starts at byte offset 407" in framing.reason
+
+
+def test_length_past_the_end_with_only_damaged_bytes_after_it_is_cut_short(tmp_path):
+    # what follows holds no record with both checksums intact: a partial write is possible
+    payloads = [b"\x09" + bytes([i]) * 20 for i in range(40)]
+    buf = _with_length(_framed_file(tmp_path, payloads), 37 * 38, 10_000)
+    buf[37 * 39 + 20] ^= 1
+    framing = records.frame(buf)
+    assert (framing.status, framing.stop_offset, framing.reason) == (
+        "truncated",
+        37 * 38,
+        "record data cut short",
+    )
+
+
+def test_impossible_length_at_the_very_end_is_a_bad_length(tmp_path):
+    # nothing follows, but no writer frames an Event of 2 GiB or more
+    payloads = [b"\x09" + bytes([i]) * 20 for i in range(5)]
+    buf = _with_length(_framed_file(tmp_path, payloads), 37 * 4, 2**31)
+    assert records.frame(buf).status == "bad-length"
+    buf = _with_length(_framed_file(tmp_path, payloads), 37 * 4, 2**31 - 1)
+    assert records.frame(buf).status == "truncated"

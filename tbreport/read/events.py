@@ -383,6 +383,9 @@ class FileData:
     #: bytes in the file as read
     size: int = 0
     framing: Framing | None = None
+    #: (byte offset, step or None) of each record skipped for a data checksum mismatch; the
+    #: step is read from the damaged bytes, so it may itself be wrong
+    skipped: list[tuple[int, int | None]] = field(default_factory=list)
 
 
 class _Collector:
@@ -463,32 +466,38 @@ class _Collector:
 def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     """Decode one event file. ``fast=False`` decodes every record with protobufs (for tests).
 
-    Records are checked and decoded one length group at a time; what follows the first record
-    failing a checksum is dropped afterwards (groups do not come in file order).
+    Records are checked and decoded one length group at a time; records failing a checksum
+    (and, after a length checksum mismatch, everything behind it) are dropped afterwards,
+    since groups do not come in file order.
     """
     buf = records.load(path)
     starts, lengths, status, stop, reason = records.walk(buf)
     col = _Collector(int(starts.shape[0]))
     slow: list[int] = []
-    worst: int | None = None
-    for group, bad in records.check_groups(buf, starts, lengths, verify):
-        worst = records.first_bad(group, bad, worst)
+    damage = records.Damage()
+    for group, bad_length, bad_data in records.check_groups(buf, starts, lengths, verify):
+        damage.add(group, bad_length, bad_data)
         _read_group(buf, starts, group, col, slow, fast)
-        del group, bad  # before the next group's bytes are gathered
-    framing = records.cut(buf, starts, lengths, (status, stop, reason), worst)
-    kept = int(framing.starts.shape[0])
-    out = FileData(path=path, records=kept, size=int(buf.shape[0]), framing=framing)
-    # protobuf decoding only for records before the cut, in file order
-    for rec in sorted(r for r in slow if r < kept):
+        del group, bad_length, bad_data  # before the next group's bytes are gathered
+    framing = records.cut(starts, lengths, (status, stop, reason), damage)
+    kept = damage.kept(int(starts.shape[0]))
+    out = FileData(
+        path=path, records=int(framing.starts.shape[0]), size=int(buf.shape[0]), framing=framing
+    )
+    # protobuf decoding only for records kept, in file order
+    for rec in sorted(r for r in slow if kept[r]):
         at = int(starts[rec]) + HEADER
         _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, int(starts[rec]), col, out)
     for rec, tag, plugin in col.metadata:
         seen = out.metadata.get(tag)
-        if rec < kept and (seen is None or seen[0] > rec):
+        if kept[rec] and (seen is None or seen[0] > rec):
             out.metadata[tag] = (rec, plugin)
+    for rec in damage.skipped().tolist():
+        at = int(starts[rec]) + HEADER
+        out.skipped.append((at - HEADER, _damaged_step(bytes(buf[at : at + int(lengths[rec])]))))
     arrays = col.arrays()
-    if worst is not None:
-        keep = arrays[0] < kept
+    if not kept.all():
+        keep = kept[arrays[0]]
         arrays = tuple(a[keep] for a in arrays)
     out.record, out.tag, out.step, out.wall, out.value, out.encoding = arrays
     out.tags = col.tags
@@ -497,6 +506,17 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     # run is assembled
     out.framing = replace(framing, starts=empty, lengths=empty)
     return out
+
+
+def _damaged_step(data: bytes) -> int | None:
+    """The step a record failing its data checksum claims, if it still parses as an Event."""
+    from google.protobuf.message import DecodeError
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    try:
+        return int(Event.FromString(data).step)
+    except DecodeError:
+        return None
 
 
 def _read_group(

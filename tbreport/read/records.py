@@ -8,9 +8,11 @@ only the bytes that differ between records are looked up in tables.
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import numpy as np
 
@@ -59,30 +61,6 @@ def _mask_array(crc: np.ndarray) -> np.ndarray:
 # is an xor over the bytes of m of T_k[byte], k being the byte's distance from the end.
 
 
-@cache
-def _distance_table(k: int) -> np.ndarray:
-    """T_k[b] = raw(0, [b] + k zero bytes)."""
-    if k == 0:
-        return TABLE
-    prev = _distance_table(k - 1)
-    return (TABLE[prev & 0xFF] ^ (prev >> np.uint32(8))).astype(np.uint32)
-
-
-_LOW = np.arange(65536, dtype=np.uint32) & 0xFF
-_HIGH = np.arange(65536, dtype=np.uint32) >> 8
-
-
-@lru_cache(maxsize=4096)
-def _pair_table(k: int) -> np.ndarray:
-    """Table for a little-endian 16-bit chunk whose high byte lies k bytes before the end."""
-    return _distance_table(k + 1)[_LOW] ^ _distance_table(k)[_HIGH]
-
-
-@lru_cache(maxsize=4096)
-def _zeros_crc(length: int) -> int:
-    return crc32c(bytes(length))
-
-
 def _apply_shift_tables(tables: tuple[np.ndarray, ...], state: np.ndarray) -> np.ndarray:
     return (
         tables[0][state & 0xFF]
@@ -90,6 +68,65 @@ def _apply_shift_tables(tables: tuple[np.ndarray, ...], state: np.ndarray) -> np
         ^ tables[2][(state >> np.uint32(16)) & 0xFF]
         ^ tables[3][state >> np.uint32(24)]
     )
+
+
+class _DistanceTables:
+    """T_k[b] = raw(0, [b] + k zero bytes) for k = 0, 1, ..., kept as rows of one array.
+
+    Grown by doubling and never by recursion, so any record length works with a cold cache.
+    Row m + j is row j fed m more zero bytes, and feeding m zero bytes to a register is the
+    four byte tables (T_{m-1}, T_{m-2}, T_{m-3}, T_{m-4}): a doubling is four gathers.
+    Readers take the current array without the lock: a grown array replaces it whole.
+    """
+
+    def __init__(self) -> None:
+        rows = [TABLE]
+        for _ in range(63):
+            prev = rows[-1]
+            rows.append((TABLE[prev & 0xFF] ^ (prev >> np.uint32(8))).astype(np.uint32))
+        self._rows = np.stack(rows)
+        self._lock = threading.Lock()
+
+    def upto(self, n: int) -> np.ndarray:
+        """An array of at least ``n`` rows: row k is T_k."""
+        rows = self._rows
+        if rows.shape[0] >= n:
+            return rows
+        with self._lock:
+            rows = self._rows
+            while rows.shape[0] < n:
+                m = rows.shape[0]
+                shift = (rows[m - 1], rows[m - 2], rows[m - 3], rows[m - 4])
+                rows = np.concatenate([rows, _apply_shift_tables(shift, rows)])
+            self._rows = rows
+        return rows
+
+
+_DISTANCE = _DistanceTables()
+#: chunks this close to a record's end use 16-bit tables (256 KiB each, built once per process);
+#: farther ones two byte lookups, so long records never build thousands of them
+_PAIR_DISTANCES = 256
+
+
+def _distance_table(k: int) -> np.ndarray:
+    """T_k[b] = raw(0, [b] + k zero bytes)."""
+    return _DISTANCE.upto(k + 1)[k]
+
+
+_LOW = np.arange(65536, dtype=np.uint32) & 0xFF
+_HIGH = np.arange(65536, dtype=np.uint32) >> 8
+
+
+@lru_cache(maxsize=_PAIR_DISTANCES)
+def _pair_table(k: int) -> np.ndarray:
+    """Table for a little-endian 16-bit chunk whose high byte lies k bytes before the end."""
+    rows = _DISTANCE.upto(k + 2)
+    return rows[k + 1][_LOW] ^ rows[k][_HIGH]
+
+
+@lru_cache(maxsize=4096)
+def _zeros_crc(length: int) -> int:
+    return crc32c(bytes(length))
 
 
 @lru_cache(maxsize=64)
@@ -157,9 +194,8 @@ def _lin_any_length(buf: np.ndarray, pos: np.ndarray, lengths: np.ndarray) -> np
     return out
 
 
-@lru_cache(maxsize=1)
 def _flat_distance_tables() -> np.ndarray:
-    return np.concatenate([_distance_table(k) for k in range(_BLOCK)])
+    return _DISTANCE.upto(_BLOCK)[:_BLOCK].reshape(-1)
 
 
 def crc_many(buf: np.ndarray, pos: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -183,6 +219,9 @@ _SLICE = 1 << 17
 _SLICE_BYTES = 1 << 26
 #: groups smaller than this are checked with the any-length method
 _MIN_GROUP = 16
+#: records longer than this too: their distance tables would cost 1 KiB per byte of length,
+#: and long records (images, audio) differ in most bytes, where the grouped method gains little
+_MAX_GROUP_LENGTH = 1 << 14
 
 
 def load(path: str) -> np.ndarray:
@@ -246,16 +285,76 @@ class Group:
 class Framing:
     """Where the records of one file are, and how the file ended."""
 
-    #: byte offset of each record's header, in file order
+    #: byte offset of each record's header, in file order (records read, not skipped ones)
     starts: np.ndarray
     #: data length of each record
     lengths: np.ndarray
-    #: "ok", "truncated" (a final record cut short: a writer still running) or "corrupt"
+    #: "ok"; "truncated" (a final record cut short: a writer still running); "corrupt" (a
+    #: length checksum mismatch); "bad-length" (a length with a valid checksum that runs past
+    #: the end although whole records follow it, or no Event could have)
     status: str
-    #: byte offset where reading stopped early (truncated or corrupt), else None
+    #: byte offset where reading stopped early, else None
     stop_offset: int | None = None
     #: what was wrong at stop_offset
     reason: str = ""
+    #: byte offsets of records skipped for a data checksum mismatch (their framing held)
+    skipped: tuple[int, ...] = ()
+
+
+#: protobuf refuses messages of 2 GiB or more, so no writer frames a longer Event
+_MAX_EVENT = (1 << 31) - 1
+
+
+def _whole_record_after(
+    padded: np.ndarray, words: np.ndarray, after: int, cand: np.ndarray, lens: np.ndarray
+) -> int | None:
+    """Offset of the first candidate past ``after`` whose length and data checksums both hold.
+
+    Checked in growing batches: in a damaged file the next record is usually the next candidate.
+    """
+    i = int(np.searchsorted(cand, after, side="right"))
+    batch = 256
+    while i < cand.shape[0]:
+        at, n = cand[i : i + batch], lens[i : i + batch]
+        stored = (words[at + 8] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        ok = _mask_array(crc_many(padded, at, np.full(at.shape[0], 8))) == stored
+        at, n = at[ok], n[ok]
+        if at.shape[0]:
+            stored = (words[at + HEADER + n] & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+            hits = np.flatnonzero(_mask_array(crc_many(padded, at + HEADER, n)) == stored)
+            if hits.shape[0]:
+                return int(at[hits[0]])
+        i += batch
+        batch = min(batch * 4, 1 << 16)
+    return None
+
+
+def _past_the_end(
+    padded: np.ndarray,
+    words: np.ndarray,
+    pos: int,
+    length: int,
+    cand: np.ndarray,
+    lens: np.ndarray,
+) -> tuple[str, str]:
+    """Status and reason for a record whose length, checksum intact, runs past the file's end.
+
+    A writer still running leaves one partial record at the end, so the bytes after ``pos``
+    are the start of that one record. They cannot be when the length is more than any Event
+    can have, or when a whole record (length and data checksums holding) starts among them:
+    then the length is bad and the data after it are further records.
+    """
+    if length > _MAX_EVENT:
+        return "bad-length", (
+            f"a length of {length} bytes (with a valid checksum), more than any event can have"
+        )
+    found = _whole_record_after(padded, words, pos, cand, lens)
+    if found is not None:
+        return "bad-length", (
+            f"a length of {length} bytes (with a valid checksum) past the end of the file, "
+            f"while a complete record starts at byte offset {found}"
+        )
+    return "truncated", "record data cut short"
 
 
 def _walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str]:
@@ -319,10 +418,11 @@ def _walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str
         length = int(words[pos])
         if length > size - pos - HEADER - FOOTER:
             stored = int.from_bytes(bytes(buf[pos + 8 : pos + 12]), "little")
+            stop = pos
             if stored != masked_crc32c(bytes(buf[pos : pos + 8])):
-                status, stop, reason = "corrupt", pos, "length checksum mismatch"
+                status, reason = "corrupt", "length checksum mismatch"
             else:
-                status, stop, reason = "truncated", pos, "record data cut short"
+                status, reason = _past_the_end(padded, words, pos, length, cand, lens)
             break
         single_starts.append(pos)
         single_lens.append(length)
@@ -384,6 +484,7 @@ def _lin_group(words: np.ndarray, length: int, ref_data: bytes) -> np.ndarray:
     count = words.shape[1]
     acc = np.full(count, _lin_bytes(ref_data), dtype=np.uint32)
     end = HEADER + length
+    rows = _DISTANCE.upto(length + 1)
     for j in range(HEADER // 8, (end + 7) // 8):
         column = words[j]
         diff = column ^ column[0]
@@ -394,13 +495,15 @@ def _lin_group(words: np.ndarray, length: int, ref_data: bytes) -> np.ndarray:
             lo = 8 * j + 2 * chunk  # record offset of the chunk's low byte
             if lo < HEADER or lo >= end or not (seen >> (16 * chunk)) & 0xFFFF:
                 continue
-            part = (diff >> np.uint64(16 * chunk)) & np.uint64(0xFFFF)
-            if lo + 1 < end:
-                table = _pair_table(end - 1 - (lo + 1))
-            else:  # odd length: the chunk's high byte is the crc footer, not data
-                table = _distance_table(0)
-                part = part & np.uint64(0xFF)
-            acc ^= table[part.astype(np.intp)]
+            part = ((diff >> np.uint64(16 * chunk)) & np.uint64(0xFFFF)).astype(np.intp)
+            if lo + 1 >= end:  # odd length: the chunk's high byte is the crc footer, not data
+                acc ^= rows[0][part & 0xFF]
+                continue
+            k = end - 1 - (lo + 1)  # distance of the high byte from the end
+            if k < _PAIR_DISTANCES:
+                acc ^= _pair_table(k)[part]
+            else:
+                acc ^= rows[k + 1][part & 0xFF] ^ rows[k][part >> 8]
     return acc
 
 
@@ -411,8 +514,9 @@ def walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str]
 
 def check_groups(
     buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, verify: bool = True
-) -> Iterator[tuple[Group, np.ndarray]]:
-    """Each group of same-length records with its words, and which members fail a checksum.
+) -> Iterator[tuple[Group, np.ndarray, np.ndarray]]:
+    """Each group of same-length records with its words, and which members fail the length
+    checksum and which the data checksum (all False unless ``verify``).
 
     Groups are made one at a time so only one group's words are in memory at once.
     """
@@ -422,56 +526,85 @@ def check_groups(
         pos = starts[members]
         words = _rows(padded, pos, width)
         stored_len_crc = field(words, 8, 4)
-        bad = stored_len_crc != np.uint64(masked_crc32c(length.to_bytes(8, "little")))
+        bad_length = stored_len_crc != np.uint64(masked_crc32c(length.to_bytes(8, "little")))
+        bad_data = np.zeros(members.shape[0], dtype=bool)
         if verify:
             stored = field(words, HEADER + length, 4).astype(np.uint32)
-            if length >= 2 and members.shape[0] >= _MIN_GROUP:
+            if 2 <= length <= _MAX_GROUP_LENGTH and members.shape[0] >= _MIN_GROUP:
                 ref = int(pos[0]) + HEADER
                 lin = _lin_group(words, length, bytes(buf[ref : ref + length]))
             else:
                 lin = _lin_any_length(padded, pos + HEADER, np.full(pos.shape[0], length))
             crc = _mask_array(lin ^ np.uint32(_zeros_crc(length)))
-            bad |= crc != stored
+            bad_data = crc != stored
         group = Group(length, members, words)
         del words  # only the caller's reference keeps this group's bytes alive
-        yield group, bad
-        del group, bad
+        yield group, bad_length, bad_data
+        del group, bad_length, bad_data
 
 
-def first_bad(group: Group, bad: np.ndarray, so_far: int | None = None) -> int | None:
-    """The first record (in file order) failing a checksum: in this group or ``so_far``."""
-    if not bad.any():
-        return so_far
-    found = int(group.members[int(np.argmax(bad))])
-    return found if so_far is None else min(found, so_far)
+@dataclass
+class Damage:
+    """Records failing a checksum, gathered from the groups (which come in any order)."""
+
+    #: the first record, in file order, whose length checksum fails: the framing ends there
+    stop: int | None = None
+    #: per group, the records whose data checksum fails while their length checksum holds
+    bad_data: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    def add(self, group: Group, bad_length: np.ndarray, bad_data: np.ndarray) -> None:
+        if bad_length.any():
+            first = int(group.members[int(np.argmax(bad_length))])
+            self.stop = first if self.stop is None else min(first, self.stop)
+        bad_data = bad_data & ~bad_length
+        if bad_data.any():
+            self.bad_data.append(group.members[bad_data])
+
+    def kept(self, count: int) -> np.ndarray:
+        """Which of the ``count`` records are read: those before the stop, not skipped."""
+        keep = np.ones(count, dtype=bool)
+        for members in self.bad_data:
+            keep[members] = False
+        if self.stop is not None:
+            keep[self.stop :] = False
+        return keep
+
+    def skipped(self) -> np.ndarray:
+        """Records skipped for a data checksum mismatch (before the stop), in file order."""
+        if not self.bad_data:
+            return np.zeros(0, dtype=np.int64)
+        recs = np.sort(np.concatenate(self.bad_data))
+        return recs if self.stop is None else recs[recs < self.stop]
 
 
 def cut(
-    buf: np.ndarray,
     starts: np.ndarray,
     lengths: np.ndarray,
     walked: tuple[str, int | None, str],
-    bad_record: int | None,
+    damage: Damage,
 ) -> Framing:
-    """The framing up to the first record failing a checksum (everything if none does)."""
+    """The framing without the records ``damage`` rules out.
+
+    A data checksum mismatch loses that record only: its length checksum holds, so the next
+    record is where it says. A length checksum mismatch ends the file: nothing after it can be
+    found reliably.
+    """
     status, stop, reason = walked
-    if bad_record is None:
-        return Framing(starts, lengths, status, stop, reason)
-    at = int(starts[bad_record])
-    expected_len = masked_crc32c(int(lengths[bad_record]).to_bytes(8, "little"))
-    got_len = int.from_bytes(bytes(buf[at + 8 : at + 12]), "little")
-    what = "length checksum mismatch" if got_len != expected_len else "data checksum mismatch"
-    return Framing(starts[:bad_record], lengths[:bad_record], "corrupt", at, what)
+    keep = damage.kept(starts.shape[0])
+    if damage.stop is not None:
+        status, stop, reason = "corrupt", int(starts[damage.stop]), "length checksum mismatch"
+    skipped = tuple(starts[damage.skipped()].tolist())
+    return Framing(starts[keep], lengths[keep], status, stop, reason, skipped)
 
 
 def frame(buf: np.ndarray, verify: bool = True) -> Framing:
     """Find every record of an event file held in ``buf`` (uint8), checking CRCs if asked.
 
-    Reading stops at the first record whose length or data checksum is wrong; records before
-    it are kept. A final record cut short ends the file with status "truncated".
+    Records whose data checksum is wrong are skipped; reading stops at the first record whose
+    length checksum is wrong, or at a length running past the end (see :class:`Framing`).
     """
     starts, lengths, status, stop, reason = _walk(buf)
-    worst: int | None = None
-    for group, bad in check_groups(buf, starts, lengths, verify):
-        worst = first_bad(group, bad, worst)
-    return cut(buf, starts, lengths, (status, stop, reason), worst)
+    damage = Damage()
+    for group, bad_length, bad_data in check_groups(buf, starts, lengths, verify):
+        damage.add(group, bad_length, bad_data)
+    return cut(starts, lengths, (status, stop, reason), damage)

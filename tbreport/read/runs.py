@@ -275,6 +275,20 @@ def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
                 run=run,
             )
         )
+    elif framing.status == "bad-length":
+        rest = data.size - (framing.stop_offset or 0)
+        out.append(
+            DataWarning(
+                "bad-length",
+                f"Event file '{path}': the record at byte offset {framing.stop_offset} claims "
+                f"{framing.reason}; kept the {data.records} record(s) before it and skipped "
+                f"the rest of the file ({rest} bytes). The file is damaged, not cut short by a "
+                "running writer; re-copy it from the machine that wrote it.",
+                path=path,
+                offset=framing.stop_offset,
+                run=run,
+            )
+        )
     elif framing.status == "truncated":
         out.append(
             DataWarning(
@@ -288,7 +302,14 @@ def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
                 severity=NOTE,
             )
         )
-    if data.records and data.file_version is None and framing.status != "corrupt":
+    out.extend(_skipped_warnings(data, run))
+    first_skipped = bool(data.skipped) and data.skipped[0][0] == 0
+    if (
+        data.records
+        and data.file_version is None
+        and framing.status != "corrupt"
+        and not first_skipped
+    ):
         out.append(
             DataWarning(
                 "no-file-version",
@@ -318,6 +339,41 @@ def _undecodable_warnings(data: FileData, run: str) -> list[DataWarning]:
             run=run,
         )
     ]
+
+
+#: damaged records named one by one per file; the rest are summed up in one more warning
+_SKIPPED_NAMED = 10
+
+
+def _skipped_warnings(data: FileData, run: str) -> list[DataWarning]:
+    path = data.path
+    out = []
+    for offset, step in data.skipped[:_SKIPPED_NAMED]:
+        at_step = "" if step is None else f" (step {step}, as read from the damaged bytes)"
+        out.append(
+            DataWarning(
+                "skipped-record",
+                f"Event file '{path}': data checksum mismatch in the record at byte offset "
+                f"{offset}{at_step}; skipped that record and read the rest of the file. The "
+                "file is damaged; re-copy it from the machine that wrote it.",
+                path=path,
+                offset=offset,
+                run=run,
+            )
+        )
+    rest = data.skipped[_SKIPPED_NAMED:]
+    if rest:
+        out.append(
+            DataWarning(
+                "skipped-record",
+                f"Event file '{path}': {len(rest)} more record(s) with a data checksum "
+                f"mismatch, from byte offset {rest[0][0]} to {rest[-1][0]}, were skipped too.",
+                path=path,
+                offset=rest[0][0],
+                run=run,
+            )
+        )
+    return out
 
 
 def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
