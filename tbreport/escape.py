@@ -10,13 +10,12 @@ tests/test_escape.py, which builds real sites with the hostile strings.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import unicodedata
-from collections.abc import Sequence
 
 from markupsafe import Markup
 from markupsafe import escape as html_escape
+
+from tbreport.names import plain_text, scrub, slug, strip_bidi, unique_slugs, writable
 
 __all__ = [
     "code_fence",
@@ -32,52 +31,13 @@ __all__ = [
     "yaml_str",
 ]
 
-# --- shared clean-up ------------------------------------------------------------------------
-
-# C0 controls (except tab and line breaks) and DEL are invalid in XML 1.0 (jekyll-feed copies
-# post content into feed.xml) and invisible in HTML; show them as Unicode control pictures.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-# Lone surrogates (os.listdir's surrogateescape) cannot be written as UTF-8; U+FFFE/U+FFFF are
-# not characters in XML either.
-_UNWRITABLE = re.compile("[\ud800-\udfff\ufffe\uffff]")
-
-
-def _control_picture(m: re.Match[str]) -> str:
-    c = ord(m.group())
-    return "\u2421" if c == 0x7F else chr(0x2400 + c)
-
-
-# Bidirectional embeddings, overrides, isolates and marks reorder the text around a name (a
-# run called "\u202eevil" shows its neighbours backwards: "Trojan Source"). Names never need
-# them: the Unicode bidi algorithm orders right-to-left letters without help.
-_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def strip_bidi(s: str) -> str:
-    """``s`` without bidirectional control characters (U+202A-U+202E, U+2066-U+2069, U+200E,
-    U+200F, U+061C); for text drawn where nothing else applies (chart images)."""
-    return _BIDI.sub("", s)
-
-
-def _scrub(s: str) -> str:
-    s = _UNWRITABLE.sub("\ufffd", strip_bidi(str(s)))
-    return _CONTROL.sub(_control_picture, s)
-
-
-def plain_text(s: str) -> str:
-    """``s`` as plain text that cannot disturb what surrounds it: no bidirectional controls,
-    C0 controls and DEL as Unicode control pictures (U+2400...), lone surrogates as U+FFFD.
-    Still needs the escaping of where it goes (Jinja's autoescape in HTML attributes)."""
-    return _scrub(s)
-
-
 # --- HTML -----------------------------------------------------------------------------------
 
 
 def html_name(s: str) -> Markup:
     """A name for HTML text: :func:`plain_text`, HTML-escaped, inside ``<bdi>`` so that a
     right-to-left name cannot reorder the punctuation and numbers next to it."""
-    return Markup("<bdi>%s</bdi>") % html_escape(_scrub(s))
+    return Markup("<bdi>%s</bdi>") % html_escape(scrub(s))
 
 
 # --- Liquid ---------------------------------------------------------------------------------
@@ -149,7 +109,7 @@ _EDGE_SPACE = re.compile(r"^[ \t]+|[ \t]+$")
 
 
 def _escape_md(s: str) -> str:
-    s = _LINE_BREAKS.sub(" ", _scrub(s))
+    s = _LINE_BREAKS.sub(" ", scrub(s))
     out: list[str] = []
     dash_dot = {m.start() for m in _DASH_DOT.finditer(s)}
     ordered = _ORDERED.match(s)
@@ -216,7 +176,7 @@ def code_fence(s: str, lang: str = "") -> str:
     run inside (so no line can close it), Liquid made inert with :func:`liquid`, CRLF/CR as LF,
     control characters as control pictures. ``lang`` is reduced to ``[A-Za-z0-9_+-]``.
     Returns the block without a final newline; put it on its own lines in the template."""
-    body = _scrub(s).replace("\r\n", "\n").replace("\r", "\n")
+    body = scrub(s).replace("\r\n", "\n").replace("\r", "\n")
     if body.endswith("\n"):
         body = body[:-1]
     longest = max((len(r) for r in re.findall(r"`+", body)), default=0)
@@ -267,95 +227,5 @@ def yaml_str(s: str) -> str:
     ``{{ page.title }}`` prints ``{{ x }}`` in a title literally (checked with Jekyll 4.3); the
     layout must still HTML-escape it (``{{ page.title | escape }}``, as minima does).
     """
-    s = _UNWRITABLE.sub("\ufffd", strip_bidi(str(s))).replace("\\", "\\\\").replace('"', '\\"')
+    s = writable(strip_bidi(str(s))).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + _YAML_UNPRINTABLE.sub(_yaml_escape, s) + '"'
-
-
-# --- file names -----------------------------------------------------------------------------
-
-SLUG_MAX = 60
-_FOLD = str.maketrans(
-    {
-        "ß": "ss",
-        "æ": "ae",
-        "Æ": "ae",
-        "ø": "o",
-        "Ø": "o",
-        "œ": "oe",
-        "Œ": "oe",
-        "đ": "d",
-        "Đ": "d",
-        "ł": "l",
-        "Ł": "l",
-        "þ": "th",
-        "Þ": "th",
-        "ð": "d",
-        "Ð": "d",
-        "ı": "i",
-    }
-)
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
-# Device names Windows cannot create files for (a clone of the site on Windows would fail).
-_WINDOWS_RESERVED = frozenset(
-    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
-)
-
-
-def _trim(s: str, limit: int) -> str:
-    return s[:limit].strip("-")
-
-
-def slug(s: str, max_len: int = SLUG_MAX) -> str:
-    """``[a-z0-9-]`` file-name part for ``s``: ASCII-folded (NFKD plus a few letters NFKD
-    keeps, like ß), lower case, other runs become one ``-``, no ``-`` at either end, at most
-    ``max_len`` characters. Never empty (``x``), never ``.``/``..`` or starting with ``_``/``.``
-    (Jekyll skips those), never a Windows device name (``con`` becomes ``con-x``). Different
-    inputs may share a slug: use :func:`unique_slugs` for a set of names."""
-    folded = unicodedata.normalize("NFKD", _scrub(s).translate(_FOLD))
-    ascii_ = folded.encode("ascii", "ignore").decode("ascii").lower()
-    out = _trim(_NOT_SLUG.sub("-", ascii_).strip("-"), max_len) or "x"
-    if out in _WINDOWS_RESERVED:
-        out = out + "-x"
-    return out
-
-
-def _short_hash(s: str) -> str:
-    return hashlib.sha1(s.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-
-
-def unique_slugs(names: Sequence[str], max_len: int = SLUG_MAX) -> list[str]:
-    """Slugs for ``names``, pairwise different, in the same order.
-
-    A name whose slug no other (different) name shares keeps its plain :func:`slug`. Names
-    whose slugs collide (``a/b`` and ``a_b``) all get ``<slug>-<first 8 hex of sha1(name)>``,
-    so each one's slug depends only on the name and which names collide, not on input order.
-    Repeated names and the rare clash left after that (a name that is itself another's hashed
-    slug keeps it) get ``-2``, ``-3``... in input order.
-    """
-    if max_len < 16:
-        raise ValueError(f"max_len must be at least 16 to fit a hash suffix, got {max_len}")
-    bases = [slug(n, max_len) for n in names]
-    owners: dict[str, set[str]] = {}
-    for name, base in zip(names, bases, strict=True):
-        owners.setdefault(base, set()).add(name)
-    first = [
-        base if len(owners[base]) == 1 else f"{_trim(base, max_len - 9)}-{_short_hash(name)}"
-        for name, base in zip(names, bases, strict=True)
-    ]
-    wanted = set(first)
-    used: set[str] = set()
-    result = list(first)
-    # Plain slugs first, so a name never loses its own slug to another name's hashed one.
-    for i in sorted(range(len(first)), key=lambda i: (first[i] != bases[i], i)):
-        cand = first[i]
-        if cand in used:
-            k = 2
-            while True:
-                alt = f"{_trim(cand, max_len - len(str(k)) - 1)}-{k}"
-                if alt not in used and alt not in wanted:
-                    break
-                k += 1
-            cand = alt
-        used.add(cand)
-        result[i] = cand
-    return result

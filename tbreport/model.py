@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -92,6 +93,30 @@ class TagCount:
 
 
 @dataclass(frozen=True)
+class TagRecords:
+    """Where the records of one non-scalar tag of a run are, in file order.
+
+    Kinds read the values they show with :func:`tbreport.read.events.load_values`, so large
+    payloads (images, audio) stay on disk until a report needs them.
+    """
+
+    #: the TensorBoard plugin that wrote the tag ("histograms", "images", "text", ...); TF1's
+    #: legacy fields are named by their plugins, as TensorBoard's data_compat does
+    plugin: str
+    steps: np.ndarray
+    wall_times: np.ndarray
+    #: index into ``Run.files`` of each record's file
+    files: np.ndarray
+    #: byte offset of each record's header in its file
+    offsets: np.ndarray
+    #: index of the tag's value in the event's ``summary.value``
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+
+@dataclass(frozen=True)
 class Run:
     """A directory that directly holds event files, with what was read from it."""
 
@@ -106,6 +131,8 @@ class Run:
     #: for a sub-run, the name of the run it belongs to
     parent: str | None = None
     records: int = 0
+    #: non-scalar tags: where their records are, for the data kinds to read
+    tensors: Mapping[str, TagRecords] = field(default_factory=dict)
 
     @property
     def points(self) -> int:
@@ -251,13 +278,25 @@ class Chart:
         return sum(line.drawn for line in self.lines)
 
 
+class Element(Protocol):
+    """One thing a data kind shows in a report (a chart, a table, a grid): a frozen dataclass,
+    picklable for the chart workers."""
+
+    #: the kind that made it (its registry name, see tbreport.kinds)
+    kind: str
+    tag: str
+    #: file-name-safe and unique within the report
+    slug: str
+
+
 @dataclass(frozen=True)
 class Section:
-    """Charts of the tags sharing the text before their first ``/``."""
+    """The elements of the tags sharing the text before their first ``/``, in tag order."""
 
     name: str
     slug: str
-    charts: tuple[Chart, ...]
+    #: every element of the section (scalar charts and the other kinds' elements)
+    charts: tuple[Element, ...]
 
 
 @dataclass(frozen=True)

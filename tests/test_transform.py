@@ -26,7 +26,7 @@ from tbreport.kinds.scalars.transform import (
 from tbreport.model import SeriesSummary as Summary
 from tbreport.read.restarts import apply_restarts, repeated_records
 from tbreport.report.colours import PALETTE, run_colors, run_styles
-from tbreport.report.sections import natural_key, section_of
+from tbreport.names import natural_key, section_of
 
 # --------------------------------------------------------------------------------------------
 # smooth

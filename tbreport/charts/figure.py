@@ -29,9 +29,9 @@ from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 from matplotlib.transforms import ScaledTranslation
 
-from tbreport.escape import strip_bidi
 from tbreport.kinds.scalars.transform import padded_range
 from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, Line
+from tbreport.names import strip_bidi
 
 __all__ = ["FORMATS", "Painter", "draw_chart"]
 

@@ -17,6 +17,7 @@ from tbreport.formatting import format_utc
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.output import OutputFile
+from tbreport.registry import get_kind
 
 __all__ = [
     "Artifacts",
@@ -75,25 +76,14 @@ class FutureDateError(TbreportError):
 
 
 def figures(report: Report, image_urls: Sequence[str], data_urls: Sequence[str]) -> list[dict]:
-    """Per chart, what the templates show: the chart, its image and data links, its table."""
+    """Per element, what the templates show: the element (``chart``), its number, image and
+    data links, and what its kind adds (the scalars' table rows)."""
     out = []
     for number, (chart, image, data) in enumerate(
         zip(report.charts, image_urls, data_urls, strict=True), 1
     ):
-        rows = [
-            {"line": line, "summary": line.summary, "best": line.run == chart.best}
-            for line in chart.lines
-        ]
-        out.append(
-            {
-                "number": number,
-                "chart": chart,
-                "image": image,
-                "data": data,
-                "rows": rows,
-                "thinned": chart.drawn < chart.points,
-            }
-        )
+        figure = {"number": number, "chart": chart, "image": image, "data": data}
+        out.append({**figure, **get_kind(chart.kind).figure(chart)})
     return out
 
 

@@ -8,6 +8,7 @@ learnt from the first of them. Any other record is decoded with TensorBoard's pr
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -386,6 +387,9 @@ class FileData:
     #: (byte offset, step or None) of each record skipped for a data checksum mismatch; the
     #: step is read from the damaged bytes, so it may itself be wrong
     skipped: list[tuple[int, int | None]] = field(default_factory=list)
+    #: non-scalar summary values, in file order: (tag, plugin or None, step, wall time,
+    #: record offset, index in the event's summary.value); their kinds read them on demand
+    blobs: list[tuple[str, str | None, int, float, int, int]] = field(default_factory=list)
 
 
 class _Collector:
@@ -505,6 +509,26 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     # keep how the file ended, not where its records are: a run's files are held until the
     # run is assembled
     out.framing = replace(framing, starts=empty, lengths=empty)
+    return out
+
+
+def load_values(path: str, offsets: Sequence[int], indices: Sequence[int]) -> list[Any]:
+    """The summary values (``Summary.Value`` protos) at those record offsets of one file, each
+    with its event's step and wall time: ``[(step, wall_time, value), ...]``.
+
+    Kinds call this for the records they show (their offsets come from the read stage's
+    :class:`~tbreport.model.TagRecords`), so image and audio bytes stay on disk until used.
+    """
+    from tensorboard.compat.proto.event_pb2 import Event
+
+    out = []
+    with open(path, "rb") as fh:
+        for offset, index in zip(offsets, indices, strict=True):
+            fh.seek(int(offset))
+            length = int.from_bytes(fh.read(8), "little")
+            fh.seek(4, 1)
+            event = Event.FromString(fh.read(length))
+            out.append((event.step, event.wall_time, event.summary.value[int(index)]))
     return out
 
 
@@ -640,7 +664,7 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
         if what is not None:
             out.others[("", what)] += 1
         return
-    for value in event.summary.value:
+    for index, value in enumerate(event.summary.value):
         tag = value.tag or value.node_name
         plugin = None
         if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
@@ -655,16 +679,13 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
             col.slow.append(
                 (rec, col.tag_id(tag), event.step, event.wall_time, value.simple_value, SIMPLE)
             )
-        elif kind == "tensor":
-            scalar = _tensor_scalar(value.tensor)
-            if scalar is None:
-                out.others[(tag, plugin)] += 1
-            else:
-                col.slow.append((rec, col.tag_id(tag), event.step, event.wall_time, scalar, TENSOR))
-        elif kind in _LEGACY:
-            out.others[(tag, _LEGACY[kind])] += 1
+        elif kind == "tensor" and (scalar := _tensor_scalar(value.tensor)) is not None:
+            col.slow.append((rec, col.tag_id(tag), event.step, event.wall_time, scalar, TENSOR))
         else:
-            out.others[(tag, plugin or kind or "unknown")] += 1
+            # TF1's legacy fields become their plugins, as TensorBoard's data_compat does
+            owner = plugin if kind == "tensor" else _LEGACY.get(kind or "", plugin or kind)
+            out.others[(tag, owner)] += 1
+            out.blobs.append((tag, owner, event.step, event.wall_time, offset, index))
 
 
 def _tensor_scalar(tensor: Any) -> float | None:  # tensor: TensorProto

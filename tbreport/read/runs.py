@@ -15,7 +15,16 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from tbreport.model import NOTE, DataWarning, Logdir, Run, Series, TagCount, wall_time_ok
+from tbreport.model import (
+    NOTE,
+    DataWarning,
+    Logdir,
+    Run,
+    Series,
+    TagCount,
+    TagRecords,
+    wall_time_ok,
+)
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.events import SIMPLE, FileData, read_file
 from tbreport.read.restarts import apply_restarts, repeated_records
@@ -131,6 +140,7 @@ def read_run(
         )
 
     scalars = _series_by_tag(run_dir.name, tag_names, chunks, restarts, warnings)
+    tensors = _tag_records(run_dir, files, plugin_of)
     other_tags: dict[str, TagCount] = {}
     for (tag, plugin), count in sorted(others.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         if tag in other_tags:
@@ -146,9 +156,35 @@ def read_run(
         others=other_tags,
         hparams=hparams,
         records=sum(f.records for f in files),
+        tensors=tensors,
     )
     warnings.extend(_wall_time_notes(run))
     return run, warnings
+
+
+def _tag_records(
+    run_dir: RunDir, files: list[FileData], plugin_of: dict[str, str]
+) -> dict[str, TagRecords]:
+    """Where each non-scalar tag's records are, in file order, for its kind to read."""
+    index = {path: i for i, path in enumerate(run_dir.files)}
+    by_tag: dict[str, list[tuple[str | None, int, float, int, int, int]]] = {}
+    for data in files:
+        file_no = index[data.path]
+        for tag, plugin, step, wall, offset, value in data.blobs:
+            by_tag.setdefault(tag, []).append((plugin, step, wall, file_no, offset, value))
+    out = {}
+    for tag in sorted(by_tag):
+        rows = by_tag[tag]
+        plugin = plugin_of.get(tag) or next((r[0] for r in rows if r[0]), None) or "unknown"
+        out[tag] = TagRecords(
+            plugin=plugin,
+            steps=np.array([r[1] for r in rows], dtype=np.int64),
+            wall_times=np.array([r[2] for r in rows], dtype=np.float64),
+            files=np.array([r[3] for r in rows], dtype=np.int32),
+            offsets=np.array([r[4] for r in rows], dtype=np.int64),
+            values=np.array([r[5] for r in rows], dtype=np.int32),
+        )
+    return out
 
 
 def _series_by_tag(

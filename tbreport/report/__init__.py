@@ -1,7 +1,7 @@
-"""Report stage: a Logdir and Options in, a Report (sections of per-tag charts) out.
+"""Report stage: a Logdir and Options in, a Report (sections of elements per tag) out.
 
-Selects runs and tags, smooths each full series, thins it for drawing while keeping extremes,
-computes the outlier-robust y range, summaries, directions and the best run per tag.
+Selects runs and tags, gives runs their colours, asks every data kind (tbreport.kinds) for its
+elements, groups them into sections by tag prefix and compares candidates with the baseline.
 """
 
 from __future__ import annotations
@@ -11,36 +11,15 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-
-from tbreport.escape import slug, unique_slugs
 from tbreport.formatting import format_number
-from tbreport.kinds.scalars.directions import direction_of
-from tbreport.kinds.scalars.transform import (
-    best_of,
-    outlier_range,
-    padded_range,
-    series_summary,
-    smooth,
-    thin,
-)
-from tbreport.model import (
-    Chart,
-    Comparison,
-    Line,
-    Logdir,
-    Report,
-    Run,
-    RunInfo,
-    Section,
-    Series,
-    wall_time_ok,
-)
+from tbreport.kinds import KindContext
+from tbreport.model import Chart, Comparison, Element, Logdir, Report, Run, RunInfo, Section
+from tbreport.names import natural_key, section_of, slug, unique_slugs
 from tbreport.options import Options
+from tbreport.registry import get_kind, kind_names
 from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.colours import run_colors
 from tbreport.report.compare import compare_tag
-from tbreport.report.sections import natural_key, section_of
 
 __all__ = [
     "BaselineError",
@@ -86,19 +65,6 @@ def _tag_selected(tag: str, options: Options) -> bool:
     return True
 
 
-def x_values(series: Series, x_axis: str) -> np.ndarray:
-    """x of every point; NaN on a time axis where the wall time is not a date."""
-    if x_axis == "step":
-        return series.steps.astype(np.float64)
-    wall = series.wall_times
-    dated = wall_time_ok(wall)
-    x = np.where(dated, wall, np.nan)
-    if x_axis == "relative":
-        # from the first dated point: one wall time of 1e13 or -1e300 would make the span absurd
-        return x - wall[dated][0] if dated.any() else x
-    return x
-
-
 def build_report(
     logdir: Logdir,
     options: Options,
@@ -123,19 +89,28 @@ def build_report(
             # a baseline run paired with a candidate shares its colour; the dashes tell them apart
             colors[run.name] = colors.get(partner.get(run.name, ""), own.get(run.name, "#777777"))
     tags = sorted(
-        {tag for run in runs for tag in run.scalars if _tag_selected(tag, options)},
+        {
+            tag
+            for run in runs
+            for tag in (*run.scalars, *run.tensors)
+            if _tag_selected(tag, options)
+        },
         key=natural_key,
     )
-    tag_slugs = dict(zip(tags, unique_slugs(tags), strict=True))
-    overrides = dict(options.directions) if options.directions else None
-    log_pattern = re.compile(options.log_y) if options.log_y else None
-
-    by_section: dict[str, list[Chart]] = {}
-    for tag in tags:
-        chart = _build_chart(
-            tag, runs, colors, tag_slugs[tag], options, overrides, log_pattern, baseline
-        )
-        by_section.setdefault(chart.section, []).append(chart)
+    ctx = KindContext(
+        runs=tuple(runs),
+        tags=tuple(tags),
+        slugs=dict(zip(tags, unique_slugs(tags), strict=True)),
+        colors=colors,
+        baseline=baseline,
+        options=options,
+    )
+    by_section: dict[str, list[Element]] = {}
+    for name in kind_names():
+        for element in get_kind(name).elements(ctx):
+            by_section.setdefault(section_of(element.tag), []).append(element)
+    for elements in by_section.values():  # tag order; a tag's elements in kind order (stable)
+        elements.sort(key=lambda e: natural_key(e.tag))
     section_names = sorted(by_section, key=natural_key)
     section_slugs = dict(zip(section_names, unique_slugs(section_names), strict=True))
     sections = tuple(
@@ -172,6 +147,8 @@ def _compare(
     verdicts = []
     for section in sections:
         for chart in section.charts:
+            if not isinstance(chart, Chart):
+                continue  # baselines are judged on scalars
             summaries = {line.run: line.summary for line in chart.lines}
             verdict = compare_tag(
                 chart.tag,
@@ -221,83 +198,3 @@ def _run_info(run: Run, color: str, baseline: bool) -> RunInfo:
         others=sum(c.count for c in run.others.values()),
         baseline=baseline,
     )
-
-
-def _build_chart(
-    tag: str,
-    runs: list[Run],
-    colors: dict[str, str],
-    tag_slug: str,
-    options: Options,
-    overrides: dict[str, str] | None,
-    log_pattern: re.Pattern[str] | None,
-    baseline: frozenset[str] = frozenset(),
-) -> Chart:
-    lines = []
-    summaries = {}
-    drawn_values = []
-    undated = 0
-    log_y = bool(log_pattern and log_pattern.search(tag))
-    for run in runs:
-        series = run.scalars.get(tag)
-        if series is None:
-            continue
-        x = x_values(series, options.x_axis)
-        values = series.values
-        smoothed = smooth(values, options.smoothing) if options.smoothing > 0 else None
-        # smoothed over the full series, like the statistics; only the drawing skips points
-        placed = np.flatnonzero(np.isfinite(x))
-        undated += len(series) - placed.size
-        idx = placed[thin(x[placed], values[placed], options.max_points)]
-        summary = series_summary(series.steps, values)
-        summaries[run.name] = summary
-        line = Line(
-            run=run.name,
-            color=colors[run.name],
-            x=x[idx],
-            y=values[idx],
-            smoothed=None if smoothed is None else smoothed[idx],
-            points=len(series),
-            drawn=int(idx.shape[0]),
-            summary=summary,
-            dashed=run.name in baseline,
-        )
-        lines.append(line)
-        drawn_values.append(line.y)
-        if line.smoothed is not None:
-            drawn_values.append(line.smoothed)
-    direction = direction_of(tag, overrides)
-    return Chart(
-        tag=tag,
-        section=section_of(tag),
-        slug=tag_slug,
-        lines=tuple(lines),
-        x_axis=options.x_axis,
-        log_y=log_y,
-        y_range=_y_range(drawn_values, options.ignore_outliers, log_y),
-        smoothing=options.smoothing,
-        direction=direction,
-        best=best_of(summaries, direction) if len(summaries) > 1 else None,
-        undated=undated,
-    )
-
-
-def _y_range(
-    drawn: list[np.ndarray], ignore_outliers: bool, log_y: bool
-) -> tuple[float, float] | None:
-    if not drawn:
-        return None
-    values = np.concatenate(drawn)
-    values = values[np.isfinite(values)]
-    if log_y:
-        values = values[values > 0]
-    if values.size == 0:
-        return None
-    if ignore_outliers:
-        rng = outlier_range(values)
-        if rng is None:
-            return None
-        lo, hi = rng
-    else:
-        lo, hi = float(values.min()), float(values.max())
-    return padded_range(lo, hi, log=log_y)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from tbreport.model import Chart
 
 if TYPE_CHECKING:
     from tbreport.charts.figure import Painter
+    from tbreport.kinds import KindContext
 
 
 def chart_csv(chart: Chart) -> bytes:
@@ -46,6 +47,18 @@ def _csv_safe(text: str) -> str:
 class Scalars:
     name = "scalars"
     plugins = ("scalars",)
+
+    def elements(self, ctx: KindContext) -> list[Chart]:
+        from tbreport.kinds.scalars.report import elements
+
+        return elements(ctx)
+
+    def figure(self, element: Chart) -> dict[str, Any]:
+        rows = [
+            {"line": line, "summary": line.summary, "best": line.run == element.best}
+            for line in element.lines
+        ]
+        return {"rows": rows, "thinned": element.drawn < element.points}
 
     def draw(self, element: Chart, image_format: str, painter: Painter) -> bytes:
         return painter.draw_chart(element, image_format)

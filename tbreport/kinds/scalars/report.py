@@ -1,0 +1,135 @@
+"""Scalars kind, report elements: a Chart per tag from the runs' series (smoothed over the
+full series, thinned for drawing keeping extremes, with an outlier-robust y range, summaries,
+direction and best run).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tbreport.kinds.scalars.directions import direction_of
+from tbreport.kinds.scalars.transform import (
+    best_of,
+    outlier_range,
+    padded_range,
+    series_summary,
+    smooth,
+    thin,
+)
+from tbreport.model import Chart, Line, Run, Series, wall_time_ok
+from tbreport.names import section_of
+from tbreport.options import Options
+
+if TYPE_CHECKING:
+    from tbreport.kinds import KindContext
+
+
+def x_values(series: Series, x_axis: str) -> np.ndarray:
+    """x of every point; NaN on a time axis where the wall time is not a date."""
+    if x_axis == "step":
+        return series.steps.astype(np.float64)
+    wall = series.wall_times
+    dated = wall_time_ok(wall)
+    x = np.where(dated, wall, np.nan)
+    if x_axis == "relative":
+        # from the first dated point: one wall time of 1e13 or -1e300 would make the span absurd
+        return x - wall[dated][0] if dated.any() else x
+    return x
+
+
+def elements(ctx: KindContext) -> list[Chart]:
+    """One chart per selected scalar tag, every run that has it overlaid."""
+    options = ctx.options
+    overrides = dict(options.directions) if options.directions else None
+    log_pattern = re.compile(options.log_y) if options.log_y else None
+    tags = [tag for tag in ctx.tags if any(tag in run.scalars for run in ctx.runs)]
+    return [
+        _build_chart(
+            tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern, ctx.baseline
+        )
+        for tag in tags
+    ]
+
+
+def _build_chart(
+    tag: str,
+    runs: Sequence[Run],
+    colors: Mapping[str, str],
+    tag_slug: str,
+    options: Options,
+    overrides: dict[str, str] | None,
+    log_pattern: re.Pattern[str] | None,
+    baseline: frozenset[str] = frozenset(),
+) -> Chart:
+    lines = []
+    summaries = {}
+    drawn_values = []
+    undated = 0
+    log_y = bool(log_pattern and log_pattern.search(tag))
+    for run in runs:
+        series = run.scalars.get(tag)
+        if series is None:
+            continue
+        x = x_values(series, options.x_axis)
+        values = series.values
+        smoothed = smooth(values, options.smoothing) if options.smoothing > 0 else None
+        # smoothed over the full series, like the statistics; only the drawing skips points
+        placed = np.flatnonzero(np.isfinite(x))
+        undated += len(series) - placed.size
+        idx = placed[thin(x[placed], values[placed], options.max_points)]
+        summary = series_summary(series.steps, values)
+        summaries[run.name] = summary
+        line = Line(
+            run=run.name,
+            color=colors[run.name],
+            x=x[idx],
+            y=values[idx],
+            smoothed=None if smoothed is None else smoothed[idx],
+            points=len(series),
+            drawn=int(idx.shape[0]),
+            summary=summary,
+            dashed=run.name in baseline,
+        )
+        lines.append(line)
+        drawn_values.append(line.y)
+        if line.smoothed is not None:
+            drawn_values.append(line.smoothed)
+    direction = direction_of(tag, overrides)
+    return Chart(
+        tag=tag,
+        section=section_of(tag),
+        slug=tag_slug,
+        lines=tuple(lines),
+        x_axis=options.x_axis,
+        log_y=log_y,
+        y_range=_y_range(drawn_values, options.ignore_outliers, log_y),
+        smoothing=options.smoothing,
+        direction=direction,
+        best=best_of(summaries, direction) if len(summaries) > 1 else None,
+        undated=undated,
+    )
+
+
+def _y_range(
+    drawn: list[np.ndarray], ignore_outliers: bool, log_y: bool
+) -> tuple[float, float] | None:
+    if not drawn:
+        return None
+    values = np.concatenate(drawn)
+    values = values[np.isfinite(values)]
+    if log_y:
+        values = values[values > 0]
+    if values.size == 0:
+        return None
+    if ignore_outliers:
+        rng = outlier_range(values)
+        if rng is None:
+            return None
+        lo, hi = rng
+    else:
+        lo, hi = float(values.min()), float(values.max())
+    return padded_range(lo, hi, log=log_y)
