@@ -1,7 +1,7 @@
 """Escaping for the render stage: untrusted strings (run names, tags, text summaries, hparam
 values) in, text that is inert where it lands out: HTML, kramdown/GFM prose and table cells,
-GitHub comments, Liquid, YAML front matter, fenced code, chart text and file names. Pure
-functions, registered as Jinja filters.
+GitHub comments, Liquid, YAML front matter, fenced code and plain-text lines. Pure functions,
+registered as Jinja filters (file names and control characters: tbreport.names).
 
 Every rule here was checked against Debian's Jekyll 4.3.1 / Liquid 5.4 / kramdown 2.4 (GFM
 input) and stays inside what GitHub Pages (Jekyll 3.10 / Liquid 4) also accepts; see
@@ -27,6 +27,7 @@ __all__ = [
     "plain_text",
     "slug",
     "strip_bidi",
+    "text_line",
     "unique_slugs",
     "yaml_str",
 ]
@@ -229,3 +230,21 @@ def yaml_str(s: str) -> str:
     """
     s = writable(strip_bidi(str(s))).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + _YAML_UNPRINTABLE.sub(_yaml_escape, s) + '"'
+
+
+# --- plain text -----------------------------------------------------------------------------
+
+# What str.splitlines(), editors and terminals take as a line break (besides C0 controls,
+# which _scrub already shows as control pictures), with the blanks around it.
+_BREAK = "(?:\r\n|[\r\n\x85\u2028\u2029])"
+_TEXT_BREAKS = re.compile(f"[ \t]*{_BREAK}(?:[ \t]*{_BREAK})*[ \t]*")
+# C1 controls: some terminals read U+009B as CSI, the start of an escape sequence.
+_C1 = re.compile("[\x80-\x9f]")
+
+
+def text_line(s: str) -> str:
+    """``s`` as one line of plain text (a text report, a terminal): every run of line breaks
+    (CR, LF, NEL, U+2028/U+2029) with the blanks around it becomes one space, C0 controls and
+    DEL are shown as control pictures (so ESC cannot start a terminal escape sequence), other
+    C1 controls and lone surrogates become U+FFFD."""
+    return _C1.sub("\ufffd", _TEXT_BREAKS.sub(" ", scrub(s)))

@@ -61,9 +61,11 @@ def _load(name: str, builtin: dict[str, str], group: str, what: str) -> Any:
     try:
         return entry.load()
     except (ImportError, AttributeError) as err:
+        package = entry.dist.name if entry.dist is not None else "<the package that provides it>"
         raise PluginError(
-            f"The {what} {name!r} (entry point {entry.value!r} of group {group!r}) cannot be "
-            f"loaded: {err}. Reinstall the package that provides it, or uninstall it."
+            f"The {what} {name!r} (entry point {entry.value!r} of group {group!r}, from the "
+            f"package {package!r}) cannot be loaded: {err}. Install what it needs "
+            f"(`pip install {package}`) or uninstall it (`pip uninstall {package}`)."
         ) from None
 
 

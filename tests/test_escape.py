@@ -26,6 +26,7 @@ from tbreport.escape import (
     md_text,
     plain_text,
     slug,
+    text_line,
     unique_slugs,
     yaml_str,
 )
@@ -591,6 +592,28 @@ def test_code_fence_liquid_lang_and_line_ends() -> None:
         '```python\n{{ "{{" }} x }}\n{{ "{%" }}d}\n```'
     )
     assert code_fence("a\rb\x1b") == "```\na\nb\u241b\n```"
+
+
+# --- text_line ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "line"),
+    [
+        ("plain run", "plain run"),
+        ("a \r\n  \n\t b", "a b"),  # a run of breaks and the blanks around it: one space
+        ("x\u2028y\u2029z\x85w", "x y z w"),  # what str.splitlines() also splits at
+        ("\x1b[2J\x1b]0;title\x07", "\u241b[2J\u241b]0;title\u2407"),  # no terminal escapes
+        ("\x0b\x0c\x1c\x7f", "\u240b\u240c\u241c\u2421"),
+        ("csi\x9b31m", "csi\ufffd31m"),  # C1 CSI
+        ("lone\udcff", "lone\ufffd"),  # a surrogate-escaped file name byte
+        ("tab\tkept", "tab\tkept"),
+    ],
+)
+def test_text_line_examples(raw: str, line: str) -> None:
+    assert text_line(raw) == line
+    assert len(text_line(raw).splitlines()) == 1
+    text_line(raw).encode("utf-8")  # writable
 
 
 # --- real Jekyll and Chromium ---------------------------------------------------------------

@@ -3,6 +3,9 @@
 Each output format is one module of this package with an object following :class:`Format`;
 :mod:`tbreport.registry` finds them (and those of other packages) by name, so the pipeline
 never branches on the format. See docs/extending.md.
+
+A format of another package imports what it needs from this module only (the Format protocol,
+its values, the escaping and number helpers re-exported here), so modules can move behind it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tbreport.errors import TbreportError
-from tbreport.formatting import format_utc
+from tbreport.escape import code_fence, md_cell, md_text, slug, text_line, yaml_str
+from tbreport.formatting import format_number, format_utc
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.output import OutputFile
@@ -23,10 +27,19 @@ __all__ = [
     "Artifacts",
     "Format",
     "FutureDateError",
+    "Options",
     "OutputFile",
     "Rendered",
+    "Report",
+    "code_fence",
     "context",
     "figures",
+    "format_number",
+    "md_cell",
+    "md_text",
+    "slug",
+    "text_line",
+    "yaml_str",
 ]
 
 

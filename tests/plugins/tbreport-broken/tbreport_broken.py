@@ -1,0 +1,5 @@
+"""A plugin installed without its dependency (pip --no-deps): importing it fails."""
+
+import tbreport_broken_dependency  # noqa: F401  (not installed anywhere, on purpose)
+
+FORMAT = KIND = None
