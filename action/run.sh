@@ -4,14 +4,14 @@
 # Inputs arrive only as INPUT_* environment variables (never pasted into script text), outputs
 # go to $GITHUB_OUTPUT. Order: main report -> Markdown job summary -> publish -> exit. A failed
 # --fail-on-regression gate is remembered and turned into the exit status only at the end, so
-# the summary and the published report exist even when the step fails.
+# the summary and the published report exist even when the step fails. Every output comes from
+# the JSON that `build --json` and `publish --json` print (docs/json.md), never from their
+# human-readable notes, which change and can be switched off with --quiet.
 set -euo pipefail
 
 TBREPORT=(python3 -m tbreport) # the interpreter the action's pip install used
 BOT_NAME='github-actions[bot]'
 BOT_EMAIL='41898282+github-actions[bot]@users.noreply.github.com'
-# tbreport's message for a failed gate (tbreport.build.RegressionError, exit code 1)
-REGRESSION_TEXT='gate(s) got worse than the baseline'
 
 # A workflow-command-safe message: %, CR and LF escaped as the runner expects.
 escape_data() {
@@ -85,38 +85,51 @@ PY
 	mapfile -d '' -t EXTRA <"$WORK/args"
 }
 
-# run_tbreport LOG ARGS...: runs tbreport with stderr saved to LOG (and shown). Returns 0 on
-# success and tbreport's exit code when only a regression gate failed; any other failure ends
-# the script with tbreport's exit code. (Called in '||' context, so it checks every status.)
+# json_value FILE KEY: one value from the JSON tbreport printed into FILE (docs/json.md), ''
+# for null. KEY: main (build: the main file), verdict (build: the comparison's headline), url
+# (publish: the Pages URL) or regressed (build: 'true' when a gate failed; 'false' also when
+# FILE holds no JSON, as after a crash, which must not pass for a regression).
+json_value() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+path, key = sys.argv[1:]
+try:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+except (OSError, ValueError) as err:
+    if key == "regressed":
+        print("false", end="")
+        sys.exit()
+    sys.exit(f"Error: tbreport printed no JSON ({err}).")
+if key == "main" or key == "url":
+    value = data[key]
+else:
+    comparison = data["comparison"] or {"headline": None, "regressions": []}
+    if key == "verdict":
+        value = comparison["headline"]
+    else:
+        value = "true" if comparison["regressions"] else "false"
+print(value or "", end="")
+PY
+}
+
+# run_tbreport NAME ARGS...: runs tbreport, its JSON (stdout) saved to $WORK/NAME.json, its
+# stderr to $WORK/NAME.log and shown. Returns 0 on success and tbreport's exit code when only
+# a regression gate failed; any other failure ends the script with tbreport's exit code.
+# (Called in '||' context, so it checks every status.)
 run_tbreport() {
-	local log=$1 rc=0
+	local name=$1 rc=0
 	shift
-	"${TBREPORT[@]}" "$@" 2>"$log" || rc=$?
-	show_log "$log"
+	"${TBREPORT[@]}" "$@" >"$WORK/$name.json" 2>"$WORK/$name.log" || rc=$?
+	show_log "$WORK/$name.log"
 	if ((rc == 0)); then
 		return 0
 	fi
-	if ((rc == 1)) && grep -qF "$REGRESSION_TEXT" "$log"; then
+	# a gated regression exits 1 after printing the JSON of the report it wrote
+	if ((rc == 1)) && [[ $(json_value "$WORK/$name.json" regressed) == true ]]; then
 		return "$rc"
 	fi
 	exit "$rc"
-}
-
-# The main file of a build when tbreport's "Built ..." line is missing (e.g. --quiet in args).
-main_file() { # main_file FORMAT OUT
-	case $1 in
-	html) printf '%s/index.html' "$2" ;;
-	markdown) printf '%s/report.md' "$2" ;;
-	jekyll)
-		python3 - "$2" <<'PY'
-import json, pathlib, sys
-out = pathlib.Path(sys.argv[1])
-files = json.loads((out / ".tbreport-manifest.json").read_text(encoding="utf-8"))["files"]
-posts = sorted(f for f in files if f.startswith("_posts/"))
-print(f"{sys.argv[1]}/{posts[0]}" if posts else "", end="")
-PY
-		;;
-	esac
 }
 
 # Author and committer for the gh-pages commit: whatever git is configured with, else the bot.
@@ -149,10 +162,17 @@ print(pages_url(remote or None, prefix=prefix) or "", end="")
 PY
 }
 
-# The URL in tbreport publish's "The report will appear at URL (...)" line. tbreport prints
-# no URL when origin is not a GitHub remote (and no CNAME is set): then this prints nothing.
-published_url() { # published_url LOG
-	sed -n 's/^The report will appear at \([^ ]*\) .*$/\1/p' "$1" | tail -n 1
+# describe_publish FILE: what `tbreport publish` says without --json, for the log, made from
+# the JSON in FILE (whose keys are PublishResult's fields).
+describe_publish() {
+	python3 - "$1" <<'PY'
+import dataclasses, json, sys
+from tbreport.publish import PublishResult, describe
+with open(sys.argv[1], encoding="utf-8") as f:
+    data = json.load(f)
+simple = {f.name for f in dataclasses.fields(PublishResult)} - {"skipped", "warnings"}
+print(describe(PublishResult(**{name: data[name] for name in simple})))
+PY
 }
 
 main() {
@@ -191,31 +211,28 @@ main() {
 
 	# 1. The main report.
 	local regression_rc=0 rc
-	local build=(build "${common[@]}" --format "$format" --out "$out")
+	local build=(build "${common[@]}" --format "$format" --out "$out" --json)
 	if [[ $format == markdown ]]; then build+=(--marker-id "$marker_id"); fi
 	if [[ $fail_on_regression == true ]]; then build+=(--fail-on-regression); fi
-	run_tbreport "$WORK/main.log" "${build[@]}" -- "$runs" || regression_rc=$?
+	run_tbreport main "${build[@]}" -- "$runs" || regression_rc=$?
 
 	local report_path verdict
-	report_path=$(sed -n 's/^Built [0-9]* chart(s) for [0-9]* run(s): //p' "$WORK/main.log" | tail -n 1)
-	if [[ -z $report_path ]]; then report_path=$(main_file "$format" "$out") || report_path=""; fi
+	report_path=$(json_value "$WORK/main.json" main) || exit 2
 	set_output report-path "$(absolute "$report_path")"
-	# printed by tbreport whenever there is a comparison (also with a baseline from the config)
-	verdict=$(sed -n 's/^Against the baseline: \(.*\)\.$/\1/p' "$WORK/main.log" | tail -n 1)
+	# there is a comparison with --baseline, and also with a baseline from the config
+	verdict=$(json_value "$WORK/main.json" verdict) || exit 2
 
 	# 2. The Markdown job summary (tbreport appends it to $GITHUB_STEP_SUMMARY itself).
 	local summary_path=""
 	if [[ $job_summary == true ]]; then
 		local summary=(build "${common[@]}" --format markdown --job-summary --quiet
-			--marker-id "$marker_id" --out "$out/summary")
+			--marker-id "$marker_id" --out "$out/summary" --json)
 		if [[ -n $pages_base ]]; then summary+=(--image-base-url "${pages_base}summary/"); fi
 		rc=0
-		run_tbreport "$WORK/summary.log" "${summary[@]}" -- "$runs" || rc=$?
+		run_tbreport summary "${summary[@]}" -- "$runs" || rc=$?
 		if ((regression_rc == 0)); then regression_rc=$rc; fi
-		summary_path=$(absolute "$out/summary/report.md")
-		if [[ -z $verdict && -f $summary_path ]]; then # the main build ran with --quiet
-			verdict=$(sed -n 's/^\*\*\(.*\)\*\* against the baseline.*$/\1/p' "$summary_path" | head -n 1)
-		fi
+		summary_path=$(json_value "$WORK/summary.json" main) || exit 2
+		summary_path=$(absolute "$summary_path")
 	fi
 	set_output summary-path "$summary_path"
 	set_output verdict "$verdict"
@@ -224,7 +241,7 @@ main() {
 	local url=""
 	if [[ $publish == true ]]; then
 		set_git_identity
-		local pub=(publish --remote origin --branch "$branch")
+		local pub=(publish --remote origin --branch "$branch" --json)
 		if [[ -n ${prefix//[[:space:]]/} ]]; then pub+=(--prefix "$prefix"); fi
 		if [[ -n ${GITHUB_SHA:-} ]]; then
 			pub+=(--message "Publish report with tbreport (${GITHUB_SHA:0:12})")
@@ -232,17 +249,22 @@ main() {
 		local attempt
 		for attempt in 1 2 3; do
 			rc=0
-			"${TBREPORT[@]}" "${pub[@]}" -- "$out" >"$WORK/publish.log" 2>&1 || rc=$?
+			"${TBREPORT[@]}" "${pub[@]}" -- "$out" \
+				>"$WORK/publish.json" 2>"$WORK/publish.log" || rc=$?
+			if ((rc == 0)); then
+				describe_publish "$WORK/publish.json" >>"$WORK/publish.log" || exit 2
+			fi
 			show_log "$WORK/publish.log"
 			if ((rc == 0)); then break; fi
-			# another job pushed to the branch meanwhile: publish again on top of it
+			# another job pushed to the branch meanwhile: publish again on top of it (errors are
+			# not JSON, so this reads the message of tbreport's PushRejectedError)
 			if ((attempt < 3)) && grep -qF 'was rejected' "$WORK/publish.log"; then
 				sleep $((attempt * 5))
 				continue
 			fi
 			exit "$rc"
 		done
-		url=$(published_url "$WORK/publish.log")
+		url=$(json_value "$WORK/publish.json" url) || exit 2
 	fi
 	set_output pages-url "$url"
 

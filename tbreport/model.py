@@ -319,6 +319,11 @@ class RunInfo:
     baseline: bool = False
 
 
+def _json_number(value: float | None) -> float | None:
+    # JSON has no NaN or infinity, and a run that diverged to NaN is a regression to report
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _diff(a: float | None, b: float | None) -> float | None:
     if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
         return None
@@ -413,8 +418,8 @@ class Comparison:
                     "tag": d.tag,
                     "run": d.run,
                     "reference": d.reference,
-                    "last": d.last,
-                    "baseline_last": d.base_last,
+                    "last": _json_number(d.last),
+                    "baseline_last": _json_number(d.base_last),
                     "relative_change": d.rel_delta,
                     "tolerance": d.tolerance,
                 }

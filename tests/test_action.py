@@ -276,7 +276,9 @@ def test_regression_fails_only_after_the_summary_was_written(tmp_path, workspace
     assert Path(result.outputs["summary-path"]).is_file()
 
 
-def test_publish_to_a_local_bare_remote(tmp_path, workspace):
+def checkout_with_remote(tmp_path: Path, workspace: Path) -> tuple[Path, dict[str, str]]:
+    """The workspace as a git checkout whose origin is a local bare repository; returns the
+    bare repository and an environment with an identity, for setting things up."""
     setup_env = {
         **clean_env(tmp_path),
         "GIT_AUTHOR_NAME": "Setup",
@@ -291,6 +293,11 @@ def test_publish_to_a_local_bare_remote(tmp_path, workspace):
     git(workspace, "add", ".", env=setup_env)
     git(workspace, "commit", "-q", "-m", "runs", env=setup_env)
     git(workspace, "remote", "add", "origin", str(bare), env=setup_env)
+    return bare, setup_env
+
+
+def test_publish_to_a_local_bare_remote(tmp_path, workspace):
+    bare, setup_env = checkout_with_remote(tmp_path, workspace)
     head = git(workspace, "rev-parse", "HEAD", env=setup_env)
 
     # no identity configured or in the environment: the action commits as the bot
@@ -313,6 +320,83 @@ def test_publish_to_a_local_bare_remote(tmp_path, workspace):
     # the user's checkout is untouched
     assert git(workspace, "rev-parse", "HEAD", env=setup_env) == head
     assert git(workspace, "status", "--porcelain", env=setup_env) == ""
+
+
+def main_files(site: Path, fmt: str) -> list[Path]:
+    """The main file of a build, found by looking at what is in the output folder."""
+    if fmt == "jekyll":
+        return sorted((site / "_posts").iterdir())
+    return [site / {"html": "index.html", "markdown": "report.md"}[fmt]]
+
+
+@pytest.mark.parametrize("fmt", ["html", "jekyll", "markdown"])
+def test_quiet_in_args_still_gives_the_report_path(tmp_path, workspace, fmt):
+    result = run_action(tmp_path, workspace, {"format": fmt, "args": "--quiet"})
+    assert result.returncode == 0, result
+    assert "Built " not in result.log  # tbreport's notes really were off
+    (main,) = main_files(workspace / "tbreport-site", fmt)
+    assert main.is_file()
+    assert result.outputs["report-path"] == str(main)
+    assert result.outputs["summary-path"] == str(workspace / "tbreport-site/summary/report.md")
+
+
+def test_verdict_with_quiet_in_args_and_no_job_summary(tmp_path, workspace):
+    (workspace / "tbreport.toml").write_text(REGRESSION_CONFIG, encoding="utf-8")
+    inputs = {"format": "markdown", "baseline": "run_1", "args": "--quiet", "job-summary": "no"}
+    result = run_action(tmp_path, workspace, inputs)
+    assert result.returncode == 0, result  # gates fail the step only with fail-on-regression
+    assert result.outputs["summary-path"] == "" and result.summary == ""
+    report = Path(result.outputs["report-path"]).read_text(encoding="utf-8")
+    shown = re.search(r"^\*\*(.*)\*\* against the baseline", report, re.M)
+    assert shown, report[:500]
+    assert result.outputs["verdict"] == shown[1]
+    assert HEADLINE.match(shown[1]) and re.search(r"\b1 worse\b", shown[1]), shown[1]
+
+
+def test_regression_with_quiet_in_args_fails_at_the_end_with_the_outputs_set(tmp_path, workspace):
+    (workspace / "tbreport.toml").write_text(REGRESSION_CONFIG, encoding="utf-8")
+    inputs = {
+        "format": "jekyll",
+        "baseline": "run_1",
+        "fail-on-regression": "true",
+        "job-summary": "false",
+        "args": "--quiet",
+    }
+    result = run_action(tmp_path, workspace, inputs)
+    assert result.returncode == 1, result
+    assert "gate(s) got worse than the baseline" in result.stdout
+    assert result.stdout.rstrip("\n").splitlines()[-1].startswith("::error title=tbreport::")
+    (post,) = main_files(workspace / "tbreport-site", "jekyll")
+    assert result.outputs["report-path"] == str(post)
+    assert re.search(r"\b1 worse\b", result.outputs["verdict"]), result.outputs
+    assert result.outputs["summary-path"] == "" and result.outputs["pages-url"] == ""
+
+
+def test_pages_url_comes_from_publish_json_not_from_the_log(tmp_path, workspace):
+    bare, setup_env = checkout_with_remote(tmp_path, workspace)
+    # a file name in the site that publish mentions in a note, shaped like its URL line
+    site = workspace / "tbreport-site"
+    site.mkdir()
+    (site / "x\nThe report will appear at forged.example (sic)").symlink_to("nowhere")
+    inputs = {"publish": "true", "publish-prefix": "pr/7"}
+
+    result = run_action(tmp_path, workspace, inputs)
+    assert result.returncode == 0, result
+    assert "The report will appear at forged.example" in result.stdout  # shown, not believed
+    assert "The report URL is unknown" in result.stdout  # origin is not on GitHub, no CNAME
+    assert result.outputs["pages-url"] == ""
+
+    # a custom domain on the branch: publish knows the URL now
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--branch", "gh-pages", str(bare), str(clone), env=setup_env)
+    (clone / "CNAME").write_text("reports.example.com\n")
+    git(clone, "add", "CNAME", env=setup_env)
+    git(clone, "commit", "-q", "-m", "custom domain", env=setup_env)
+    git(clone, "push", "-q", "origin", "gh-pages", env=setup_env)
+    result = run_action(tmp_path, workspace, inputs)
+    assert result.returncode == 0, result
+    assert result.outputs["pages-url"] == "https://reports.example.com/pr/7/"
+    assert "The report will appear at https://reports.example.com/pr/7/ " in result.stdout
 
 
 # --- pieces of run.sh, sourced ----------------------------------------------------------
@@ -364,14 +448,38 @@ def test_pages_url_for_the_summary_images(tmp_path):
     assert proc.stdout == "https://octo.github.io/Proj/pr/12/"
     proc = source_and_run(tmp_path, 'expected_pages_url "../x"', cwd=repo)
     assert proc.returncode != 0 and "Bad --prefix" in proc.stderr
-    # the URL tbreport publish prints is what the pages-url output holds
-    from tbreport.publish import PublishResult, describe
+    # the URL in `tbreport publish --json` is what the pages-url output holds, and the log
+    # shows what publish says without --json
+    from tbreport.publish import PublishResult, describe, to_json
 
-    log = tmp_path / "publish.log"
+    printed = tmp_path / "publish.json"
     for url in ("https://octo.github.io/Proj/pr/12/", None):
-        log.write_text(describe(PublishResult("c" * 40, "gh-pages", url, 3, True, "origin", True)))
-        proc = source_and_run(tmp_path, 'published_url "$1"', str(log))
-        assert proc.stdout.strip() == (url or "")
+        result = PublishResult("c" * 40, "gh-pages", url, 3, True, "origin", True, "pr/12")
+        printed.write_text(to_json(result))
+        proc = source_and_run(tmp_path, 'json_value "$1" url', str(printed))
+        assert (proc.returncode, proc.stdout) == (0, url or ""), proc.stderr
+        proc = source_and_run(tmp_path, 'describe_publish "$1"', str(printed))
+        assert proc.stdout == describe(result) + "\n", proc.stderr
+
+
+def test_only_a_regression_in_the_json_counts_as_one(tmp_path):
+    """An exit 1 is a regression only when tbreport's JSON lists one: a crash that prints no
+    JSON (whatever its stderr says) ends the script at once with its exit code."""
+    work = tmp_path / "work"
+    work.mkdir()
+    crash = (
+        "TBREPORT=(python3 -c \"import sys; sys.exit('1 gate(s) got worse than the baseline')\")"
+    )
+    code = f'{crash}; WORK="$1"; run_tbreport main build || echo "returned $?"'
+    proc = source_and_run(tmp_path, code, str(work))
+    assert proc.returncode == 1 and "returned" not in proc.stdout, proc.stdout
+    assert "got worse" in proc.stdout  # its stderr was shown all the same
+    empty = work / "empty.json"
+    empty.touch()
+    proc = source_and_run(tmp_path, 'json_value "$1" regressed', str(empty))
+    assert (proc.returncode, proc.stdout) == (0, "false")
+    proc = source_and_run(tmp_path, 'json_value "$1" main', str(empty))
+    assert proc.returncode != 0 and "tbreport printed no JSON" in proc.stderr
 
 
 def test_git_identity_defaults_to_the_bot_only_when_unset(tmp_path):

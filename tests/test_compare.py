@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -130,6 +131,29 @@ def test_fail_on_regression_exit_code(logdirs, tmp_path, monkeypatch):
     assert CliRunner().invoke(main, args).exit_code == 0
     (tmp_path / "tbreport.toml").write_text('[gates]\n"^val/acc$" = 0.2\n')
     assert CliRunner().invoke(main, args).exit_code == 0  # within its tolerance
+
+
+def test_a_gate_that_diverged_to_nan_is_in_the_json(tmp_path, monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    for run, last in (("main", 0.5), ("pr", math.nan)):
+        with SummaryWriter(log_dir=str(tmp_path / run / "exp")) as w:
+            for step, value in enumerate([1.0, 0.8, last]):
+                w.add_scalar("val/loss", value, step)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tbreport.toml").write_text('[gates]\n"^val/loss$" = 0.0\n')
+    args = ["build", "pr", "--baseline", "main", "-q", "--json", "--fail-on-regression"]
+
+    result = CliRunner().invoke(main, args)
+
+    assert result.exit_code == 1, result.output
+    (regression,) = json.loads(result.stdout)["comparison"]["regressions"]
+    assert (regression["run"], regression["last"], regression["baseline_last"]) == (
+        "exp",
+        None,  # JSON has no NaN
+        0.5,
+    )
+    assert regression["relative_change"] is None
 
 
 def test_fail_on_regression_needs_a_baseline(logdirs, tmp_path):
