@@ -21,10 +21,10 @@ from tbreport.charts.figure import (
     Painter,
     clean_text,
     compact_labels,
-    draw_chart,
     log_label,
     shorten,
 )
+from tbreport.kinds.scalars.chart import draw_chart
 from tbreport.kinds.scalars.transform import series_summary, smooth
 from tbreport.model import Chart, Line
 from tbreport.report.colours import PALETTE
@@ -549,7 +549,7 @@ def test_a_reused_figure_draws_exactly_what_a_fresh_one_does(image_format):
     ]
     fresh = [draw_chart(chart, image_format) for chart in sequence]  # a figure each
     painter = Painter()
-    reused = [painter.draw_chart(chart, image_format) for chart in sequence]
+    reused = [draw_chart(chart, image_format, painter=painter) for chart in sequence]
     assert reused == fresh
     assert len(set(fresh)) == len(fresh)
 
@@ -587,8 +587,8 @@ def bad_wall_logdir(torch_writer, tmp_path):
 
 
 def _bad_wall_build(logdir, out, fmt: str, x_axis: str = "step"):
-    from tbreport.pipeline import build
     from tbreport.options import make_options
+    from tbreport.pipeline import build
 
     cli = {
         "runs_dir": str(logdir),

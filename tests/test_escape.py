@@ -958,8 +958,8 @@ def linky_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_markdown_report_mentions_no_one_and_links_nothing(tmp_path: Path, linky_logdir) -> None:
-    from tbreport.pipeline import build
     from tbreport.options import make_options
+    from tbreport.pipeline import build
 
     options = {
         "runs_dir": str(linky_logdir),

@@ -24,9 +24,9 @@ from tbreport.kinds.scalars.transform import (
     thin,
 )
 from tbreport.model import SeriesSummary as Summary
+from tbreport.names import natural_key, section_of
 from tbreport.read.restarts import apply_restarts, repeated_records
 from tbreport.report.colours import PALETTE, run_colors, run_styles
-from tbreport.names import natural_key, section_of
 
 # --------------------------------------------------------------------------------------------
 # smooth

@@ -87,9 +87,9 @@ class ChartPool:
         """Every element's image. ``progress(done, total)`` is called here as they complete;
         ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool)."""
         self._join()
-        from tbreport.charts.figure import Painter, _check_format
+        from tbreport.charts.figure import Painter, check_format
 
-        _check_format(self.image_format)
+        check_format(self.image_format)
         elements = list(elements)
         total = len(elements)
         workers = min(self.jobs or _usable_cpus(), total)

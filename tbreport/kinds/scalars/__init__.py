@@ -61,7 +61,9 @@ class Scalars:
         return {"rows": rows, "thinned": element.drawn < element.points}
 
     def draw(self, element: Chart, image_format: str, painter: Painter) -> bytes:
-        return painter.draw_chart(element, image_format)
+        from tbreport.kinds.scalars.chart import draw_chart
+
+        return draw_chart(element, image_format, painter=painter)
 
     def export(self, element: Chart) -> bytes:
         return chart_csv(element)

@@ -1,0 +1,368 @@
+"""Scalars kind, chart: a ``Chart`` in, one PNG or SVG image out, every run overlaid (raw
+faint, smoothed on top), NaN and infinities marked on the edges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.ticker as mticker
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.transforms import ScaledTranslation
+
+from tbreport.charts.figure import (
+    BOTTOM_IN,
+    INK,
+    LABEL_SIZE,
+    LEGEND_GAP_IN,
+    MIN_LEFT_IN,
+    MUTED,
+    NOTE_SIZE,
+    RAW_ALPHA,
+    RC,
+    RIGHT_IN,
+    TICK_SIZE,
+    TITLE_SIZE,
+    TOP_IN,
+    X_AXES,
+    CompactFormatter,
+    LogFormatter,
+    Painter,
+    ScaledFormatter,
+    ScaledLocator,
+    Size,
+    Style,
+    check_format,
+    check_size,
+    clean_text,
+    draw_legend,
+    duration_unit,
+    figure_rect,
+    fit,
+    legend_layout,
+    text_width,
+)
+from tbreport.kinds.scalars.transform import padded_range
+from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, Line
+
+
+def draw_chart(
+    chart: Chart,
+    image_format: str = "png",
+    *,
+    painter: Painter | None = None,
+    width: float = 7.2,
+    height: float = 4.0,
+    dpi: float = 110.0,
+) -> bytes:
+    """One chart as PNG or SVG bytes: every run overlaid, raw faint and smoothed on top.
+
+    ``width`` x ``height`` inches is the size without a legend; a legend (more than one run)
+    adds rows below the x axis, so the plot area is the same in every chart of a report.
+    NaN and +-inf points are marked on the axes edges, and a note counts them. Draws on a
+    figure of its own unless a :class:`Painter` is given, which reuses figures across charts.
+    """
+    painter = painter or Painter()
+    check_format(image_format)
+    size = check_size(width, height, dpi)
+    if chart.x_axis not in X_AXES:
+        raise ValueError(
+            f"chart {chart.tag!r}: x_axis must be one of {X_AXES}, got {chart.x_axis!r}"
+        )
+    with matplotlib.rc_context(RC):
+        fig = _build_figure(painter, chart, size)
+        return painter.save(fig, image_format, size.dpi)
+
+
+# --------------------------------------------------------------------------------------------
+# The figure
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A line's arrays ready to draw: float64, inf (and non-positive on log) turned to NaN."""
+
+    line: Line
+    x: np.ndarray
+    y: np.ndarray
+    smoothed: np.ndarray | None
+    nan: np.ndarray
+    posinf: np.ndarray
+    neginf: np.ndarray
+    nonpositive: np.ndarray
+
+
+def _prepare(line: Line, log_y: bool) -> _Prepared:
+    x = np.asarray(line.x, dtype=np.float64).ravel()
+    raw = np.asarray(line.y, dtype=np.float64).ravel()
+    n = min(x.size, raw.size)
+    x, raw = x[:n], raw[:n]
+    placeable = np.isfinite(x)
+    nan = np.isnan(raw) & placeable
+    posinf = (raw == np.inf) & placeable
+    neginf = (raw == -np.inf) & placeable
+    nonpositive = (raw <= 0) & np.isfinite(raw) & placeable if log_y else np.zeros(n, dtype=bool)
+    y = np.where(np.isfinite(raw) & ~nonpositive & placeable, raw, np.nan)
+    smoothed = None
+    if line.smoothed is not None:
+        s = np.asarray(line.smoothed, dtype=np.float64).ravel()[:n]
+        if s.size == n:
+            keep = np.isfinite(s) & placeable & ((s > 0) if log_y else True)
+            smoothed = np.where(keep, s, np.nan)
+    return _Prepared(line, x, y, smoothed, nan, posinf, neginf, nonpositive)
+
+
+def _x_limits(lines: list[_Prepared]) -> tuple[float, float]:
+    xs = [p.x[np.isfinite(p.x)] for p in lines]
+    xs = [x for x in xs if x.size]
+    if not xs:
+        return 0.0, 1.0
+    lo = float(min(x.min() for x in xs))
+    hi = float(max(x.max() for x in xs))
+    # room for the end markers; at least a relative step, so lo - pad differs from lo even
+    # for 2**62 (singular limits would make matplotlib warn)
+    pad = (hi - lo) * 0.02 if hi > lo else 1.0
+    pad = max(pad, abs(lo) * 1e-9, abs(hi) * 1e-9)
+    return lo - pad, hi + pad
+
+
+def _y_limits(chart: Chart, lines: list[_Prepared]) -> tuple[float, float]:
+    values = [p.y[np.isfinite(p.y)] for p in lines]
+    values += [p.smoothed[np.isfinite(p.smoothed)] for p in lines if p.smoothed is not None]
+    finite = np.concatenate(values) if values else np.empty(0)
+    rng = chart.y_range
+    if rng is not None:
+        lo, hi = float(rng[0]), float(rng[1])
+        if math.isfinite(lo) and math.isfinite(hi) and lo < hi and (hi > 0 or not chart.log_y):
+            if chart.log_y and lo <= 0:
+                lo = float(finite.min()) / 2 if finite.size and finite.min() < hi else hi / 1000
+            return lo, hi
+    if finite.size == 0:
+        return (0.1, 10.0) if chart.log_y else (-1.0, 1.0)
+    return padded_range(float(finite.min()), float(finite.max()), log=chart.log_y)
+
+
+def _build_figure(painter: Painter, chart: Chart, size: Size) -> Figure:
+    lines = [_prepare(line, chart.log_y) for line in chart.lines]
+    fig, ax = painter.canvas(size)
+    plot_height = max(0.5, size.height - TOP_IN - BOTTOM_IN)
+
+    # limits before ticks; the data never sets them (no autoscale surprises or warnings)
+    if chart.log_y:
+        ax.set_yscale("log", nonpositive="mask")
+    y_lo, y_hi = _y_limits(chart, lines)
+    ax.set_ylim(y_lo, y_hi)
+    x_lo, x_hi = _x_limits(lines)
+    x_label, to_axis = _setup_x_axis(ax, chart, x_lo, x_hi)
+    _setup_y_axis(ax, chart.log_y)
+
+    # the left margin fits the widest y tick label (tick positions depend on the plot height
+    # only, which is fixed)
+    ticks = [t for t in ax.yaxis.get_major_locator()() if y_lo <= t <= y_hi]
+    labels = ax.yaxis.get_major_formatter().format_ticks(ticks) if ticks else []
+    label_width = max((text_width(label, TICK_SIZE) for label in labels if label), default=0.0)
+    left = max(MIN_LEFT_IN, label_width + 0.16)
+    ax_width = max(0.5, size.width - left - RIGHT_IN)
+
+    # a legend adds rows below the axes: the plot area stays the same as without one
+    legend = legend_layout(chart.lines, ax_width)
+    fig_height = size.height + legend.height
+    fig.set_size_inches(size.width, fig_height)
+    ax.set_position(
+        figure_rect(
+            left,
+            legend.height + BOTTOM_IN,
+            ax_width,
+            plot_height,
+            Size(size.width, fig_height, size.dpi),
+        )
+    )
+
+    for index, p in enumerate(lines):
+        _draw_line(ax, p, to_axis, zorder=2 + index * 0.001)
+    counts = _draw_nonfinite(ax, fig, lines, to_axis)
+
+    note = _nonfinite_note(counts)
+    note_width = 0.0
+    if note:
+        ax.annotate(
+            note, xy=(1.0, 1.0), xycoords="axes fraction", xytext=(0, 8),
+            textcoords="offset points", ha="right", va="baseline",
+            fontsize=NOTE_SIZE, color=MUTED, parse_math=False,
+        )  # fmt: skip
+        note_width = text_width(note, NOTE_SIZE) + 0.2
+    title = fit(clean_text(chart.tag), TITLE_SIZE, ax_width - note_width, weight="bold")
+    # an explicit y skips matplotlib's title auto-positioning, a full tight-bbox pass
+    ax.set_title(
+        title, loc="left", y=1.0, pad=8, fontsize=TITLE_SIZE, fontweight="bold", color=INK,
+        parse_math=False,
+    )  # fmt: skip
+    ax.set_xlabel(x_label, fontsize=LABEL_SIZE, color=MUTED, labelpad=4, parse_math=False)
+
+    if not any(p.x.size for p in lines):
+        _center_note(ax, "no data")
+    elif not any(np.isfinite(p.y).any() for p in lines):
+        _center_note(ax, "no finite values")
+
+    if legend.entries:
+        draw_legend(
+            fig, chart.lines, legend, left / size.width, legend.height - LEGEND_GAP_IN, fig_height
+        )
+    return fig
+
+
+def _setup_x_axis(
+    ax: Axes, chart: Chart, lo: float, hi: float
+) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+    """Limits, locator and formatter for the x axis; returns its label and a data-to-axis map."""
+    if chart.x_axis == "wall" and WALL_TIME_MIN <= lo and hi < WALL_TIME_END:
+        epoch = float(mdates.date2num(datetime(1970, 1, 1, tzinfo=timezone.utc)))
+
+        def to_days(x: np.ndarray) -> np.ndarray:
+            return x / 86400.0 + epoch
+
+        ax.set_xlim(lo / 86400.0 + epoch, hi / 86400.0 + epoch)
+        locator = mdates.AutoDateLocator(tz=timezone.utc, minticks=3, maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=timezone.utc))
+        return "wall time (UTC)", to_days
+
+    ax.set_xlim(lo, hi)
+    if chart.x_axis == "relative":
+        unit, name, steps = duration_unit(max(abs(lo), abs(hi)))
+        ax.xaxis.set_major_locator(ScaledLocator(unit, steps))
+        ax.xaxis.set_major_formatter(ScaledFormatter(unit))
+        return f"time since start ({name})", _identity
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10], integer=True))
+    ax.xaxis.set_major_formatter(CompactFormatter())
+    # wall times outside the datetime range (a broken clock) are shown as plain seconds
+    return ("step" if chart.x_axis == "step" else "wall time (unix s)"), _identity
+
+
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _setup_y_axis(ax: Axes, log_y: bool) -> None:
+    if log_y:
+        ax.yaxis.set_major_locator(mticker.LogLocator(base=10, numticks=8))
+        ax.yaxis.set_minor_locator(mticker.LogLocator(base=10, subs=(2.0, 5.0), numticks=8))
+        ax.yaxis.set_major_formatter(LogFormatter(minor=False))
+        ax.yaxis.set_minor_formatter(LogFormatter(minor=True))
+    else:
+        ax.yaxis.set_major_locator(mticker.MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_major_formatter(CompactFormatter())
+        ax.yaxis.set_minor_locator(mticker.NullLocator())
+
+
+def _draw_line(
+    ax: Axes, p: _Prepared, to_axis: Callable[[np.ndarray], np.ndarray], zorder: float
+) -> None:
+    if p.x.size == 0:
+        return
+    x = to_axis(p.x)
+    style: Style = "--" if p.line.dashed else "-"
+    if p.smoothed is not None:
+        _add_series(ax, x, p.y, p.line.color, RAW_ALPHA, 1.0, style, zorder)
+        _add_series(ax, x, p.smoothed, p.line.color, 1.0, 1.6, style, zorder + 1)
+    else:
+        _add_series(ax, x, p.y, p.line.color, 1.0, 1.4, style, zorder + 1)
+
+
+def _add_series(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    color: str,
+    alpha: float,
+    width: float,
+    style: Style,
+    zorder: float,
+) -> None:
+    ax.add_line(
+        Line2D(
+            x, y, color=color, alpha=alpha, linewidth=width, linestyle=style, antialiased=True,
+            solid_joinstyle="round", solid_capstyle="round", dash_capstyle="butt", zorder=zorder,
+        )
+    )  # fmt: skip
+    # a finite point between gaps (or alone) draws no segment: give it a dot
+    finite = np.isfinite(y)
+    before = np.concatenate(([False], finite[:-1]))
+    after = np.concatenate((finite[1:], [False]))
+    lonely = finite & ~before & ~after
+    if lonely.any():
+        ax.add_line(
+            Line2D(
+                x[lonely], y[lonely], color=color, alpha=alpha, linestyle="none", marker="o",
+                markersize=3.5, markeredgewidth=0, antialiased=True, zorder=zorder,
+            )
+        )  # fmt: skip
+
+
+def _draw_nonfinite(
+    ax: Axes, fig: Figure, lines: list[_Prepared], to_axis: Callable[[np.ndarray], np.ndarray]
+) -> dict[str, int]:
+    """Markers for points the line cannot show: +inf on the top edge, -inf (and <= 0 on a log
+    axis) on the bottom edge, NaN as crosses on the bottom edge."""
+    inset = 4.0 / 72.0
+    top = ax.get_xaxis_transform() + ScaledTranslation(0, -inset, fig.dpi_scale_trans)
+    bottom = ax.get_xaxis_transform() + ScaledTranslation(0, inset, fig.dpi_scale_trans)
+    counts = {"nan": 0, "posinf": 0, "neginf": 0, "nonpositive": 0}
+    for p in lines:
+        for kind, mask, marker, where, y in (
+            ("posinf", p.posinf, "^", top, 1.0),
+            ("neginf", p.neginf, "v", bottom, 0.0),
+            ("nonpositive", p.nonpositive, "v", bottom, 0.0),
+            ("nan", p.nan, "x", bottom, 0.0),
+        ):
+            n = int(np.count_nonzero(mask))
+            if not n:
+                continue
+            counts[kind] += n
+            filled = marker != "x"
+            ax.add_line(
+                Line2D(
+                    to_axis(p.x[mask]), np.full(n, y), transform=where, linestyle="none",
+                    marker=marker, markersize=5.5 if filled else 5.0,
+                    markerfacecolor=p.line.color if filled else "none",
+                    markeredgecolor=p.line.color, markeredgewidth=0 if filled else 1.3,
+                    clip_on=False, zorder=5,
+                )
+            )  # fmt: skip
+    return counts
+
+
+def _nonfinite_note(counts: dict[str, int]) -> str:
+    parts = []
+    if counts["posinf"]:
+        parts.append(f"\u25b2 {counts['posinf']} +inf")
+    if counts["neginf"]:
+        parts.append(f"\u25bc {counts['neginf']} \u2212inf")
+    if counts["nonpositive"]:
+        parts.append(f"\u25bc {counts['nonpositive']} \u2264 0 (log)")
+    if counts["nan"]:
+        parts.append(f"\u00d7 {counts['nan']} NaN")
+    return "   ".join(parts)
+
+
+def _center_note(ax: Axes, text: str) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=LABEL_SIZE,
+        color=MUTED,
+        parse_math=False,
+    )
