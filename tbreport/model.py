@@ -10,6 +10,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 import numpy as np
@@ -30,9 +31,45 @@ NOTE = "note"
 WARNING = "warning"
 
 
+class WarningKind(str, Enum):
+    """Every kind of data warning or note, as published in ``ls --json`` and ``build --json``
+    (docs/json.md lists them). The values are stable across versions: scripts match on them."""
+
+    # reading: files and records
+    EMPTY_FILE = "empty-file"
+    NOT_EVENT_FILE = "not-event-file"
+    NO_FILE_VERSION = "no-file-version"
+    TRUNCATED = "truncated"
+    CORRUPT_RECORD = "corrupt-record"
+    SKIPPED_RECORD = "skipped-record"
+    BAD_LENGTH = "bad-length"
+    UNDECODABLE = "undecodable"
+    UNREADABLE = "unreadable"
+    NOT_A_FILE = "not-a-file"
+    SYMLINK_LOOP = "symlink-loop"
+    # reading: series and runs
+    RESTART = "restart"
+    DUPLICATE = "duplicate"
+    NONFINITE = "nonfinite"
+    BAD_WALL_TIME = "bad-wall-time"
+    SUB_RUN = "sub-run"
+    # publishing a site folder
+    SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
+    SYMLINK_TO_FOLDER = "symlink-to-folder"
+    SYMLINK_TO_UNPUBLISHED = "symlink-to-unpublished"
+    BROKEN_SYMLINK = "broken-symlink"
+    GIT_REFUSES_NAME = "git-refuses-name"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class DataWarning:
-    """A problem found in the data, with where it is and what to do about it."""
+    """A problem found in the data, with where it is and what to do about it.
+
+    ``kind`` is a :class:`WarningKind` value; an unknown kind is a bug and raises ValueError.
+    """
 
     kind: str
     message: str
@@ -41,6 +78,12 @@ class DataWarning:
     run: str | None = None
     tag: str | None = None
     severity: str = WARNING
+
+    def __post_init__(self) -> None:
+        # stored as the plain string: stable in JSON and comparisons with either form work
+        object.__setattr__(self, "kind", WarningKind(self.kind).value)
+        if self.severity not in (NOTE, WARNING):
+            raise ValueError(f"severity must be {NOTE!r} or {WARNING!r}, not {self.severity!r}")
 
     def __str__(self) -> str:
         return self.message

@@ -90,4 +90,30 @@ def test_build_json_example_is_what_that_build_prints(built):
 
 def test_warning_keys_are_the_documented_ones():
     intro = JSON_MD.read_text(encoding="utf-8").split("\n## ", 1)[0]
-    assert tables(intro)["key"] == set(DataWarning("kind", "message").to_dict())
+    assert tables(intro)["key"] == set(DataWarning("truncated", "message").to_dict())
+
+
+def test_every_warning_kind_is_documented_and_no_other():
+    from tbreport.model import WarningKind
+
+    section = JSON_MD.read_text(encoding="utf-8").split("\n## Warning kinds\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([a-z-]+)` \|", section, re.M)
+    assert documented == [k.value for k in WarningKind]
+
+
+def test_an_unknown_warning_kind_is_a_bug():
+    with pytest.raises(ValueError):
+        DataWarning("made-up", "message")
+
+
+def test_ls_json_keys_are_the_documented_ones(tmp_path):
+    logdir = shutil.copytree(fixture_logdir("torch"), tmp_path / "logs")
+    result = CliRunner().invoke(main, ["ls", str(logdir), "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.output)
+    documented = tables(section("ls --json"))
+    run = next(r for r in got["runs"] if r["scalars"])
+    assert documented["key"] == set(got)
+    assert documented["`runs[]` key"] == set(run)
+    assert documented["`runs[].scalars[]` key"] == set(run["scalars"][0])
