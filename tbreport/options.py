@@ -47,8 +47,9 @@ class Spec:
     metavar: str | None = None
     #: "str", "float", "int", "flag" (on/off), "switch" (--x/--no-x), "choice", "table"
     type: str = "str"
-    #: allowed values of a "choice"; a callable gives them lazily (formats from plugins)
-    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()
+    #: allowed values of a "choice"; a callable gives them lazily (formats from plugins):
+    #: ``choices(installed=False)`` is the built-in ones only (for the README)
+    choices: tuple[str, ...] | Callable[..., tuple[str, ...]] = ()
     #: converts and validates a value from the CLI or the config file
     check: Check | None = None
     #: README wording of the default, when the plain value would not say it
@@ -56,8 +57,8 @@ class Spec:
     #: commands besides `build` that take this option
     commands: tuple[str, ...] = ("build",)
 
-    def allowed(self) -> tuple[str, ...]:
-        return self.choices() if callable(self.choices) else self.choices
+    def allowed(self, installed: bool = True) -> tuple[str, ...]:
+        return self.choices(installed=installed) if callable(self.choices) else self.choices
 
 
 def _opt(default: Any, help: str, **spec: Any) -> Any:
@@ -259,7 +260,9 @@ class Options:
     restarts: str = _opt(
         "replace",
         "`replace`: as TensorBoard, a record at step s replaces that series' earlier records at "
-        "steps >= s; `keep-all`: keep every record",
+        "steps >= s; `keep-all`: keep every record. A record repeated right after itself (same "
+        "step and value, as Lightning logs `epoch`) is a duplicate, not a restart: `replace` "
+        "keeps one, and either mode notes the count",
         flag="--restarts",
         type="choice",
         choices=RESTART_MODES,
@@ -294,8 +297,9 @@ class Options:
     strict: bool = _opt(False, "warnings from reading fail the build", flag="--strict", type="flag")
     force: bool = _opt(
         False,
-        "replace files tbreport wrote earlier even if they were edited since (never a file "
-        "tbreport did not write)",
+        "replace a file tbreport wrote that was edited since (a Jekyll post changed by hand); "
+        "without it the build stops and keeps the edit. Files tbreport did not write are never "
+        "replaced",
         flag="--force",
         type="flag",
     )
@@ -458,7 +462,9 @@ def readme_table() -> str:
         elif spec.type == "switch":
             name = f"`{spec.flag}`, `--no-{spec.flag[2:]}`"
         else:
-            value = "|".join(spec.allowed()) if spec.type == "choice" else spec.metavar
+            value = (
+                "|".join(spec.allowed(installed=False)) if spec.type == "choice" else spec.metavar
+            )
             name = f"`{spec.flag} {value}`" if value else f"`{spec.flag}`"
             if spec.short:
                 name += f", `{spec.short}`"

@@ -22,12 +22,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
 
 from tbreport.errors import TbreportError
-
-if TYPE_CHECKING:
-    from tbreport.formats import Rendered
 
 MANIFEST = ".tbreport-manifest.json"
 #: seconds a build waits for another build that is writing into the same folder
@@ -50,6 +46,20 @@ class OutputFile:
     data: bytes
     #: scaffolding (a Jekyll _config.yml, index): written only when missing, never replaced
     scaffold: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The files of a build, the main one first, and how to record them."""
+
+    files: tuple[OutputFile, ...]
+    #: the report's key in the output folder's manifest: a rebuild of the same key replaces
+    #: the files it wrote before; other keys (other posts of one blog) are left alone
+    manifest_key: str
+    #: details dropped to fit a size limit, in order
+    shortened: tuple[str, ...] = ()
+    #: text appended to $GITHUB_STEP_SUMMARY (when that is set) after the files are written
+    job_summary: str | None = None
 
 
 def _safe_relpath(path: str) -> PurePosixPath:

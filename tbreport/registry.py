@@ -43,8 +43,9 @@ def _names(builtin: dict[str, str], group: str) -> tuple[str, ...]:
     return (*builtin, *extra)
 
 
-def format_names() -> tuple[str, ...]:
-    return _names(BUILTIN_FORMATS, FORMAT_GROUP)
+def format_names(installed: bool = True) -> tuple[str, ...]:
+    """The built-in formats, then (``installed``) those of installed packages."""
+    return _names(BUILTIN_FORMATS, FORMAT_GROUP) if installed else tuple(BUILTIN_FORMATS)
 
 
 def kind_names() -> tuple[str, ...]:

@@ -71,3 +71,21 @@ def pytest_addoption(parser):
 @pytest.fixture
 def update_golden(request) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+# Tests that run real outside tools (Jekyll, Chromium, git remotes, pip into a venv, fresh
+# interpreters): `pytest -m "not real_tools"` is the quick loop without them.
+REAL_TOOL_MODULES = {"test_real_tools", "test_action", "test_publish", "test_registry"}
+REAL_TOOL_FIXTURES = {"browser", "built_site"}
+REAL_TOOL_WORDS = ("jekyll", "chromium", "sitecheck", "seo_tag", "wheel", "cold_caches")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__ if item.module else ""
+        if (
+            module in REAL_TOOL_MODULES
+            or REAL_TOOL_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or any(word in item.name for word in REAL_TOOL_WORDS)
+        ):
+            item.add_marker(pytest.mark.real_tools)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 from click.testing import CliRunner
@@ -60,3 +61,44 @@ def test_python_dash_m_works():
         [sys.executable, "-m", "tbreport", "--version"], capture_output=True, text=True, check=True
     )
     assert "tbreport, version" in out.stdout
+
+
+HEAVY = ("numpy", "matplotlib", "jinja2", "tensorboard", "google.protobuf")
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    code = (
+        "import sys\n"
+        "from tbreport.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('\\n'.join(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(done.stdout.split("\n"))
+
+
+def test_help_imports_nothing_heavy():
+    # `tbreport --help` must be instant: no numpy (250 ms), matplotlib, jinja2 or protobufs
+    for args in (["--help"], ["ls", "--help"], ["build", "--help"], ["publish", "--help"]):
+        loaded = _modules_after(args)
+        heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY or m in HEAVY)
+        assert not heavy, f"tbreport {' '.join(args)} imported {heavy[:5]}"
+    # the check can fail: a real command imports them
+    assert "numpy" in _modules_after(["ls", str(fixture_logdir("quickstart"))])
+
+
+def test_the_import_layers_hold():
+    # the contracts in pyproject.toml: one pipeline in one direction, a model importing nothing
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+         "lint_imports_command()", "--no-cache"],
+        capture_output=True, text=True, cwd=root, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Contracts: 2 kept, 0 broken." in done.stdout

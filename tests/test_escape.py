@@ -1,4 +1,4 @@
-"""Tests for tbreport.escape: unit tests of each function, real Psych and Liquid on the
+"""Tests for tbreport.formats.escape: unit tests of each function, real Psych and Liquid on the
 escaped values, and hostile strings through real Jekyll builds (a plain layout and minima)
 and headless Chromium."""
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sitecheck
 
-from tbreport.escape import (
+from tbreport.formats.escape import (
     code_fence,
     gfm_text,
     html_name,

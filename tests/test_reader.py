@@ -334,3 +334,36 @@ def test_writer_still_running_stays_a_note(torch_writer, tmp_path):
     (w,) = [w for w in logdir.warnings if w.kind == "truncated"]
     assert (w.severity, w.offset) == (NOTE, offsets[-1])
     assert not [w for w in logdir.warnings if w.severity == WARNING]
+
+
+def test_non_scalar_records_are_kept_by_place_and_read_on_demand(torch_writer, tmp_path):
+    # the seam the data kinds read through: where each record is, then the values themselves
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from tbreport.read.events import load_values
+
+    w = torch_writer("run")
+    for step in range(4):
+        w.add_histogram("w", np.arange(5.0) * (step + 1), step)
+        w.add_text("notes", f"step **{step}**", step)
+        w.add_scalar("loss", 1.0 / (step + 1), step)
+    w.close()
+    run = read_logdir(tmp_path / "logs").run("run")
+    # torch names a text tag "<tag>/text_summary"
+    assert set(run.tensors) == {"w", "notes/text_summary"} and set(run.scalars) == {"loss"}
+    hist, text = run.tensors["w"], run.tensors["notes/text_summary"]
+    assert (hist.plugin, text.plugin) == ("histograms", "text")
+    assert hist.steps.tolist() == text.steps.tolist() == [0, 1, 2, 3]
+    values = load_values(run.files[0], hist.offsets.tolist(), hist.values.tolist())
+    acc = EventAccumulator(run.path, size_guidance={"histograms": 0, "tensors": 0})
+    acc.Reload()
+    want = acc.Histograms("w")
+    assert [s for s, _, _ in values] == [h.step for h in want]
+    for (_, wall, value), h in zip(values, want, strict=True):
+        assert wall == h.wall_time
+        assert list(value.histo.bucket) == list(h.histogram_value.bucket)
+        assert list(value.histo.bucket_limit) == list(h.histogram_value.bucket_limit)
+    texts = load_values(run.files[0], text.offsets.tolist(), text.values.tolist())
+    assert [v.tensor.string_val[0] for _, _, v in texts] == [
+        t.tensor_proto.string_val[0] for t in acc.Tensors("notes/text_summary")
+    ]

@@ -161,3 +161,29 @@ def test_html_report_in_chromium_from_file_url(tmp_path, hostile_logdir, image_f
     text = index.read_text()
     assert "<script" not in text.lower()
     assert html.escape(HOSTILE_HPARAM, quote=False) in text
+
+
+@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+@pytest.mark.parametrize(
+    ("date", "day", "zone"),
+    [
+        ("2021-05-24 20:41:00 -0400", "2021/05/24", "Etc/GMT+4"),  # the article's: late evening
+        ("2021-05-24 01:30:00 +0530", "2021/05/24", "<+0530>-05:30"),  # early morning, east
+    ],
+)
+def test_scaffolded_site_keeps_the_posts_date(tmp_path, date, day, zone):
+    # Jekyll builds in UTC unless told: 20:41 -0400 would be published under 2021/05/25
+    from tbreport.demo import write_quickstart_runs
+
+    write_quickstart_runs(tmp_path / "runs")
+    options = {"runs_dir": str(tmp_path / "runs"), "out": str(tmp_path / "blog")}
+    result = build(
+        make_options({**options, "format": "jekyll", "date": date, "quiet": True}, {}, None)
+    )
+    assert f'timezone: "{zone}"' in (tmp_path / "blog" / "_config.yml").read_text()
+    built = sitecheck.jekyll_build(tmp_path / "blog", dest=tmp_path / "_site")
+    assert built.ok, built
+    slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
+    (page,) = (tmp_path / "_site").rglob(f"{slug}.html")
+    assert page.relative_to(tmp_path / "_site").as_posix() == f"ml/reports/{day}/{slug}.html"
+    assert "May 24, 2021" in page.read_text()

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tbreport.errors import TbreportError
-from tbreport.escape import code_fence, md_cell, md_text, slug, text_line, yaml_str
+from tbreport.formats.escape import code_fence, md_cell, md_text, slug, text_line, yaml_str
 from tbreport.formatting import format_number, format_utc
 from tbreport.model import Report
 from tbreport.options import Options
-from tbreport.output import OutputFile
+from tbreport.output import OutputFile, Rendered
 from tbreport.registry import get_kind
 
 __all__ = [
@@ -50,20 +50,6 @@ class Artifacts:
     images: tuple[bytes, ...] = ()
     #: the plotted data of each chart (CSV)
     data: tuple[bytes, ...] = ()
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """The files of a build, the main one first, and how to record them."""
-
-    files: tuple[OutputFile, ...]
-    #: the report's key in the output folder's manifest: a rebuild of the same key replaces
-    #: the files it wrote before; other keys (other posts of one blog) are left alone
-    manifest_key: str
-    #: details dropped to fit a size limit, in order
-    shortened: tuple[str, ...] = ()
-    #: text appended to $GITHUB_STEP_SUMMARY (when that is set) after the files are written
-    job_summary: str | None = None
 
 
 class Format(Protocol):

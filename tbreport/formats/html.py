@@ -6,10 +6,10 @@ import base64
 import datetime as dt
 
 from tbreport.formats import Artifacts, Rendered, context, figures
+from tbreport.formats.render import Renderer
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.output import OutputFile
-from tbreport.render import Renderer
 
 MIME = {"png": "image/png", "svg": "image/svg+xml"}
 

@@ -10,10 +10,10 @@ import datetime as dt
 from pathlib import Path
 
 from tbreport.formats import Artifacts, FutureDateError, Rendered, context, figures
+from tbreport.formats.render import Renderer
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.output import OutputFile
-from tbreport.render import Renderer
 from tbreport.report import post_slug
 
 

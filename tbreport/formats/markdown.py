@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tbreport.formats import Artifacts, Rendered, context, figures
+from tbreport.formats.render import Renderer
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.output import OutputFile
-from tbreport.render import Renderer
 
 #: GitHub's limits: a PR comment holds 65,536 characters, a job summary 1 MiB per step
 COMMENT_LIMIT = 65_000

@@ -13,8 +13,8 @@ from typing import Any
 
 import jinja2
 
-from tbreport import escape
 from tbreport.errors import TbreportError
+from tbreport.formats import escape
 from tbreport.formatting import (
     format_duration,
     format_number,
@@ -30,10 +30,11 @@ class TemplateError(TbreportError):
 
 
 def builtin_templates() -> Path:
-    packaged = Path(__file__).parent / "templates"
+    package = Path(__file__).resolve().parent.parent  # tbreport/
+    packaged = package / "templates"
     if packaged.is_dir():
         return packaged
-    source_tree = Path(__file__).parent.parent / "templates"  # editable installs, checkouts
+    source_tree = package.parent / "templates"  # editable installs, checkouts
     if source_tree.is_dir():
         return source_tree
     raise TemplateError("tbreport's built-in templates are missing; reinstall tbreport.")

@@ -1,4 +1,5 @@
-"""tbreport build: the standalone HTML report and the Jekyll post, end to end."""
+"""The pipeline (tbreport build): the standalone HTML report and the Jekyll post, end to end,
+and what build() does from Python (strict mode, regression gates, the chart pool)."""
 
 from __future__ import annotations
 
@@ -171,17 +172,6 @@ def test_failed_build_leaves_previous_output_intact(tmp_path):
     ]
 
 
-def test_user_template_can_extend_the_builtin_one(tmp_path):
-    tpl = tmp_path / "tpl"
-    tpl.mkdir()
-    (tpl / "report.html.j2").write_text(
-        '{% extends "default/report.html.j2" %}{% block extra_head %}<meta name="x-custom" content="yes">{% endblock %}'
-    )
-    build(_options(tmp_path, templates=str(tpl)))
-    html = (tmp_path / "site" / "index.html").read_text()
-    assert '<meta name="x-custom" content="yes">' in html and "tutorial/poly" in html
-
-
 def test_smoothing_zero_draws_raw_only_and_says_so(tmp_path):
     build(_options(tmp_path, smoothing=0))
     html = (tmp_path / "site" / "index.html").read_text()
@@ -248,35 +238,6 @@ def test_filters_and_no_match_error(tmp_path):
     build(_options(tmp_path, exclude_runs="run_2"))
     html = (tmp_path / "site" / "index.html").read_text()
     assert "run_1" in html and "run_2" not in html
-
-
-def test_config_file_and_flags(tmp_path, monkeypatch):
-    (tmp_path / "tbreport.toml").write_text(
-        f'out = "{tmp_path / "from-config"}"\nsmoothing = 0.25\ndate = "{DATE}"\nquiet = true\n'
-        '[directions]\n"line" = "max"\n'
-    )
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart"))])
-    assert result.exit_code == 0, result.output
-    html = (tmp_path / "from-config" / "index.html").read_text()
-    assert "weight 0.25" in html and "higher is better" in html
-    result = CliRunner().invoke(
-        main, ["build", str(fixture_logdir("quickstart")), "--smoothing", "0.5"]
-    )
-    assert "weight 0.5" in (tmp_path / "from-config" / "index.html").read_text()
-    (tmp_path / "tbreport.toml").write_text("smoothin = 0.3\n")
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart"))])
-    assert result.exit_code == 2 and "unknown setting 'smoothin'" in result.output
-
-
-def test_pyproject_tool_table_is_read(tmp_path, monkeypatch):
-    (tmp_path / "pyproject.toml").write_text(
-        f'[tool.tbreport]\nformat = "jekyll"\nout = "{tmp_path / "blog"}"\nquiet = true\n'
-    )
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--date", DATE])
-    assert result.exit_code == 0, result.output
-    assert list((tmp_path / "blog" / "_posts").iterdir())
 
 
 def test_demo_writes_quickstart_runs_and_builds(tmp_path):
@@ -400,3 +361,22 @@ def test_progress_on_stderr_unless_quiet(tmp_path, torch_writer):
     assert "Drawing charts" in loud.stderr and "Built 9 chart(s) for 1 run(s)" in loud.stderr
     quiet = CliRunner().invoke(main, [*args, "--quiet"])
     assert quiet.exit_code == 0 and quiet.stderr == "" and quiet.stdout == ""
+
+
+def test_build_from_python_raises_on_a_gated_regression(tmp_path):
+    from tbreport.pipeline import RegressionError
+
+    options = _options(
+        tmp_path,
+        baseline="run_1",
+        fail_on_regression=True,
+        gates={"tutorial/line": 0.0},
+        directions={"tutorial/line": "max"},
+    )
+    with pytest.raises(RegressionError, match="1 gate\\(s\\) got worse than the baseline") as err:
+        build(options)
+    # the report is written before the gate fails, and the result rides on the error
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert err.value.exit_code == 1 and err.value.result.report.comparison is not None
+    # the same options without the gate build fine
+    build(_options(tmp_path, baseline="run_1"))

@@ -1,0 +1,67 @@
+"""Render stage: the templates (built-in, overridable with --templates) and their errors."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import fixture_logdir
+
+from tbreport.formats.render import Renderer, TemplateError
+from tbreport.options import make_options
+from tbreport.pipeline import build
+
+DATE = "2021-05-24 20:41:00 -0400"
+
+
+def _options(tmp_path, **kw):
+    cli = {
+        "runs_dir": str(fixture_logdir("quickstart")),
+        "out": str(tmp_path / "site"),
+        "date": DATE,
+        "quiet": True,
+        **kw,
+    }
+    return make_options(cli, {}, None)
+
+
+def test_user_template_can_extend_the_builtin_one(tmp_path):
+    tpl = tmp_path / "tpl"
+    tpl.mkdir()
+    (tpl / "report.html.j2").write_text(
+        '{% extends "default/report.html.j2" %}{% block extra_head %}<meta name="x-custom" content="yes">{% endblock %}'
+    )
+    build(_options(tmp_path, templates=str(tpl)))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert '<meta name="x-custom" content="yes">' in html and "tutorial/poly" in html
+
+
+
+def test_a_renderer_makes_each_environment_once(tmp_path):
+    renderer = Renderer(None)
+    assert renderer.environment(True) is renderer.environment(True)
+    assert renderer.environment(True) is not renderer.environment(False)
+    assert renderer.environment(True).autoescape and not renderer.environment(False).autoescape
+
+
+def test_template_errors_name_the_template(tmp_path):
+    with pytest.raises(TemplateError, match="Templates folder .* does not exist"):
+        Renderer(str(tmp_path / "missing"))
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "broken.j2").write_text("{% if %}")
+    (tmp_path / "tpl" / "undefined.j2").write_text("{{ nothing_here }}")
+    renderer = Renderer(str(tmp_path / "tpl"))
+    with pytest.raises(TemplateError, match="broken.j2' line 1"):
+        renderer.render("broken.j2", {}, autoescape=False)
+    with pytest.raises(TemplateError, match="undefined.j2' uses an undefined value"):
+        renderer.render("undefined.j2", {}, autoescape=False)
+    with pytest.raises(TemplateError, match="'nope.j2' not found"):
+        renderer.render("nope.j2", {}, autoescape=False)
+
+
+def test_every_element_kind_has_its_partial_for_every_builtin_format():
+    from tbreport.formats.render import builtin_templates
+    from tbreport.registry import BUILTIN_KINDS
+
+    root = builtin_templates()
+    for kind in BUILTIN_KINDS:
+        for fmt in ("html", "jekyll", "markdown"):
+            assert (root / "kinds" / kind / f"{fmt}.j2").is_file(), (kind, fmt)
