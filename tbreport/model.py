@@ -488,5 +488,10 @@ class Report:
     comparison: Comparison | None = None
 
     @property
-    def charts(self) -> tuple[Chart, ...]:
-        return tuple(chart for section in self.sections for chart in section.charts)
+    def charts(self) -> tuple[Element, ...]:
+        """Every element of the report in section order (what figures are numbered by)."""
+        return tuple(element for section in self.sections for element in section.charts)
+
+    @property
+    def scalar_charts(self) -> tuple[Chart, ...]:
+        return tuple(e for e in self.charts if isinstance(e, Chart))

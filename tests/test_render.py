@@ -27,7 +27,8 @@ def test_user_template_can_extend_the_builtin_one(tmp_path):
     tpl = tmp_path / "tpl"
     tpl.mkdir()
     (tpl / "report.html.j2").write_text(
-        '{% extends "default/report.html.j2" %}{% block extra_head %}<meta name="x-custom" content="yes">{% endblock %}'
+        '{% extends "default/report.html.j2" %}'
+        '{% block extra_head %}<meta name="x-custom" content="yes">{% endblock %}'
     )
     build(_options(tmp_path, templates=str(tpl)))
     html = (tmp_path / "site" / "index.html").read_text()

@@ -27,7 +27,7 @@ class Plaintext:
     def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
         # run and tag names are untrusted: text_line keeps each on its line, controls inert
         lines = [text_line(report.title), ""]
-        for chart in report.charts:
+        for chart in report.scalar_charts:  # the other kinds' elements have no lines
             last = [
                 f"{text_line(line.run)}={format_number(line.summary.last_value)}"
                 for line in chart.lines
