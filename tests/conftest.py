@@ -89,3 +89,22 @@ def pytest_collection_modifyitems(config, items):
             or any(word in item.name for word in REAL_TOOL_WORDS)
         ):
             item.add_marker(pytest.mark.real_tools)
+
+
+#: the quick-start article's post date, used by every build test
+DATE = "2021-05-24 20:41:00 -0400"
+
+
+def build_options(out: Path, runs_dir: Path | str | None = None, **kw):
+    """Options as the CLI makes them: the quick-start runs into ``out``, quiet, dated like the
+    article; ``kw`` as command-line values (e.g. ``format="markdown"``)."""
+    from tbreport.options import make_options
+
+    cli = {
+        "runs_dir": str(runs_dir or fixture_logdir("quickstart")),
+        "out": str(out),
+        "date": DATE,
+        "quiet": True,
+        **kw,
+    }
+    return make_options(cli, {}, None)

@@ -8,13 +8,12 @@ from html.parser import HTMLParser
 import cmarkgfm
 import pytest
 from click.testing import CliRunner
-from conftest import fixture_logdir
+from conftest import build_options, fixture_logdir
 
 from tbreport.cli import main
 from tbreport.formats import context as _context
 from tbreport.formats import figures as _figures
 from tbreport.formats.markdown import COMMENT_LIMIT, SUMMARY_LIMIT, render_summary
-from tbreport.options import make_options
 from tbreport.pipeline import build
 from tbreport.read import read_logdir
 from tbreport.report import build_report
@@ -64,15 +63,7 @@ def parse(html: str) -> _Tables:
 
 
 def _options(tmp_path, **kw):
-    cli = {
-        "runs_dir": str(fixture_logdir("quickstart")),
-        "out": str(tmp_path / "md"),
-        "date": DATE,
-        "quiet": True,
-        "format": "markdown",
-    }
-    cli.update(kw)
-    return make_options(cli, {}, None)
+    return build_options(tmp_path / "md", **{"format": "markdown", **kw})
 
 
 def test_markdown_tables_render_as_tables(tmp_path):

@@ -15,28 +15,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import fixture_logdir
+from conftest import build_options, fixture_logdir
 
 from tbreport.cli import main
 from tbreport.kinds.scalars.transform import smooth
-from tbreport.options import Options
 from tbreport.pipeline import build
 from tbreport.read import read_logdir
 
 DATE = "2021-05-24 20:41:00 -0400"
 
 
-def _options(tmp_path, **kw) -> Options:
-    from tbreport.options import make_options
-
-    cli = {
-        "runs_dir": str(fixture_logdir("quickstart")),
-        "out": str(tmp_path / "site"),
-        "date": DATE,
-        "quiet": True,
-    }
-    cli.update(kw)
-    return make_options(cli, {}, None)
+def _options(tmp_path, **kw):
+    return build_options(tmp_path / "site", **kw)
 
 
 def _data_uris(html: str, mime: str) -> list[bytes]:

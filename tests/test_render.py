@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from conftest import fixture_logdir
+from conftest import build_options
 
 from tbreport.formats.render import Renderer, TemplateError
-from tbreport.options import make_options
 from tbreport.pipeline import build
 
 DATE = "2021-05-24 20:41:00 -0400"
 
 
 def _options(tmp_path, **kw):
-    cli = {
-        "runs_dir": str(fixture_logdir("quickstart")),
-        "out": str(tmp_path / "site"),
-        "date": DATE,
-        "quiet": True,
-        **kw,
-    }
-    return make_options(cli, {}, None)
+    return build_options(tmp_path / "site", **kw)
 
 
 def test_user_template_can_extend_the_builtin_one(tmp_path):
