@@ -7,6 +7,17 @@ from typing import Any
 
 from tbreport.formatting import format_duration
 from tbreport.model import Logdir, Run
+from tbreport.registry import get_kind, kind_names
+from tbreport.report.coverage import NOT_SHOWN_EVENTS
+
+
+def kinds_by_plugin() -> dict[str, str]:
+    """The kind that shows each TensorBoard plugin's data (the first registered wins)."""
+    out: dict[str, str] = {}
+    for name in kind_names():
+        for plugin in get_kind(name).plugins:
+            out.setdefault(plugin, name)
+    return out
 
 
 def _run_duration(run: Run) -> float | None:
@@ -16,6 +27,7 @@ def _run_duration(run: Run) -> float | None:
 
 def inventory(logdir: Logdir) -> dict[str, Any]:
     """Everything ``ls`` shows, as plain JSON-ready data."""
+    by_plugin = kinds_by_plugin()
     runs = []
     for run in logdir.runs:
         tags = []
@@ -31,6 +43,7 @@ def inventory(logdir: Logdir) -> dict[str, Any]:
                     "nan": series.nan_count,
                     "inf": series.inf_count,
                     "encoding": series.encoding,
+                    "kind": "scalars",
                 }
             )
         runs.append(
@@ -45,9 +58,17 @@ def inventory(logdir: Logdir) -> dict[str, Any]:
                 "start_wall_time": run.first_wall_time,
                 "scalars": tags,
                 "others": [
-                    {"tag": tag, "plugin": c.plugin, "count": c.count}
+                    {
+                        "tag": tag,
+                        "plugin": c.plugin,
+                        "count": c.count,
+                        # the kind that shows it; null when the report leaves it out
+                        "kind": by_plugin.get(c.plugin),
+                    }
                     for tag, c in run.others.items()
                 ],
+                # records that are not summaries (graph_def, tagged_run_metadata, ...)
+                "events": dict(run.events),
                 "hparams": dict(run.hparams),
             }
         )
@@ -109,17 +130,23 @@ def to_text(logdir: Logdir) -> str:
                 notes.append(f"{t['dropped']} replaced")
             if t["nan"] or t["inf"]:
                 notes.append(f"{t['nan']} nan, {t['inf']} inf")
+            if t["encoding"] != "simple_value":
+                notes.append(f"written as {t['encoding']}")
             rows.append(
                 [
                     _printable(t["tag"]),
                     str(t["points"]),
                     "-" if t["first_step"] is None else f"{t['first_step']}..{t['last_step']}",
-                    t["encoding"],
+                    t["kind"],
                     ", ".join(notes),
                 ]
             )
         for o in run["others"]:
-            rows.append([_printable(o["tag"]), str(o["count"]), "", _printable(o["plugin"]), ""])
+            kind = o["kind"] or f"{o['plugin']} (not shown)"
+            rows.append([_printable(o["tag"]), str(o["count"]), "", _printable(kind), ""])
+        for event, count in run["events"].items():
+            if event in NOT_SHOWN_EVENTS:
+                rows.append([f"<{event}>", str(count), "", f"{event} (not shown)", ""])
         lines += ["  " + line for line in _table(["tag", "points", "steps", "kind", "notes"], rows)]
         if run["hparams"]:
             pairs = ", ".join(f"{k}={v}" for k, v in sorted(run["hparams"].items()))

@@ -176,6 +176,9 @@ class Run:
     records: int = 0
     #: non-scalar tags: where their records are, for the data kinds to read
     tensors: Mapping[str, TagRecords] = field(default_factory=dict)
+    #: records that are not summaries, by event field ("graph_def", "meta_graph_def",
+    #: "tagged_run_metadata", "session_log", ...): counted, not shown
+    events: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def points(self) -> int:
@@ -472,6 +475,24 @@ class Comparison:
 
 
 @dataclass(frozen=True)
+class NotShown:
+    """Data of one run that the report recognised but does not show (a graph, a mesh)."""
+
+    run: str
+    #: the tag, or for events that are not summaries the event field ("graph_def")
+    tag: str
+    #: the TensorBoard plugin (or event field) that wrote it
+    plugin: str
+    records: int
+    #: why it is left out, a sentence fragment for the data notes
+    reason: str
+    #: the run's folder
+    path: str | None = None
+    #: an event that is not a summary (``tag`` is then its field name)
+    event: bool = False
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a template needs, built once from a Logdir and the options."""
 
@@ -486,6 +507,8 @@ class Report:
     x_axis: str
     #: candidate vs baseline per tag, None without a baseline
     comparison: Comparison | None = None
+    #: recognised data that no element shows, per run and tag (also in the data notes)
+    not_shown: tuple[NotShown, ...] = ()
 
     @property
     def charts(self) -> tuple[Element, ...]:

@@ -46,14 +46,30 @@ class BuildResult:
             "main": str(Path(self.out, self.main)),
             "written": list(self.written),
             "runs": [run.name for run in self.report.runs],
-            "tags": [
-                {"tag": chart.tag, "kind": "scalars", "elements": ["chart", "table"]}
-                for chart in self.report.charts
-            ],
+            "tags": tag_elements(self.report),
             "warnings": [w.to_dict() for w in self.warnings],
             "shortened": list(self.shortened),
             "comparison": None if comparison is None else comparison.to_dict(),
         }
+
+
+def tag_elements(report: Report) -> list[dict[str, Any]]:
+    """Per tag and kind, what the report shows for it, in report order; then what it
+    recognised and left out (``elements`` empty), so CI can check that nothing was dropped."""
+    shown: dict[tuple[str, str], list[str]] = {}
+    for element in report.charts:
+        parts = shown.setdefault((element.tag, element.kind), [])
+        # an element names what it shows; a chart with its statistics table by default
+        parts.extend(p for p in getattr(element, "shown", ("chart", "table")) if p not in parts)
+    left: dict[tuple[str, str], list[str]] = {
+        (item.tag, item.plugin): []
+        for item in report.not_shown
+        if (item.tag, item.plugin) not in shown
+    }
+    return [
+        {"tag": tag, "kind": kind, "elements": parts}
+        for (tag, kind), parts in [*shown.items(), *left.items()]
+    ]
 
 
 class RegressionError(TbreportError):
@@ -81,10 +97,12 @@ def build(
         report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
         _check_strict(report, options)
         fmt.check(report, options, now)
-        if not report.charts:
+        if not report.charts and not report.not_shown:
+            # a logdir holding only a graph still gets a report saying so
             raise TbreportError(
-                f"No scalar tags to chart in '{options.runs_dir}' with the run and tag filters "
-                "given. Check --tags/--runs (or run `tbreport ls` to see what is there)."
+                f"Nothing to report in '{options.runs_dir}' with the run and tag filters given: "
+                "no scalars, text or other data tbreport knows. Check --tags/--runs (or run "
+                "`tbreport ls` to see what is there)."
             )
         artifacts = _artifacts(report, needs, pool, progress)
     rendered: Rendered = fmt.render(report, options, artifacts)

@@ -224,7 +224,7 @@ def test_filters_and_no_match_error(tmp_path):
             "-q",
         ],
     )
-    assert result.exit_code == 2 and "No scalar tags to chart" in result.output
+    assert result.exit_code == 2 and "Nothing to report in" in result.output
     build(_options(tmp_path, exclude_runs="run_2"))
     html = (tmp_path / "site" / "index.html").read_text()
     assert "run_1" in html and "run_2" not in html

@@ -116,6 +116,6 @@ def context(report: Report, options: Options, figs: list[dict]) -> dict[str, Any
             "start": format_utc(min(starts)) if starts else None,
             "end": format_utc(max(ends)) if ends else None,
         },
-        "tag_count": len(report.charts),
+        "tag_count": sum(1 for element in report.charts if element.kind == "scalars"),
         "points": sum(r.points for r in runs),
     }

@@ -19,7 +19,9 @@ from tbreport.names import plain_text, scrub, slug, strip_bidi, unique_slugs, wr
 
 __all__ = [
     "code_fence",
+    "gfm_fence",
     "gfm_text",
+    "html_liquid",
     "html_name",
     "liquid",
     "md_cell",
@@ -59,6 +61,19 @@ def liquid(s: str) -> str:
     string literal is always well formed.
     """
     return _LIQUID_OPEN.sub(lambda m: '{{ "' + m.group() + '" }}', s)
+
+
+def html_liquid(s: str) -> str:
+    """HTML (already safe) that Liquid prints as it is: braces as character references, which
+    HTML reads back as braces in text and attribute values alike. Not for ``<script>`` or
+    ``<style>`` content, where references are not decoded. Unlike ``{% raw %}``, works for any
+    input, ``{% endraw %}`` included."""
+    return str(s).replace("{", "&#123;").replace("}", "&#125;")
+
+
+def gfm_fence(s: str) -> str:
+    """:func:`code_fence` for GitHub (report.md): no Liquid there, so none of its escapes."""
+    return code_fence(s, for_liquid=False)
 
 
 # --- kramdown (GFM input) -------------------------------------------------------------------
@@ -172,10 +187,11 @@ def gfm_text(s: str) -> str:
     return _escape_md(broken).replace(_ZWSP, "&#8203;")
 
 
-def code_fence(s: str, lang: str = "") -> str:
+def code_fence(s: str, lang: str = "", for_liquid: bool = True) -> str:
     """A fenced code block showing ``s`` verbatim: a backtick fence longer than any backtick
-    run inside (so no line can close it), Liquid made inert with :func:`liquid`, CRLF/CR as LF,
-    control characters as control pictures. ``lang`` is reduced to ``[A-Za-z0-9_+-]``.
+    run inside (so no line can close it), Liquid made inert with :func:`liquid` (unless
+    ``for_liquid`` is false: GitHub would show the ``{{ "{{" }}``), CRLF/CR as LF, control
+    characters as control pictures. ``lang`` is reduced to ``[A-Za-z0-9_+-]``.
     Returns the block without a final newline; put it on its own lines in the template."""
     body = scrub(s).replace("\r\n", "\n").replace("\r", "\n")
     if body.endswith("\n"):
@@ -183,7 +199,7 @@ def code_fence(s: str, lang: str = "") -> str:
     longest = max((len(r) for r in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
     info = re.sub(r"[^A-Za-z0-9_+-]", "", lang)
-    inner = liquid(body) + "\n" if body else ""
+    inner = (liquid(body) if for_liquid else body) + "\n" if body else ""
     return f"{fence}{info}\n{inner}{fence}"
 
 

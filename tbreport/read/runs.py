@@ -106,12 +106,15 @@ def read_run(
     tag_ids: dict[str, int] = {}
     chunks: list[tuple[np.ndarray, ...]] = []
     others: Counter = Counter()
+    events: Counter = Counter()
     hparams: dict[str, object] = {}
     for data in files:
         hparams.update(data.hparams)
         for (tag, plugin), count in data.others.items():
             if tag:
                 others[(tag, plugin or plugin_of.get(tag) or "unknown")] += count
+            elif plugin:  # an event that is not a summary: graph_def, tagged_run_metadata...
+                events[plugin] += count
         if not data.tags:
             continue
         to_run = np.empty(len(data.tags), dtype=np.int64)
@@ -157,6 +160,7 @@ def read_run(
         hparams=hparams,
         records=sum(f.records for f in files),
         tensors=tensors,
+        events=dict(sorted(events.items())),
     )
     warnings.extend(_wall_time_notes(run))
     return run, warnings

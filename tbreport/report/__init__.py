@@ -20,6 +20,7 @@ from tbreport.registry import get_kind, kind_names
 from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.colours import run_colors
 from tbreport.report.compare import compare_tag
+from tbreport.report.coverage import not_shown, not_shown_notes
 
 __all__ = [
     "BaselineError",
@@ -106,9 +107,14 @@ def build_report(
         options=options,
     )
     by_section: dict[str, list[Element]] = {}
+    plugins: set[str] = set()
     for name in kind_names():
-        for element in get_kind(name).elements(ctx):
-            by_section.setdefault(section_of(element.tag), []).append(element)
+        kind = get_kind(name)
+        plugins.update(kind.plugins)
+        for element in kind.elements(ctx):
+            # an element may name its own section (a custom scalars category)
+            section = getattr(element, "section", None) or section_of(element.tag)
+            by_section.setdefault(section, []).append(element)
     for elements in by_section.values():  # tag order; a tag's elements in kind order (stable)
         elements.sort(key=lambda e: natural_key(e.tag))
     section_names = sorted(by_section, key=natural_key)
@@ -118,7 +124,9 @@ def build_report(
         for name in section_names
     )
     selected = {run.name for run in runs}
+    left_out = tuple(not_shown(runs, tags, plugins))
     warnings = tuple(w for w in logdir.warnings if w.run is None or w.run in selected)
+    warnings += tuple(not_shown_notes(left_out))
     comparison = None
     if baseline:
         comparison = _compare(sections, runs, baseline, pairs, options)
@@ -132,6 +140,7 @@ def build_report(
         smoothing=options.smoothing,
         x_axis=options.x_axis,
         comparison=comparison,
+        not_shown=left_out,
     )
 
 

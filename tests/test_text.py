@@ -1,0 +1,223 @@
+"""The text kind and what the report says about data it does not show: decoding and rendering
+compared with TensorBoard's own text plugin, sanitising of hostile Markdown, builds without
+scalars, and the kinds listed by ``ls`` and ``build --json``."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import sitecheck
+from click.testing import CliRunner
+from conftest import fixture_logdir
+
+from tbreport.cli import main
+from tbreport.kinds.text.report import decode_texts
+from tbreport.options import make_options
+from tbreport.pipeline import build
+from tbreport.read import read_logdir
+from tbreport.read.events import load_values
+
+DATE = "2024-05-01 12:00:00 +0000"
+HOSTILE_TEXT = (
+    "| a | b |\n|---|---|\n| **1** | 2 |\n\n"
+    '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=1">'
+    " [click](javascript:window.__pwned=1) [ok](https://example.org/ok)"
+    " {% endraw %} {{ site.title }} {% raw %} {{ x }} {%"
+)
+
+
+class _Tokens(HTMLParser):
+    """Tags, attributes and text, whitespace-insensitive: bleach (TensorBoard) and nh3 (us)
+    serialise the same tree differently. ``rel`` is nh3's addition to links."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[tuple] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.out.append(("start", tag, tuple(sorted((k, v) for k, v in attrs if k != "rel"))))
+
+    def handle_endtag(self, tag):
+        self.out.append(("end", tag))
+
+    def handle_data(self, data):
+        if data.strip():
+            self.out.append(("text", " ".join(data.split())))
+
+
+def tokens(html: str) -> list[tuple]:
+    parser = _Tokens()
+    parser.feed(html)
+    parser.close()
+    return parser.out
+
+
+def _options(runs: Path, out: Path, **kw):
+    cli = {"runs_dir": str(runs), "out": str(out), "date": DATE, "quiet": True, **kw}
+    return make_options(cli, {}, None)
+
+
+def _panels(result):
+    return [e for e in result.report.charts if e.kind == "text"]
+
+
+@pytest.mark.parametrize("fixture", ["torch_kinds", "tf2_text"])
+def test_text_matches_tensorboards_text_plugin(tmp_path, fixture):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.text import text_plugin
+    from tensorboard.util import tensor_util
+
+    result = build(_options(fixture_logdir(fixture), tmp_path / "out"))
+    panels = _panels(result)
+    assert panels
+    for panel in panels:
+        for shown in panel.runs:
+            acc = EventAccumulator(
+                str(fixture_logdir(fixture) / shown.run), size_guidance={"tensors": 0}
+            )
+            acc.Reload()
+            events = acc.Tensors(panel.tag)
+            assert shown.steps == len(events)
+            ours = [shown.latest, *shown.earlier]
+            for entry, event in zip(ours, reversed(events), strict=True):
+                array = tensor_util.make_ndarray(event.tensor_proto)
+                assert entry.step == event.step
+                assert entry.shape == array.shape
+                theirs = text_plugin.text_array_to_html(array, enable_markdown=True)
+                assert tokens(entry.html) == tokens(theirs), panel.tag
+
+
+def test_decoded_strings_are_the_ones_written(tmp_path):
+    run = read_logdir(str(fixture_logdir("tf2_text"))).run("run")
+    records = run.tensors["table"]
+    ((_, _, value),) = load_values(
+        run.files[0], [int(records.offsets[-1])], [int(records.values[-1])]
+    )
+    assert decode_texts(value).tolist() == [["a", "*b*"], ["c", "1"]]
+
+
+@pytest.fixture(scope="module")
+def hostile_text_logdir(tmp_path_factory):
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path_factory.mktemp("hostile_text") / "runs"
+    w = SummaryWriter(log_dir=str(root / "run"))
+    w.add_text("notes", "first {{ x }} step", 0)
+    w.add_text("notes", HOSTILE_TEXT, 1)
+    w.add_text("multi", "line one\n{% raw %}\nline `two` @someone", 0)
+    w.close()
+    return root
+
+
+def test_hostile_markdown_is_sanitised(tmp_path, hostile_text_logdir):
+    result = build(_options(hostile_text_logdir, tmp_path / "out"))
+    (panel,) = [p for p in _panels(result) if p.tag == "notes/text_summary"]
+    html = panel.runs[0].latest.html
+    assert "<strong>1</strong>" in html and "<table>" in html  # Markdown did render
+    assert '<a href="https://example.org/ok"' in html
+    lowered = html.lower()
+    for bad in ("<script", "onerror", "javascript:", "__pwned", 'src="x"'):
+        assert bad not in lowered, bad
+
+
+def test_text_in_html_report_is_inert_in_chromium(tmp_path, hostile_text_logdir):
+    if not sitecheck.have_chromium():
+        pytest.skip("chromium is not installed")
+    result = build(_options(hostile_text_logdir, tmp_path / "report"))
+    report = sitecheck.open_in_chromium((tmp_path / "report" / result.main).resolve().as_uri())
+    assert not report.problems, report.problems
+    assert not report.pwned
+    assert "{% endraw %} {{ site.title }} {% raw %}" in report.text
+    # the earlier step is there, collapsed (a closed <details> is not in innerText)
+    assert "first {{ x }} step" not in report.text
+    assert "<p>first {{ x }} step</p>" in (tmp_path / "report" / result.main).read_text()
+
+
+@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+def test_text_in_jekyll_post_is_liquid_and_kramdown_inert(tmp_path, hostile_text_logdir):
+    site = tmp_path / "site"
+    result = build(_options(hostile_text_logdir, site, format="jekyll"))
+    dest = tmp_path / "_site"
+    built = sitecheck.jekyll_build(site, dest=dest, baseurl="/repo")
+    assert built.ok, built
+    slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
+    (page,) = dest.rglob(f"{slug}.html")
+    text = page.read_text()
+    # Liquid printed every brace as written, and kramdown did not touch the HTML
+    assert "&#123;% endraw %&#125; &#123;&#123; site.title &#125;&#125; &#123;% raw %&#125;" in text
+    assert "<td><strong>1</strong></td>" in text
+    assert "<script>window.__pwned" not in text
+    if sitecheck.have_chromium():
+        with sitecheck.serve_dir(dest, baseurl="/repo") as base:
+            report = sitecheck.open_in_chromium(base + page.relative_to(dest).as_posix())
+        assert not report.problems, report.problems
+        assert not report.pwned
+        assert "{% endraw %} {{ site.title }} {% raw %} {{ x }} {%" in report.text
+
+
+def test_text_in_markdown_report_is_escaped_and_fenced(tmp_path, hostile_text_logdir):
+    import cmarkgfm
+
+    result = build(_options(hostile_text_logdir, tmp_path / "md", format="markdown"))
+    md = (tmp_path / "md" / result.main).read_text()
+    rendered = cmarkgfm.github_flavored_markdown_to_html(md)
+    assert "<script" not in rendered and "javascript:" not in rendered.replace(
+        "javascript:window", ""
+    )
+    # the multi-line text is a code block, shown as written (no Liquid escapes on GitHub)
+    assert "<pre><code>line one\n{% raw %}\nline `two` @someone\n</code></pre>" in rendered
+
+
+def test_text_only_logdir_builds_and_lists_its_kind(tmp_path, torch_writer):
+    w = torch_writer("only")
+    w.add_text("readme", "just *text*", 0)
+    w.close()
+    logs = tmp_path / "logs"
+    result = CliRunner().invoke(
+        main, ["build", str(logs), "--out", str(tmp_path / "o"), "--date", DATE, "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["tags"] == [{"tag": "readme/text_summary", "kind": "text", "elements": ["text"]}]
+    html = (tmp_path / "o" / "index.html").read_text()
+    assert "<em>text</em>" in html
+    listing = json.loads(CliRunner().invoke(main, ["ls", str(logs), "--json"]).stdout)
+    (other,) = listing["runs"][0]["others"]
+    assert other["kind"] == "text"
+
+
+def test_graph_only_logdir_builds_a_report_that_says_so(tmp_path, torch_writer):
+    import torch
+
+    w = torch_writer("model")
+    w.add_graph(torch.nn.Linear(2, 1), torch.zeros(1, 2))
+    w.close()
+    logs = tmp_path / "logs"
+    result = CliRunner().invoke(
+        main, ["build", str(logs), "--out", str(tmp_path / "o"), "--date", DATE, "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {(t["tag"], t["kind"]) for t in data["tags"] if not t["elements"]} >= {
+        ("graph_def", "graph_def")
+    }
+    notes = [w for w in data["warnings"] if w["kind"] == "not-shown"]
+    assert notes and all(w["severity"] == "note" and w["run"] == "model" for w in notes)
+    html = (tmp_path / "o" / "index.html").read_text()
+    assert "Every file was read completely" not in html
+    assert "graph_def" in html
+    text = CliRunner().invoke(main, ["ls", str(logs)]).stdout
+    assert "graph_def (not shown)" in text
+
+
+def test_fixture_with_every_kind_accounts_for_every_tag(tmp_path):
+    logdir = read_logdir(str(fixture_logdir("torch_kinds")))
+    result = build(_options(fixture_logdir("torch_kinds"), tmp_path / "o"))
+    listed = {(t["tag"]) for t in result.to_dict()["tags"]}
+    for run in logdir.runs:
+        for tag in [*run.scalars, *run.others]:
+            assert tag in listed, (run.name, tag)
