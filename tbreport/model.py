@@ -53,6 +53,8 @@ class WarningKind(str, Enum):
     NONFINITE = "nonfinite"
     BAD_WALL_TIME = "bad-wall-time"
     SUB_RUN = "sub-run"
+    # reporting
+    NOT_SHOWN = "not-shown"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"
