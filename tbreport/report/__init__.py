@@ -119,6 +119,7 @@ def build_report(
     )
     selected = {run.name for run in runs}
     warnings = tuple(w for w in logdir.warnings if w.run is None or w.run in selected)
+    warnings += tuple(ctx.warnings)
     comparison = None
     if baseline:
         comparison = _compare(sections, runs, baseline, pairs, options)
