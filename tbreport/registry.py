@@ -26,6 +26,8 @@ BUILTIN_FORMATS = {
 #: the built-in data kinds, in report order
 BUILTIN_KINDS = {
     "scalars": "tbreport.kinds.scalars:KIND",
+    "images": "tbreport.kinds.images:KIND",
+    "audio": "tbreport.kinds.audio:KIND",
 }
 
 
