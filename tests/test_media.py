@@ -288,3 +288,17 @@ def test_wav_clip_header_is_a_real_wav():
         with wave.open(io.BytesIO(m.data)) as w:
             assert w.getframerate() == 8000
         assert m.mime == "audio/wav"
+
+
+def test_file_names_come_from_slugs_not_data(torch_writer, tmp_path):
+    w = torch_writer("{{ run }}<b>")
+    tag = "../../etc/{% raw %}<img src=x onerror=alert(1)>"
+    w.add_image(tag, np.zeros((4, 4, 3), dtype=np.uint8), 0, dataformats="HWC")
+    w.flush()
+    result = build(options(tmp_path / "logs", tmp_path / "blog", format="jekyll", date=DATE))
+    media = [p for p in result.written if p.endswith(".png") and p.startswith("assets/")]
+    assert media and all(
+        re.fullmatch(r"assets/images/[a-z0-9-]+/[a-z0-9-]+\.png", p) for p in media
+    )
+    body = (tmp_path / "blog" / result.main).read_text().split("\n---\n", 1)[1]  # after YAML
+    assert "<img src=x" not in body and "{% raw %}" not in body and "<b>" not in body
