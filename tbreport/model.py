@@ -55,6 +55,8 @@ class WarningKind(str, Enum):
     SUB_RUN = "sub-run"
     # reporting
     NOT_SHOWN = "not-shown"
+    IMAGE_NOT_SHOWN = "image-not-shown"
+    AUDIO_NOT_SHOWN = "audio-not-shown"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"

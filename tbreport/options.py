@@ -175,6 +175,12 @@ def _max_points(value: object, where: str) -> int:
     return number
 
 
+def _non_negative(value: object, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"{where}: must be a whole number, 0 or more.")
+    return value
+
+
 def _positive(value: object, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"{where}: must be a positive integer.")
@@ -284,6 +290,15 @@ class Options:
         metavar="N",
         type="int",
         check=_max_points,
+    )
+    image_steps: int = _opt(
+        3,
+        "logged images and audio: steps shown per run and tag besides the first and the last, "
+        "evenly spaced",
+        flag="--image-steps",
+        metavar="N",
+        type="int",
+        check=_non_negative,
     )
     jobs: int | None = _opt(
         None,

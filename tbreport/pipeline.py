@@ -135,18 +135,29 @@ def _check_strict(report: Report, options: Options) -> None:
 def _artifacts(
     report: Report, needs: frozenset[str], pool: ChartPool, progress: Progress | None
 ) -> Artifacts:
-    """Chart images and plotted-data files, made by each element's kind."""
+    """Chart images, plotted-data files and the elements' own files, made by their kinds."""
+    from tbreport.kinds import DATA, IMAGE
+
     elements = report.charts
-    data: list[bytes] = []
+    kinds = [get_kind(e.kind) for e in elements]
+    data: list[bytes | None] = []
 
     def export() -> None:
         if "data" in needs:
-            data.extend(get_kind(e.kind).export(e) for e in elements)
+            data.extend(
+                k.export(e) if DATA in k.makes else None
+                for k, e in zip(kinds, elements, strict=True)
+            )
 
-    images: list[bytes] = []
+    images: list[bytes | None] = [None] * len(elements)
     if "images" in needs:
+        drawn = [i for i, k in enumerate(kinds) if IMAGE in k.makes]
         # the plotted-data files are made while the workers draw
-        images = pool.draw(elements, progress=progress, meanwhile=export)
+        for i, image in zip(
+            drawn, pool.draw([elements[i] for i in drawn], progress, export), strict=True
+        ):
+            images[i] = image
     else:
         export()
-    return Artifacts(images=tuple(images), data=tuple(data))
+    files = tuple(k.files(e) for k, e in zip(kinds, elements, strict=True))
+    return Artifacts(images=tuple(images), data=tuple(data), files=files)

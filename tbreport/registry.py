@@ -27,6 +27,8 @@ BUILTIN_FORMATS = {
 BUILTIN_KINDS = {
     "scalars": "tbreport.kinds.scalars:KIND",
     "text": "tbreport.kinds.text:KIND",
+    "images": "tbreport.kinds.images:KIND",
+    "audio": "tbreport.kinds.audio:KIND",
 }
 
 

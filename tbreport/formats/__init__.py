@@ -11,13 +11,14 @@ its values, the escaping and number helpers re-exported here), so modules can mo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tbreport.errors import TbreportError
 from tbreport.formats.escape import code_fence, md_cell, md_text, slug, text_line, yaml_str
 from tbreport.formatting import format_number, format_utc
+from tbreport.kinds import Media
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.output import OutputFile, Rendered
@@ -27,6 +28,7 @@ __all__ = [
     "Artifacts",
     "Format",
     "FutureDateError",
+    "Media",
     "Options",
     "OutputFile",
     "Rendered",
@@ -45,11 +47,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Artifacts:
-    """What the charts stage made, in ``report.charts`` order (empty when not asked for)."""
+    """What the charts stage made, in ``report.charts`` order (empty when not asked for).
 
-    images: tuple[bytes, ...] = ()
+    An element whose kind draws no image or exports no data (``Kind.makes``) has None there.
+    """
+
+    images: tuple[bytes | None, ...] = ()
     #: the plotted data of each chart (CSV)
-    data: tuple[bytes, ...] = ()
+    data: tuple[bytes | None, ...] = ()
+    #: each element's own files (``Kind.files``: logged images, audio clips)
+    files: tuple[tuple[Media, ...], ...] = ()
 
 
 class Format(Protocol):
@@ -74,14 +81,21 @@ class FutureDateError(TbreportError):
     """A post dated in the future: Jekyll would silently skip it."""
 
 
-def figures(report: Report, image_urls: Sequence[str], data_urls: Sequence[str]) -> list[dict]:
+def figures(
+    report: Report,
+    image_urls: Sequence[str | None],
+    data_urls: Sequence[str | None],
+    file_urls: Sequence[Mapping[str, str]] | None = None,
+) -> list[dict]:
     """Per element, what the templates show: the element (``chart``), its number, image and
-    data links, and what its kind adds (the scalars' table rows)."""
+    data links (None where its kind makes none), the URL of each of its own files by name
+    (``files``), and what its kind adds (the scalars' table rows)."""
+    files = file_urls if file_urls is not None else [{} for _ in report.charts]
     out = []
-    for number, (chart, image, data) in enumerate(
-        zip(report.charts, image_urls, data_urls, strict=True), 1
+    for number, (chart, image, data, urls) in enumerate(
+        zip(report.charts, image_urls, data_urls, files, strict=True), 1
     ):
-        figure = {"number": number, "chart": chart, "image": image, "data": data}
+        figure = {"number": number, "chart": chart, "image": image, "data": data, "files": urls}
         out.append({**figure, **get_kind(chart.kind).figure(chart)})
     return out
 

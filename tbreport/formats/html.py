@@ -28,9 +28,13 @@ class Html:
         pass
 
     def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
-        images = [data_uri(MIME[options.image_format], img) for img in artifacts.images]
-        data = [data_uri("text/csv", d) for d in artifacts.data]
-        ctx = context(report, options, figures(report, images, data))
+        images = [
+            None if img is None else data_uri(MIME[options.image_format], img)
+            for img in artifacts.images
+        ]
+        data = [None if d is None else data_uri("text/csv", d) for d in artifacts.data]
+        files = [{m.name: data_uri(m.mime, m.data) for m in media} for media in artifacts.files]
+        ctx = context(report, options, figures(report, images, data, files))
         html = Renderer(options.templates).render("report.html.j2", ctx, autoescape=True)
         return Rendered((OutputFile("index.html", html.encode("utf-8")),), manifest_key="html")
 

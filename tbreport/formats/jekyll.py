@@ -54,9 +54,16 @@ class Jekyll:
         slug = post_slug(report)
         assets = f"assets/images/{slug}"
         ext = options.image_format
-        image_urls = [f"/{assets}/{chart.slug}.{ext}" for chart in report.charts]
-        data_urls = [f"/{assets}/{chart.slug}.csv" for chart in report.charts]
-        ctx = context(report, options, figures(report, image_urls, data_urls))
+        image_urls = [
+            None if img is None else f"/{assets}/{chart.slug}.{ext}"
+            for chart, img in zip(report.charts, artifacts.images, strict=True)
+        ]
+        data_urls = [
+            None if d is None else f"/{assets}/{chart.slug}.csv"
+            for chart, d in zip(report.charts, artifacts.data, strict=True)
+        ]
+        file_urls = [{m.name: f"/{assets}/{m.name}" for m in media} for media in artifacts.files]
+        ctx = context(report, options, figures(report, image_urls, data_urls, file_urls))
         ctx["slug"] = slug
         renderer = Renderer(options.templates)
         post = renderer.render("post.md.j2", ctx, autoescape=False)
@@ -65,9 +72,11 @@ class Jekyll:
         for chart, img, csv_bytes in zip(
             report.charts, artifacts.images, artifacts.data, strict=True
         ):
-            if img:  # kinds with nothing to draw (text) give no image
+            if img:  # kinds with nothing to draw (text, tables) give no image
                 files.append(OutputFile(f"{assets}/{chart.slug}.{ext}", img))
-            files.append(OutputFile(f"{assets}/{chart.slug}.csv", csv_bytes))
+            if csv_bytes is not None:
+                files.append(OutputFile(f"{assets}/{chart.slug}.csv", csv_bytes))
+        files.extend(OutputFile(f"{assets}/{m.name}", m.data) for ms in artifacts.files for m in ms)
         if not (Path(options.out) / "_config.yml").exists():
             site = {
                 "title": report.title,

@@ -156,13 +156,20 @@ class Markdown:
     def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
         ext = options.image_format
         names = [f"{chart.slug}.{ext}" for chart in report.charts]
-        figs = figures(report, names, ["" for _ in report.charts])
+        base = options.image_base_url
+        # an element's own files are linked only where --image-base-url hosts them
+        media = artifacts.files if base else ()
+        file_urls = [{m.name: f"{base}{m.name}" for m in ms} for ms in media] or None
+        figs = figures(report, names, ["" for _ in report.charts], file_urls)
         summary = render_summary(report, options, figs, context(report, options, figs), ext)
         files = [OutputFile("report.md", summary.text.encode("utf-8"))]
         # drawn only for hosting where --image-base-url points (publish --prefix)
         files.extend(
-            OutputFile(n, img) for n, img in zip(names, artifacts.images, strict=False) if img
+            OutputFile(n, img)
+            for n, img in zip(names, artifacts.images, strict=False)
+            if img
         )
+        files.extend(OutputFile(m.name, m.data) for ms in media for m in ms)
         return Rendered(
             tuple(files),
             manifest_key="markdown",

@@ -9,10 +9,10 @@ kinds and those of other packages (entry points ``tbreport.kinds``). See docs/ex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tbreport.model import Element, Run
+from tbreport.model import DataWarning, Element, Run
 from tbreport.options import Options
 
 if TYPE_CHECKING:
@@ -34,12 +34,35 @@ class KindContext:
     #: names of the baseline runs (drawn dashed)
     baseline: frozenset[str]
     options: Options
+    #: problems a kind finds in the data while making its elements (an image that does not
+    #: decode); the report stage adds them to the report's warnings
+    warnings: list[DataWarning] = field(default_factory=list)
+
+
+#: what the pipeline makes for each element of a kind (``Kind.makes``): a drawn "image" and
+#: exported "data"
+IMAGE = "image"
+DATA = "data"
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file an element brings with it besides its drawn image (a logged image, an audio
+    clip). Formats decide where it goes: a data URI in HTML, a file under the post's assets in
+    Jekyll; templates reach it by name in ``f.files``."""
+
+    #: a file name made from slugs and numbers only (never from the data), unique in the report
+    name: str
+    mime: str
+    data: bytes
 
 
 class Kind(Protocol):
     name: str
     #: TensorBoard plugin names whose data this kind shows
     plugins: tuple[str, ...]
+    #: IMAGE and/or DATA: whether ``draw`` and ``export`` are called for its elements
+    makes: frozenset[str]
 
     def elements(self, ctx: KindContext) -> list[Element]:
         """This kind's report elements for the selected runs and tags (none is fine)."""
@@ -55,4 +78,8 @@ class Kind(Protocol):
 
     def export(self, element: Element) -> bytes:
         """The element's data as a file for readers to re-plot (CSV)."""
+        ...
+
+    def files(self, element: Element) -> tuple[Media, ...]:
+        """The element's own files (logged images, audio clips); none is fine."""
         ...

@@ -127,6 +127,7 @@ def build_report(
     left_out = tuple(not_shown(runs, tags, plugins))
     warnings = tuple(w for w in logdir.warnings if w.run is None or w.run in selected)
     warnings += tuple(not_shown_notes(left_out))
+    warnings += tuple(ctx.warnings)
     comparison = None
     if baseline:
         comparison = _compare(sections, runs, baseline, pairs, options)

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tbreport.kinds import DATA, IMAGE
 from tbreport.model import Chart
 
 if TYPE_CHECKING:
     from tbreport.charts.figure import Painter
-    from tbreport.kinds import KindContext
+    from tbreport.kinds import KindContext, Media
 
 
 def chart_csv(chart: Chart) -> bytes:
@@ -47,6 +48,7 @@ def csv_safe(text: str) -> str:
 class Scalars:
     name = "scalars"
     plugins = ("scalars",)
+    makes = frozenset({IMAGE, DATA})
 
     def elements(self, ctx: KindContext) -> list[Chart]:
         from tbreport.kinds.scalars.report import elements
@@ -67,6 +69,9 @@ class Scalars:
 
     def export(self, element: Chart) -> bytes:
         return chart_csv(element)
+
+    def files(self, element: Chart) -> tuple[Media, ...]:
+        return ()
 
 
 KIND = Scalars()

@@ -7,6 +7,7 @@ import csv
 import io
 from typing import TYPE_CHECKING, Any
 
+from tbreport.kinds import DATA, Media
 from tbreport.kinds.text.report import TextPanel, elements
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ __all__ = ["KIND", "TextPanel"]
 class Text:
     name = "text"
     plugins = ("text",)
+    #: no image: the texts are HTML in the page; the CSV holds them as written
+    makes = frozenset({DATA})
 
     def elements(self, ctx: KindContext) -> list[TextPanel]:
         return elements(ctx)
@@ -27,7 +30,10 @@ class Text:
         return {}
 
     def draw(self, element: TextPanel, image_format: str, painter: Painter) -> bytes:
-        return b""  # nothing to draw: formats write no image for an empty one
+        raise NotImplementedError("text panels are not drawn (makes has no IMAGE)")
+
+    def files(self, element: TextPanel) -> tuple[Media, ...]:
+        return ()
 
     def export(self, element: TextPanel) -> bytes:
         from tbreport.kinds.scalars import csv_safe
