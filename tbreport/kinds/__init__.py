@@ -9,10 +9,10 @@ kinds and those of other packages (entry points ``tbreport.kinds``). See docs/ex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tbreport.model import Element, Run
+from tbreport.model import Element, Run, Trial
 from tbreport.options import Options
 
 if TYPE_CHECKING:
@@ -34,6 +34,16 @@ class KindContext:
     #: names of the baseline runs (drawn dashed)
     baseline: frozenset[str]
     options: Options
+    #: hparams trials of the selected runs, in name order (see tbreport.report.trials)
+    trials: tuple[Trial, ...] = ()
+    #: the trial of each run that belongs to one
+    trial_of: Mapping[str, str] = field(default_factory=dict)
+    #: a line style per run ("solid" when missing): a trial's runs share its colour
+    styles: Mapping[str, str] = field(default_factory=dict)
+    #: runs folded into their trial (add_hparams sub-runs): metrics for the HParams table only
+    folded: tuple[Run, ...] = ()
+    #: hparams experiments (hparam and metric infos) by the run holding them
+    experiments: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Kind(Protocol):

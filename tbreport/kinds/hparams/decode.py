@@ -96,7 +96,7 @@ def _records(run: Run, tag: str) -> list[tuple[str, int, Any]]:
     records = run.tensors.get(tag)
     if records is None:
         return []
-    out = []
+    out: list[tuple[str, int, Any]] = []
     for file_no in sorted(set(records.files.tolist())):
         mask = records.files == file_no
         path = run.files[file_no]
@@ -191,7 +191,7 @@ def read_lightning_yaml(run: Run) -> tuple[dict[str, HValue], list[DataWarning]]
     if not os.path.isfile(path):
         return {}, []
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped]
     except ImportError:
         return {}, [
             DataWarning(
