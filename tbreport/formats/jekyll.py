@@ -65,7 +65,8 @@ class Jekyll:
         for chart, img, csv_bytes in zip(
             report.charts, artifacts.images, artifacts.data, strict=True
         ):
-            files.append(OutputFile(f"{assets}/{chart.slug}.{ext}", img))
+            if img:  # a table-only element (final values, one trial's hparams) has no image
+                files.append(OutputFile(f"{assets}/{chart.slug}.{ext}", img))
             files.append(OutputFile(f"{assets}/{chart.slug}.csv", csv_bytes))
         if not (Path(options.out) / "_config.yml").exists():
             site = {

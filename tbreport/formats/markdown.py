@@ -160,7 +160,9 @@ class Markdown:
         summary = render_summary(report, options, figs, context(report, options, figs), ext)
         files = [OutputFile("report.md", summary.text.encode("utf-8"))]
         # drawn only for hosting where --image-base-url points (publish --prefix)
-        files.extend(OutputFile(n, img) for n, img in zip(names, artifacts.images, strict=False))
+        files.extend(
+            OutputFile(n, img) for n, img in zip(names, artifacts.images, strict=False) if img
+        )
         return Rendered(
             tuple(files),
             manifest_key="markdown",
