@@ -57,6 +57,9 @@ class WarningKind(str, Enum):
     NOT_SHOWN = "not-shown"
     IMAGE_NOT_SHOWN = "image-not-shown"
     AUDIO_NOT_SHOWN = "audio-not-shown"
+    HPARAMS_UNDECODABLE = "hparams-undecodable"
+    HPARAMS_YAML_UNREADABLE = "hparams-yaml-unreadable"
+    HPARAMS_YAML_SKIPPED = "hparams-yaml-skipped"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"
@@ -293,6 +296,30 @@ class Line:
     summary: SeriesSummary
     #: baseline runs are drawn dashed
     dashed: bool = False
+    #: matplotlib line style name: the runs of one trial share a colour, told apart by style
+    style: str = "solid"
+    #: the hparams trial the run belongs to: the legend has one entry per trial
+    trial: str | None = None
+
+    @property
+    def legend(self) -> str:
+        return self.trial if self.trial is not None else self.run
+
+
+@dataclass(frozen=True)
+class Trial:
+    """An hparams session and its runs (see tbreport.report.trials)."""
+
+    #: the run naming the trial: the session's run, or its parent for an add_hparams sub-run
+    name: str
+    #: the run holding session_start_info (or Lightning's hparams.yaml)
+    session: str
+    #: every run of the trial (the named run, the session's run, their sub-runs), name order
+    runs: tuple[str, ...]
+    hparams: Mapping[str, object]
+    group: str = ""
+    start_time: float | None = None
+    status: str | None = None
 
 
 @dataclass(frozen=True)
@@ -326,6 +353,25 @@ class Chart:
     @property
     def drawn(self) -> int:
         return sum(line.drawn for line in self.lines)
+
+
+@dataclass(frozen=True)
+class FinalValue:
+    run: str
+    color: str
+    step: int
+    value: float
+
+
+@dataclass(frozen=True)
+class FinalValues:
+    """A scalar tag with one point per run: a table row per run, never a chart."""
+
+    tag: str
+    slug: str
+    rows: tuple[FinalValue, ...]
+    direction: str = "none"
+    kind: str = "scalars"
 
 
 class Element(Protocol):
@@ -367,6 +413,8 @@ class RunInfo:
     others: int
     #: a baseline run (drawn dashed), compared against by the candidates
     baseline: bool = False
+    #: the hparams trial the run belongs to (its hyperparameters are in the HParams table)
+    trial: str | None = None
 
 
 def _json_number(value: float | None) -> float | None:

@@ -29,6 +29,7 @@ BUILTIN_KINDS = {
     "text": "tbreport.kinds.text:KIND",
     "images": "tbreport.kinds.images:KIND",
     "audio": "tbreport.kinds.audio:KIND",
+    "hparams": "tbreport.kinds.hparams:KIND",
 }
 
 

@@ -445,11 +445,23 @@ _COLUMN_GAP_EM = 1.8
 _ROW_EM = 1.55
 
 
+def legend_lines(lines: Sequence[Line]) -> list[Line]:
+    """One line per legend entry: the first line of each trial (its runs share a colour)."""
+    seen: set[str] = set()
+    out = []
+    for line in lines:
+        if line.legend not in seen:
+            seen.add(line.legend)
+            out.append(line)
+    return out
+
+
 def legend_layout(lines: Sequence[Line], room: float) -> _LegendLayout:
     """Entries, columns and height (inches) of the legend under a plot ``room`` inches wide."""
+    lines = legend_lines(lines)
     if len(lines) <= 1:
         return _LegendLayout((), 0, 0.0, 0.0)
-    labels = [shorten(clean_text(line.run), MAX_NAME_CHARS) for line in lines]
+    labels = [shorten(clean_text(line.legend), MAX_NAME_CHARS) for line in lines]
     if len(labels) > MAX_LEGEND_ENTRIES:
         shown = MAX_LEGEND_ENTRIES - 1
         labels = labels[:shown] + [f"+{len(lines) - shown} more"]
@@ -471,6 +483,7 @@ def draw_legend(
     matplotlib's Legend lays out the same grid through offset boxes at several times the cost
     of the few lines and texts it ends up drawing.
     """
+    lines = legend_lines(lines)
     width = fig.get_figwidth()
     em = LEGEND_SIZE / 72.0
     row_height = _ROW_EM * em

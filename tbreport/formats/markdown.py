@@ -165,9 +165,7 @@ class Markdown:
         files = [OutputFile("report.md", summary.text.encode("utf-8"))]
         # drawn only for hosting where --image-base-url points (publish --prefix)
         files.extend(
-            OutputFile(n, img)
-            for n, img in zip(names, artifacts.images, strict=False)
-            if img
+            OutputFile(n, img) for n, img in zip(names, artifacts.images, strict=False) if img
         )
         files.extend(OutputFile(m.name, m.data) for ms in media for m in ms)
         return Rendered(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tbreport.model import DataWarning, Element, Run
+from tbreport.model import DataWarning, Element, Run, Trial
 from tbreport.options import Options
 
 if TYPE_CHECKING:
@@ -34,6 +34,16 @@ class KindContext:
     #: names of the baseline runs (drawn dashed)
     baseline: frozenset[str]
     options: Options
+    #: hparams trials of the selected runs, in name order (see tbreport.report.trials)
+    trials: tuple[Trial, ...] = ()
+    #: the trial of each run that belongs to one
+    trial_of: Mapping[str, str] = field(default_factory=dict)
+    #: a line style per run ("solid" when missing): a trial's runs share its colour
+    styles: Mapping[str, str] = field(default_factory=dict)
+    #: runs folded into their trial (add_hparams sub-runs): metrics for the HParams table only
+    folded: tuple[Run, ...] = ()
+    #: hparams experiments (hparam and metric infos) by the run holding them
+    experiments: Mapping[str, Any] = field(default_factory=dict)
     #: problems a kind finds in the data while making its elements (an image that does not
     #: decode); the report stage adds them to the report's warnings
     warnings: list[DataWarning] = field(default_factory=list)

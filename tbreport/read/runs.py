@@ -446,8 +446,13 @@ def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
         warnings.append(
             DataWarning(
                 "sub-run",
-                f"Run '{run.name}' was made by {kind} for run '{parent}'; it is shown as its "
-                "own run, labelled as part of that one.",
+                f"Run '{run.name}' was made by {kind} for run '{parent}'; "
+                + (
+                    f"its hyperparameters and metrics are shown in the HParams table as trial "
+                    f"'{parent}'."
+                    if kind == "add_hparams"
+                    else "it is shown as its own run, labelled as part of that one."
+                ),
                 run=run.name,
                 severity=NOTE,
             )

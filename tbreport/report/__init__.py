@@ -21,6 +21,7 @@ from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.colours import run_colors
 from tbreport.report.compare import compare_tag
 from tbreport.report.coverage import not_shown, not_shown_notes
+from tbreport.report.trials import find_trials, trial_styles
 
 __all__ = [
     "BaselineError",
@@ -79,8 +80,14 @@ def build_report(
     its baseline run of the same name, when the baseline came from another logdir.
     """
     pairs = dict(pairs or {})
-    runs = select_runs(logdir.runs, options)
-    colors = run_colors([run.name for run in runs if run.name not in baseline])
+    selected_runs = select_runs(logdir.runs, options)
+    found = find_trials(selected_runs)
+    runs = [run for run in selected_runs if run.name not in found.folded]
+    trial_of = {name: t.name for t in found.trials for name in t.runs}
+    # a trial's runs share the trial's colour (told apart by line style)
+    colors = _colors_by(
+        {run.name: trial_of.get(run.name, run.name) for run in runs if run.name not in baseline}
+    )
     partner = {b: c for c, b in pairs.items()}
     own = run_colors(
         [run.name for run in runs if run.name in baseline and partner.get(run.name) not in colors]
@@ -89,6 +96,8 @@ def build_report(
         if run.name in baseline:
             # a baseline run paired with a candidate shares its colour; the dashes tell them apart
             colors[run.name] = colors.get(partner.get(run.name, ""), own.get(run.name, "#777777"))
+    for trial in found.trials:
+        colors.setdefault(trial.name, colors.get(trial.session, "#777777"))
     tags = sorted(
         {
             tag
@@ -105,6 +114,11 @@ def build_report(
         colors=colors,
         baseline=baseline,
         options=options,
+        trials=found.trials,
+        trial_of=trial_of,
+        styles=trial_styles(found.trials, runs),
+        folded=tuple(run for run in selected_runs if run.name in found.folded),
+        experiments=found.experiments,
     )
     by_section: dict[str, list[Element]] = {}
     plugins: set[str] = set()
@@ -125,7 +139,9 @@ def build_report(
     )
     selected = {run.name for run in runs}
     left_out = tuple(not_shown(runs, tags, plugins))
+    selected |= found.folded
     warnings = tuple(w for w in logdir.warnings if w.run is None or w.run in selected)
+    warnings += found.warnings
     warnings += tuple(not_shown_notes(left_out))
     warnings += tuple(ctx.warnings)
     comparison = None
@@ -135,7 +151,10 @@ def build_report(
         title=options.title or default_title(runs, logdir.path),
         date=options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0),
         logdir=logdir.path,
-        runs=tuple(_run_info(run, colors[run.name], run.name in baseline) for run in runs),
+        runs=tuple(
+            _run_info(run, colors[run.name], run.name in baseline, trial_of.get(run.name))
+            for run in runs
+        ),
         sections=sections,
         warnings=warnings,
         smoothing=options.smoothing,
@@ -190,7 +209,13 @@ def post_slug(report: Report) -> str:
     return slug(report.title)
 
 
-def _run_info(run: Run, color: str, baseline: bool) -> RunInfo:
+def _colors_by(keys: Mapping[str, str]) -> dict[str, str]:
+    """A colour per run from the colour of its key (its trial, or itself)."""
+    by_key = run_colors(keys.values())
+    return {name: by_key[key] for name, key in keys.items()}
+
+
+def _run_info(run: Run, color: str, baseline: bool, trial: str | None) -> RunInfo:
     steps = [s for s in run.scalars.values() if len(s)]
     first, last = run.first_wall_time, run.last_wall_time
     return RunInfo(
@@ -207,4 +232,5 @@ def _run_info(run: Run, color: str, baseline: bool) -> RunInfo:
         hparams=dict(sorted(run.hparams.items())),
         others=sum(c.count for c in run.others.values()),
         baseline=baseline,
+        trial=trial,
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tbreport.kinds import DATA, IMAGE
-from tbreport.model import Chart
+from tbreport.model import Chart, FinalValues
 
 if TYPE_CHECKING:
     from tbreport.charts.figure import Painter
@@ -40,6 +40,14 @@ def chart_csv(chart: Chart) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+def final_csv(element: FinalValues) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["run", "step", "value"])
+    writer.writerows((csv_safe(r.run), r.step, repr(r.value)) for r in element.rows)
+    return buf.getvalue().encode("utf-8")
+
+
 def csv_safe(text: str) -> str:
     # spreadsheets run cells starting with = + - @ as formulas: run names are untrusted
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -50,24 +58,30 @@ class Scalars:
     plugins = ("scalars",)
     makes = frozenset({IMAGE, DATA})
 
-    def elements(self, ctx: KindContext) -> list[Chart]:
+    def elements(self, ctx: KindContext) -> list[Chart | FinalValues]:
         from tbreport.kinds.scalars.report import elements
 
         return elements(ctx)
 
-    def figure(self, element: Chart) -> dict[str, Any]:
+    def figure(self, element: Chart | FinalValues) -> dict[str, Any]:
+        if isinstance(element, FinalValues):
+            return {"final": True, "rows": element.rows}
         rows = [
             {"line": line, "summary": line.summary, "best": line.run == element.best}
             for line in element.lines
         ]
-        return {"rows": rows, "thinned": element.drawn < element.points}
+        return {"final": False, "rows": rows, "thinned": element.drawn < element.points}
 
-    def draw(self, element: Chart, image_format: str, painter: Painter) -> bytes:
+    def draw(self, element: Chart | FinalValues, image_format: str, painter: Painter) -> bytes:
+        if isinstance(element, FinalValues):
+            return b""  # a table: nothing to draw
         from tbreport.kinds.scalars.chart import draw_chart
 
         return draw_chart(element, image_format, painter=painter)
 
-    def export(self, element: Chart) -> bytes:
+    def export(self, element: Chart | FinalValues) -> bytes:
+        if isinstance(element, FinalValues):
+            return final_csv(element)
         return chart_csv(element)
 
     def files(self, element: Chart) -> tuple[Media, ...]:

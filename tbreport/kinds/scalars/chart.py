@@ -264,13 +264,17 @@ def _setup_y_axis(ax: Axes, log_y: bool) -> None:
         ax.yaxis.set_minor_locator(mticker.NullLocator())
 
 
+#: Line.style names (a trial's runs) as matplotlib dash specs
+LINE_STYLES: dict[str, str] = {"solid": "-", "dashed": "--", "dotted": ":", "dashdot": "-."}
+
+
 def _draw_line(
     ax: Axes, p: _Prepared, to_axis: Callable[[np.ndarray], np.ndarray], zorder: float
 ) -> None:
     if p.x.size == 0:
         return
     x = to_axis(p.x)
-    style: Style = "--" if p.line.dashed else "-"
+    style: Style = "--" if p.line.dashed else LINE_STYLES.get(p.line.style, "-")  # type: ignore[assignment]
     if p.smoothed is not None:
         _add_series(ax, x, p.y, p.line.color, RAW_ALPHA, 1.0, style, zorder)
         _add_series(ax, x, p.smoothed, p.line.color, 1.0, 1.6, style, zorder + 1)

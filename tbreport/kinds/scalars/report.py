@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,7 +21,7 @@ from tbreport.kinds.scalars.transform import (
     smooth,
     thin,
 )
-from tbreport.model import Chart, Line, Run, Series, wall_time_ok
+from tbreport.model import Chart, FinalValue, FinalValues, Line, Run, Series, wall_time_ok
 from tbreport.names import section_of
 from tbreport.options import Options
 
@@ -41,18 +42,43 @@ def x_values(series: Series, x_axis: str) -> np.ndarray:
     return x
 
 
-def elements(ctx: KindContext) -> list[Chart]:
-    """One chart per selected scalar tag, every run that has it overlaid."""
+def elements(ctx: KindContext) -> list[Chart | FinalValues]:
+    """One chart per selected scalar tag, every run that has it overlaid; a tag with at most
+    one point per run is a table of final values instead (a chart of one point says nothing)."""
     options = ctx.options
     overrides = dict(options.directions) if options.directions else None
     log_pattern = re.compile(options.log_y) if options.log_y else None
     tags = [tag for tag in ctx.tags if any(tag in run.scalars for run in ctx.runs)]
-    return [
-        _build_chart(
+    out: list[Chart | FinalValues] = []
+    for tag in tags:
+        if all(len(run.scalars[tag]) <= 1 for run in ctx.runs if tag in run.scalars):
+            out.append(_final_values(tag, ctx, overrides))
+            continue
+        chart = _build_chart(
             tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern, ctx.baseline
         )
-        for tag in tags
-    ]
+        lines = tuple(
+            replace(line, style=ctx.styles.get(line.run, "solid"), trial=ctx.trial_of.get(line.run))
+            for line in chart.lines
+        )
+        out.append(replace(chart, lines=lines))
+    return out
+
+
+def _final_values(tag: str, ctx: KindContext, overrides: dict[str, str] | None) -> FinalValues:
+    rows = []
+    for run in ctx.runs:
+        series = run.scalars.get(tag)
+        if series is None or not len(series):
+            continue
+        rows.append(
+            FinalValue(
+                run.name, ctx.colors[run.name], int(series.steps[-1]), float(series.values[-1])
+            )
+        )
+    return FinalValues(
+        tag=tag, slug=ctx.slugs[tag], rows=tuple(rows), direction=direction_of(tag, overrides)
+    )
 
 
 def _build_chart(
