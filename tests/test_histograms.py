@@ -76,3 +76,57 @@ def test_histogram_tags_keep_their_record_offsets() -> None:
     values = load_values(run.files[0], records.offsets[:3], records.values[:3])
     assert [s for s, _, _ in values] == [0, 1, 2]
     assert all(v.tag == "weights" for _, _, v in values)
+
+
+@pytest.mark.parametrize("name", HISTOGRAM_FIXTURES)
+def test_compressed_distributions_are_tensorboards(name: str) -> None:
+    from tbreport.kinds.histograms.transform import BASIS_POINTS, compress
+
+    assert BASIS_POINTS == compressor.NORMAL_HISTOGRAM_BPS
+    for run in read_logdir(fixture_logdir(name)).runs:
+        for histograms in run.histograms.values():
+            for i in range(len(histograms)):
+                want = [v for _, v in compressor.compress_histogram(histograms.at(i))]
+                assert compress(histograms.at(i)).tolist() == want
+
+
+def test_compress_edge_cases_match_tensorboard() -> None:
+    from tbreport.kinds.histograms.transform import compress
+
+    cases = [
+        np.zeros((0, 3)),
+        np.array([[1.0, 1.0, 5.0]]),
+        np.array([[0.0, 1.0, 0.0], [1.0, 2.0, 0.0]]),  # no weight at all
+        np.array([[0.0, 1.0, 0.0], [1.0, 2.0, 3.0], [2.0, 3.0, 0.0], [3.0, 4.0, 1.0]]),
+        np.array([[-1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [0.0, 5.0, 2.0]]),
+    ]
+    for buckets in cases:
+        want = [v for _, v in compressor.compress_histogram(buckets)]
+        assert compress(buckets).tolist() == want, buckets
+
+
+@pytest.mark.parametrize("fmt", ["html", "jekyll", "markdown"])
+def test_reports_show_both_views_per_run(tmp_path: Path, fmt: str) -> None:
+    from tbreport.options import make_options
+    from tbreport.pipeline import build
+
+    out = tmp_path / "site"
+    cli = {"runs_dir": str(fixture_logdir("torch_histograms")), "out": str(out), "format": fmt}
+    build(make_options({**cli, "date": "2024-01-01 00:00:00 +0000", "quiet": True}, {}, None))
+    main = {"html": "index.html", "markdown": "report.md"}.get(fmt)
+    text = (out / main).read_text() if main else next(out.glob("_posts/*.md")).read_text()
+    if fmt == "markdown":
+        # no hosted images: the last step's distribution as a table, one per tag and run
+        assert text.count("| median |") == 3
+        assert "layer/weights, run hist: steps 0–14, 605–634 buckets" in text
+        return
+    assert text.count("Distributions (TensorBoard") == 3
+    assert text.count("Histograms (12 of 15 steps stacked, newer in front)") == 3
+    assert "steps 0–14, 20 buckets" in text
+    if fmt == "jekyll":
+        assets = next(out.glob("assets/images/*"))
+        png = (assets / "layer-bias-dist-0.png").read_bytes()
+        assert png.startswith(b"\x89PNG")
+        rows = (assets / "layer-bias-hist-0.csv").read_text().splitlines()
+        assert rows[0] == "run,step,wall_time,left,right,count"
+        assert len(rows) == 1 + 12 * 20  # 12 steps shown, 20 buckets each

@@ -26,7 +26,7 @@ def chart_csv(chart: Chart) -> bytes:
         smoothed = line.smoothed if line.smoothed is not None else line.y
         # repr() is the shortest text that reads back as the same float ('nan', 'inf' too)
         x = line.x.astype(np.int64).tolist() if chart.x_axis == "step" else line.x.tolist()
-        name = _csv_safe(line.run)
+        name = csv_safe(line.run)
         writer.writerows(
             zip(
                 itertools.repeat(name, len(x)),
@@ -39,7 +39,7 @@ def chart_csv(chart: Chart) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def _csv_safe(text: str) -> str:
+def csv_safe(text: str) -> str:
     # spreadsheets run cells starting with = + - @ as formulas: run names are untrusted
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
