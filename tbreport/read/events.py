@@ -799,6 +799,10 @@ def _damaged_step(data: bytes) -> int | None:
         return None
 
 
+#: records of one length group that fit no template before the rest go to protobuf at once
+_MAX_FAILED_LEARNS = 8
+
+
 def _read_group(
     buf: np.ndarray,
     starts: np.ndarray,
@@ -809,17 +813,25 @@ def _read_group(
 ) -> None:
     """Decode the records of one length group that share a layout; queue the rest in slow."""
     pending = np.ones(group.members.shape[0], dtype=bool)
+    failed = 0
     while pending.any():
+        if failed == _MAX_FAILED_LEARNS:
+            # records no template fits (images, text): protobuf reads the rest, as it would
+            slow.extend(group.members[pending].tolist())
+            return
         i = int(np.argmax(pending))
         rec = int(group.members[i])
         at = int(starts[rec]) + HEADER
-        data = bytes(buf[at : at + group.length]) if fast else b""
-        template = learn_template(data) if fast else None
+        # a layout of one record gains nothing from a template (images of their own length)
+        learn = fast and int(np.count_nonzero(pending)) > 1
+        data = bytes(buf[at : at + group.length]) if learn else b""
+        template = learn_template(data) if learn else None
         if template is None:
-            histogram = learn_histogram_template(data) if fast else None
+            histogram = learn_histogram_template(data) if learn else None
             if histogram is None:
                 slow.append(rec)
                 pending[i] = False
+                failed += 1
                 continue
             matched = _match(group.words, histogram, i) & pending
             slow.extend(_read_histograms(buf, starts, group, histogram, matched, col).tolist())

@@ -191,20 +191,30 @@ def _tag_records(
                 )
             )
         for chunk in data.histograms:
-            several = len(chunk.tags) > 1
+            # one pass over the chunk: its values and buckets grouped by tag, file order kept
+            tags = len(chunk.tags)
+            order = np.argsort(chunk.tag, kind="stable")
+            ends = np.cumsum(np.bincount(chunk.tag, minlength=tags))
+            row_tag = np.repeat(chunk.tag, chunk.sizes)
+            row_order = np.argsort(row_tag, kind="stable") if tags > 1 else None
+            row_ends = np.cumsum(np.bincount(row_tag, minlength=tags))
             for local, tag in enumerate(chunk.tags):
                 if not named.get(tag):
                     named[tag] = chunk.plugin
-                sel = chunk.tag == local if several else np.ones(chunk.tag.shape[0], bool)
+                sel = order[(ends[local - 1] if local else 0) : ends[local]]
                 piece = (
-                    np.full(int(np.count_nonzero(sel)), file_no, dtype=np.int32),
+                    np.full(sel.shape[0], file_no, dtype=np.int32),
                     chunk.offsets[sel],
                     chunk.indices[sel],
                     chunk.steps[sel],
                     chunk.walls[sel],
                 )
                 rows.setdefault(tag, []).append(piece)
-                buckets = chunk.buckets[np.repeat(sel, chunk.sizes)] if several else chunk.buckets
+                if row_order is None:
+                    buckets = chunk.buckets
+                else:
+                    start = row_ends[local - 1] if local else 0
+                    buckets = chunk.buckets[row_order[start : row_ends[local]]]
                 pieces.setdefault(tag, []).append((*piece, chunk.sizes[sel], buckets))
     tensors: dict[str, TagRecords] = {}
     histograms: dict[str, Histograms] = {}
