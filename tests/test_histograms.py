@@ -130,3 +130,31 @@ def test_reports_show_both_views_per_run(tmp_path: Path, fmt: str) -> None:
         rows = (assets / "layer-bias-hist-0.csv").read_text().splitlines()
         assert rows[0] == "run,step,wall_time,left,right,count"
         assert len(rows) == 1 + 12 * 20  # 12 steps shown, 20 buckets each
+
+
+def test_tags_sharing_one_layout_are_told_apart(tmp_path: Path) -> None:
+    # what tf.summary.histogram writes (TensorBoard's own histogram_pb), several tags of one
+    # record length interleaved step by step: one bulk-decoded layout holds them all
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.plugins.histogram.summary_v2 import histogram_pb
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    run_dir = tmp_path / "logs" / "run"
+    writer = EventFileWriter(str(run_dir))
+    rng = np.random.RandomState(5)
+    for step in range(30):
+        for tag in ("w0", "w1", "w2", "w3"):
+            summary = histogram_pb(tag, rng.randn(50) + int(tag[1]), buckets=7)
+            if step:  # TF's writer sends the metadata with a tag's first value only
+                summary.value[0].ClearField("metadata")
+            writer.add_event(Event(wall_time=1e9 + step, step=step, summary=summary))
+    writer.close()
+    want = tensorboard_histograms(run_dir)
+    for fast in (True, False):
+        (run,) = read_logdir(tmp_path / "logs", fast=fast).runs
+        assert sorted(run.histograms) == sorted(want) == ["w0", "w1", "w2", "w3"]
+        for tag, samples in want.items():
+            got = run.histograms[tag]
+            assert got.steps.tolist() == list(range(30))
+            for i, (_, _, buckets) in enumerate(samples):
+                np.testing.assert_array_equal(got.at(i), buckets)

@@ -418,27 +418,28 @@ def _learn_histo(
 
 
 def _histogram_columns(
-    words: np.ndarray, template: HistogramTemplate
+    buf: np.ndarray, data_at: np.ndarray, template: HistogramTemplate
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Bucket count per record and the buckets (left, right, count) of all, row after row."""
-    n, k = words.shape[1], template.buckets
+    """Bucket count per record and the buckets (left, right, count) of all, row after row.
+
+    ``data_at`` is where each record's data starts in ``buf``: a record's values are
+    contiguous there, so they are copied out slice by slice (one pass over the bytes).
+    """
+    n, k = data_at.shape[0], template.buckets
+
+    def values(offset: int, count: int, element: str) -> np.ndarray:
+        size = count * np.dtype(element).itemsize
+        starts = (data_at + offset).tolist()
+        raw = np.concatenate([buf[a : a + size] for a in starts]) if n else buf[:0]
+        return raw.view(element).reshape(n, count)
 
     def doubles(offset: int, count: int) -> np.ndarray:
-        out = np.empty((n, count), dtype=np.uint64)
-        for e in range(count):
-            out[:, e] = records.field(words, HEADER + offset + 8 * e, 8)
-        return out.view(np.float64)
+        return values(offset, count, "<f8")
 
     if template.encoding == "tensor":
         assert template.values is not None
         offset, element = template.values
-        if element == "<f8":
-            flat = doubles(offset, 3 * k)
-        else:
-            raw = np.empty((n, 3 * k), dtype=np.uint32)
-            for e in range(3 * k):
-                raw[:, e] = records.field(words, HEADER + offset + 4 * e, 4)
-            flat = raw.view(np.float32).astype(np.float64)
+        flat = values(offset, 3 * k, element).astype(np.float64, copy=False)
         return np.full(n, k, dtype=np.int64), flat.reshape(n * k, 3)
     assert template.histo is not None
     at_min, at_max, at_limits, at_counts = template.histo
@@ -950,7 +951,7 @@ def _read_histograms(
         step = np.zeros(count, dtype=np.int64)
     else:
         step = _varints(words, HEADER + template.step[0], template.step[1]).view(np.int64)
-    sizes, buckets = _histogram_columns(words, template)
+    sizes, buckets = _histogram_columns(buf, starts[members] + HEADER, template)
     chunk = HistogramChunk(
         tags,
         ids.astype(np.int32),

@@ -195,13 +195,21 @@ def _tag_records(
             tags = len(chunk.tags)
             order = np.argsort(chunk.tag, kind="stable")
             ends = np.cumsum(np.bincount(chunk.tag, minlength=tags))
-            row_tag = np.repeat(chunk.tag, chunk.sizes)
-            row_order = np.argsort(row_tag, kind="stable") if tags > 1 else None
-            row_ends = np.cumsum(np.bincount(row_tag, minlength=tags))
+            sizes = chunk.sizes[order]
+            grouped = chunk.buckets
+            if tags > 1:
+                # bucket rows in the same order, without sorting them: each value's rows move
+                # together from where they start
+                firsts = np.cumsum(chunk.sizes) - chunk.sizes
+                rows_before = np.cumsum(sizes) - sizes
+                within = np.arange(int(sizes.sum())) - np.repeat(rows_before, sizes)
+                grouped = chunk.buckets[np.repeat(firsts[order], sizes) + within]
+            row_bounds = np.concatenate([[0], np.cumsum(sizes)])
             for local, tag in enumerate(chunk.tags):
                 if not named.get(tag):
                     named[tag] = chunk.plugin
-                sel = order[(ends[local - 1] if local else 0) : ends[local]]
+                first = ends[local - 1] if local else 0
+                sel = order[first : ends[local]]
                 piece = (
                     np.full(sel.shape[0], file_no, dtype=np.int32),
                     chunk.offsets[sel],
@@ -210,11 +218,7 @@ def _tag_records(
                     chunk.walls[sel],
                 )
                 rows.setdefault(tag, []).append(piece)
-                if row_order is None:
-                    buckets = chunk.buckets
-                else:
-                    start = row_ends[local - 1] if local else 0
-                    buckets = chunk.buckets[row_order[start : row_ends[local]]]
+                buckets = grouped[row_bounds[first] : row_bounds[ends[local]]]
                 pieces.setdefault(tag, []).append((*piece, chunk.sizes[sel], buckets))
     tensors: dict[str, TagRecords] = {}
     histograms: dict[str, Histograms] = {}
