@@ -167,6 +167,30 @@ class TagRecords:
 
 
 @dataclass(frozen=True)
+class Histograms:
+    """Every histogram of one tag of a run, in file order, as TensorBoard's histograms plugin
+    holds them: per step, buckets of (left edge, right edge, count).
+
+    TF1 HistogramProtos are migrated as ``data_compat`` does (empty end buckets dropped,
+    min/max as outer edges, float32 values), so bucket counts can differ between steps.
+    """
+
+    steps: np.ndarray
+    wall_times: np.ndarray
+    #: step i's buckets are ``buckets[bounds[i]:bounds[i + 1]]``
+    bounds: np.ndarray
+    #: float64 [total buckets, 3]: left, right, count
+    buckets: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+    def at(self, i: int) -> np.ndarray:
+        """The [k, 3] buckets of the i-th histogram."""
+        return self.buckets[int(self.bounds[i]) : int(self.bounds[i + 1])]
+
+
+@dataclass(frozen=True)
 class Run:
     """A directory that directly holds event files, with what was read from it."""
 
@@ -186,6 +210,8 @@ class Run:
     #: records that are not summaries, by event field ("graph_def", "meta_graph_def",
     #: "tagged_run_metadata", "session_log", ...): counted, not shown
     events: Mapping[str, int] = field(default_factory=dict)
+    #: histograms (plugin "histograms" and TF1 HistogramProtos), decoded while reading
+    histograms: Mapping[str, Histograms] = field(default_factory=dict)
 
     @property
     def points(self) -> int:

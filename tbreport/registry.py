@@ -26,6 +26,7 @@ BUILTIN_FORMATS = {
 #: the built-in data kinds, in report order
 BUILTIN_KINDS = {
     "scalars": "tbreport.kinds.scalars:KIND",
+    "histograms": "tbreport.kinds.histograms:KIND",
     "text": "tbreport.kinds.text:KIND",
     "images": "tbreport.kinds.images:KIND",
     "audio": "tbreport.kinds.audio:KIND",

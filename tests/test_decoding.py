@@ -237,6 +237,8 @@ def bits(values: np.ndarray) -> list[int]:
         "torch_text",
         "tf2_histograms",
         "keras_histograms",
+        "torch_histograms",
+        "tensorboardx_histograms",
     ],
 )
 def test_vectorised_decoder_matches_protobuf_decoder(name):
@@ -253,6 +255,40 @@ def test_vectorised_decoder_matches_protobuf_decoder(name):
             assert a.scalars[tag].encoding == b.scalars[tag].encoding
         assert a.others == b.others
         assert a.hparams == b.hparams
+        assert a.tensors.keys() == b.tensors.keys()
+        for tag, records in a.tensors.items():
+            for field in ("plugin", "steps", "wall_times", "files", "offsets", "values"):
+                np.testing.assert_array_equal(
+                    getattr(records, field), getattr(b.tensors[tag], field)
+                )
+        assert a.histograms.keys() == b.histograms.keys()
+        for tag, histograms in a.histograms.items():
+            other = b.histograms[tag]
+            for field in ("steps", "wall_times", "bounds"):
+                np.testing.assert_array_equal(getattr(histograms, field), getattr(other, field))
+            assert bits(histograms.buckets) == bits(other.buckets), tag
+
+
+def test_histograms_are_decoded_in_bulk() -> None:
+    # every histogram record of the real writers' fixtures fits a layout the bulk decoder
+    # reads with numpy (protobuf is the reference, not the hot path)
+    from tbreport.read import records
+    from tbreport.read.events import learn_histogram_template
+
+    seen = learnt = 0
+    for name in ("torch_histograms", "tensorboardx_histograms", "tf2_histograms"):
+        for path in sorted(fixture_logdir(name).rglob("*tfevents*")):
+            buf = records.load(str(path))
+            starts, lengths, *_ = records.walk(buf)
+            for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
+                data = bytes(buf[start + 12 : start + 12 + length])
+                event = Event.FromString(data)
+                if any(
+                    v.HasField("histo") or v.tensor.tensor_shape.dim for v in event.summary.value
+                ):
+                    seen += 1
+                    learnt += learn_histogram_template(data) is not None
+    assert seen == 3 * 15 + 2 * 12 + 20 and learnt == seen
 
 
 @pytest.fixture(scope="module")

@@ -26,18 +26,18 @@ def _logdir(torch_writer, tmp_path):
 
 def test_sections_and_elements_follow_tensorboards_order(torch_writer, tmp_path):
     report = build_report(_logdir(torch_writer, tmp_path), Options())
-    assert [s.name for s in report.sections] == ["eval", "lr", "train"]
-    assert [[e.tag for e in s.charts] for s in report.sections] == [
-        ["eval/acc"], ["lr"], ["train/loss2", "train/loss10"]
-    ]
-    assert all(isinstance(e, Chart) and e.kind == "scalars" for e in report.charts)
-    assert len({s.slug for s in report.sections}) == 3
+    assert [s.name for s in report.sections] == ["eval", "lr", "train", "weights"]
+    scalar = [[e.tag for e in s.charts if isinstance(e, Chart)] for s in report.sections]
+    assert scalar == [["eval/acc"], ["lr"], ["train/loss2", "train/loss10"], []]
+    # the histogram tag's section holds the histograms kind's elements, per run
+    assert {e.kind for e in report.sections[3].charts} == {"histograms"}
+    assert len({s.slug for s in report.sections}) == 4
     assert len({e.slug for e in report.charts}) == len(report.charts)
     # runs in name order, each with its own colour, the same in every chart
     assert [r.name for r in report.runs] == ["a_run", "b_run"]
     colours = {r.name: r.color for r in report.runs}
     assert len(set(colours.values())) == 2
-    for chart in report.charts:
+    for chart in report.scalar_charts:
         assert {line.run: line.color for line in chart.lines} == colours
 
 
@@ -62,5 +62,7 @@ def test_kinds_get_every_selected_tag_and_their_own(torch_writer, tmp_path):
 def test_tag_filters_apply_to_every_kind(torch_writer, tmp_path):
     report = build_report(_logdir(torch_writer, tmp_path), Options(tags="^train/"))
     assert [e.tag for e in report.charts] == ["train/loss2", "train/loss10"]
+    report = build_report(_logdir(torch_writer, tmp_path), Options(exclude_tags="^train/|^lr"))
+    assert {e.tag for e in report.charts} == {"eval/acc", "weights/w"}
     report = build_report(_logdir(torch_writer, tmp_path), Options(exclude_runs="^b_"))
     assert [r.name for r in report.runs] == ["a_run"]

@@ -262,6 +262,219 @@ def _plugin_name(data: bytes, meta: _Field) -> str | None:
     return name or None
 
 
+# --- histogram layouts: the histograms plugin's [k, 3] tensors and TF1's HistogramProto ----
+
+#: TensorProto dtypes a histogram tensor may have, with their element type
+_HIST_DTYPES = {_DT_FLOAT: "<f4", _DT_DOUBLE: "<f8"}
+#: the packed TensorProto value field of each of those dtypes (float_val, double_val)
+_HIST_PACKED = {_DT_FLOAT: 5, _DT_DOUBLE: 6}
+#: HistogramProto fields: min, max, num, sum, sum_squares (doubles); bucket_limit, bucket
+_HISTO_DOUBLES = (1, 2, 3, 4, 5)
+_HISTO_MIN, _HISTO_MAX, _HISTO_LIMITS, _HISTO_COUNTS = 1, 2, 6, 7
+
+
+@dataclass(frozen=True)
+class HistogramTemplate:
+    """Where the varying parts of one histogram layout sit (offsets from the record data)."""
+
+    wall: int | None
+    step: tuple[int, int] | None
+    tag: tuple[int, int]
+    plugin: str | None
+    #: "tensor": ``values`` is (offset, element type) of k*3 elements in row order;
+    #: "histo": offsets of min and max (None when proto3 left them out as 0) and of the k
+    #: packed bucket limits and counts
+    encoding: str
+    buckets: int
+    values: tuple[int, str] | None
+    histo: tuple[int | None, int | None, int, int] | None
+    byte_mask: bytes
+
+
+def learn_histogram_template(data: bytes) -> HistogramTemplate | None:
+    """A template for an Event holding one histogram (a [k, 3] float tensor or a TF1
+    HistogramProto with packed buckets), or None for anything else."""
+    try:
+        return _learn_histogram(data)
+    except (ValueError, IndexError):
+        return None
+
+
+def _learn_histogram(data: bytes) -> HistogramTemplate | None:
+    n = len(data)
+    mask = bytearray(b"\xff" * n)
+    top = _fields(data, 0, n)
+    numbers = [f.number for f in top]
+    if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 2, 5} or 5 not in numbers:
+        return None
+    wall = step = summary = None
+    for f in top:
+        if f.number == 1 and f.wire == 1:
+            wall = f.start
+            mask[f.start : f.end] = bytes(8)
+        elif f.number == 2 and f.wire == 0:
+            step = (f.start, f.end - f.start)
+            mask[f.start : f.end] = b"\x80" * (f.end - f.start)
+        elif f.number == 5 and f.wire == 2:
+            summary = f
+        else:
+            return None
+    assert summary is not None
+    values = _fields(data, summary.start, summary.end)
+    if len(values) != 1 or values[0].number != 1 or values[0].wire != 2:
+        return None
+    vfields = _fields(data, values[0].start, values[0].end)
+    numbers = [f.number for f in vfields]
+    if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 5, 8, 9} or 1 not in numbers:
+        return None
+    if 5 in numbers and 8 in numbers:
+        return None  # one oneof twice: protobuf keeps the last, leave that to it
+    tag = plugin = None
+    learnt: tuple[str, int, tuple[int, str] | None, tuple[int | None, int | None, int, int] | None]
+    learnt = ("", 0, None, None)
+    for f in vfields:
+        if f.number == 1 and f.wire == 2:
+            tag = (f.start, f.end - f.start)
+            mask[f.start : f.end] = bytes(f.end - f.start)
+        elif f.number == 8 and f.wire == 2:
+            got = _learn_hist_tensor(data, f, mask)
+            if got is None:
+                return None
+            learnt = ("tensor", got[0], got[1], None)
+        elif f.number == 5 and f.wire == 2:
+            got_histo = _learn_histo(data, f, mask)
+            if got_histo is None:
+                return None
+            learnt = ("histo", got_histo[0], None, got_histo[1])
+        elif f.number == 9 and f.wire == 2:
+            plugin = _plugin_name(data, f)
+        else:
+            return None
+    encoding, buckets, tensor_values, histo = learnt
+    if tag is None or not encoding:
+        return None
+    if encoding == "histo":
+        plugin = "histograms"  # TF1's legacy field, as data_compat migrates it
+    elif plugin not in (None, "histograms"):
+        return None
+    return HistogramTemplate(
+        wall, step, tag, plugin, encoding, buckets, tensor_values, histo, bytes(mask)
+    )
+
+
+def _learn_hist_tensor(
+    data: bytes, tensor: _Field, mask: bytearray
+) -> tuple[int, tuple[int, str]] | None:
+    dtype = shape = content = None
+    for f in _fields(data, tensor.start, tensor.end):
+        if f.number == 1 and f.wire == 0:
+            dtype, _ = _varint(data, f.start, f.end)
+        elif f.number == 2 and f.wire == 2:
+            shape = []
+            for d in _fields(data, f.start, f.end):
+                if d.number != 2 or d.wire != 2:
+                    return None
+                dim = _fields(data, d.start, d.end)
+                if len(dim) != 1 or dim[0].number != 1 or dim[0].wire != 0:
+                    return None
+                shape.append(_varint(data, dim[0].start, dim[0].end)[0])
+        elif f.number in (4, 5, 6) and f.wire == 2 and content is None:
+            content = f
+        else:
+            return None
+    if dtype not in _HIST_DTYPES or shape is None or len(shape) != 2 or shape[1] != 3:
+        return None
+    if content is None or (content.number != 4 and content.number != _HIST_PACKED[dtype]):
+        return None
+    element = _HIST_DTYPES[dtype]
+    if content.end - content.start != shape[0] * 3 * np.dtype(element).itemsize:
+        return None
+    mask[content.start : content.end] = bytes(content.end - content.start)
+    return shape[0], (content.start, element)
+
+
+def _learn_histo(
+    data: bytes, histo: _Field, mask: bytearray
+) -> tuple[int, tuple[int | None, int | None, int, int]] | None:
+    doubles: dict[int, int] = {}
+    packed: dict[int, _Field] = {}
+    for f in _fields(data, histo.start, histo.end):
+        if f.number in _HISTO_DOUBLES and f.wire == 1 and f.number not in doubles:
+            doubles[f.number] = f.start
+            mask[f.start : f.end] = bytes(8)
+        elif f.number in (_HISTO_LIMITS, _HISTO_COUNTS) and f.wire == 2 and f.number not in packed:
+            packed[f.number] = f
+            mask[f.start : f.end] = bytes(f.end - f.start)
+        else:
+            return None
+    limits, counts = packed.get(_HISTO_LIMITS), packed.get(_HISTO_COUNTS)
+    if limits is None or counts is None:
+        return None
+    size = limits.end - limits.start
+    if size != counts.end - counts.start or size % 8 or not size:
+        return None
+    where = (doubles.get(_HISTO_MIN), doubles.get(_HISTO_MAX), limits.start, counts.start)
+    return size // 8, where
+
+
+def _histogram_columns(
+    buf: np.ndarray, data_at: np.ndarray, template: HistogramTemplate
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bucket count per record and the buckets (left, right, count) of all, row after row.
+
+    ``data_at`` is where each record's data starts in ``buf``: a record's values are
+    contiguous there, so they are copied out slice by slice (one pass over the bytes).
+    """
+    n, k = data_at.shape[0], template.buckets
+
+    def values(offset: int, count: int, element: str) -> np.ndarray:
+        size = count * np.dtype(element).itemsize
+        starts = (data_at + offset).tolist()
+        raw = np.concatenate([buf[a : a + size] for a in starts]) if n else buf[:0]
+        return raw.view(element).reshape(n, count)
+
+    def doubles(offset: int, count: int) -> np.ndarray:
+        return values(offset, count, "<f8")
+
+    if template.encoding == "tensor":
+        assert template.values is not None
+        offset, element = template.values
+        flat = values(offset, 3 * k, element).astype(np.float64, copy=False)
+        return np.full(n, k, dtype=np.int64), flat.reshape(n * k, 3)
+    assert template.histo is not None
+    at_min, at_max, at_limits, at_counts = template.histo
+    zero = np.zeros((n, 1))
+    low = zero if at_min is None else doubles(at_min, 1)
+    high = zero if at_max is None else doubles(at_max, 1)
+    return migrate_histo(low[:, 0], high[:, 0], doubles(at_limits, k), doubles(at_counts, k))
+
+
+def migrate_histo(
+    low: np.ndarray, high: np.ndarray, limits: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """TF1 HistogramProtos (n records of k buckets) as data_compat migrates them: empty
+    buckets at both ends dropped, min and max as the outer edges, float32 values.
+
+    Returns the bucket count per record and the buckets of all records, row after row.
+    """
+    n, k = counts.shape
+    full = counts > 0
+    any_full = full.any(axis=1)
+    start = np.where(any_full, np.argmax(full, axis=1), k)
+    end = np.where(any_full, k - 1 - np.argmax(full[:, ::-1], axis=1), -1)
+    column = np.arange(k)
+    keep = (column >= start[:, None]) & (column <= end[:, None])
+    # bucket_limit[i] is the right edge of bucket i; the left edge is the previous limit
+    lefts = np.zeros((n, k))
+    lefts[:, 1:] = limits[:, :-1]
+    lefts = np.where(column == start[:, None], low[:, None], lefts)
+    rights = np.where(column == end[:, None], high[:, None], limits)
+    buckets = np.stack([lefts[keep], rights[keep], counts[keep]], axis=1)
+    with np.errstate(over="ignore"):  # data_compat's float32 array overflows to inf too
+        narrowed = buckets.astype(np.float32).astype(np.float64)
+    return keep.sum(axis=1).astype(np.int64), narrowed
+
+
 # --- decoding matched records with numpy ---------------------------------------------------
 
 
@@ -390,6 +603,41 @@ class FileData:
     #: non-scalar summary values, in file order: (tag, plugin or None, step, wall time,
     #: record offset, index in the event's summary.value); their kinds read them on demand
     blobs: list[tuple[str, str | None, int, float, int, int]] = field(default_factory=list)
+    #: histograms decoded while reading (they are small and every step is charted), one
+    #: chunk per layout or per record read by protobuf; their records are not in ``blobs``
+    histograms: list[HistogramChunk] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistogramChunk:
+    """Histogram values of some records of one file: a tag, the record's byte offset, the
+    value's index in ``summary.value``, step, wall time and bucket count per value, and the
+    buckets (left, right, count) of them all, row after row."""
+
+    tags: list[str]
+    tag: np.ndarray
+    offsets: np.ndarray
+    indices: np.ndarray
+    steps: np.ndarray
+    walls: np.ndarray
+    sizes: np.ndarray
+    buckets: np.ndarray
+    #: the plugin, when the layout names it ("histograms"), else None (read from metadata)
+    plugin: str | None
+
+    def kept(self, keep: np.ndarray) -> HistogramChunk:
+        """Only the values where ``keep`` holds."""
+        return HistogramChunk(
+            self.tags,
+            self.tag[keep],
+            self.offsets[keep],
+            self.indices[keep],
+            self.steps[keep],
+            self.walls[keep],
+            self.sizes[keep],
+            self.buckets[np.repeat(keep, self.sizes)],
+            self.plugin,
+        )
 
 
 class _Collector:
@@ -403,6 +651,8 @@ class _Collector:
         self.slow: list[tuple[int, int, int, float, float, int]] = []
         #: (record, tag, plugin) of the first record of each tag in a layout with metadata
         self.metadata: list[tuple[int, str, str]] = []
+        #: histograms decoded in bulk, with the record index of each value
+        self.histograms: list[tuple[np.ndarray, HistogramChunk]] = []
 
     def tag_id(self, tag: str) -> int:
         got = self.tag_index.get(tag)
@@ -499,6 +749,13 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     for rec in damage.skipped().tolist():
         at = int(starts[rec]) + HEADER
         out.skipped.append((at - HEADER, _damaged_step(bytes(buf[at : at + int(lengths[rec])]))))
+    for members, chunk in col.histograms:
+        keep = kept[members]
+        if not keep.all():
+            chunk = chunk.kept(keep)
+        for local, count in Counter(chunk.tag.tolist()).items():
+            out.others[(chunk.tags[local], chunk.plugin)] += count
+        out.histograms.append(chunk)
     arrays = col.arrays()
     if not kept.all():
         keep = kept[arrays[0]]
@@ -543,6 +800,10 @@ def _damaged_step(data: bytes) -> int | None:
         return None
 
 
+#: records of one length group that fit no template before the rest go to protobuf at once
+_MAX_FAILED_LEARNS = 8
+
+
 def _read_group(
     buf: np.ndarray,
     starts: np.ndarray,
@@ -553,14 +814,29 @@ def _read_group(
 ) -> None:
     """Decode the records of one length group that share a layout; queue the rest in slow."""
     pending = np.ones(group.members.shape[0], dtype=bool)
+    failed = 0
     while pending.any():
+        if failed == _MAX_FAILED_LEARNS:
+            # records no template fits (images, text): protobuf reads the rest, as it would
+            slow.extend(group.members[pending].tolist())
+            return
         i = int(np.argmax(pending))
         rec = int(group.members[i])
         at = int(starts[rec]) + HEADER
-        template = learn_template(bytes(buf[at : at + group.length])) if fast else None
+        # a layout of one record gains nothing from a template (images of their own length)
+        learn = fast and int(np.count_nonzero(pending)) > 1
+        data = bytes(buf[at : at + group.length]) if learn else b""
+        template = learn_template(data) if learn else None
         if template is None:
-            slow.append(rec)
-            pending[i] = False
+            histogram = learn_histogram_template(data) if learn else None
+            if histogram is None:
+                slow.append(rec)
+                pending[i] = False
+                failed += 1
+                continue
+            matched = _match(group.words, histogram, i) & pending
+            slow.extend(_read_histograms(buf, starts, group, histogram, matched, col).tolist())
+            pending &= ~matched
             continue
         matched = _match(group.words, template, i) & pending
         # records whose tags could not be told apart reliably, or are not UTF-8, go one by one
@@ -568,7 +844,7 @@ def _read_group(
         pending &= ~matched
 
 
-def _match(words: np.ndarray, template: Template, ref: int) -> np.ndarray:
+def _match(words: np.ndarray, template: Template | HistogramTemplate, ref: int) -> np.ndarray:
     """Members of the group with the same layout as member ``ref``."""
     full = np.zeros(words.shape[0] * 8, dtype=np.uint8)
     full[HEADER : HEADER + len(template.byte_mask)] = np.frombuffer(template.byte_mask, np.uint8)
@@ -641,6 +917,56 @@ def _read_matched(
     return left
 
 
+def _read_histograms(
+    buf: np.ndarray,
+    starts: np.ndarray,
+    group: Group,
+    template: HistogramTemplate,
+    matched: np.ndarray,
+    col: _Collector,
+) -> np.ndarray:
+    """Decode the matched histogram members; return those left for protobuf."""
+    words = group.words[:, matched]
+    members = group.members[matched]
+    factors = _factorize(_tag_keys(words, template.tag), members.shape[0])
+    if factors is None:
+        return members
+    ids, first = factors
+    tag_off, tag_len = template.tag
+    tags = []
+    for member in first.tolist():
+        at = int(starts[members[member]]) + HEADER + tag_off
+        try:
+            tags.append(bytes(buf[at : at + tag_len]).decode("utf-8"))
+        except UnicodeDecodeError:
+            return members  # protobuf refuses these records: let it say so
+        if template.plugin is not None and template.encoding == "tensor":
+            col.metadata.append((int(members[member]), tags[-1], template.plugin))
+    count = members.shape[0]
+    if template.wall is None:
+        wall = np.zeros(count)
+    else:
+        wall = records.field(words, HEADER + template.wall, 8).view(np.float64)
+    if template.step is None:
+        step = np.zeros(count, dtype=np.int64)
+    else:
+        step = _varints(words, HEADER + template.step[0], template.step[1]).view(np.int64)
+    sizes, buckets = _histogram_columns(buf, starts[members] + HEADER, template)
+    chunk = HistogramChunk(
+        tags,
+        ids.astype(np.int32),
+        starts[members].astype(np.int64),
+        np.zeros(count, dtype=np.int32),
+        step,
+        wall,
+        sizes,
+        buckets,
+        template.plugin,
+    )
+    col.histograms.append((members.astype(np.int64), chunk))
+    return members[:0]
+
+
 # --- decoding one record with protobufs ----------------------------------------------------
 
 _LEGACY = {"image": "images", "histo": "histograms", "audio": "audio"}
@@ -685,7 +1011,57 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
             # TF1's legacy fields become their plugins, as TensorBoard's data_compat does
             owner = plugin if kind == "tensor" else _LEGACY.get(kind or "", plugin or kind)
             out.others[(tag, owner)] += 1
-            out.blobs.append((tag, owner, event.step, event.wall_time, offset, index))
+            histogram = _histogram_value(value, kind, plugin)
+            if histogram is None:
+                out.blobs.append((tag, owner, event.step, event.wall_time, offset, index))
+                continue
+            sizes, buckets = histogram
+            out.histograms.append(
+                HistogramChunk(
+                    [tag],
+                    np.zeros(1, np.int32),
+                    np.array([offset], np.int64),
+                    np.array([index], np.int32),
+                    np.array([event.step], np.int64),
+                    np.array([event.wall_time], np.float64),
+                    sizes,
+                    buckets,
+                    owner,
+                )
+            )
+
+
+def _histogram_value(
+    value: Any, kind: str | None, plugin: str | None
+) -> tuple[np.ndarray, np.ndarray] | None:  # value: Summary.Value
+    """A histogram value as (bucket count, buckets), the reference for the bulk decoder; None
+    for a value that is not one (another plugin's tensor, a tensor of another shape)."""
+    if kind == "histo":
+        histo = value.histo
+        if len(histo.bucket) != len(histo.bucket_limit):
+            return None
+        if not len(histo.bucket):
+            return np.zeros(1, np.int64), np.zeros((0, 3))
+        return migrate_histo(
+            np.array([histo.min]),
+            np.array([histo.max]),
+            np.array([histo.bucket_limit], dtype=np.float64),
+            np.array([histo.bucket], dtype=np.float64),
+        )
+    if kind != "tensor" or plugin not in (None, "histograms"):
+        return None
+    tensor = value.tensor
+    dims = [d.size for d in tensor.tensor_shape.dim]
+    element = _HIST_DTYPES.get(tensor.dtype)
+    if element is None or len(dims) != 2 or dims[1] != 3 or tensor.tensor_shape.unknown_rank:
+        return None
+    if tensor.tensor_content:
+        flat = np.frombuffer(tensor.tensor_content, dtype=element)
+    else:
+        flat = np.array(tensor.float_val if element == "<f4" else tensor.double_val, element)
+    if flat.shape[0] != dims[0] * 3:
+        return None
+    return np.array([dims[0]], np.int64), flat.astype(np.float64).reshape(dims[0], 3)
 
 
 def _tensor_scalar(tensor: Any) -> float | None:  # tensor: TensorProto

@@ -18,6 +18,7 @@ import numpy as np
 from tbreport.model import (
     NOTE,
     DataWarning,
+    Histograms,
     Logdir,
     Run,
     Series,
@@ -143,7 +144,7 @@ def read_run(
         )
 
     scalars = _series_by_tag(run_dir.name, tag_names, chunks, restarts, warnings)
-    tensors = _tag_records(run_dir, files, plugin_of)
+    tensors, histograms = _tag_records(run_dir, files, plugin_of)
     other_tags: dict[str, TagCount] = {}
     for (tag, plugin), count in sorted(others.items(), key=lambda kv: (kv[0][0], kv[0][1])):
         if tag in other_tags:
@@ -161,6 +162,7 @@ def read_run(
         records=sum(f.records for f in files),
         tensors=tensors,
         events=dict(sorted(events.items())),
+        histograms=histograms,
     )
     warnings.extend(_wall_time_notes(run))
     return run, warnings
@@ -168,27 +170,98 @@ def read_run(
 
 def _tag_records(
     run_dir: RunDir, files: list[FileData], plugin_of: dict[str, str]
-) -> dict[str, TagRecords]:
-    """Where each non-scalar tag's records are, in file order, for its kind to read."""
+) -> tuple[dict[str, TagRecords], dict[str, Histograms]]:
+    """Where each non-scalar tag's records are, in file order, for its kind to read; and the
+    histograms decoded while reading, for the tags whose plugin is "histograms"."""
     index = {path: i for i, path in enumerate(run_dir.files)}
-    by_tag: dict[str, list[tuple[str | None, int, float, int, int, int]]] = {}
+    # per tag: arrays of (file, offset, value index, step, wall time), and histogram pieces
+    rows: dict[str, list[tuple[np.ndarray, ...]]] = {}
+    pieces: dict[str, list[tuple[np.ndarray, ...]]] = {}
+    named: dict[str, str | None] = {}
     for data in files:
         file_no = index[data.path]
+        by_tag: dict[str, list[tuple[str | None, int, float, int, int]]] = {}
         for tag, plugin, step, wall, offset, value in data.blobs:
-            by_tag.setdefault(tag, []).append((plugin, step, wall, file_no, offset, value))
-    out = {}
-    for tag in sorted(by_tag):
-        rows = by_tag[tag]
-        plugin = plugin_of.get(tag) or next((r[0] for r in rows if r[0]), None) or "unknown"
-        out[tag] = TagRecords(
-            plugin=plugin,
-            steps=np.array([r[1] for r in rows], dtype=np.int64),
-            wall_times=np.array([r[2] for r in rows], dtype=np.float64),
-            files=np.array([r[3] for r in rows], dtype=np.int32),
-            offsets=np.array([r[4] for r in rows], dtype=np.int64),
-            values=np.array([r[5] for r in rows], dtype=np.int32),
+            by_tag.setdefault(tag, []).append((plugin, step, wall, offset, value))
+        for tag, blob_rows in by_tag.items():
+            named.setdefault(tag, next((r[0] for r in blob_rows if r[0]), None))
+            rows.setdefault(tag, []).append(
+                (
+                    np.full(len(blob_rows), file_no, dtype=np.int32),
+                    np.array([r[3] for r in blob_rows], dtype=np.int64),
+                    np.array([r[4] for r in blob_rows], dtype=np.int32),
+                    np.array([r[1] for r in blob_rows], dtype=np.int64),
+                    np.array([r[2] for r in blob_rows], dtype=np.float64),
+                )
+            )
+        for chunk in data.histograms:
+            # one pass over the chunk: its values and buckets grouped by tag, file order kept
+            tags = len(chunk.tags)
+            order = np.argsort(chunk.tag, kind="stable")
+            ends = np.cumsum(np.bincount(chunk.tag, minlength=tags))
+            sizes = chunk.sizes[order]
+            grouped = chunk.buckets
+            if tags > 1:
+                # bucket rows in the same order, without sorting them: each value's rows move
+                # together from where they start
+                firsts = np.cumsum(chunk.sizes) - chunk.sizes
+                rows_before = np.cumsum(sizes) - sizes
+                within = np.arange(int(sizes.sum())) - np.repeat(rows_before, sizes)
+                grouped = chunk.buckets[np.repeat(firsts[order], sizes) + within]
+            row_bounds = np.concatenate([[0], np.cumsum(sizes)])
+            for local, tag in enumerate(chunk.tags):
+                if not named.get(tag):
+                    named[tag] = chunk.plugin
+                first = ends[local - 1] if local else 0
+                sel = order[first : ends[local]]
+                piece = (
+                    np.full(sel.shape[0], file_no, dtype=np.int32),
+                    chunk.offsets[sel],
+                    chunk.indices[sel],
+                    chunk.steps[sel],
+                    chunk.walls[sel],
+                )
+                rows.setdefault(tag, []).append(piece)
+                buckets = grouped[row_bounds[first] : row_bounds[ends[local]]]
+                pieces.setdefault(tag, []).append((*piece, chunk.sizes[sel], buckets))
+    tensors: dict[str, TagRecords] = {}
+    histograms: dict[str, Histograms] = {}
+    for tag in sorted(rows):
+        files_, offsets, values, steps, walls = (
+            np.concatenate(c) for c in zip(*rows[tag], strict=True)
         )
-    return out
+        # file order; values of one record keep their order in summary.value
+        order = np.lexsort((values, offsets, files_))
+        plugin = plugin_of.get(tag) or named.get(tag) or "unknown"
+        tensors[tag] = TagRecords(
+            plugin=plugin,
+            steps=steps[order],
+            wall_times=walls[order],
+            files=files_[order],
+            offsets=offsets[order],
+            values=values[order],
+        )
+        if plugin == "histograms" and tag in pieces:
+            histograms[tag] = _histograms(pieces[tag])
+    return tensors, histograms
+
+
+def _histograms(pieces: list[tuple[np.ndarray, ...]]) -> Histograms:
+    """One tag's histogram pieces (bulk-decoded layouts and single records) in file order."""
+    files_, offsets, values, steps, walls, sizes, buckets = (
+        np.concatenate(c) for c in zip(*pieces, strict=True)
+    )
+    starts = np.cumsum(sizes) - sizes
+    order = np.lexsort((values, offsets, files_))
+    sizes = sizes[order]
+    bounds = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
+    np.cumsum(sizes, out=bounds[1:])
+    if not np.array_equal(order, np.arange(order.shape[0])):
+        take = np.repeat(starts[order] - bounds[:-1], sizes) + np.arange(int(bounds[-1]))
+        buckets = buckets[take]
+    return Histograms(
+        steps=steps[order], wall_times=walls[order], bounds=bounds, buckets=buckets.reshape(-1, 3)
+    )
 
 
 def _series_by_tag(
