@@ -243,6 +243,9 @@ class Line:
     summary: SeriesSummary
     #: baseline runs are drawn dashed
     dashed: bool = False
+    #: step and wall time of each drawn point (what the browser's hover readout shows)
+    steps: np.ndarray | None = None
+    wall_times: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 
 from tbreport.formats import Artifacts, Rendered, context, figures
+from tbreport.formats.interactive import inline_page
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.output import OutputFile
@@ -22,15 +23,20 @@ class Html:
     name = "html"
 
     def needs(self, options: Options) -> frozenset[str]:
-        return frozenset({"images", "data"})
+        if options.static:
+            return frozenset({"images", "data"})
+        # the script makes the CSV from the embedded data; images only as the no-script view
+        return frozenset({"images"}) if options.fallback == "images" else frozenset()
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
         pass
 
     def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:
-        images = [data_uri(MIME[options.image_format], img) for img in artifacts.images]
-        data = [data_uri("text/csv", d) for d in artifacts.data]
+        none = [""] * len(report.charts)  # an artifact not made for this page
+        images = [data_uri(MIME[options.image_format], i) for i in artifacts.images] or none
+        data = [data_uri("text/csv", d) for d in artifacts.data] or none
         ctx = context(report, options, figures(report, images, data))
+        ctx["page"] = None if options.static else inline_page(report, options)
         html = Renderer(options.templates).render("report.html.j2", ctx, autoescape=True)
         return Rendered((OutputFile("index.html", html.encode("utf-8")),), manifest_key="html")
 

@@ -56,3 +56,6 @@ class Kind(Protocol):
     def export(self, element: Element) -> bytes:
         """The element's data as a file for readers to re-plot (CSV)."""
         ...
+
+    # Optional: ``embed(element) -> dict`` gives the JSON the page's script draws the element
+    # from (see tbreport/kinds/scalars/embed.py); kinds without it keep their static image.

@@ -68,5 +68,10 @@ class Scalars:
     def export(self, element: Chart) -> bytes:
         return chart_csv(element)
 
+    def embed(self, element: Chart) -> dict[str, Any]:
+        from tbreport.kinds.scalars.embed import chart_payload
+
+        return chart_payload(element)
+
 
 KIND = Scalars()
