@@ -61,8 +61,8 @@ class Page:
     data: Markup
     scripts: tuple[Markup, ...]
     css: Markup
-    #: CSP script-src sources: one sha256 per inline script
-    script_src: str
+    #: CSP script-src sources: one sha256 per inline script (base64 and quotes only)
+    script_src: Markup
     #: index in report.charts -> drawn by the script
     drawn: frozenset[int]
 
@@ -77,6 +77,6 @@ def inline_page(report: Report, options: Options) -> Page:
         data=Markup(script_json(data)),
         scripts=tuple(Markup(text) for text in scripts),
         css=Markup("\n".join(asset(name) for name in STYLES)),
-        script_src=" ".join(csp_source(text) for text in scripts),
+        script_src=Markup(" ".join(csp_source(text) for text in scripts)),
         drawn=frozenset(i for i, chart in enumerate(data["charts"]) if chart is not None),
     )

@@ -231,6 +231,7 @@
     if (idx == null) { chart.readout.hidden = true; return; }
     var x = u.data[0][idx];
     chart.readout.hidden = false;
+    chart.readout.dataset.x = String(x);
     chart.lines.forEach(function (line, k) {
       var row = rows[k], i = nearest(line, x);
       row.tr.hidden = state.hidden.has(line.meta.run) || i < 0;
