@@ -399,3 +399,50 @@ def test_fallback_none_is_drawn_by_the_script(tmp_path, browser, logdir):
         assert not page.problems, page.problems
     finally:
         page.close()
+
+
+@pytest.mark.real_tools
+@pytest.mark.skipif(not (sitecheck.have_jekyll() and sitecheck.have_chromium()), reason="no jekyll")
+def test_interactive_jekyll_post_draws_its_charts(tmp_path, browser):
+    from test_real_tools import HOSTILE_RUNS, _post_page, _site
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path / "runs"
+    for r, name in enumerate(HOSTILE_RUNS[:2]):
+        w = SummaryWriter(log_dir=str(root / name))
+        for step in range(20):
+            w.add_scalar("loss/{{ x }}", step * (r + 1), step)
+        w.close()
+    site = _site(tmp_path, "minima")
+    date = "2021-05-24 20:41:00 -0400"
+    plain = _build(root, tmp_path / "plain", format="jekyll", date=date)
+    assert "<script" not in (tmp_path / "plain" / plain.main).read_text()  # default: images
+    result = _build(root, site, format="jekyll", date=date, interactive=True)
+    post = (site / result.main).read_text()
+    assert post.count('class="tbr-chart"') == len(result.report.charts) == post.count('<img src="{{')
+    built = sitecheck.jekyll_build(site, dest=tmp_path / "_site", baseurl="/repo")
+    assert built.ok, built
+    slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
+    page_file = _post_page(tmp_path / "_site", slug)
+    with sitecheck.serve_dir(tmp_path / "_site", baseurl="/repo") as base:
+        url = base + page_file.relative_to(tmp_path / "_site").as_posix()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            problems: list[str] = []
+            # the browser's own /favicon.ico lies outside the baseurl: not the page's request
+            page.on(
+                "response",
+                lambda r: r.status >= 400
+                and not r.url.endswith("/favicon.ico")
+                and problems.append(f"{r.url}: {r.status}"),
+            )
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(url)
+            page.evaluate("(t) => tbreport.render(t)", result.report.charts[0].tag)
+            drawn = page.locator(".tbr-chart[data-tbreport-state=drawn]")
+            assert drawn.count() == 1
+            assert drawn.get_attribute("data-tbreport-tag") == result.report.charts[0].tag
+            assert page.evaluate("window.__pwned") is None and not problems, problems
+        finally:
+            context.close()

@@ -80,3 +80,19 @@ def inline_page(report: Report, options: Options) -> Page:
         script_src=Markup(" ".join(csp_source(text) for text in scripts)),
         drawn=frozenset(i for i, chart in enumerate(data["charts"]) if chart is not None),
     )
+
+
+#: where an --interactive Jekyll post's shared script and styles go (one copy per site)
+SITE_ASSETS = "assets/tbreport"
+
+
+def site_files(report: Report, options: Options, data_path: str) -> dict[str, bytes]:
+    """The files an ``--interactive`` Jekyll post loads: the shared scripts and styles, and
+    its data as a script setting ``window.tbreportData`` (no fetch, so no CORS or MIME
+    surprises on any host). Files without front matter are copied by Jekyll as they are."""
+    files = {f"{SITE_ASSETS}/{name}": asset(name).encode("utf-8") for name in SCRIPTS}
+    css = "\n".join(asset(name) for name in STYLES)
+    files[f"{SITE_ASSETS}/charts.css"] = css.encode("utf-8")
+    data = script_json(page_data(report, options))
+    files[data_path] = f"window.tbreportData = {data};\n".encode()
+    return files
