@@ -104,7 +104,9 @@ def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
     assert doc["format"] == "tbreport-charts" and doc["version"] == 1
     for chart, payload in zip(result.report.charts, doc["charts"], strict=True):
         assert payload == chart_payload(chart)
-        for line, meta, got in zip(chart.lines, payload["lines"], decode_payload(payload)):
+        for line, meta, got in zip(
+            chart.lines, payload["lines"], decode_payload(payload), strict=True
+        ):
             assert meta["run"] == line.run and meta["held"] == len(line.y)
             assert meta["values"] == "f4"  # torch writes float32: exact in 4 bytes
             np.testing.assert_array_equal(got["steps"], line.steps)
@@ -157,7 +159,7 @@ def test_static_fallback_none_and_full_data(tmp_path, logdir):
     none = (tmp_path / "none" / "index.html").read_text()
     assert "<img" not in none and "<noscript>" in none
     assert none.count('class="tbr-needs-js"') == 2 + 1  # one per chart and the page's note
-    assert "<table class=\"stats\">" in none  # the tables need no script
+    assert '<table class="stats">' in none  # the tables need no script
     default = (tmp_path / "static" / "index.html").stat().st_size
     assert (tmp_path / "none" / "index.html").stat().st_size < default / 2
 
@@ -174,7 +176,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS)
+        b = p.chromium.launch(
+            executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
+        )
         yield b
         b.close()
 
@@ -193,7 +197,9 @@ class Watched:
             r.continue_() if r.request.url == url.split("#")[0] else r.abort("blockedbyclient")
 
         self.context.route("**/*", route)
-        self.page.on("console", lambda m: m.type in ("error", "warning") and self.problems.append(m.text))
+        self.page.on(
+            "console", lambda m: m.type in ("error", "warning") and self.problems.append(m.text)
+        )
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("dialog", lambda d: (self.problems.append(f"dialog {d.message}"), d.dismiss()))
         self.page.goto(url)
@@ -260,8 +266,10 @@ def test_page_hover_hide_slider_and_no_requests(browser, report):
         rows = p.locator(".tbr-chart").first.locator(".tbr-readout tr[data-run]")
         assert rows.count() == len(chart.lines)
         for line in chart.lines:
-            row = p.locator(".tbr-chart").first.locator(".tbr-readout tr[data-run]").nth(
-                [ln.run for ln in chart.lines].index(line.run)
+            row = (
+                p.locator(".tbr-chart")
+                .first.locator(".tbr-readout tr[data-run]")
+                .nth([ln.run for ln in chart.lines].index(line.run))
             )
             step = int(row.get_attribute("data-step"))
             (i,) = np.flatnonzero(line.steps == step)
@@ -323,7 +331,11 @@ def test_url_fragment_restores_the_view(browser, report):
         page.drawn(tag)
         p = page.page
         state = p.evaluate("tbreport.state()")
-        assert (state["smoothing"], state["hidden"], state["filter"]) == (0.95, ["b"], re.escape(tag))
+        assert (state["smoothing"], state["hidden"], state["filter"]) == (
+            0.95,
+            ["b"],
+            re.escape(tag),
+        )
         plotted = p.evaluate("(t) => tbreport.plotted(t)", tag)
         assert [r["shown"] for r in plotted["runs"]] == [True, False]
         assert p.locator("#tbreport-controls input[type=range]").input_value() == "0.95"
@@ -419,7 +431,9 @@ def test_interactive_jekyll_post_draws_its_charts(tmp_path, browser):
     assert "<script" not in (tmp_path / "plain" / plain.main).read_text()  # default: images
     result = _build(root, site, format="jekyll", date=date, interactive=True)
     post = (site / result.main).read_text()
-    assert post.count('class="tbr-chart"') == len(result.report.charts) == post.count('<img src="{{')
+    assert (
+        post.count('class="tbr-chart"') == len(result.report.charts) == post.count('<img src="{{')
+    )
     built = sitecheck.jekyll_build(site, dest=tmp_path / "_site", baseurl="/repo")
     assert built.ok, built
     slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
@@ -433,9 +447,11 @@ def test_interactive_jekyll_post_draws_its_charts(tmp_path, browser):
             # the browser's own /favicon.ico lies outside the baseurl: not the page's request
             page.on(
                 "response",
-                lambda r: r.status >= 400
-                and not r.url.endswith("/favicon.ico")
-                and problems.append(f"{r.url}: {r.status}"),
+                lambda r: (
+                    r.status >= 400
+                    and not r.url.endswith("/favicon.ico")
+                    and problems.append(f"{r.url}: {r.status}")
+                ),
             )
             page.on("pageerror", lambda e: problems.append(str(e)))
             page.goto(url)

@@ -79,7 +79,7 @@ def main() -> int:
             print(f"uplot@{args.version} does not match the pin {PIN}:", file=sys.stderr)
             print(json.dumps(hashes, indent=2), file=sys.stderr)
             return 1
-        for name, data in files.items():
+        for name in files:
             if sha256((ASSETS / name).read_bytes()) != hashes[name]:
                 print(f"{ASSETS / name} differs from the registry's; rerun with --update")
                 return 1
