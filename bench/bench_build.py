@@ -42,8 +42,8 @@ def _cli_seconds(logdir: Path, fmt: str, image_format: str, repeat: int) -> floa
 
 
 def _stages(logdir: Path) -> list[tuple[str, float]]:
-    from tbreport.kinds.scalars import chart_csv
     from tbreport.charts import ChartPool
+    from tbreport.kinds.scalars import chart_csv
     from tbreport.options import Options
     from tbreport.read import read_logdir
     from tbreport.report import build_report

@@ -322,6 +322,9 @@ class Line:
     summary: SeriesSummary
     #: baseline runs are drawn dashed
     dashed: bool = False
+    #: step and wall time of each drawn point (what the browser's hover readout shows)
+    steps: np.ndarray | None = None
+    wall_times: np.ndarray | None = None
     #: matplotlib line style name: the runs of one trial share a colour, told apart by style
     style: str = "solid"
     #: the hparams trial the run belongs to: the legend has one entry per trial

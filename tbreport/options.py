@@ -27,6 +27,7 @@ X_AXES = ("step", "relative", "wall")
 IMAGE_FORMATS = ("png", "svg")
 DIRECTIONS = ("min", "max", "none")
 RESTART_MODES = ("replace", "keep-all")
+FALLBACKS = ("images", "none")
 
 
 class ConfigError(TbreportError):
@@ -199,7 +200,9 @@ class Options:
     format: str = _opt(
         "html",
         "`html` (default): `OUT/index.html`, one file with CSS, charts and data inline, no "
-        "scripts, no network; opens from `file://`, fine as a CI artifact or email attachment. "
+        "network; opens from `file://`, fine as a CI artifact or email attachment; charts are "
+        "drawn in the browser from the data in the page (docs/html-report.md), each with its "
+        "static image for readers without scripts. "
         "`jekyll`: `OUT/_posts/YYYY-MM-DD-<slug>.md` and `OUT/assets/images/<slug>/`; if `OUT` "
         "is not yet a Jekyll site, a minimal GitHub Pages one is created (`_config.yml` with "
         "`theme: minima`, an index) without touching existing files. `markdown`: "
@@ -299,6 +302,39 @@ class Options:
         metavar="N",
         type="int",
         check=_non_negative,
+    )
+    #: HTML: what a reader without scripts sees in place of each browser-drawn chart
+    fallback: str = _opt(
+        "images",
+        "HTML: `images` keeps each chart's static image for readers without scripts (the script "
+        "replaces it); `none` leaves the images out (smaller, faster; the page says the charts "
+        "need scripts, the tables remain)",
+        flag="--fallback",
+        type="choice",
+        choices=FALLBACKS,
+    )
+    #: HTML: today's report with static images only and no script at all
+    static: bool = _opt(
+        False,
+        "HTML: static chart images and CSV data links only, no script at all",
+        flag="--static",
+        type="flag",
+    )
+    #: embed every point instead of --max-points per line
+    full_data: bool = _opt(
+        False,
+        "HTML and `--interactive`: the page holds every point of every line (not thinned to "
+        "`--max-points`; the images then draw every point too)",
+        flag="--full-data",
+        type="flag",
+    )
+    #: Jekyll: browser-drawn charts in the post (script and data under assets/)
+    interactive: bool = _opt(
+        False,
+        "Jekyll: the post gets the HTML report's interactive charts (script and data under "
+        "`assets/`, the images kept as fallback and for feeds)",
+        flag="--interactive",
+        type="flag",
     )
     jobs: int | None = _opt(
         None,

@@ -159,5 +159,7 @@ def _artifacts(
             images[i] = image
     else:
         export()
+    if not data:  # the format asked for none: one None per element, like the images
+        data = [None] * len(elements)
     files = tuple(k.files(e) for k, e in zip(kinds, elements, strict=True))
     return Artifacts(images=tuple(images), data=tuple(data), files=files)

@@ -5,10 +5,12 @@ Update with ``python -m pytest tests/test_golden.py --update-golden`` and review
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +49,24 @@ def _check(path: Path, text: str, update: bool) -> None:
 
 def _strip_data_uris(html: str) -> str:
     # images embed bytes that depend on the font renderer; the text around them is the golden
-    return re.sub(r"data:([a-z/+]+);base64,[A-Za-z0-9+/=]+", r"data:\1;base64,…", html)
+    html = re.sub(r"data:([a-z/+]+);base64,[A-Za-z0-9+/=]+", r"data:\1;base64,…", html)
+    # the inline scripts (vendored uPlot, tbreport.js) and their CSP hashes are checked by
+    # test_interactive.py, the embedded data by test_golden_embedded_data
+    html = re.sub(r"'sha256-[A-Za-z0-9+/=]+'", "'sha256-…'", html)
+    html = re.sub(r'(<script type="application/json" id="tbreport-data">).*?(</script>)',
+                  r"\1…\2", html, flags=re.S)  # fmt: skip
+    return re.sub(r"<script>.*?</script>", "<script>…</script>", html, flags=re.S)
+
+
+def _inflated(page_json: str) -> str:
+    """The page's chart data with each chart's deflated points shown as the raw bytes (base64),
+    so the golden does not depend on the zlib version's choice of compressed encoding."""
+    doc = json.loads(page_json)
+    for chart in doc["charts"]:
+        if chart is not None:
+            raw = zlib.decompress(base64.b64decode(chart["data"]), -15)
+            chart["data"] = base64.b64encode(raw).decode("ascii")
+    return json.dumps(doc, indent=1, ensure_ascii=True) + "\n"
 
 
 def _build(tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -81,6 +100,15 @@ def test_golden_html(tmp_path, update_golden, monkeypatch):
         _strip_data_uris((out / "index.html").read_text()),
         update_golden,
     )
+
+
+def test_golden_embedded_data(tmp_path, update_golden, monkeypatch):
+    """The data the page's script draws from (format version 1, docs/html-report.md)."""
+    out = _build(tmp_path, "html", monkeypatch)
+    html = (out / "index.html").read_text()
+    found = re.search(r'<script type="application/json" id="tbreport-data">(.*?)</script>', html)
+    assert found, "no embedded chart data"
+    _check(GOLDEN / "quickstart.data.json", _inflated(found.group(1)), update_golden)
 
 
 def test_golden_markdown(tmp_path, update_golden, monkeypatch):

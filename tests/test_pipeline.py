@@ -37,7 +37,8 @@ def _data_uris(html: str, mime: str) -> list[bytes]:
 
 
 def test_html_report_is_one_self_contained_file(tmp_path):
-    result = build(_options(tmp_path))
+    # --static: the script-free report (the default's scripts: tests/test_interactive.py)
+    result = build(_options(tmp_path, static=True))
     out = tmp_path / "site"
     assert sorted(p.name for p in out.iterdir()) == [".tbreport-manifest.json", "index.html"]
     html = (out / "index.html").read_text()
@@ -51,7 +52,7 @@ def test_html_report_is_one_self_contained_file(tmp_path):
 
 
 def test_csv_holds_raw_and_smoothed_values(tmp_path):
-    build(_options(tmp_path, smoothing=0.9))
+    build(_options(tmp_path, smoothing=0.9, static=True))
     html = (tmp_path / "site" / "index.html").read_text()
     first = _data_uris(html, "text/csv")[0].decode()
     rows = list(csv.DictReader(io.StringIO(first)))
@@ -284,7 +285,7 @@ def test_wheel_ships_the_templates(tmp_path):
 
 
 def test_x_axis_and_log_y_options(tmp_path):
-    build(_options(tmp_path, x_axis="relative", log_y="poly$", smoothing=0))
+    build(_options(tmp_path, x_axis="relative", log_y="poly$", smoothing=0, static=True))
     html = (tmp_path / "site" / "index.html").read_text()
     line_csv, poly_csv = (d.decode() for d in _data_uris(html, "text/csv"))
     rows = list(csv.DictReader(io.StringIO(line_csv)))
@@ -293,7 +294,7 @@ def test_x_axis_and_log_y_options(tmp_path):
     assert first[0] == 0.0 and first[-1] > 0  # seconds since the run's first point
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", html, re.S)
     assert "log scale" not in captions[0] and "log scale" in captions[1]
-    build(_options(tmp_path / "w", x_axis="wall"))
+    build(_options(tmp_path / "w", x_axis="wall", static=True))
     html = (tmp_path / "w" / "site" / "index.html").read_text()
     rows = list(csv.DictReader(io.StringIO(_data_uris(html, "text/csv")[0].decode())))
     assert float(rows[0]["wall_time"]) > 1.6e9

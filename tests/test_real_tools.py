@@ -160,7 +160,8 @@ def test_jekyll_post_in_chromium(tmp_path, hostile_logdir):
 @pytest.mark.skipif(not sitecheck.have_chromium(), reason="chromium is not installed")
 @pytest.mark.parametrize("image_format", ["png", "svg"])
 def test_html_report_in_chromium_from_file_url(tmp_path, hostile_logdir, image_format):
-    result = _build(hostile_logdir, tmp_path / "report", image_format=image_format)
+    # --static: the script-free report (the interactive one: tests/test_interactive.py)
+    result = _build(hostile_logdir, tmp_path / "report", image_format=image_format, static=True)
     index = tmp_path / "report" / result.main
     report = sitecheck.open_in_chromium(index.resolve().as_uri())
     assert not report.problems, report.problems

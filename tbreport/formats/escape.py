@@ -10,6 +10,7 @@ tests/test_escape.py, which builds real sites with the hostile strings.
 
 from __future__ import annotations
 
+import json
 import re
 
 from markupsafe import Markup
@@ -27,6 +28,7 @@ __all__ = [
     "md_cell",
     "md_text",
     "plain_text",
+    "script_json",
     "slug",
     "strip_bidi",
     "text_line",
@@ -41,6 +43,19 @@ def html_name(s: str) -> Markup:
     """A name for HTML text: :func:`plain_text`, HTML-escaped, inside ``<bdi>`` so that a
     right-to-left name cannot reorder the punctuation and numbers next to it."""
     return Markup("<bdi>%s</bdi>") % html_escape(scrub(s))
+
+
+# JSON inside <script type="application/json">: "<" cannot start "</script" or "<!--", ">" and
+# "&" are escaped too so the text is inert in any HTML context, and U+2028/U+2029 (line
+# terminators to older JavaScript) never appear raw: ensure_ascii writes every non-ASCII
+# character, lone surrogates included, as a \u escape.
+_SCRIPT_JSON = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+
+
+def script_json(value: object) -> str:
+    """``value`` as compact JSON that is safe as the whole text of a script element."""
+    text = json.dumps(value, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return text.translate(_SCRIPT_JSON)
 
 
 # --- Liquid ---------------------------------------------------------------------------------

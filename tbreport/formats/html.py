@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 
 from tbreport.formats import Artifacts, Rendered, context, figures
+from tbreport.formats.interactive import inline_page
 from tbreport.formats.render import Renderer
 from tbreport.model import Report
 from tbreport.options import Options
@@ -22,7 +23,10 @@ class Html:
     name = "html"
 
     def needs(self, options: Options) -> frozenset[str]:
-        return frozenset({"images", "data"})
+        if options.static:
+            return frozenset({"images", "data"})
+        # the script makes the CSV from the embedded data; images only as the no-script view
+        return frozenset({"images"}) if options.fallback == "images" else frozenset()
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
         pass
@@ -35,6 +39,7 @@ class Html:
         data = [None if d is None else data_uri("text/csv", d) for d in artifacts.data]
         files = [{m.name: data_uri(m.mime, m.data) for m in media} for media in artifacts.files]
         ctx = context(report, options, figures(report, images, data, files))
+        ctx["page"] = None if options.static else inline_page(report, options)
         html = Renderer(options.templates).render("report.html.j2", ctx, autoescape=True)
         return Rendered((OutputFile("index.html", html.encode("utf-8")),), manifest_key="html")
 

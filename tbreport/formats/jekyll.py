@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 from tbreport.formats import Artifacts, FutureDateError, Rendered, context, figures
+from tbreport.formats.interactive import SCRIPTS, SITE_ASSETS, site_files
 from tbreport.formats.render import Renderer
 from tbreport.model import Report
 from tbreport.options import Options
@@ -65,6 +66,17 @@ class Jekyll:
         file_urls = [{m.name: f"/{assets}/{m.name}" for m in media} for media in artifacts.files]
         ctx = context(report, options, figures(report, image_urls, data_urls, file_urls))
         ctx["slug"] = slug
+        extra: dict[str, bytes] = {}
+        ctx["page"] = None
+        if options.interactive:
+            data_path = f"{assets}/charts.js"
+            extra = site_files(report, options, data_path)
+            # uPlot, then the post's data, then the script that draws from both
+            ctx["page"] = {
+                "css": f"/{SITE_ASSETS}/charts.css",
+                "scripts": [f"/{SITE_ASSETS}/{SCRIPTS[0]}", f"/{data_path}"]
+                + [f"/{SITE_ASSETS}/{name}" for name in SCRIPTS[1:]],
+            }
         renderer = Renderer(options.templates)
         post = renderer.render("post.md.j2", ctx, autoescape=False)
         post_path = f"_posts/{report.date.strftime('%Y-%m-%d')}-{slug}.md"
@@ -77,6 +89,7 @@ class Jekyll:
             if csv_bytes is not None:
                 files.append(OutputFile(f"{assets}/{chart.slug}.csv", csv_bytes))
         files.extend(OutputFile(f"{assets}/{m.name}", m.data) for ms in artifacts.files for m in ms)
+        files.extend(OutputFile(path, data) for path, data in extra.items())
         if not (Path(options.out) / "_config.yml").exists():
             site = {
                 "title": report.title,

@@ -93,3 +93,6 @@ class Kind(Protocol):
     def files(self, element: Element) -> tuple[Media, ...]:
         """The element's own files (logged images, audio clips); none is fine."""
         ...
+
+    # Optional: ``embed(element) -> dict`` gives the JSON the page's script draws the element
+    # from (see tbreport/kinds/scalars/embed.py); kinds without it keep their static image.

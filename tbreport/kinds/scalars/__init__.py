@@ -87,5 +87,11 @@ class Scalars:
     def files(self, element: Chart) -> tuple[Media, ...]:
         return ()
 
+    def embed(self, element: Chart | FinalValues) -> dict[str, Any] | None:
+        from tbreport.kinds.scalars.embed import chart_payload
+
+        # final values are a table: nothing for the script to draw
+        return None if isinstance(element, FinalValues) else chart_payload(element)
+
 
 KIND = Scalars()

@@ -106,7 +106,12 @@ def _build_chart(
         # smoothed over the full series, like the statistics; only the drawing skips points
         placed = np.flatnonzero(np.isfinite(x))
         undated += len(series) - placed.size
-        idx = placed[thin(x[placed], values[placed], options.max_points)]
+        # --full-data: the page holds every point, so the images draw every point too
+        idx = (
+            placed
+            if options.full_data
+            else placed[thin(x[placed], values[placed], options.max_points)]
+        )
         summary = series_summary(series.steps, values)
         summaries[run.name] = summary
         line = Line(
@@ -119,6 +124,8 @@ def _build_chart(
             drawn=int(idx.shape[0]),
             summary=summary,
             dashed=run.name in baseline,
+            steps=series.steps[idx],
+            wall_times=series.wall_times[idx],
         )
         lines.append(line)
         drawn_values.append(line.y)

@@ -1,0 +1,525 @@
+/* tbreport: draws the report's scalar charts with uPlot from the data embedded in the page.
+   Reads the JSON of #tbreport-data (or window.tbreportData), replaces each chart's static image
+   as the chart scrolls into view, and keeps the view (smoothing, hidden runs, filter) in the URL
+   fragment. No network, no eval; names only ever go into textContent. docs/html-report.md. */
+(function () {
+  "use strict";
+  var doc = document;
+  var source = doc.getElementById("tbreport-data");
+  var page = source ? JSON.parse(source.textContent) : window.tbreportData;
+  if (!page || page.format !== "tbreport-charts" || page.version !== 1) return;
+  if (typeof uPlot !== "function" || typeof DecompressionStream !== "function") return;
+
+  var MAX_WEIGHT = 0.999;
+  var WALL_MIN = -62135596800, WALL_END = 253402300800; // years 1 to 9999, as the build
+  var state = {
+    smoothing: page.smoothing,
+    hidden: new Set(),
+    filter: "",
+    xAxis: page.x_axis,
+    yScale: "auto", // "auto" (the build's --log-y), "linear" or "log"
+    outliers: page.ignore_outliers,
+  };
+  var charts = []; // one entry per element of the report; null when not drawn here
+
+  // --- smoothing: TensorBoard's classicSmoothing (data_transformer.ts), same operations ---
+  function smooth(values, weight) {
+    var w = Number(weight);
+    if (!isFinite(w)) w = 0;
+    w = Math.min(Math.max(w, 0), 1);
+    var n = values.length, out = new Float64Array(n), i;
+    for (i = 0; i < n; i++) out[i] = values[i];
+    if (w <= 0 || n === 0) return out;
+    var first = out[0], constant = true;
+    for (i = 0; i < n; i++) if (!(out[i] == first)) { constant = false; break; }
+    if (constant) return out;
+    var last = 0, k = 0;
+    for (i = 0; i < n; i++) {
+      var y = out[i];
+      if (!isFinite(y)) continue; // passes through, does not advance the average
+      last = last * w + (1 - w) * y;
+      k++;
+      out[i] = w === 1 ? last : last / (1 - Math.pow(w, k));
+    }
+    return out;
+  }
+
+  // --- data -------------------------------------------------------------------------------
+  async function inflate(b64) {
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate-raw"));
+    return new Response(stream).arrayBuffer();
+  }
+
+  function decode(payload, buf) {
+    var at = 0;
+    function take(Type, n) {
+      var a = new Type(buf, at, n);
+      at += Math.ceil(a.byteLength / 8) * 8;
+      return a;
+    }
+    return payload.lines.map(function (meta) {
+      var n = meta.held, deltas = take(BigInt64Array, n), steps = new Float64Array(n), s = 0n;
+      for (var i = 0; i < n; i++) { s += deltas[i]; steps[i] = Number(s); }
+      var wall = take(Float64Array, n);
+      var values = Float64Array.from(take(meta.values === "f4" ? Float32Array : Float64Array, n));
+      var built = meta.smoothed ? take(Float64Array, n) : null;
+      return { meta: meta, steps: steps, wall: wall, values: values, built: built, cache: {} };
+    });
+  }
+
+  function smoothedOf(chart, line) {
+    var w = state.smoothing;
+    // the build's weight: Python's smoothing of the full series, not of the points held here
+    if (line.built && w === chart.payload.smoothing) return line.built;
+    if (!(w > 0)) return line.values;
+    if (!line.cache[w]) line.cache = { [w]: smooth(line.values, w) };
+    return line.cache[w];
+  }
+
+  function dated(t) { return isFinite(t) && t >= WALL_MIN && t < WALL_END; }
+
+  function xOf(line) {
+    if (state.xAxis === "step") return line.steps;
+    var x = new Float64Array(line.wall.length), first = NaN, i;
+    for (i = 0; i < x.length; i++) if (dated(line.wall[i])) { first = line.wall[i]; break; }
+    for (i = 0; i < x.length; i++) {
+      var t = line.wall[i];
+      x[i] = dated(t) ? (state.xAxis === "relative" ? t - first : t) : NaN;
+    }
+    return x;
+  }
+
+  function logScale(chart) {
+    return state.yScale === "auto" ? chart.payload.log_y : state.yScale === "log";
+  }
+
+  // every x of every line, sorted once; each series aligned to it (null where a run has none)
+  function plotData(chart) {
+    var log = logScale(chart), all = [];
+    chart.lines.forEach(function (line) {
+      line.x = xOf(line);
+      line.order = Array.from(line.x.keys()).filter(function (i) { return isFinite(line.x[i]); });
+      line.order.sort(function (a, b) { return line.x[a] - line.x[b]; });
+      line.order.forEach(function (i) { all.push(line.x[i]); });
+    });
+    all.sort(function (a, b) { return a - b; });
+    var xs = all.filter(function (v, i) { return i === 0 || v !== all[i - 1]; });
+    var data = [xs];
+    chart.lines.forEach(function (line) {
+      var sm = smoothedOf(chart, line), raw = new Array(xs.length).fill(null);
+      var smo = new Array(xs.length).fill(null);
+      line.sorted = line.order.map(function (i) { return line.x[i]; });
+      line.order.forEach(function (i) {
+        var at = lowerBound(xs, line.x[i]);
+        raw[at] = drawable(line.values[i], log);
+        smo[at] = drawable(sm[i], log);
+      });
+      data.push(raw, smo);
+    });
+    return data;
+  }
+
+  function drawable(v, log) { return isFinite(v) && (!log || v > 0) ? v : null; }
+
+  function lowerBound(arr, v) {
+    var lo = 0, hi = arr.length;
+    while (lo < hi) { var mid = (lo + hi) >> 1; if (arr[mid] < v) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+
+  // --- y range: every smoothed point and every last point in view; raw outliers may be cut --
+  function yRange(chart, u) {
+    var log = logScale(chart), xmin = u.scales.x.min, xmax = u.scales.x.max;
+    var raw = [], keep = [];
+    chart.lines.forEach(function (line) {
+      if (state.hidden.has(line.meta.run)) return;
+      var sm = smoothedOf(chart, line);
+      line.order.forEach(function (i, k) {
+        var x = line.x[i];
+        if (xmin != null && (x < xmin || x > xmax)) return;
+        var v = drawable(line.values[i], log), s = drawable(sm[i], log);
+        if (v !== null) raw.push(v);
+        if (s !== null) keep.push(s);
+        if (k === line.order.length - 1 && v !== null) keep.push(v);
+      });
+    });
+    var lo = Infinity, hi = -Infinity;
+    if (state.outliers && raw.length > 2) {
+      raw.sort(function (a, b) { return a - b; });
+      var n = raw.length;
+      lo = raw[Math.ceil((n - 1) * 0.05)];
+      hi = raw[Math.floor((n - 1) * 0.95)];
+    } else {
+      keep = keep.concat(raw);
+    }
+    keep.forEach(function (v) { if (v < lo) lo = v; if (v > hi) hi = v; });
+    if (!isFinite(lo)) return log ? [0.1, 10] : [-1, 1];
+    if (log) return [lo / 2, hi * 2];
+    if (lo === hi) return lo === 0 ? [-1, 1] : lo < 0 ? [2 * lo, 0] : [0, 2 * lo];
+    var pad = (hi - lo + Number.EPSILON) * 0.05;
+    return [lo - pad, hi + pad];
+  }
+
+  // --- drawing ----------------------------------------------------------------------------
+  function rgba(hex, alpha) {
+    var m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex);
+    if (!m) return hex;
+    return "rgba(" + [1, 2, 3].map(function (i) { return parseInt(m[i], 16); }).join(",") +
+      "," + alpha + ")";
+  }
+
+  function el(tag, cls, text) {
+    var e = doc.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+
+  function fmt(v) {
+    if (v == null) return "–";
+    if (!isFinite(v)) return String(v);
+    var a = Math.abs(v);
+    return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(4) : String(+v.toPrecision(6));
+  }
+
+  function fmtWall(t) { return dated(t) ? new Date(t * 1000).toISOString().replace(".000", "") : "–"; }
+
+  function nearest(line, x) {
+    var xs = line.sorted;
+    if (!xs.length) return -1;
+    var at = lowerBound(xs, x);
+    if (at >= xs.length) at = xs.length - 1;
+    else if (at > 0 && x - xs[at - 1] < xs[at] - x) at -= 1;
+    return line.order[at];
+  }
+
+  function build(chart) {
+    var box = chart.box;
+    if (chart.plot) chart.plot.destroy();
+    var data = plotData(chart), log = logScale(chart);
+    var series = [{ label: "x" }];
+    chart.lines.forEach(function (line) {
+      var show = !state.hidden.has(line.meta.run), dash = line.meta.dashed ? [6, 4] : undefined;
+      var smoothing = state.smoothing > 0;
+      series.push({ label: line.meta.label, stroke: rgba(line.meta.color, smoothing ? 0.25 : 1),
+        width: 1, spanGaps: true, show: show, dash: dash, points: { show: false } });
+      series.push({ label: line.meta.label, stroke: line.meta.color, width: smoothing ? 1.5 : 0,
+        spanGaps: true, show: show && smoothing, dash: dash, points: { show: false } });
+    });
+    var opts = {
+      width: Math.max(box.clientWidth, 200),
+      height: Math.round(Math.max(box.clientWidth, 200) * 0.55),
+      legend: { show: false },
+      cursor: { drag: { x: true, y: false }, points: { show: false } },
+      scales: {
+        x: { time: state.xAxis === "wall" },
+        y: { distr: log ? 3 : 1, range: function (u) { return yRange(chart, u); } },
+      },
+      axes: [{ label: { step: "step", relative: "seconds", wall: "" }[state.xAxis] }, {}],
+      series: series,
+      hooks: { setCursor: [function (u) { readout(chart, u); }] },
+    };
+    chart.plot = new uPlot(opts, data, chart.canvas);
+    chart.data = data;
+    note(chart);
+  }
+
+  function readout(chart, u) {
+    var idx = u.cursor.idx, rows = chart.rows;
+    if (idx == null) { chart.readout.hidden = true; return; }
+    var x = u.data[0][idx];
+    chart.readout.hidden = false;
+    chart.readout.dataset.x = String(x);
+    chart.lines.forEach(function (line, k) {
+      var row = rows[k], i = nearest(line, x);
+      row.tr.hidden = state.hidden.has(line.meta.run) || i < 0;
+      if (row.tr.hidden) return;
+      var sm = smoothedOf(chart, line);
+      row.step.textContent = String(line.steps[i]);
+      row.wall.textContent = fmtWall(line.wall[i]);
+      row.raw.textContent = fmt(line.values[i]);
+      row.smoothed.textContent = fmt(sm[i]);
+      row.tr.dataset.step = String(line.steps[i]);
+      row.tr.dataset.wall = String(line.wall[i]);
+      row.tr.dataset.raw = String(line.values[i]);
+      row.tr.dataset.smoothed = String(sm[i]);
+    });
+  }
+
+  function note(chart) {
+    var held = 0, points = 0;
+    chart.lines.forEach(function (l) { held += l.meta.held; points += l.meta.points; });
+    var text = "";
+    if (held < points) {
+      var n = function (v) { return v.toLocaleString("en-US"); };
+      text = state.smoothing === chart.payload.smoothing && state.smoothing > 0
+        ? "smoothed over all " + n(points) + " points; the page holds " + n(held)
+        : state.smoothing > 0 ? "smoothing over " + n(held) + " of " + n(points) + " points" : "";
+    }
+    chart.note.textContent = text;
+  }
+
+  function legend(chart) {
+    var box = el("div", "tbr-legend");
+    chart.lines.forEach(function (line) {
+      var b = el("button", "tbr-run");
+      b.type = "button";
+      var sw = el("span", "swatch");
+      sw.style.background = line.meta.color;
+      b.append(sw, el("bdi", null, line.meta.label));
+      b.addEventListener("click", function (ev) {
+        if (ev.shiftKey) {
+          page.runs.forEach(function (r) { state.hidden[r === line.meta.run ? "delete" : "add"](r); });
+          changed();
+        } else {
+          setHidden(line.meta.run, !state.hidden.has(line.meta.run));
+        }
+      });
+      line.button = b;
+      box.append(b);
+    });
+    return box;
+  }
+
+  function readoutTable(chart) {
+    var table = el("table", "tbr-readout");
+    var head = el("tr");
+    ["Run", "Step", "Wall time", "Value", "Smoothed"].forEach(function (h) { head.append(el("th", null, h)); });
+    table.append(head);
+    chart.rows = chart.lines.map(function (line) {
+      var tr = el("tr"), name = el("td");
+      tr.dataset.run = line.meta.run;
+      name.append(el("bdi", null, line.meta.label));
+      var row = { tr: tr, step: el("td", "num"), wall: el("td"), raw: el("td", "num"), smoothed: el("td", "num") };
+      tr.append(name, row.step, row.wall, row.raw, row.smoothed);
+      table.append(tr);
+      return row;
+    });
+    table.hidden = true;
+    return table;
+  }
+
+  function csv(chart) {
+    var quote = function (s) {
+      if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // spreadsheets run such cells as formulas
+      return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    };
+    var xname = state.xAxis === "wall" ? "wall_time" : state.xAxis;
+    var out = ["run," + xname + ",step,value,smoothed"];
+    chart.lines.forEach(function (line) {
+      var sm = smoothedOf(chart, line), x = xOf(line), name = quote(line.meta.run);
+      for (var i = 0; i < line.values.length; i++) {
+        out.push([name, x[i], line.steps[i], line.values[i], sm[i]].join(","));
+      }
+    });
+    return out.join("\n") + "\n";
+  }
+
+  function download(chart) {
+    var a = el("a");
+    a.href = URL.createObjectURL(new Blob([csv(chart)], { type: "text/csv" }));
+    a.download = chart.payload.slug + ".csv";
+    doc.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(function () { URL.revokeObjectURL(a.href); }, 0);
+  }
+
+  async function render(chart) {
+    if (chart.rendering) return chart.rendering;
+    chart.rendering = (async function () {
+      chart.lines = decode(chart.payload, await inflate(chart.payload.data));
+      var box = chart.box;
+      chart.canvas = el("div", "tbr-plot");
+      chart.note = el("p", "tbr-note");
+      chart.readout = readoutTable(chart);
+      var link = el("button", "tbr-csv", "Plotted data (CSV)");
+      link.type = "button";
+      link.addEventListener("click", function () { download(chart); });
+      box.replaceChildren(legend(chart), chart.canvas, chart.note, chart.readout);
+      var caption = box.closest("figure") && box.closest("figure").querySelector("figcaption");
+      (caption || box).append(" ", link);
+      chart.canvas.addEventListener("dblclick", function () { build(chart); });
+      build(chart);
+      paintLegend(chart);
+      box.dataset.tbreportState = "drawn";
+      if (typeof ResizeObserver === "function") {
+        var width = box.clientWidth;
+        new ResizeObserver(function () {
+          if (box.clientWidth !== width && chart.plot) {
+            width = box.clientWidth;
+            chart.plot.setSize({ width: width, height: Math.round(width * 0.55) });
+          }
+        }).observe(box);
+      }
+    })();
+    return chart.rendering;
+  }
+
+  function paintLegend(chart) {
+    chart.lines.forEach(function (line) {
+      var off = state.hidden.has(line.meta.run);
+      line.button.setAttribute("aria-pressed", off ? "false" : "true");
+      line.button.classList.toggle("off", off);
+    });
+  }
+
+  // --- state ------------------------------------------------------------------------------
+  function filterRegex() {
+    try { return state.filter ? new RegExp(state.filter, "i") : null; } catch (e) { return undefined; }
+  }
+
+  function changed(opts) {
+    var rebuild = !opts || opts.rebuild !== false;
+    var re = filterRegex();
+    if (controls.filter) controls.filter.setAttribute("aria-invalid", re === undefined ? "true" : "false");
+    charts.forEach(function (chart) {
+      if (!chart) return;
+      var figure = chart.box.closest("figure") || chart.box;
+      figure.hidden = !!re && !re.test(chart.payload.tag);
+      if (chart.plot && rebuild) { build(chart); paintLegend(chart); }
+    });
+    syncControls();
+    writeHash();
+  }
+
+  function writeHash() {
+    var p = new URLSearchParams();
+    if (state.smoothing !== page.smoothing) p.set("smoothing", String(state.smoothing));
+    Array.from(state.hidden).sort().forEach(function (r) { p.append("hide", r); });
+    if (state.filter) p.set("filter", state.filter);
+    if (state.xAxis !== page.x_axis) p.set("x", state.xAxis);
+    if (state.yScale !== "auto") p.set("y", state.yScale);
+    if (state.outliers !== page.ignore_outliers) p.set("outliers", state.outliers ? "1" : "0");
+    var hash = p.toString(), url = location.href.split("#")[0] + (hash ? "#" + hash : "");
+    if (url === location.href) return;
+    try { history.replaceState(null, "", url); } catch (e) { location.replace(hash ? "#" + hash : "#"); }
+  }
+
+  function readHash() {
+    var p = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var w = parseFloat(p.get("smoothing"));
+    state.smoothing = p.has("smoothing") && isFinite(w) ? Math.min(Math.max(w, 0), MAX_WEIGHT) : page.smoothing;
+    state.hidden = new Set(p.getAll("hide"));
+    state.filter = p.get("filter") || "";
+    var x = p.get("x");
+    state.xAxis = ["step", "relative", "wall"].indexOf(x) >= 0 ? x : page.x_axis;
+    var y = p.get("y");
+    state.yScale = y === "linear" || y === "log" ? y : "auto";
+    state.outliers = p.has("outliers") ? p.get("outliers") === "1" : page.ignore_outliers;
+  }
+
+  // --- controls ---------------------------------------------------------------------------
+  var controls = {};
+  function control(label, input) {
+    var l = el("label", "tbr-control");
+    l.append(el("span", null, label), input);
+    return l;
+  }
+
+  function makeControls() {
+    var bar = doc.getElementById("tbreport-controls");
+    if (!bar) { bar = el("div"); bar.id = "tbreport-controls"; doc.body.prepend(bar); }
+    var s = controls.smoothing = el("input");
+    s.type = "range"; s.min = "0"; s.max = String(MAX_WEIGHT); s.step = "0.001";
+    controls.weight = el("output", "tbr-weight");
+    s.addEventListener("input", function () { setSmoothing(parseFloat(s.value)); });
+    var x = controls.x = el("select");
+    [["step", "Step"], ["relative", "Relative"], ["wall", "Wall"]].forEach(function (o) {
+      var opt = el("option", null, o[1]); opt.value = o[0]; x.append(opt);
+    });
+    x.addEventListener("change", function () { state.xAxis = x.value; changed(); });
+    var y = controls.y = el("select");
+    [["auto", "as built"], ["linear", "linear"], ["log", "log"]].forEach(function (o) {
+      var opt = el("option", null, o[1]); opt.value = o[0]; y.append(opt);
+    });
+    y.addEventListener("change", function () { state.yScale = y.value; changed(); });
+    var o = controls.outliers = el("input");
+    o.type = "checkbox";
+    o.addEventListener("change", function () { state.outliers = o.checked; changed(); });
+    var f = controls.filter = el("input");
+    f.type = "search"; f.placeholder = "regex"; f.spellcheck = false;
+    f.addEventListener("input", function () { state.filter = f.value; changed({ rebuild: false }); });
+    var weight = control("Smoothing", s);
+    weight.append(controls.weight);
+    bar.replaceChildren(weight, control("X axis", x), control("Y scale", y),
+      control("Ignore outliers", o), control("Filter tags", f));
+    bar.hidden = false;
+  }
+
+  function syncControls() {
+    if (!controls.smoothing) return;
+    controls.smoothing.value = String(state.smoothing);
+    controls.weight.textContent = state.smoothing.toFixed(3);
+    controls.x.value = state.xAxis;
+    controls.y.value = state.yScale;
+    controls.outliers.checked = state.outliers;
+    if (controls.filter.value !== state.filter) controls.filter.value = state.filter;
+  }
+
+  // --- page API (docs/html-report.md) -------------------------------------------------------
+  function setSmoothing(w) {
+    var v = Number(w);
+    state.smoothing = isFinite(v) ? Math.min(Math.max(v, 0), MAX_WEIGHT) : 0;
+    changed();
+  }
+
+  function setHidden(run, hidden) {
+    state.hidden[hidden ? "add" : "delete"](String(run));
+    changed();
+  }
+
+  function chartFor(tag) {
+    return charts.find(function (c) { return c && c.payload.tag === tag; });
+  }
+
+  window.tbreport = {
+    version: page.version,
+    smooth: function (values, weight) { return Array.from(smooth(values, weight)); },
+    setSmoothing: setSmoothing,
+    setHidden: setHidden,
+    setFilter: function (re) { state.filter = String(re); changed({ rebuild: false }); },
+    state: function () {
+      return { smoothing: state.smoothing, hidden: Array.from(state.hidden).sort(),
+        filter: state.filter, xAxis: state.xAxis, yScale: state.yScale, outliers: state.outliers };
+    },
+    render: function (tag) { var c = chartFor(tag); return c ? render(c) : Promise.resolve(); },
+    // what a chart plots now: x and, per run, raw and smoothed values and whether it is shown
+    plotted: function (tag) {
+      var c = chartFor(tag);
+      if (!c || !c.plot) return null;
+      return { x: Array.from(c.data[0]), runs: c.lines.map(function (line, k) {
+        return { run: line.meta.run, raw: c.data[1 + 2 * k], smoothed: c.data[2 + 2 * k],
+          shown: c.plot.series[1 + 2 * k].show };
+      }) };
+    },
+  };
+
+  // --- start --------------------------------------------------------------------------------
+  page.runs = [];
+  var seen = new Set();
+  page.charts.forEach(function (p) {
+    if (p) p.lines.forEach(function (l) { if (!seen.has(l.run)) { seen.add(l.run); page.runs.push(l.run); } });
+  });
+  readHash();
+  makeControls();
+  var boxes = doc.querySelectorAll(".tbr-chart[data-tbreport-index]");
+  var observer = typeof IntersectionObserver === "function" ? new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) {
+      if (!e.isIntersecting) return;
+      observer.unobserve(e.target);
+      render(charts[+e.target.dataset.tbreportIndex]);
+    });
+  }, { rootMargin: "300px 0px" }) : null;
+  boxes.forEach(function (box) {
+    var i = +box.dataset.tbreportIndex, payload = page.charts[i];
+    if (!payload) return;
+    box.dataset.tbreportTag = payload.tag;
+    charts[i] = { payload: payload, box: box };
+    if (observer) observer.observe(box); else render(charts[i]);
+  });
+  changed({ rebuild: false });
+  window.addEventListener("hashchange", function () { readHash(); changed(); });
+})();

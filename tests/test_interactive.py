@@ -1,0 +1,464 @@
+"""The HTML report's browser-drawn charts: the embedded data, the vendored uPlot, the options,
+and (marked real_tools) the page in real headless Chromium from file://.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sitecheck
+
+from tbreport.formats.escape import script_json
+from tbreport.kinds.scalars.embed import chart_payload, decode_payload
+from tbreport.options import make_options
+from tbreport.pipeline import build
+
+ROOT = Path(__file__).parent.parent
+ASSETS = ROOT / "templates" / "assets"
+DATA_RE = re.compile(r'<script type="application/json" id="tbreport-data">(.*?)</script>', re.S)
+
+needs_chromium = pytest.mark.skipif(not sitecheck.have_chromium(), reason="no chromium")
+
+
+def _build(logdir: Path, out: Path, **kw):
+    cli = {"runs_dir": str(logdir), "out": str(out), "quiet": True, "jobs": 1, **kw}
+    return build(make_options(cli, {}, None))
+
+
+def sequential_smooth(values, weight):
+    """TENSORBOARD.md's classicSmoothing, one point at a time: the reference."""
+    w = min(max(weight if math.isfinite(weight) else 0.0, 0.0), 1.0)
+    ys = [float(v) for v in values]
+    if w <= 0 or not ys or all(y == ys[0] for y in ys):
+        return ys
+    last, n, out = 0.0, 0, []
+    for y in ys:
+        if not math.isfinite(y):
+            out.append(y)
+            continue
+        last = last * w + (1 - w) * y
+        n += 1
+        out.append(last / (1 - w**n) if w != 1 else last)
+    return out
+
+
+def _js_number(v: float) -> str:
+    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+
+
+def close_to(got, want, scale) -> bool:
+    """Equal where non-finite, within 1e-12 of the series' largest magnitude elsewhere."""
+    for g, r in zip(got, want, strict=True):
+        if math.isfinite(r):
+            if g is None or abs(g - r) > 1e-12 * scale:
+                return False
+        elif not (g is None or (math.isnan(g) and math.isnan(r)) or g == r):
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory):
+    """Two runs, two tags; run "b" is long enough to be thinned with --max-points 100."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path_factory.mktemp("interactive") / "runs"
+    rng = np.random.default_rng(7)
+    for name, steps in (("a", 300), ("b", 1000)):
+        w = SummaryWriter(log_dir=str(root / name))
+        for step in range(steps):
+            w.add_scalar("loss/train", float(np.exp(-step / 200) + rng.normal(0, 0.05)), step * 2)
+            w.add_scalar("acc/val", float(step / steps + rng.normal(0, 0.01)), step * 2)
+        w.close()
+    return root
+
+
+def _payloads(html: str) -> dict:
+    found = DATA_RE.search(html)
+    assert found, "no embedded data"
+    return json.loads(found.group(1))
+
+
+# --- without a browser ------------------------------------------------------------------------
+
+
+def test_vendored_uplot_matches_its_pin():
+    pin = json.loads((ASSETS / "uplot.json").read_text())
+    assert pin["package"] == "uplot" and re.fullmatch(r"\d+\.\d+\.\d+", pin["version"])
+    for name, digest in pin["files"].items():
+        assert hashlib.sha256((ASSETS / name).read_bytes()).hexdigest() == digest, name
+    assert f"(v{pin['version']})" in (ASSETS / "uPlot.iife.min.js").read_text()[:200]
+    assert "MIT License" in (ASSETS / "uPlot.LICENSE").read_text()
+
+
+def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
+    result = _build(logdir, tmp_path / "out", max_points=100)
+    doc = _payloads((tmp_path / "out" / "index.html").read_text())
+    assert doc["format"] == "tbreport-charts" and doc["version"] == 1
+    for chart, payload in zip(result.report.charts, doc["charts"], strict=True):
+        assert payload == chart_payload(chart)
+        for line, meta, got in zip(
+            chart.lines, payload["lines"], decode_payload(payload), strict=True
+        ):
+            assert meta["run"] == line.run and meta["held"] == len(line.y)
+            assert meta["values"] == "f4"  # torch writes float32: exact in 4 bytes
+            np.testing.assert_array_equal(got["steps"], line.steps)
+            np.testing.assert_array_equal(got["wall_times"], line.wall_times)
+            np.testing.assert_array_equal(got["values"], line.y)
+            np.testing.assert_array_equal(got["smoothed"], line.smoothed)
+    long = next(m for m in doc["charts"][0]["lines"] if m["run"] == "b")
+    assert long["points"] == 1000 and long["held"] <= 100
+
+
+def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdir):
+    from dataclasses import replace
+
+    result = _build(logdir, tmp_path / "out")
+    chart = result.report.charts[0]
+    line = replace(chart.lines[0], y=chart.lines[0].y + 1e-12)  # not a float32 any more
+    payload = chart_payload(replace(chart, lines=(line,)))
+    assert payload["lines"][0]["values"] == "f8"
+    np.testing.assert_array_equal(decode_payload(payload)[0]["values"], line.y)
+
+
+def test_script_json_cannot_close_the_script_element():
+    hostile = "</script><script>alert(1)</script><!-- &amp; \u2028\u2029 \udc80 ]]>"
+    text = script_json({"run": hostile, "tag": ["<", ">", "&"]})
+    assert not set(text) & {"<", ">", "&", "\u2028", "\u2029"}
+    assert json.loads(text) == {"run": hostile, "tag": ["<", ">", "&"]}
+
+
+def test_csp_allows_exactly_the_inline_scripts(tmp_path, logdir):
+    _build(logdir, tmp_path / "out")
+    html = (tmp_path / "out" / "index.html").read_text()
+    csp = re.search(r'Content-Security-Policy" content="([^"]*)"', html).group(1)
+    assert "unsafe-inline'; script-src" in csp and "unsafe-eval" not in csp
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
+    assert len(scripts) == 2 and scripts[0].startswith("/*! https://github.com/leeoniya/uPlot")
+    hashes = re.findall(r"'sha256-([A-Za-z0-9+/=]+)'", csp)
+    want = [base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in scripts]
+    assert hashes == want
+    assert "data:text/csv" not in html  # the script makes the CSV from the embedded data
+    assert "http://" not in scripts[1] and "https://" not in scripts[1]
+    assert not re.search(r"\beval\(|new Function|innerHTML", scripts[1])
+
+
+def test_static_fallback_none_and_full_data(tmp_path, logdir):
+    static = _build(logdir, tmp_path / "static", static=True)
+    html = (tmp_path / "static" / static.main).read_text()
+    assert "<script" not in html and html.count("data:text/csv") == len(static.report.charts)
+
+    _build(logdir, tmp_path / "none", fallback="none")
+    none = (tmp_path / "none" / "index.html").read_text()
+    assert "<img" not in none and "<noscript>" in none
+    assert none.count('class="tbr-needs-js"') == 2 + 1  # one per chart and the page's note
+    assert '<table class="stats">' in none  # the tables need no script
+    default = (tmp_path / "static" / "index.html").stat().st_size
+    assert (tmp_path / "none" / "index.html").stat().st_size < default / 2
+
+    _build(logdir, tmp_path / "full", full_data=True, max_points=100)
+    doc = _payloads((tmp_path / "full" / "index.html").read_text())
+    assert all(m["held"] == m["points"] for c in doc["charts"] for m in c["lines"])
+
+
+# --- in Chromium --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
+
+
+class Watched:
+    """A page whose requests, console messages, errors and dialogs are recorded."""
+
+    def __init__(self, browser, url: str, **context) -> None:
+        self.context = browser.new_context(viewport={"width": 1200, "height": 900}, **context)
+        self.page = self.context.new_page()
+        self.problems: list[str] = []
+        self.requests: list[str] = []
+
+        def route(r):
+            self.requests.append(r.request.url)
+            r.continue_() if r.request.url == url.split("#")[0] else r.abort("blockedbyclient")
+
+        self.context.route("**/*", route)
+        self.page.on(
+            "console", lambda m: m.type in ("error", "warning") and self.problems.append(m.text)
+        )
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("dialog", lambda d: (self.problems.append(f"dialog {d.message}"), d.dismiss()))
+        self.page.goto(url)
+
+    def drawn(self, tag: str | None = None) -> None:
+        if tag is not None:
+            self.page.evaluate("(t) => tbreport.render(t)", tag)
+        self.page.wait_for_selector(".tbr-chart[data-tbreport-state=drawn]")
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, logdir):
+    out = tmp_path_factory.mktemp("report")
+    result = _build(logdir, out, max_points=100)
+    return result, (out / "index.html").resolve().as_uri()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_browser_smoothing_equals_the_sequential_reference(browser, report):
+    rng = np.random.default_rng(3)
+    noisy = rng.normal(0, 1, 10_000).cumsum() * 1e-3 + rng.normal(0, 1, 10_000)
+    series = {
+        "nan_inf": [1.0, float("nan"), 2.0, float("inf"), -3.0, float("-inf"), 4.0],
+        "constant": [2.5] * 50,
+        "one": [7.0],
+        "empty": [],
+        "first_nan": [float("nan"), 1.0, 2.0],
+        "ten_thousand": noisy.tolist(),
+        "zero_crossings": np.sin(np.arange(10_000) / 7).tolist(),
+    }
+    page = Watched(browser, report[1])
+    try:
+        for name, values in series.items():
+            for weight in (0.0, 0.6, 0.999):
+                got = page.page.evaluate(
+                    "([v, w]) => tbreport.smooth(v.map(Number), w).map(String)",
+                    [[v if math.isfinite(v) else _js_number(v) for v in values], weight],
+                )
+                got = [float(g.replace("Infinity", "inf")) for g in got]
+                want = sequential_smooth(values, weight)
+                scale = max((abs(v) for v in values if math.isfinite(v)), default=1.0)
+                assert close_to(got, want, scale), (name, weight)
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_page_hover_hide_slider_and_no_requests(browser, report):
+    result, url = report
+    chart = result.report.charts[0]
+    page = Watched(browser, url)
+    try:
+        page.drawn()
+        p = page.page
+        # hover: every visible run's readout is a point of the data, step/wall/raw/smoothed
+        box = p.locator(".tbr-chart").first.locator(".u-over").bounding_box()
+        p.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] / 2)
+        rows = p.locator(".tbr-chart").first.locator(".tbr-readout tr[data-run]")
+        assert rows.count() == len(chart.lines)
+        for line in chart.lines:
+            row = (
+                p.locator(".tbr-chart")
+                .first.locator(".tbr-readout tr[data-run]")
+                .nth([ln.run for ln in chart.lines].index(line.run))
+            )
+            step = int(row.get_attribute("data-step"))
+            (i,) = np.flatnonzero(line.steps == step)
+            assert float(row.get_attribute("data-raw")) == line.y[i]
+            assert float(row.get_attribute("data-smoothed")) == line.smoothed[i]
+            assert float(row.get_attribute("data-wall")) == line.wall_times[i]
+            assert row.is_visible()
+        # each run shows its point nearest the cursor's x (run "a" ends before it)
+        x = float(p.locator(".tbr-chart").first.locator(".tbr-readout").get_attribute("data-x"))
+        for k, line in enumerate(chart.lines):
+            nearest = line.steps[np.argmin(np.abs(line.steps - x))]
+            assert int(rows.nth(k).get_attribute("data-step")) == nearest
+        assert int(rows.nth(0).get_attribute("data-step")) == 598 < x
+        # the line at the build's weight is Python's smoothing of the full series
+        plotted = p.evaluate("(t) => tbreport.plotted(t)", chart.tag)
+        for line, got in zip(chart.lines, plotted["runs"], strict=True):
+            at = {x: v for x, v in zip(plotted["x"], got["smoothed"], strict=True) if v is not None}
+            assert [at[float(s)] for s in line.steps] == line.smoothed.tolist()
+        # hiding a run hides it everywhere, and the readout drops it
+        p.locator(".tbr-chart").first.locator(".tbr-run", has_text="a").click()
+        plotted = p.evaluate("(t) => tbreport.plotted(t)", chart.tag)
+        assert [r["shown"] for r in plotted["runs"]] == [False, True]
+        assert p.evaluate("tbreport.state().hidden") == ["a"]
+        assert "hide=a" in p.url
+        p.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+        assert not rows.nth(0).is_visible() and rows.nth(1).is_visible()
+        # shift-click: only this one; a plain click shows it again
+        p.locator(".tbr-chart").first.locator(".tbr-run", has_text="a").click(modifiers=["Shift"])
+        assert p.evaluate("tbreport.state().hidden") == ["b"]
+        p.evaluate("tbreport.setHidden('b', false)")
+        # the slider re-smooths the points the page holds, and says so for the thinned run
+        p.locator("#tbreport-controls input[type=range]").fill("0.9")
+        assert p.evaluate("tbreport.state().smoothing") == 0.9
+        plotted = p.evaluate("(t) => tbreport.plotted(t)", chart.tag)
+        for line, got in zip(chart.lines, plotted["runs"], strict=True):
+            at = {x: v for x, v in zip(plotted["x"], got["smoothed"], strict=True) if v is not None}
+            want = sequential_smooth(line.y.tolist(), 0.9)
+            assert close_to([at[float(s)] for s in line.steps], want, np.abs(line.y).max())
+        note = p.locator(".tbr-chart").first.locator(".tbr-note").inner_text()
+        held = sum(len(ln.y) for ln in chart.lines)
+        assert note == f"smoothing over {held:,} of {chart.points:,} points"
+        # the filter hides charts whose tag does not match
+        p.locator("#tbreport-controls input[type=search]").fill("^loss/")
+        assert p.locator("figure:not([hidden]) .tbr-chart").count() == 1
+        assert not page.problems, page.problems
+        assert page.requests == [url]  # nothing left the page
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_url_fragment_restores_the_view(browser, report):
+    result, url = report
+    tag = result.report.charts[0].tag  # charts are in TensorBoard's order
+    other = result.report.charts[1].tag
+    page = Watched(browser, url + "#smoothing=0.95&hide=b&filter=" + re.escape(tag))
+    try:
+        page.drawn(tag)
+        p = page.page
+        state = p.evaluate("tbreport.state()")
+        assert (state["smoothing"], state["hidden"], state["filter"]) == (
+            0.95,
+            ["b"],
+            re.escape(tag),
+        )
+        plotted = p.evaluate("(t) => tbreport.plotted(t)", tag)
+        assert [r["shown"] for r in plotted["runs"]] == [True, False]
+        assert p.locator("#tbreport-controls input[type=range]").input_value() == "0.95"
+        hidden = p.locator(f'.tbr-chart[data-tbreport-tag="{other}"]').evaluate(
+            "e => e.closest('figure').hidden"
+        )
+        assert hidden
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_without_javascript_every_chart_image_shows(browser, report):
+    result, url = report
+    page = Watched(browser, url, java_script_enabled=False)
+    try:
+        images = page.page.evaluate(
+            "() => Array.from(document.querySelectorAll('.tbr-chart img'),"
+            " i => [i.complete, i.naturalWidth])"
+        )
+        assert len(images) == len(result.report.charts)
+        assert all(done and width > 0 for done, width in images)
+        assert page.page.locator("#tbreport-controls").is_hidden()
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_hostile_names_are_inert_in_the_drawn_charts(tmp_path, browser):
+    from test_real_tools import HOSTILE_RUNS, HOSTILE_TAGS, shown
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path / "runs"
+    for r, name in enumerate(HOSTILE_RUNS + ["</script><script>window.__pwned=1</script>\u2028"]):
+        w = SummaryWriter(log_dir=str(root / name))
+        for step in range(5):
+            for t, tag in enumerate(HOSTILE_TAGS + ["</script><!--<script>alert(1)//&amp;"]):
+                w.add_scalar(tag, (step + 1) * (r + 1) + t, step)
+        w.close()
+    result = _build(root, tmp_path / "out")
+    url = (tmp_path / "out" / "index.html").resolve().as_uri()
+    page = Watched(browser, url)
+    try:
+        p = page.page
+        for chart in result.report.charts:
+            p.evaluate("(t) => tbreport.render(t)", chart.tag)
+        drawn = p.locator(".tbr-chart[data-tbreport-state=drawn]")
+        assert drawn.count() == len(result.report.charts)
+        tags = drawn.evaluate_all("els => els.map(e => e.dataset.tbreportTag)")
+        assert tags == [c.tag for c in result.report.charts]
+        labels = p.locator(".tbr-legend bdi").all_text_contents()
+        assert {shown(line.run) for c in result.report.charts for line in c.lines} == set(labels)
+        assert p.evaluate("window.__pwned") is None
+        assert not page.problems, page.problems
+        assert page.requests == [url]
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_fallback_none_is_drawn_by_the_script(tmp_path, browser, logdir):
+    result = _build(logdir, tmp_path / "out", fallback="none")
+    page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
+    try:
+        for chart in result.report.charts:
+            page.page.evaluate("(t) => tbreport.render(t)", chart.tag)
+        assert page.page.locator(".tbr-chart[data-tbreport-state=drawn] canvas").count() >= 2
+        assert page.page.locator(".tbr-needs-js").count() == 0
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@pytest.mark.skipif(not (sitecheck.have_jekyll() and sitecheck.have_chromium()), reason="no jekyll")
+def test_interactive_jekyll_post_draws_its_charts(tmp_path, browser):
+    from test_real_tools import HOSTILE_RUNS, _post_page, _site
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path / "runs"
+    for r, name in enumerate(HOSTILE_RUNS[:2]):
+        w = SummaryWriter(log_dir=str(root / name))
+        for step in range(20):
+            w.add_scalar("loss/{{ x }}", step * (r + 1), step)
+        w.close()
+    site = _site(tmp_path, "minima")
+    date = "2021-05-24 20:41:00 -0400"
+    plain = _build(root, tmp_path / "plain", format="jekyll", date=date)
+    assert "<script" not in (tmp_path / "plain" / plain.main).read_text()  # default: images
+    result = _build(root, site, format="jekyll", date=date, interactive=True)
+    post = (site / result.main).read_text()
+    assert (
+        post.count('class="tbr-chart"') == len(result.report.charts) == post.count('<img src="{{')
+    )
+    built = sitecheck.jekyll_build(site, dest=tmp_path / "_site", baseurl="/repo")
+    assert built.ok, built
+    slug = re.sub(r"^\d{4}-\d\d-\d\d-|\.md$", "", Path(result.main).name)
+    page_file = _post_page(tmp_path / "_site", slug)
+    with sitecheck.serve_dir(tmp_path / "_site", baseurl="/repo") as base:
+        url = base + page_file.relative_to(tmp_path / "_site").as_posix()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            problems: list[str] = []
+            # the browser's own /favicon.ico lies outside the baseurl: not the page's request
+            page.on(
+                "response",
+                lambda r: (
+                    r.status >= 400
+                    and not r.url.endswith("/favicon.ico")
+                    and problems.append(f"{r.url}: {r.status}")
+                ),
+            )
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(url)
+            page.evaluate("(t) => tbreport.render(t)", result.report.charts[0].tag)
+            drawn = page.locator(".tbr-chart[data-tbreport-state=drawn]")
+            assert drawn.count() == 1
+            assert drawn.get_attribute("data-tbreport-tag") == result.report.charts[0].tag
+            assert page.evaluate("window.__pwned") is None and not problems, problems
+        finally:
+            context.close()
