@@ -361,6 +361,48 @@ def test_outlier_range_option_changes_the_chart(tmp_path, torch_writer):
     assert robust.y_range[1] < 10 < 1000 <= full.y_range[1]
 
 
+def test_y_range_holds_every_smoothed_point_and_each_last_point(tmp_path, torch_writer):
+    w = torch_writer("rising")
+    for s in range(100):
+        w.add_scalar("line", 2.0 * s, s)  # the quick-start run_1: its top used to leave the chart
+    w.close()
+    w = torch_writer("short")
+    for s in range(10):
+        w.add_scalar("short", float(s * s), s)
+    w.close()
+    from tbreport.report import build_report
+
+    logdir = read_logdir(tmp_path / "logs")
+    line, short = build_report(logdir, _options(tmp_path)).charts
+    lo, hi = line.y_range
+    assert lo <= 0.0 and hi >= 198.0 and line.clipped == 0
+    (smoothed_line,) = line.lines
+    assert lo <= smoothed_line.smoothed.min() and smoothed_line.smoothed.max() <= hi
+    assert short.y_range[0] <= 0.0 and short.y_range[1] >= 81.0  # the final value stays on
+
+
+def test_only_raw_outliers_leave_the_range_and_the_caption_counts_them(tmp_path, torch_writer):
+    w = torch_writer("spiky")
+    for s in range(200):
+        spike = s in (50, 100, 150)
+        w.add_scalar("loss", 1000.0 if spike else 1.0, s)
+    w.close()
+    from tbreport.report import build_report
+
+    logdir = read_logdir(tmp_path / "logs")
+    raw = build_report(logdir, _options(tmp_path, smoothing=0)).charts[0]
+    assert raw.y_range[1] < 10 and raw.clipped == 3
+    smoothed = build_report(logdir, _options(tmp_path)).charts[0]
+    # the smoothed line rises after each spike: the range holds it, the spikes stay out
+    assert 100 < smoothed.y_range[1] < 1000 and smoothed.clipped == 3
+    assert smoothed.y_range[1] >= smoothed.lines[0].smoothed.max()
+    full = build_report(logdir, _options(tmp_path, ignore_outliers=False)).charts[0]
+    assert full.y_range[1] >= 1000 and full.clipped == 0
+    build(_options(tmp_path, runs_dir=str(tmp_path / "logs")))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "3 raw points outside the range" in html
+
+
 def test_posts_of_one_blog_do_not_replace_each_other(tmp_path):
     site = tmp_path / "site"
     build(_options(tmp_path, format="jekyll", title="First report"))
