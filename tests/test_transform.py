@@ -21,6 +21,7 @@ from tbreport.kinds.scalars.transform import (
     padded_range,
     series_summary,
     smooth,
+    sparkline,
     thin,
 )
 from tbreport.model import SeriesSummary as Summary
@@ -188,6 +189,18 @@ def test_smooth_empty() -> None:
 def test_smooth_rejects_2d() -> None:
     with pytest.raises(ValueError):
         smooth(np.ones((2, 2)), 0.6)
+
+
+def test_sparkline_scales_means_of_chunks_and_leaves_gaps():
+    assert (
+        sparkline(np.arange(8.0), 0.0, 7.0, width=8)
+        == "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+    )
+    # 32 points in 4 chunks: the chunk means 3.5, 11.5, 19.5, 27.5 on a 0..31 scale
+    assert sparkline(np.arange(32.0), 0.0, 31.0, width=4) == "\u2582\u2584\u2585\u2587"
+    assert sparkline(np.array([1.0, np.nan, 3.0]), 1.0, 3.0, width=3) == "\u2581 \u2588"
+    assert sparkline(np.array([2.0, 2.0]), 2.0, 2.0) == "\u2585\u2585"  # flat: mid height
+    assert sparkline(np.array([]), 0.0, 1.0) == ""
 
 
 # --------------------------------------------------------------------------------------------

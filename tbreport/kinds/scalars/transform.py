@@ -243,6 +243,44 @@ def _row_extremes(rows: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.
 
 
 # --------------------------------------------------------------------------------------------
+# Sparklines (text charts for Markdown, where there are no scripts and maybe no images)
+# --------------------------------------------------------------------------------------------
+
+SPARK_BARS = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+
+
+def sparkline(values: np.ndarray, lo: float, hi: float, width: int = 16) -> str:
+    """``values`` as ``width`` block characters (fewer for a shorter series) on the scale
+    ``lo``..``hi``: each is the mean of one run of consecutive points; a run with no finite
+    value is a space."""
+    if width < 1:
+        raise ValueError(f"width must be at least 1, got {width}")
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        return ""
+    top = len(SPARK_BARS) - 1
+    span = hi - lo
+    out = []
+    for chunk in np.array_split(v, min(width, v.size)):
+        finite = chunk[np.isfinite(chunk)]
+        if finite.size == 0:
+            out.append(" ")
+            continue
+        level = (float(finite.mean()) - lo) / span if span > 0 else 0.5
+        out.append(SPARK_BARS[min(top, max(0, round(level * top)))])
+    return "".join(out)
+
+
+def spark_scale(arrays: list[np.ndarray]) -> tuple[float, float]:
+    """One scale for the sparklines of a tag, so runs compare: the finite values' extent."""
+    finite = [a[np.isfinite(a)] for a in arrays]
+    finite = [a for a in finite if a.size]
+    if not finite:
+        return 0.0, 0.0
+    return float(min(a.min() for a in finite)), float(max(a.max() for a in finite))
+
+
+# --------------------------------------------------------------------------------------------
 # Summaries
 # --------------------------------------------------------------------------------------------
 
