@@ -289,6 +289,13 @@ def test_demo_writes_quickstart_runs_and_builds(tmp_path):
             got = logdir.run(run.name).scalars[tag]
             np.testing.assert_array_equal(got.steps, series.steps)
             np.testing.assert_array_equal(got.values, series.values)
+    assert not logdir.warnings  # every checksum holds
+    # TensorBoard's own loader reads the files the demo frames itself
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "demo" / "runs" / "run_1"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [e.value for e in acc.Scalars("tutorial/poly")] == [float(n * n) for n in range(100)]
     index = tmp_path / "demo" / "site" / "index.html"
     first = index.read_bytes()
     # the README's first command can be run again: same runs, same report
