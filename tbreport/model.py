@@ -372,6 +372,8 @@ class Chart:
     best: str | None
     #: points left off a time axis because their wall time is not a date (1e13, NaN)
     undated: int = 0
+    #: drawn raw points outside y_range (outliers; marked on the chart's edge)
+    clipped: int = 0
     #: the data kind that made this element (see tbreport.kinds)
     kind: str = "scalars"
 

@@ -279,8 +279,9 @@ class Options:
     )
     ignore_outliers: bool = _opt(
         True,
-        "y range from TensorBoard's 5th to 95th percentile of what is drawn; "
-        "`--no-ignore-outliers`: over all values",
+        "y range from TensorBoard's 5th to 95th percentile of the raw points, widened to hold "
+        "every smoothed point and each run's last point (raw points beyond it are dotted on the "
+        "edge and counted in the caption); `--no-ignore-outliers`: over all values",
         flag="--ignore-outliers",
         type="switch",
         default_text="on",

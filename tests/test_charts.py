@@ -317,6 +317,22 @@ def test_non_finite_points_are_marked_on_the_edge(value, where):
     assert colour_pixels(_band(with_mark, where), BLUE, tol=0.1) > 5
 
 
+@pytest.mark.parametrize("value, where", [(50.0, "top"), (-50.0, "bottom")])
+def test_raw_points_beyond_the_range_are_dotted_on_its_edge(value, where):
+    y = np.full(41, 5.0)
+    outlier = y.copy()
+    outlier[20] = value
+    plain = decode(draw_chart(make_chart([make_line(x=np.arange(41), y=y)], y_range=(0.0, 10.0))))
+    with_dot = decode(
+        draw_chart(make_chart([make_line(x=np.arange(41), y=outlier)], y_range=(0.0, 10.0)))
+    )
+    # just outside the plot: the line is clipped at the edge, the dot is not
+    edge = round((figure.TOP_IN if where == "top" else 4.0 - figure.BOTTOM_IN) * DPI)
+    rows = slice(edge - 2, edge) if where == "top" else slice(edge + 1, edge + 3)
+    assert colour_pixels(plain[rows], BLUE, tol=0.25) == 0
+    assert colour_pixels(with_dot[rows], BLUE, tol=0.25) > 0
+
+
 def test_non_finite_points_are_counted_in_a_note():
     y = np.array([1.0, np.inf, np.nan, np.nan, -np.inf, 2.0, np.inf])
     lines = [make_line("a", ORANGE, np.arange(7), y), make_line("b", SKY, np.arange(7), y)]

@@ -73,7 +73,8 @@ def test_markdown_tables_render_as_tables(tmp_path):
     tables = parse(gfm(text)).tables
     assert len(tables) == 3  # comparison + one per tag
     assert all(len(row) == 9 for row in tables[0])
-    assert all(len(row) == 4 for t in tables[1:] for row in t)
+    # run, sparkline of the smoothed series (no image host given), last, best, points
+    assert all(len(row) == 5 for t in tables[1:] for row in t)
     assert "data:" not in text and "![" not in text  # no image host given: no images at all
     assert sorted(p.name for p in (tmp_path / "md").iterdir()) == [
         ".tbreport-manifest.json",
@@ -92,6 +93,27 @@ def test_images_only_with_a_base_url(tmp_path):
     for url in urls:
         assert (tmp_path / "md" / url.rsplit("/", 1)[1]).read_bytes().startswith(b"\x89PNG")
     assert "data:" not in text
+
+
+def test_without_images_each_tag_table_has_a_sparkline_of_the_smoothed_series(tmp_path):
+    build(_options(tmp_path))
+    tables = parse(gfm((tmp_path / "md" / "report.md").read_text())).tables
+    line, poly = tables  # tutorial/line, tutorial/poly
+    assert line[0][1] == "Trend"
+    trends = {row[0]: row[1] for row in line[1:]}
+    # both runs rise steadily on one scale: run_1 (2n) ends higher than run_2 (1.5n - 5)
+    for trend in trends.values():
+        assert len(trend) == 16 and set(trend) <= set(
+            "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+        )
+        assert list(trend) == sorted(trend)
+    assert trends["run_1"][-1] == "\u2588" and trends["run_2"][-1] < "\u2588"
+    # n**2 - 100 n falls to its minimum at n = 50 and comes back
+    dip = {row[0]: row[1] for row in poly[1:]}["run_2"]
+    assert dip[0] > min(dip) < dip[-1] and dip[7] == min(dip)
+    build(_options(tmp_path, image_base_url="https://owner.github.io/repo/pr/7"))
+    hosted = parse(gfm((tmp_path / "md" / "report.md").read_text())).tables
+    assert all("Trend" not in t[0] for t in hosted)
 
 
 def test_marker_id_is_configurable_and_checked(tmp_path):

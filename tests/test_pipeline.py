@@ -241,6 +241,13 @@ def test_demo_writes_quickstart_runs_and_builds(tmp_path):
             got = logdir.run(run.name).scalars[tag]
             np.testing.assert_array_equal(got.steps, series.steps)
             np.testing.assert_array_equal(got.values, series.values)
+    assert not logdir.warnings  # every checksum holds
+    # TensorBoard's own loader reads the files the demo frames itself
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "demo" / "runs" / "run_1"), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [e.value for e in acc.Scalars("tutorial/poly")] == [float(n * n) for n in range(100)]
     index = tmp_path / "demo" / "site" / "index.html"
     first = index.read_bytes()
     # the README's first command can be run again: same runs, same report
@@ -311,6 +318,48 @@ def test_outlier_range_option_changes_the_chart(tmp_path, torch_writer):
     robust = build_report(logdir, _options(tmp_path, smoothing=0)).charts[0]
     full = build_report(logdir, _options(tmp_path, smoothing=0, ignore_outliers=False)).charts[0]
     assert robust.y_range[1] < 10 < 1000 <= full.y_range[1]
+
+
+def test_y_range_holds_every_smoothed_point_and_each_last_point(tmp_path, torch_writer):
+    w = torch_writer("rising")
+    for s in range(100):
+        w.add_scalar("line", 2.0 * s, s)  # the quick-start run_1: its top used to leave the chart
+    w.close()
+    w = torch_writer("short")
+    for s in range(10):
+        w.add_scalar("short", float(s * s), s)
+    w.close()
+    from tbreport.report import build_report
+
+    logdir = read_logdir(tmp_path / "logs")
+    line, short = build_report(logdir, _options(tmp_path)).charts
+    lo, hi = line.y_range
+    assert lo <= 0.0 and hi >= 198.0 and line.clipped == 0
+    (smoothed_line,) = line.lines
+    assert lo <= smoothed_line.smoothed.min() and smoothed_line.smoothed.max() <= hi
+    assert short.y_range[0] <= 0.0 and short.y_range[1] >= 81.0  # the final value stays on
+
+
+def test_only_raw_outliers_leave_the_range_and_the_caption_counts_them(tmp_path, torch_writer):
+    w = torch_writer("spiky")
+    for s in range(200):
+        spike = s in (50, 100, 150)
+        w.add_scalar("loss", 1000.0 if spike else 1.0, s)
+    w.close()
+    from tbreport.report import build_report
+
+    logdir = read_logdir(tmp_path / "logs")
+    raw = build_report(logdir, _options(tmp_path, smoothing=0)).charts[0]
+    assert raw.y_range[1] < 10 and raw.clipped == 3
+    smoothed = build_report(logdir, _options(tmp_path)).charts[0]
+    # the smoothed line rises after each spike: the range holds it, the spikes stay out
+    assert 100 < smoothed.y_range[1] < 1000 and smoothed.clipped == 3
+    assert smoothed.y_range[1] >= smoothed.lines[0].smoothed.max()
+    full = build_report(logdir, _options(tmp_path, ignore_outliers=False)).charts[0]
+    assert full.y_range[1] >= 1000 and full.clipped == 0
+    build(_options(tmp_path, runs_dir=str(tmp_path / "logs")))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "3 raw points outside the range" in html
 
 
 def test_posts_of_one_blog_do_not_replace_each_other(tmp_path):

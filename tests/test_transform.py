@@ -21,6 +21,7 @@ from tbreport.kinds.scalars.transform import (
     padded_range,
     series_summary,
     smooth,
+    sparkline,
     thin,
 )
 from tbreport.model import SeriesSummary as Summary
@@ -94,6 +95,44 @@ def test_smooth_matches_tensorboard_on_signed_data(weight: float, length: int) -
     )
 
 
+def _crafted_series() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(10)
+    steps = np.arange(10_000)
+    noisy = np.sin(steps / 300.0) + rng.normal(0.0, 0.5, steps.size)
+    long_noisy = np.sin(np.arange(300_000) / 3000.0) * 1e3 + rng.normal(0.0, 400.0, 300_000)
+    with_gaps = _sprinkle_nonfinite(noisy, rng)
+    return {
+        "nan": np.array([np.nan, 1.0, np.nan, 2.0, 3.0, np.nan]),
+        "inf": np.array([np.inf, -1.0, -np.inf, 4.0, np.inf, 0.5]),
+        "all-non-finite": np.array([np.nan, np.inf, -np.inf]),
+        "constant": np.full(50, 0.1),
+        "one-point": np.array([0.7]),
+        "10k-loss": np.exp(-steps / 2000.0) + 0.1 * rng.random(steps.size),
+        "10k-noisy-zero-crossings": noisy,
+        "10k-with-nan-inf": with_gaps,
+        # past the plain-Python length: the blocked scan
+        "300k-noisy-zero-crossings": long_noisy,
+        "300k-with-nan-inf": _sprinkle_nonfinite(long_noisy, rng),
+    }
+
+
+CRAFTED = _crafted_series()
+
+
+@pytest.mark.parametrize("name", sorted(CRAFTED))
+@pytest.mark.parametrize("weight", [0.0, 0.6, 0.999])
+def test_smooth_equals_the_sequential_recurrence(name: str, weight: float) -> None:
+    ys = CRAFTED[name]
+    expected = np.array(tb_classic_smoothing(ys.tolist(), weight))
+    out = smooth(ys, weight)
+    finite = ys[np.isfinite(ys)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 1.0
+    # the documented bound (README): 1e-12 of the series' largest magnitude
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12 * scale, equal_nan=True)
+    # and what the implementation gives: TB's order of operations, so the same bits
+    np.testing.assert_array_equal(out, expected)
+
+
 def test_smooth_hand_computed() -> None:
     expected = (0.4 * 1 * 0.6 + 0.4 * 2) / (1 - 0.36)
     assert expected == pytest.approx(1.625)
@@ -150,6 +189,18 @@ def test_smooth_empty() -> None:
 def test_smooth_rejects_2d() -> None:
     with pytest.raises(ValueError):
         smooth(np.ones((2, 2)), 0.6)
+
+
+def test_sparkline_scales_means_of_chunks_and_leaves_gaps():
+    assert (
+        sparkline(np.arange(8.0), 0.0, 7.0, width=8)
+        == "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+    )
+    # 32 points in 4 chunks: the chunk means 3.5, 11.5, 19.5, 27.5 on a 0..31 scale
+    assert sparkline(np.arange(32.0), 0.0, 31.0, width=4) == "\u2582\u2584\u2585\u2587"
+    assert sparkline(np.array([1.0, np.nan, 3.0]), 1.0, 3.0, width=3) == "\u2581 \u2588"
+    assert sparkline(np.array([2.0, 2.0]), 2.0, 2.0) == "\u2585\u2585"  # flat: mid height
+    assert sparkline(np.array([]), 0.0, 1.0) == ""
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,11 +14,11 @@ from typing import Any
 from markupsafe import Markup
 
 from tbreport.formats.escape import script_json
+from tbreport.formats.render import builtin_templates
 from tbreport.kinds.scalars.embed import FORMAT_VERSION
 from tbreport.model import Report
 from tbreport.options import Options
 from tbreport.registry import get_kind
-from tbreport.formats.render import builtin_templates
 
 #: the vendored library and tbreport's own script, in load order (templates/assets/)
 SCRIPTS = ("uPlot.iife.min.js", "tbreport.js")

@@ -66,9 +66,19 @@ class Scalars:
     def figure(self, element: Chart | FinalValues) -> dict[str, Any]:
         if isinstance(element, FinalValues):
             return {"final": True, "rows": element.rows}
+        from tbreport.kinds.scalars.transform import spark_scale, sparkline
+
+        # the smoothed line is what a reader follows; raw when not smoothed
+        shown = [line.y if line.smoothed is None else line.smoothed for line in element.lines]
+        lo, hi = spark_scale(shown)
         rows = [
-            {"line": line, "summary": line.summary, "best": line.run == element.best}
-            for line in element.lines
+            {
+                "line": line,
+                "summary": line.summary,
+                "best": line.run == element.best,
+                "sparkline": sparkline(values, lo, hi),
+            }
+            for line, values in zip(element.lines, shown, strict=True)
         ]
         return {"final": False, "rows": rows, "thinned": element.drawn < element.points}
 

@@ -190,6 +190,7 @@ def _build_figure(painter: Painter, chart: Chart, size: Size) -> Figure:
     for index, p in enumerate(lines):
         _draw_line(ax, p, to_axis, zorder=2 + index * 0.001)
     counts = _draw_nonfinite(ax, fig, lines, to_axis)
+    _draw_clipped(ax, fig, lines, to_axis, y_lo, y_hi)
 
     note = _nonfinite_note(counts)
     note_width = 0.0
@@ -343,6 +344,35 @@ def _draw_nonfinite(
                 )
             )  # fmt: skip
     return counts
+
+
+def _draw_clipped(
+    ax: Axes,
+    fig: Figure,
+    lines: list[_Prepared],
+    to_axis: Callable[[np.ndarray], np.ndarray],
+    y_lo: float,
+    y_hi: float,
+) -> None:
+    """Small dots on the top or bottom edge for raw points beyond the y range (outliers); the
+    caption counts them (``Chart.clipped``). Centred on the edge, so half of each dot lies
+    outside the plot, where no line can be."""
+    top = bottom = ax.get_xaxis_transform()
+    for p in lines:
+        finite = np.isfinite(p.y)
+        for mask, where, y in (
+            (finite & (p.y > y_hi), top, 1.0),
+            (finite & (p.y < y_lo), bottom, 0.0),
+        ):
+            n = int(np.count_nonzero(mask))
+            if n:
+                ax.add_line(
+                    Line2D(
+                        to_axis(p.x[mask]), np.full(n, y), transform=where, linestyle="none",
+                        marker="o", markersize=3.2, markeredgewidth=0,
+                        markerfacecolor=p.line.color, alpha=0.8, clip_on=False, zorder=4,
+                    )
+                )  # fmt: skip
 
 
 def _nonfinite_note(counts: dict[str, int]) -> str:

@@ -93,7 +93,8 @@ def _build_chart(
 ) -> Chart:
     lines = []
     summaries = {}
-    drawn_values = []
+    raw_drawn: list[np.ndarray] = []
+    kept: list[np.ndarray] = []
     undated = 0
     log_y = bool(log_pattern and log_pattern.search(tag))
     for run in runs:
@@ -128,9 +129,12 @@ def _build_chart(
             wall_times=series.wall_times[idx],
         )
         lines.append(line)
-        drawn_values.append(line.y)
+        raw_drawn.append(line.y)
+        # what the range must hold: the smoothed line and the value each run ends on
+        kept.append(values[placed[-1:]])
         if line.smoothed is not None:
-            drawn_values.append(line.smoothed)
+            kept.append(line.smoothed)
+    y_range, clipped = _y_range(raw_drawn, kept, options.ignore_outliers, log_y)
     direction = direction_of(tag, overrides)
     return Chart(
         tag=tag,
@@ -139,30 +143,41 @@ def _build_chart(
         lines=tuple(lines),
         x_axis=options.x_axis,
         log_y=log_y,
-        y_range=_y_range(drawn_values, options.ignore_outliers, log_y),
+        y_range=y_range,
         smoothing=options.smoothing,
         direction=direction,
         best=best_of(summaries, direction) if len(summaries) > 1 else None,
         undated=undated,
+        clipped=clipped,
     )
 
 
 def _y_range(
-    drawn: list[np.ndarray], ignore_outliers: bool, log_y: bool
-) -> tuple[float, float] | None:
-    if not drawn:
-        return None
-    values = np.concatenate(drawn)
+    raw: list[np.ndarray], kept: list[np.ndarray], ignore_outliers: bool, log_y: bool
+) -> tuple[tuple[float, float] | None, int]:
+    """The y limits and how many drawn raw points fall outside them.
+
+    Ignoring outliers, the range is TensorBoard's 5th-95th percentile of the raw points, widened
+    to hold every ``kept`` value (smoothed lines, each series' last point): only raw points may
+    leave it. Otherwise it spans every value.
+    """
+    raw_values = _plottable(raw, log_y)
+    kept_values = _plottable(kept, log_y)
+    every = np.concatenate((raw_values, kept_values))
+    if every.size == 0:
+        return None, 0
+    rng = outlier_range(raw_values) if ignore_outliers else None
+    if rng is None:
+        return padded_range(float(every.min()), float(every.max()), log=log_y), 0
+    lo, hi = rng
+    if kept_values.size:
+        lo, hi = min(lo, float(kept_values.min())), max(hi, float(kept_values.max()))
+    limits = padded_range(lo, hi, log=log_y)
+    clipped = int(np.count_nonzero((raw_values < limits[0]) | (raw_values > limits[1])))
+    return limits, clipped
+
+
+def _plottable(arrays: list[np.ndarray], log_y: bool) -> np.ndarray:
+    values = np.concatenate(arrays) if arrays else np.empty(0)
     values = values[np.isfinite(values)]
-    if log_y:
-        values = values[values > 0]
-    if values.size == 0:
-        return None
-    if ignore_outliers:
-        rng = outlier_range(values)
-        if rng is None:
-            return None
-        lo, hi = rng
-    else:
-        lo, hi = float(values.min()), float(values.max())
-    return padded_range(lo, hi, log=log_y)
+    return values[values > 0] if log_y else values

@@ -50,28 +50,84 @@ def _clamp_weight(weight: float) -> float:
     return min(max(w, 0.0), 1.0)
 
 
+#: up to this many points the recurrence runs in plain Python (~0.4 us a point)
+_SEQUENTIAL_MAX = 20_000
+#: fewest points per block of the blocked scan: each of its passes makes this many numpy calls
+_MIN_BLOCK = 256
+#: a block is long enough for w**block to shrink a start's rounding error by this factor
+_BLOCK_DECAY = 2.0**-16
+#: passes of the blocked scan before its starts must have settled
+_MAX_PASSES = 8
+#: 1 - w**k is exactly 1 once w**k is below this (half an ulp of 1, with margin)
+_DEBIAS_DONE = 2.0**-60
+#: past this many points the debias factors come from numpy's pow (within an ulp of libm's)
+_DEBIAS_PYTHON_MAX = 1_000_000
+
+
 def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
     """``last_k / (1 - w**k)`` for ``last_k = w*last_{k-1} + (1-w)*x_k``, ``last_0 = 0``.
 
-    The recurrence is a prefix scan with a constant factor, done by doubling (Hillis-Steele):
-    after the pass with shift d every element holds the sum of its last 2d terms. Factors are
-    ``w**d <= 1``, so nothing overflows, and each element sees only log2(n) additions.
+    Computed in TensorBoard's order of operations so the result is its sequential recurrence:
+    exactly for short series, and for long ones by a blocked scan that runs the same recurrence
+    down every block at once, each block started from the state the previous one ends in.
     """
-    acc = (1.0 - w) * x
-    n = acc.size
-    shift = 1
-    while shift < n:
-        factor = w**shift
-        # below the smallest normal the remaining terms are negligible, and subnormal
-        # arithmetic is very slow on x86
-        if factor < sys.float_info.min:
+    n = x.size
+    if n <= _SEQUENTIAL_MAX:
+        return _sequential_ema(x.tolist(), w)
+    b = 1.0 - w
+    size = max(_MIN_BLOCK, math.ceil(math.log(_BLOCK_DECAY) / math.log(w)))
+    blocks = -(-n // size)
+    # (size, blocks): a column is a block, so each step of the recurrence is one contiguous row
+    padded = np.zeros(blocks * size, dtype=np.float64)
+    padded[:n] = x
+    cols = padded.reshape(blocks, size).T.copy()
+    # pass 1: each block's end state from a zero start, then the starts by the recurrence over
+    # blocks (w**size carries a state across a block); the padding zeros only decay the state
+    state = np.zeros(blocks, dtype=np.float64)
+    for row in cols:
+        state = w * state + b * row
+    carry = w**size
+    starts = [0.0] * blocks
+    for k, end in enumerate(state.tolist()[:-1]):
+        starts[k + 1] = carry * starts[k] + end
+    # then the recurrence itself, from each block's start, in TB's order of operations, and
+    # again with every block starting where the one before it ended. Once no start changes,
+    # each block continues its predecessor exactly: the sequential recurrence bit for bit (a
+    # start off by rounding converges, as w**size shrinks its error below half an ulp). The
+    # cap only matters for weights very near 1, left within a few ulp.
+    out = np.empty_like(cols)
+    begin = np.array(starts)
+    for _ in range(_MAX_PASSES):
+        state = begin
+        for i, row in enumerate(cols):
+            state = w * state + b * row
+            out[i] = state
+        ends = np.concatenate(([0.0], out[-1, :-1]))
+        if np.array_equal(ends, begin):
             break
-        # the right side is evaluated into a temporary first, so it reads pre-pass values
-        acc[shift:] += factor * acc[:-shift]
-        shift *= 2
+        begin = ends
+    return out.T.reshape(-1)[:n] / _debias(w, n)
+
+
+def _debias(w: float, n: int) -> np.ndarray:
+    """``1 - w**k`` for k = 1..n, with Python's (libm's) pow as TB's reference uses."""
     # same formula as TB (1 - Math.pow(w, n)), not expm1, so the rounding matches it
-    debias = 1.0 - np.power(w, np.arange(1, n + 1, dtype=np.float64))
-    return acc / debias
+    done = math.ceil(math.log(_DEBIAS_DONE) / math.log(w))
+    if min(n, done) > _DEBIAS_PYTHON_MAX:
+        return 1.0 - np.power(w, np.arange(1, n + 1, dtype=np.float64))
+    out = np.ones(n, dtype=np.float64)
+    head = min(n, done)
+    out[:head] = [1.0 - w**k for k in range(1, head + 1)]
+    return out
+
+
+def _sequential_ema(x: list[float], w: float) -> np.ndarray:
+    out = []
+    last = 0.0
+    for k, y in enumerate(x, 1):
+        last = w * last + (1.0 - w) * y
+        out.append(last / (1.0 - w**k))
+    return np.array(out, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,6 +240,44 @@ def _row_extremes(rows: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.
         mins[bad] = np.where(finite, rows, np.inf).argmin(axis=1)
         maxs[bad] = np.where(finite, rows, -np.inf).argmax(axis=1)
     return mins, maxs
+
+
+# --------------------------------------------------------------------------------------------
+# Sparklines (text charts for Markdown, where there are no scripts and maybe no images)
+# --------------------------------------------------------------------------------------------
+
+SPARK_BARS = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+
+
+def sparkline(values: np.ndarray, lo: float, hi: float, width: int = 16) -> str:
+    """``values`` as ``width`` block characters (fewer for a shorter series) on the scale
+    ``lo``..``hi``: each is the mean of one run of consecutive points; a run with no finite
+    value is a space."""
+    if width < 1:
+        raise ValueError(f"width must be at least 1, got {width}")
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        return ""
+    top = len(SPARK_BARS) - 1
+    span = hi - lo
+    out = []
+    for chunk in np.array_split(v, min(width, v.size)):
+        finite = chunk[np.isfinite(chunk)]
+        if finite.size == 0:
+            out.append(" ")
+            continue
+        level = (float(finite.mean()) - lo) / span if span > 0 else 0.5
+        out.append(SPARK_BARS[min(top, max(0, round(level * top)))])
+    return "".join(out)
+
+
+def spark_scale(arrays: list[np.ndarray]) -> tuple[float, float]:
+    """One scale for the sparklines of a tag, so runs compare: the finite values' extent."""
+    finite = [a[np.isfinite(a)] for a in arrays]
+    finite = [a for a in finite if a.size]
+    if not finite:
+        return 0.0, 0.0
+    return float(min(a.min() for a in finite)), float(max(a.max() for a in finite))
 
 
 # --------------------------------------------------------------------------------------------

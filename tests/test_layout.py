@@ -1,0 +1,78 @@
+"""The HTML report's layout in real Chromium: a grid of charts by screen width, run names whole."""
+
+from __future__ import annotations
+
+import pytest
+from sitecheck import chromium_path
+
+from tbreport.options import make_options
+from tbreport.pipeline import build
+
+pytestmark = pytest.mark.skipif(chromium_path() is None, reason="needs Debian's chromium")
+
+LONG = "lr_0.001_seed{}_resnet50_augmented_with_a_long_name"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, request):
+    from tensorboardX import SummaryWriter
+
+    root = tmp_path_factory.mktemp("layout")
+    for r in range(3):
+        w = SummaryWriter(str(root / "logs" / LONG.format(r)))
+        for s in range(20):
+            for tag in ("train/loss", "train/acc", "train/lr", "val/loss"):
+                w.add_scalar(tag, 1.0 / (s + 1 + r), s)
+        w.close()
+    options = make_options(
+        {"runs_dir": str(root / "logs"), "out": str(root / "site"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    return root / "site" / "index.html"
+
+
+def _layout(path, width: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(path.as_uri())
+        out = page.evaluate(
+            """() => {
+            const tops = [...document.querySelectorAll('main section')[0].querySelectorAll('figure')]
+                .map(f => Math.round(f.getBoundingClientRect().top));
+            const cells = [...document.querySelectorAll('table.runs td.run')];
+            const lines = c => {
+                const range = document.createRange();
+                range.selectNodeContents(c.querySelector(".swatch").nextSibling);
+                return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+            };
+            return {
+                firstRow: tops.filter(t => t === tops[0]).length,
+                runNameLines: cells.map(lines),
+                pageWidth: document.documentElement.scrollWidth,
+                toc: [...document.querySelectorAll('nav.toc a')].map(a => a.textContent),
+                headers: [...document.querySelectorAll('table.runs th')].map(t => t.textContent),
+            };
+        }"""
+        )
+        browser.close()
+    return out
+
+
+def test_charts_in_columns_on_a_wide_screen_and_one_on_a_phone(report):
+    wide = _layout(report, 1400)
+    phone = _layout(report, 400)
+    assert wide["firstRow"] == 3 and phone["firstRow"] == 1
+    assert wide["toc"] == ["train", "val"]
+    for view in (wide, phone):
+        # a run name is one line (the table scrolls sideways instead), and the page never does
+        assert view["runNameLines"] == [1, 1, 1]
+        assert view["pageWidth"] <= (1400 if view is wide else 400)
+
+
+def test_runs_table_keeps_to_columns_that_carry_information(report):
+    # tensorboardX logs no hyperparameters here: no column of dashes
+    assert _layout(report, 1400)["headers"] == ["Run", "Steps", "Points", "Duration", "Started"]
