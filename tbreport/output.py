@@ -316,11 +316,11 @@ def _check(tree: _Tree, f: OutputFile, recorded: dict[str, str], force: bool) ->
 
 
 def write_files(
-    out: Path, files: Iterable[OutputFile], report: str = "report", *, force: bool = False
+    out: Path, files: Iterable[OutputFile], manifest_key: str = "report", *, force: bool = False
 ) -> list[str]:
     """Write ``files`` into ``out``; return the paths written (scaffolding skipped if present).
 
-    ``report`` names this build in the manifest: a rebuild of the same report removes the
+    ``manifest_key`` names this build in the manifest: a rebuild with the same key removes the
     files it no longer writes; other reports in the same folder (posts of one blog) stay.
     ``force`` replaces files tbreport wrote that were edited since (never anyone else's).
     """
@@ -332,10 +332,10 @@ def write_files(
         recorded = {path: digest for paths in manifest.values() for path, digest in paths.items()}
         plan = [f for f in files if _check(tree, f, recorded, force)]
         owned = {f.path: _sha256(f.data) for f in files if not f.scaffold}
-        previous = manifest.get(report, {})
-        manifest[report] = dict(sorted(owned.items()))
+        previous = manifest.get(manifest_key, {})
+        manifest[manifest_key] = dict(sorted(owned.items()))
         for key in list(manifest):
-            if key != report:  # a path now written by this report is no longer the other's
+            if key != manifest_key:  # a path now written by this build is no longer the other's
                 manifest[key] = {k: v for k, v in manifest[key].items() if k not in owned}
         data = {"tool": "tbreport", "reports": {k: v for k, v in sorted(manifest.items()) if v}}
         staged = [tree.stage(PurePosixPath(f.path), f.data) for f in plan]
@@ -354,7 +354,7 @@ def write_files(
 
 def write_output(out: Path, rendered: Rendered, force: bool = False) -> list[str]:
     """Write a build's files into ``out``, then append its job summary where GitHub asks."""
-    written = write_files(out, rendered.files, report=rendered.manifest_key, force=force)
+    written = write_files(out, rendered.files, rendered.manifest_key, force=force)
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if rendered.job_summary is not None and target:
         with open(target, "a", encoding="utf-8") as fh:

@@ -161,7 +161,7 @@ from pathlib import Path
 from tbreport.output import OutputFile, write_files
 out, name = Path(sys.argv[1]), sys.argv[2]
 for i in range(40):
-    write_files(out, [OutputFile(f"{name}/page.html", f"{name} {i}".encode())], report=name)
+    write_files(out, [OutputFile(f"{name}/page.html", f"{name} {i}".encode())], manifest_key=name)
 """
 
 

@@ -28,13 +28,12 @@ from matplotlib.textpath import TextToPath
 
 from tbreport.model import Line
 from tbreport.names import strip_bidi
+from tbreport.options import IMAGE_FORMATS
 
-__all__ = ["FORMATS", "RC", "Painter", "Size", "check_format", "check_size", "clean_text"]
+__all__ = ["IMAGE_FORMATS", "RC", "Painter", "Size", "check_format", "check_size", "clean_text"]
 
 #: image formats ``draw_chart`` writes
-FORMATS: tuple[str, ...] = ("png", "svg")
 
-X_AXES: tuple[str, ...] = ("step", "relative", "wall")
 
 FONT = "DejaVu Sans"
 #: legend entries before the rest are summed up as "+N more"
@@ -136,8 +135,8 @@ class Painter:
 
 
 def check_format(image_format: str) -> None:
-    if image_format not in FORMATS:
-        raise ValueError(f"image_format must be one of {FORMATS}, got {image_format!r}")
+    if image_format not in IMAGE_FORMATS:
+        raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
 
 
 def check_size(width: float, height: float, dpi: float) -> Size:

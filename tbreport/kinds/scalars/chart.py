@@ -32,7 +32,6 @@ from tbreport.charts.figure import (
     TICK_SIZE,
     TITLE_SIZE,
     TOP_IN,
-    X_AXES,
     CompactFormatter,
     LogFormatter,
     Painter,
@@ -52,6 +51,7 @@ from tbreport.charts.figure import (
 )
 from tbreport.kinds.scalars.transform import padded_range
 from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, Line
+from tbreport.options import X_AXES
 
 
 def draw_chart(
