@@ -137,7 +137,16 @@ def learn_template(data: bytes) -> Template | None:
         return None
 
 
-def _learn(data: bytes) -> Template | None:
+def _envelope(
+    data: bytes, value_fields: frozenset[int], oneof: tuple[int, int]
+) -> tuple[bytearray, int | None, tuple[int, int] | None, list[_Field]] | None:
+    """The layout of an Event holding one summary value: its byte mask (wall time, step and
+    what follows set to be compared), where the wall time and step are, and the value's fields.
+
+    None when the record has any other shape (it then goes to protobuf): fields other than
+    wall time, step and summary, more than one value, value fields outside ``value_fields``,
+    or both fields of the value's ``oneof`` (protobuf keeps the last; leave that to it).
+    """
     n = len(data)
     mask = bytearray(b"\xff" * n)
     top = _fields(data, 0, n)
@@ -163,10 +172,23 @@ def _learn(data: bytes) -> Template | None:
         return None
     vfields = _fields(data, values[0].start, values[0].end)
     numbers = [f.number for f in vfields]
-    if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 2, 8, 9} or 1 not in numbers:
+    if len(set(numbers)) != len(numbers) or not set(numbers) <= value_fields or 1 not in numbers:
         return None
-    if 2 in numbers and 8 in numbers:
-        return None  # one oneof twice: protobuf keeps the last, leave that to it
+    if oneof[0] in numbers and oneof[1] in numbers:
+        return None
+    return mask, wall, step, vfields
+
+
+#: Summary.Value fields: tag (1), simple_value (2), histo (5), tensor (8), metadata (9)
+_SCALAR_VALUE = frozenset({1, 2, 8, 9})
+_HISTOGRAM_VALUE = frozenset({1, 5, 8, 9})
+
+
+def _learn(data: bytes) -> Template | None:
+    envelope = _envelope(data, _SCALAR_VALUE, (2, 8))
+    if envelope is None:
+        return None
+    mask, wall, step, vfields = envelope
     tag = value = None
     encoding = SIMPLE
     plugin = None
@@ -301,34 +323,10 @@ def learn_histogram_template(data: bytes) -> HistogramTemplate | None:
 
 
 def _learn_histogram(data: bytes) -> HistogramTemplate | None:
-    n = len(data)
-    mask = bytearray(b"\xff" * n)
-    top = _fields(data, 0, n)
-    numbers = [f.number for f in top]
-    if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 2, 5} or 5 not in numbers:
+    envelope = _envelope(data, _HISTOGRAM_VALUE, (5, 8))
+    if envelope is None:
         return None
-    wall = step = summary = None
-    for f in top:
-        if f.number == 1 and f.wire == 1:
-            wall = f.start
-            mask[f.start : f.end] = bytes(8)
-        elif f.number == 2 and f.wire == 0:
-            step = (f.start, f.end - f.start)
-            mask[f.start : f.end] = b"\x80" * (f.end - f.start)
-        elif f.number == 5 and f.wire == 2:
-            summary = f
-        else:
-            return None
-    assert summary is not None
-    values = _fields(data, summary.start, summary.end)
-    if len(values) != 1 or values[0].number != 1 or values[0].wire != 2:
-        return None
-    vfields = _fields(data, values[0].start, values[0].end)
-    numbers = [f.number for f in vfields]
-    if len(set(numbers)) != len(numbers) or not set(numbers) <= {1, 5, 8, 9} or 1 not in numbers:
-        return None
-    if 5 in numbers and 8 in numbers:
-        return None  # one oneof twice: protobuf keeps the last, leave that to it
+    mask, wall, step, vfields = envelope
     tag = plugin = None
     learnt: tuple[str, int, tuple[int, str] | None, tuple[int | None, int | None, int, int] | None]
     learnt = ("", 0, None, None)
