@@ -86,47 +86,54 @@ def render_summary(
         parts.append(footer.strip())
         return "\n\n".join(parts) + "\n"
 
-    # (what was dropped so far, images?, notes, comparison): each stage drops one more detail
-    stages: list[tuple[list[str], list[str], str, str]] = [
-        ([], with_images, notes_full, comparison)
-    ]
+    # each stage drops one more detail than the one before
+    stages = [_Stage((), with_images, notes_full, comparison)]
     if base:
-        stages.append((["chart images"], without_images, notes_full, comparison))
-    dropped_notes = [f"{len(report.warnings)} data note(s)"] if notes_full else []
-    stages.append(([*stages[-1][0], *dropped_notes], without_images, notes_short, comparison))
+        stages.append(_Stage(("chart images",), without_images, notes_full, comparison))
+    dropped_notes = (f"{len(report.warnings)} data note(s)",) if notes_full else ()
+    stages.append(
+        _Stage(stages[-1].dropped + dropped_notes, without_images, notes_short, comparison)
+    )
     if comparison:
+        unchanged = "unchanged and not judged tags from the comparison table"
         stages.append(
-            (
-                [*stages[-1][0], "unchanged and not judged tags from the comparison table"],
-                without_images,
-                notes_short,
-                comparison_changed,
+            _Stage(
+                (*stages[-1].dropped, unchanged), without_images, notes_short, comparison_changed
             )
         )
-        stages.append(
-            (
-                [*stages[-1][0][:-1], "the comparison table (the verdict line sums it up)"],
-                without_images,
-                notes_short,
-                "",
-            )
-        )
-    # Each stage drops one more detail. Within a stage, as many tag tables as fit are kept
-    # (from the first); tag tables go before any part of the comparison table does.
+        whole = "the comparison table (the verdict line sums it up)"
+        stages.append(_Stage((*stages[-1].dropped[:-1], whole), without_images, notes_short, ""))
+    # Within a stage, as many tag tables as fit are kept (from the first); tag tables go before
+    # any part of the comparison table does.
     notes_stage = 2 if base else 1
-    for index, (dropped, blocks, notes, comp) in enumerate(stages):
+    for index, stage in enumerate(stages):
+        dropped, blocks = list(stage.dropped), stage.blocks
 
-        def make(k: int, d=dropped, b=blocks, n=notes, c=comp) -> str:
+        def make(k: int, st: _Stage = stage) -> str:
             extra = [f"{total - k} of {total} tag tables"] if k < total else []
-            return join([header, c, *b[:k], n], [*d, *extra])
+            return join([header, st.comparison, *st.blocks[:k], st.notes], [*st.dropped, *extra])
 
         kept = _tables_that_fit(make, len(blocks), size, limit)
         if kept == total or (kept is not None and index >= notes_stage):
             text = make(kept)
             extra = [f"{total - kept} of {total} tag tables"] if kept < total else []
             return Shortened(text, tuple([*dropped, *extra]))
-    dropped = [*stages[-1][0], f"{total} of {total} tag tables"]
+    dropped = [*stages[-1].dropped, f"{total} of {total} tag tables"]
     return Shortened(join([header], dropped), tuple(dropped))
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One way of shortening the report: what it leaves out and the blocks it keeps."""
+
+    #: what this stage leaves out, in the order it was dropped
+    dropped: tuple[str, ...]
+    #: the tag blocks (with or without images)
+    blocks: list[str]
+    #: the data notes block (full, or a one-line count)
+    notes: str
+    #: the comparison table (whole, only changed rows, or none)
+    comparison: str
 
 
 def _tables_that_fit(make, count: int, size, limit: int) -> int | None:
