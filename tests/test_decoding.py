@@ -279,7 +279,8 @@ def test_histograms_are_decoded_in_bulk() -> None:
     for name in ("torch_histograms", "tensorboardx_histograms", "tf2_histograms"):
         for path in sorted(fixture_logdir(name).rglob("*tfevents*")):
             buf = records.load(str(path))
-            starts, lengths, *_ = records.walk(buf)
+            walked = records.walk(buf)
+            starts, lengths = walked.starts, walked.lengths
             for start, length in zip(starts.tolist(), lengths.tolist(), strict=True):
                 data = bytes(buf[start + 12 : start + 12 + length])
                 event = Event.FromString(data)

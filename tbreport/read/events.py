@@ -723,7 +723,8 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
     since groups do not come in file order.
     """
     buf = records.load(path)
-    starts, lengths, status, stop, reason = records.walk(buf)
+    walked = records.walk(buf)
+    starts, lengths = walked.starts, walked.lengths
     col = _Collector(int(starts.shape[0]))
     slow: list[int] = []
     damage = records.Damage()
@@ -731,7 +732,7 @@ def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
         damage.add(group, bad_length, bad_data)
         _read_group(buf, starts, group, col, slow, fast)
         del group, bad_length, bad_data  # before the next group's bytes are gathered
-    framing = records.cut(starts, lengths, (status, stop, reason), damage)
+    framing = records.cut(walked, damage)
     kept = damage.kept(int(starts.shape[0]))
     out = FileData(
         path=path, records=int(framing.starts.shape[0]), size=int(buf.shape[0]), framing=framing

@@ -357,7 +357,7 @@ def _past_the_end(
     return "truncated", "record data cut short"
 
 
-def _walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str]:
+def _walk(buf: np.ndarray) -> Framing:
     """Follow the chain of record headers from offset 0.
 
     Candidates are offsets whose data would start with 0x09 (an Event's wall_time field, as
@@ -434,7 +434,7 @@ def _walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str
     else:
         starts = np.zeros(0, np.int64)
         lengths = np.zeros(0, np.int64)
-    return starts, lengths, status, stop, reason
+    return Framing(starts, lengths, status, stop, reason)
 
 
 def _group_members(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -507,8 +507,9 @@ def _lin_group(words: np.ndarray, length: int, ref_data: bytes) -> np.ndarray:
     return acc
 
 
-def walk(buf: np.ndarray) -> tuple[np.ndarray, np.ndarray, str, int | None, str]:
-    """Record header offsets and data lengths of a file in ``buf``, and how the chain ended."""
+def walk(buf: np.ndarray) -> Framing:
+    """Record header offsets and data lengths of a file in ``buf``, and how the chain ended,
+    before any checksum is checked (:func:`cut` applies those)."""
     return _walk(buf)
 
 
@@ -577,19 +578,15 @@ class Damage:
         return recs if self.stop is None else recs[recs < self.stop]
 
 
-def cut(
-    starts: np.ndarray,
-    lengths: np.ndarray,
-    walked: tuple[str, int | None, str],
-    damage: Damage,
-) -> Framing:
+def cut(walked: Framing, damage: Damage) -> Framing:
     """The framing without the records ``damage`` rules out.
 
     A data checksum mismatch loses that record only: its length checksum holds, so the next
     record is where it says. A length checksum mismatch ends the file: nothing after it can be
     found reliably.
     """
-    status, stop, reason = walked
+    starts, lengths = walked.starts, walked.lengths
+    status, stop, reason = walked.status, walked.stop_offset, walked.reason
     keep = damage.kept(starts.shape[0])
     if damage.stop is not None:
         status, stop, reason = "corrupt", int(starts[damage.stop]), "length checksum mismatch"
@@ -603,8 +600,8 @@ def frame(buf: np.ndarray, verify: bool = True) -> Framing:
     Records whose data checksum is wrong are skipped; reading stops at the first record whose
     length checksum is wrong, or at a length running past the end (see :class:`Framing`).
     """
-    starts, lengths, status, stop, reason = _walk(buf)
+    walked = _walk(buf)
     damage = Damage()
-    for group, bad_length, bad_data in check_groups(buf, starts, lengths, verify):
+    for group, bad_length, bad_data in check_groups(buf, walked.starts, walked.lengths, verify):
         damage.add(group, bad_length, bad_data)
-    return cut(starts, lengths, (status, stop, reason), damage)
+    return cut(walked, damage)
