@@ -57,7 +57,7 @@ def select_runs(runs: tuple[Run, ...], options: Options) -> list[Run]:
     return keep
 
 
-def _tag_selected(tag: str, options: Options) -> bool:
+def tag_selected(tag: str, options: Options) -> bool:
     if options.tags and not re.search(options.tags, tag):
         return False
     if options.exclude_tags and re.search(options.exclude_tags, tag):
@@ -89,12 +89,7 @@ def build_report(
             # a baseline run paired with a candidate shares its colour; the dashes tell them apart
             colors[run.name] = colors.get(partner.get(run.name, ""), own.get(run.name, "#777777"))
     tags = sorted(
-        {
-            tag
-            for run in runs
-            for tag in (*run.scalars, *run.tensors)
-            if _tag_selected(tag, options)
-        },
+        {tag for run in runs for tag in (*run.scalars, *run.tensors) if tag_selected(tag, options)},
         key=natural_key,
     )
     ctx = KindContext(
