@@ -162,9 +162,7 @@ def test_a_half_uploaded_file_is_a_truncated_note_naming_its_url(s3, torch_write
     got = read_logdir("s3://half/runs")
     (note,) = [w for w in got.warnings if w.kind == "truncated"]
     assert note.path == f"s3://half/runs/seed2/{victim.name}" and note.run == "seed2"
-    assert f"Event file 's3://half/runs/seed2/{victim.name}' ends in a partial record" in str(
-        note
-    )
+    assert f"Event file 's3://half/runs/seed2/{victim.name}' ends in a partial record" in str(note)
     assert got.run("seed2").points == read_logdir(local).run("seed2").points > 0
 
 
