@@ -147,3 +147,19 @@ def test_to_dataframe_has_the_export_columns(torch_writer):
     loss = df[(df["run"] == "run0") & (df["tag"] == "loss")]
     want = _tb_smoothing(loss["value"].tolist(), 0.5)
     np.testing.assert_allclose(loss["smoothed"].to_numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("command", [[], ["ls"], ["build"], ["export"]])
+def test_help_imports_no_heavy_library(command):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom tbreport.cli import main\n"
+        f"try:\n    main({command + ['--help']!r})\nexcept SystemExit:\n    pass\n"
+        "print(*sys.modules, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    heavy = {"numpy", "matplotlib", "jinja2", "fsspec", "dask", "distributed", "pyarrow", "s3fs"}
+    assert "Usage:" in done.stdout
+    assert not set(done.stderr.split()) & heavy

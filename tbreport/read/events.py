@@ -403,6 +403,8 @@ class _Collector:
         self.slow: list[tuple[int, int, int, float, float, int]] = []
         #: (record, tag, plugin) of the first record of each tag in a layout with metadata
         self.metadata: list[tuple[int, str, str]] = []
+        #: file of each record, when several files are decoded together
+        self.file_of: np.ndarray | None = None
 
     def tag_id(self, tag: str) -> int:
         got = self.tag_index.get(tag)
@@ -508,6 +510,8 @@ def read_segments(
     first_rec = first.tolist() + [nrec]
     base = list(bounds)
     col = _Collector(nrec)
+    if several:
+        col.file_of = file_of
     slow: list[int] = []
     damage = records.Damage()
     for group, bad_length, bad_data in records.check_groups(buf, starts, lengths, verify):
@@ -675,6 +679,13 @@ def _read_matched(
         local_to_file[local] = col.tag_id(tag)
         if template.plugin is not None:
             col.metadata.append((int(members[member]), tag, template.plugin))
+    if template.plugin is not None and col.file_of is not None:
+        # several files decoded together: each file's first record of a tag has its metadata
+        pair = col.file_of[members] * first.shape[0] + ids
+        for i in np.unique(pair, return_index=True)[1].tolist():
+            if int(ids[i]) not in not_utf8:
+                tag = col.tags[int(local_to_file[ids[i]])]
+                col.metadata.append((int(members[i]), tag, template.plugin))
     left = members[:0]
     if not_utf8:
         refused = np.isin(ids, not_utf8)
