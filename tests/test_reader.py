@@ -245,7 +245,7 @@ def test_quickstart_article_values():
 def test_dataframe_long_format():
     pytest.importorskip("pandas")
     df = read_logdir(fixture_logdir("quickstart")).to_dataframe()
-    assert list(df.columns) == ["run", "tag", "step", "value", "wall_time"]
+    assert list(df.columns) == ["run", "tag", "step", "value", "wall_time", "smoothed", "group"]
     assert len(df) == 400
     sub = df[(df.run == "run_2") & (df.tag == "tutorial/line")]
     np.testing.assert_array_equal(
