@@ -125,3 +125,30 @@ def test_an_empty_file_in_a_sweep_gets_its_note(torch_writer, empty_first):
     assert sum(run.points for run in got.runs) == sum(
         read_run(RunDir(r.name, r.path, r.files))[0].points for r in got.runs
     )
+
+
+def test_a_chart_of_hundreds_of_runs_draws_every_line_in_a_few_artists():
+    from test_charts import decode, make_chart, make_line
+
+    from tbreport.charts.figure import Painter, Size
+    from tbreport.kinds.scalars.chart import MANY_LINES, _build_figure, draw_chart
+    from tbreport.report.colours import PALETTE
+
+    n = MANY_LINES + 50
+    lines = [
+        make_line(f"run{i}", PALETTE[i % len(PALETTE)], y=(i, i + 1, i, i + 1), weight=0.6)
+        for i in range(n)
+    ]
+    lines.append(make_line("lonely", "#ff0000", x=(3,), y=(n / 2,)))
+    chart = make_chart(lines)
+    fig = _build_figure(Painter(), chart, Size(7.2, 4.0, 110.0))
+    (ax,) = [a for a in fig.axes if a.collections]
+    # one artist per line took a minute for 20,000 runs: raw, smoothed, lonely points
+    assert not ax.lines and len(ax.collections) == 3
+    raw, smoothed, dots = ax.collections
+    # the lonely run has no smoothing: drawn as its raw values at full strength
+    assert (len(raw.get_segments()), len(smoothed.get_segments())) == (n, n + 1)
+    np.testing.assert_allclose(dots.get_offsets(), [[3, n / 2]])
+    pixels = decode(draw_chart(chart))[..., :3]
+    red = (pixels[..., 0] > 0.9) & (pixels[..., 1] < 0.2) & (pixels[..., 2] < 0.2)
+    assert red.any()  # the lonely point is drawn, in its run's colour
