@@ -623,8 +623,17 @@ def _read_group(
         i = int(np.argmax(pending))
         rec = int(group.members[i])
         at = int(starts[rec]) + HEADER
-        template = learn_template(bytes(buf[at : at + group.length])) if fast else None
+        data = bytes(buf[at : at + group.length])
+        template = learn_template(data) if fast else None
         if template is None:
+            if fast and data[:1] == b"\x09" and group.length > 9:
+                # records differing only in the wall time (file_version records, one per
+                # file of a sweep) have the same layout: protobuf reads them all
+                mask = b"\xff" + bytes(8) + b"\xff" * (group.length - 9)
+                same = np.flatnonzero(_match_mask(group.words, mask, i) & pending)
+                slow.extend(group.members[same].tolist())
+                pending[same] = False
+                continue
             slow.append(rec)
             pending[i] = False
             continue
@@ -636,8 +645,13 @@ def _read_group(
 
 def _match(words: np.ndarray, template: Template, ref: int) -> np.ndarray:
     """Members of the group with the same layout as member ``ref``."""
+    return _match_mask(words, template.byte_mask, ref)
+
+
+def _match_mask(words: np.ndarray, byte_mask: bytes, ref: int) -> np.ndarray:
+    """Members whose data bits under ``byte_mask`` equal member ``ref``'s."""
     full = np.zeros(words.shape[0] * 8, dtype=np.uint8)
-    full[HEADER : HEADER + len(template.byte_mask)] = np.frombuffer(template.byte_mask, np.uint8)
+    full[HEADER : HEADER + len(byte_mask)] = np.frombuffer(byte_mask, np.uint8)
     word_masks = full.view("<u8")
     ok = np.ones(words.shape[1], dtype=bool)
     for j, m in enumerate(word_masks.tolist()):
