@@ -41,6 +41,16 @@ TOOLS = {
         True,
     ),
     "tbparse": ("tbparse SummaryReader(pivot=False).scalars", True),
+    "tbreport-dask": (
+        "tbreport.read_logdir(path, executor=dask://...) on a LocalCluster of 2 worker "
+        "processes (cluster start-up not timed)",
+        False,
+    ),
+    "tbreport-s3": (
+        "tbreport.read_logdir('s3://bench/<preset>') from a moto S3 server on 127.0.0.1 "
+        "(upload not timed)",
+        False,
+    ),
     "rust": ("Rust data server (tensorboard-data-server), load + gRPC ReadScalars", False),
     "rust-crc": ("Rust data server with --checksum", False),
 }
@@ -66,12 +76,12 @@ def _vm_kb(pid: int | str, field: str) -> int | None:
     return None
 
 
-def worker_tbreport(logdir: str, verify_crc: bool) -> dict:
+def worker_tbreport(logdir: str, verify_crc: bool, executor: str | None = None) -> dict:
     import tbreport
 
     base = _vm_kb("self", "VmRSS")
     t0 = time.perf_counter()
-    ld = tbreport.read_logdir(logdir, verify_crc=verify_crc)
+    ld = tbreport.read_logdir(logdir, verify_crc=verify_crc, executor=executor)
     points = sum(len(s) for run in ld.runs for s in run.scalars.values())
     total = sum(float(s.values.sum()) for run in ld.runs for s in run.scalars.values())
     return dict(
@@ -258,9 +268,60 @@ def worker_rust(logdir: str, checksum: bool) -> dict:
         os.rmdir(tmp)
 
 
+def worker_dask(logdir: str) -> dict:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        address = "dask://" + cluster.scheduler_address.removeprefix("tcp://")
+        return worker_tbreport(logdir, verify_crc=True, executor=address)
+
+
+def worker_s3(logdir: str) -> dict:
+    """Upload the logdir to a moto S3 server started here, then time the read from it."""
+    import shutil
+    import socket
+
+    import boto3
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(
+        os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+    )  # fmt: skip
+    server = subprocess.Popen(
+        [shutil.which("moto_server") or "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        os.environ.update(env, AWS_ENDPOINT_URL=endpoint)
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket="bench")
+        root = Path(logdir)
+        name = root.name
+        for path in sorted(root.rglob("*tfevents*")):
+            client.upload_file(str(path), "bench", f"{name}/{path.relative_to(root).as_posix()}")
+        return worker_tbreport(f"s3://bench/{name}", verify_crc=True)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 def run_worker(tool: str, logdir: str) -> dict:
     if tool == "tbreport":
         return worker_tbreport(logdir, verify_crc=True)
+    if tool == "tbreport-dask":
+        return worker_dask(logdir)
+    if tool == "tbreport-s3":
+        return worker_s3(logdir)
     if tool == "tbreport-nocrc":
         return worker_tbreport(logdir, verify_crc=False)
     if tool == "eventacc":
@@ -503,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
             "other work is running, timings will be noisy",
             file=sys.stderr,
         )
-    presets = list(make_logdir.PRESETS) if a.preset == "both" else [a.preset]
+    presets = ["1m", "8m"] if a.preset == "both" else [a.preset]
     all_rows: list[dict] = []
     failed = False
     for preset in presets:

@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 #: public name -> module that defines it
 _EXPORTS = {
     "read_logdir": "tbreport.read",
+    "to_dataframe": "tbreport.export",
     "build": "tbreport.pipeline",
     "BuildResult": "tbreport.pipeline",
     "RegressionError": "tbreport.pipeline",
@@ -31,6 +32,7 @@ __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports them
     from tbreport.errors import TbreportError  # noqa: F401
+    from tbreport.export import to_dataframe  # noqa: F401
     from tbreport.model import DataWarning, Logdir, Run, Series, TagCount, WarningKind  # noqa: F401
     from tbreport.options import Options  # noqa: F401
     from tbreport.pipeline import BuildResult, RegressionError, build  # noqa: F401

@@ -44,13 +44,47 @@ def spec_options(command: str):
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @spec_options("ls")
 @click.option("--no-verify", is_flag=True, help="Skip data checksums (faster, less safe).")
-def ls_command(runs_dir: str, as_json: bool, restarts: str | None, no_verify: bool) -> None:
+def ls_command(runs_dir: str, as_json: bool, no_verify: bool, **flags) -> None:
     """List the runs, tags, points and data problems under RUNS_DIR (default: runs/)."""
     from tbreport.listing import to_json, to_text
+    from tbreport.options import make_options
     from tbreport.read import read_logdir
 
-    logdir = read_logdir(runs_dir, restarts=restarts or "replace", verify_crc=not no_verify)
+    options = make_options(flags, {}, None)
+    logdir = read_logdir(
+        runs_dir,
+        restarts=options.restarts,
+        verify_crc=not no_verify,
+        executor=options.executor,
+    )
     click.echo(to_json(logdir) if as_json else to_text(logdir), nl=not as_json)
+
+
+@main.command("export")
+@click.argument("runs_dir", required=False, type=click.Path(path_type=str))
+@spec_options("export")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=str),
+    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
+)
+def export_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
+    """Write every point of every scalar series under RUNS_DIR as one long table: run, tag,
+    step, wall time, value, smoothed value, group (CSV, JSON lines or Parquet)."""
+    from tbreport.export import export
+    from tbreport.options import find_config, make_options
+
+    config, source = find_config(config_path)
+    options = make_options({**flags, "runs_dir": runs_dir}, config, source)
+    result = export(options)
+    if result.data is not None:
+        click.echo(result.data.decode("utf-8"), nl=False)
+    else:
+        click.echo(
+            f"Exported {result.points} point(s) of {result.series} series: {options.export_file}",
+            err=True,
+        )
 
 
 def _progress_bar(quiet: bool):

@@ -28,6 +28,7 @@ IMAGE_FORMATS = ("png", "svg")
 DIRECTIONS = ("min", "max", "none")
 RESTART_MODES = ("replace", "keep-all")
 FALLBACKS = ("images", "none")
+EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")
 
 
 class ConfigError(TbreportError):
@@ -188,6 +189,30 @@ def _positive(value: object, where: str) -> int:
     return value
 
 
+#: ``--executor dask://HOST:PORT``: a running Dask distributed scheduler
+DASK_URL = re.compile(r"^dask://([^/\s:]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})/?$")
+
+
+def _executor(value: object, where: str) -> str:
+    text = str(value)
+    if text == "threads" or DASK_URL.match(text):
+        return text
+    raise ConfigError(
+        f"{where}: {text!r} is not an executor. Use 'threads' (the default) or "
+        "'dask://HOST:PORT' (a running Dask scheduler, e.g. dask://127.0.0.1:8786)."
+    )
+
+
+def _export_file(value: object, where: str) -> str:
+    text = str(value)
+    if not text.lower().endswith(EXPORT_FORMATS):
+        raise ConfigError(
+            f"{where}: {text!r} should end in {', '.join(EXPORT_FORMATS)} (the format is "
+            "taken from the name)."
+        )
+    return text
+
+
 # --- the spec -----------------------------------------------------------------------------
 
 
@@ -233,6 +258,7 @@ class Options:
         metavar="W",
         type="float",
         check=_weight,
+        commands=("build", "export"),
     )
     x_axis: str = _opt(
         "step", "x axis, as in TensorBoard", flag="--x-axis", type="choice", choices=X_AXES
@@ -243,18 +269,19 @@ class Options:
     )  # fmt: skip
     tags: str | None = _opt(
         None, "only tags matching this regex (`re.search`)", flag="--tags", metavar="REGEX",
-        check=_regex,
+        check=_regex, commands=("build", "export"),
     )  # fmt: skip
     exclude_tags: str | None = _opt(
         None, "leave out tags matching this regex", flag="--exclude-tags", metavar="REGEX",
-        check=_regex,
+        check=_regex, commands=("build", "export"),
     )  # fmt: skip
     runs: str | None = _opt(
-        None, "only runs matching this regex", flag="--runs", metavar="REGEX", check=_regex
-    )
+        None, "only runs matching this regex", flag="--runs", metavar="REGEX", check=_regex,
+        commands=("build", "export"),
+    )  # fmt: skip
     exclude_runs: str | None = _opt(
         None, "leave out runs matching this regex", flag="--exclude-runs", metavar="REGEX",
-        check=_regex,
+        check=_regex, commands=("build", "export"),
     )  # fmt: skip
     templates: str | None = _opt(
         None,
@@ -275,7 +302,17 @@ class Options:
         flag="--restarts",
         type="choice",
         choices=RESTART_MODES,
-        commands=("build", "ls"),
+        commands=("build", "ls", "export"),
+    )
+    executor: str = _opt(
+        "threads",
+        "where runs are read: `threads` (local), or `dask://HOST:PORT`, the workers of a "
+        "running Dask scheduler, which read the storage directly (`pip install "
+        "'tbreport[dask]'`)",
+        flag="--executor",
+        metavar="threads|dask://HOST:PORT",
+        check=_executor,
+        commands=("build", "ls", "export"),
     )
     ignore_outliers: bool = _opt(
         True,
@@ -354,6 +391,7 @@ class Options:
         "replaced",
         flag="--force",
         type="flag",
+        commands=("build", "export"),
     )
     quiet: bool = _opt(
         False, "no progress bar or notes (for CI)", flag="--quiet", short="-q", type="flag"
@@ -401,6 +439,16 @@ class Options:
         flag="--marker-id",
         metavar="ID",
         check=_marker_id,
+    )
+    #: `tbreport export`: the file written (stdout, as CSV, without it)
+    export_file: str | None = _opt(
+        None,
+        "export: the file to write, `.csv`, `.jsonl` or `.parquet` (`pip install "
+        "'tbreport[parquet]'`); CSV on stdout without it",
+        flag="--out",
+        metavar="FILE",
+        check=_export_file,
+        commands=("export",),
     )
     #: ordered (tag regex, "min"|"max"|"none") pairs that override the guessed direction
     directions: tuple[tuple[str, str], ...] = _opt(

@@ -92,7 +92,7 @@ def build(
     fmt = get_format(options.format)
     needs = fmt.needs(options)
     with ChartPool(options.jobs, options.image_format, warm="images" in needs) as pool:
-        logdir = read_logdir(options.runs_dir, restarts=options.restarts)
+        logdir = read_logdir(options.runs_dir, restarts=options.restarts, executor=options.executor)
         logdir, baseline, pairs = with_baseline(logdir, options)
         report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
         _check_strict(report, options)

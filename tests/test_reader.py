@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import as_floats, event_files, expected, fixture_logdir
 
+import tbreport
 from tbreport.model import NOTE, WARNING
 from tbreport.read import read_logdir, records
 from tbreport.read.records import masked_crc32c
@@ -244,8 +245,8 @@ def test_quickstart_article_values():
 
 def test_dataframe_long_format():
     pytest.importorskip("pandas")
-    df = read_logdir(fixture_logdir("quickstart")).to_dataframe()
-    assert list(df.columns) == ["run", "tag", "step", "value", "wall_time"]
+    df = tbreport.to_dataframe(read_logdir(fixture_logdir("quickstart")))
+    assert list(df.columns) == ["run", "tag", "step", "value", "wall_time", "smoothed", "group"]
     assert len(df) == 400
     sub = df[(df.run == "run_2") & (df.tag == "tutorial/line")]
     np.testing.assert_array_equal(

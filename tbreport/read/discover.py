@@ -2,7 +2,8 @@
 
 A run is every directory under the logdir that directly holds an event file (a regular file
 whose name contains ``tfevents`` and does not end in ``.profile-empty``), named by its POSIX
-path relative to the logdir (``.`` for the logdir itself).
+path relative to the logdir (``.`` for the logdir itself). A URL (``s3://bucket/runs``) is
+discovered from one recursive listing of its storage.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import os
 import re
 import stat
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from tbreport.errors import LogdirNotFoundError, NoEventFilesError
 from tbreport.model import DataWarning
+from tbreport.read.storage import Remote
 
 _DIGITS = re.compile(r"(\d+)")
 
@@ -26,6 +28,8 @@ class RunDir:
     name: str
     path: str
     files: tuple[str, ...]
+    #: bytes of each file when it was found (files of running writers grow)
+    sizes: tuple[int, ...] = ()
 
 
 def is_event_file_name(name: str) -> bool:
@@ -38,8 +42,15 @@ def file_order_key(name: str) -> tuple:
     return tuple((0, int(p), "") if i % 2 else (1, 0, p) for i, p in enumerate(parts)), name
 
 
-def discover_runs(logdir: str | os.PathLike[str]) -> tuple[list[RunDir], list[DataWarning]]:
-    """Every run under ``logdir``, sorted by name, and warnings about what was skipped."""
+def discover_runs(
+    logdir: str | os.PathLike[str], remote: Remote | None = None
+) -> tuple[list[RunDir], list[DataWarning]]:
+    """Every run under ``logdir``, sorted by name, and warnings about what was skipped.
+
+    ``remote``: the logdir is that storage's URL.
+    """
+    if remote is not None:
+        return _discover_remote(remote), []
     root = Path(logdir)
     if not root.exists():
         raise LogdirNotFoundError(f"Log directory '{logdir}' does not exist.")
@@ -50,20 +61,27 @@ def discover_runs(logdir: str | os.PathLike[str]) -> tuple[list[RunDir], list[Da
         )
     warnings: list[DataWarning] = []
     runs: list[RunDir] = []
-    seen: set[str] = set()
-
-    def on_error(err: OSError) -> None:
-        warnings.append(
-            DataWarning(
-                "unreadable",
-                f"Cannot read '{err.filename}': {err.strerror}. Skipped; check its permissions.",
-                path=str(err.filename),
+    # folders by (device, inode): one stat each, where realpath costs one per path component
+    seen: set[tuple[int, int]] = set()
+    # depth first in name order, as os.walk with sorted dirnames; a stack, since sweeps nest
+    stack: list[tuple[str, str]] = [(os.fspath(root), ".")]
+    while stack:
+        dirpath, rel = stack.pop()
+        try:
+            st = os.stat(dirpath)
+            with os.scandir(dirpath) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            warnings.append(
+                DataWarning(
+                    "unreadable",
+                    f"Cannot read '{err.filename}': {err.strerror}. Skipped; check its "
+                    "permissions.",
+                    path=str(err.filename),
+                )
             )
-        )
-
-    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:
+            continue
+        if (st.st_dev, st.st_ino) in seen:
             warnings.append(
                 DataWarning(
                     "symlink-loop",
@@ -72,17 +90,22 @@ def discover_runs(logdir: str | os.PathLike[str]) -> tuple[list[RunDir], list[Da
                     path=dirpath,
                 )
             )
-            dirnames[:] = []
             continue
-        seen.add(real)
-        dirnames.sort()
-        events = []
-        for name in list(dirnames) + filenames:
+        seen.add((st.st_dev, st.st_ino))
+        events: list[tuple[str, int]] = []
+        subdirs: list[str] = []
+        for entry in entries:
+            name = entry.name
             if not is_event_file_name(name):
+                try:
+                    if entry.is_dir():
+                        subdirs.append(name)
+                except OSError:
+                    pass  # gone since listed, or a link that cannot be followed: no folder
                 continue
             full = os.path.join(dirpath, name)
             try:
-                mode = os.stat(full).st_mode
+                st = entry.stat()
             except OSError as err:
                 warnings.append(
                     DataWarning(
@@ -92,18 +115,18 @@ def discover_runs(logdir: str | os.PathLike[str]) -> tuple[list[RunDir], list[Da
                     )
                 )
                 continue
-            if stat.S_ISDIR(mode):
-                if name in dirnames and name not in filenames:
-                    warnings.append(
-                        DataWarning(
-                            "not-a-file",
-                            f"'{full}' is named like an event file but is a directory. "
-                            "Read it as an ordinary folder.",
-                            path=full,
-                        )
+            if stat.S_ISDIR(st.st_mode):
+                subdirs.append(name)
+                warnings.append(
+                    DataWarning(
+                        "not-a-file",
+                        f"'{full}' is named like an event file but is a directory. "
+                        "Read it as an ordinary folder.",
+                        path=full,
                     )
+                )
                 continue
-            if not stat.S_ISREG(mode):
+            if not stat.S_ISREG(st.st_mode):
                 warnings.append(
                     DataWarning(
                         "not-a-file",
@@ -121,13 +144,14 @@ def discover_runs(logdir: str | os.PathLike[str]) -> tuple[list[RunDir], list[Da
                     )
                 )
                 continue
-            events.append(name)
+            events.append((name, st.st_size))
+        for name in reversed(subdirs):
+            stack.append((os.path.join(dirpath, name), name if rel == "." else f"{rel}/{name}"))
         if not events:
             continue
-        rel = PurePosixPath(Path(dirpath).relative_to(root).as_posix())
-        name = str(rel) if str(rel) not in ("", ".") else "."
-        events.sort(key=file_order_key)
-        runs.append(RunDir(name, dirpath, tuple(os.path.join(dirpath, f) for f in events)))
+        events.sort(key=lambda e: file_order_key(e[0]))
+        paths = tuple(os.path.join(dirpath, f) for f, _ in events)
+        runs.append(RunDir(rel, dirpath, paths, tuple(size for _, size in events)))
     if not runs:
         raise NoEventFilesError(
             f"No TensorBoard event files under '{logdir}'. Expected files named "
@@ -135,3 +159,48 @@ def discover_runs(logdir: str | os.PathLike[str]) -> tuple[list[RunDir], list[Da
         )
     runs.sort(key=lambda r: file_order_key(r.name))
     return runs, warnings
+
+
+def _discover_remote(remote: Remote) -> list[RunDir]:
+    """Runs of a remote logdir, from one recursive listing (object stores have no folders to
+    walk, and one request per folder would pay its latency once per run)."""
+    url = remote.url
+    try:
+        found = remote.fs.find(remote.root, detail=True)
+    except FileNotFoundError:
+        raise LogdirNotFoundError(
+            f"Log directory '{url}' does not exist (no such bucket or container). Check the URL."
+        ) from None
+    except PermissionError:
+        raise LogdirNotFoundError(
+            f"Access to '{url}' was denied. Check the credentials in your environment (for "
+            "S3: AWS_PROFILE or AWS_ACCESS_KEY_ID, ~/.aws/credentials) and the bucket policy."
+        ) from None
+    except OSError as err:
+        raise LogdirNotFoundError(f"Cannot list '{url}': {err}. Check the URL.") from None
+    by_dir: dict[str, list[tuple[str, int]]] = {}
+    root = remote.root
+    for key, info in found.items():
+        folder, _, name = key.rpartition("/")
+        if info.get("type") != "file" or not is_event_file_name(name):
+            continue
+        by_dir.setdefault(folder, []).append((name, int(info.get("size") or 0)))
+    runs = []
+    for folder, events in by_dir.items():
+        rel = folder[len(root) :].strip("/") if folder.startswith(root) else folder
+        events.sort(key=lambda e: file_order_key(e[0]))
+        runs.append(
+            RunDir(
+                rel or ".",
+                remote.url_of(folder),
+                tuple(remote.url_of(f"{folder}/{name}") for name, _ in events),
+                tuple(size for _, size in events),
+            )
+        )
+    if not runs:
+        raise NoEventFilesError(
+            f"No TensorBoard event files under '{url}'. Expected objects named "
+            "'events.out.tfevents.*' (written by SummaryWriter or tf.summary)."
+        )
+    runs.sort(key=lambda r: file_order_key(r.name))
+    return runs

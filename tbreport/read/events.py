@@ -651,6 +651,8 @@ class _Collector:
         self.metadata: list[tuple[int, str, str]] = []
         #: histograms decoded in bulk, with the record index of each value
         self.histograms: list[tuple[np.ndarray, HistogramChunk]] = []
+        #: file of each record, when several files are decoded together
+        self.file_of: np.ndarray | None = None
 
     def tag_id(self, tag: str) -> int:
         got = self.tag_index.get(tag)
@@ -716,56 +718,124 @@ class _Collector:
 
 
 def read_file(path: str, verify: bool = True, fast: bool = True) -> FileData:
-    """Decode one event file. ``fast=False`` decodes every record with protobufs (for tests).
+    """Decode one event file. ``fast=False`` decodes every record with protobufs (for tests)."""
+    got = read_segments(records.load(path), (path,), (0,), verify=verify, fast=fast)
+    assert got is not None  # one file is always read on its own terms
+    return got[0]
+
+
+def read_segments(
+    buf: np.ndarray,
+    paths: Sequence[str],
+    bounds: Sequence[int],
+    verify: bool = True,
+    fast: bool = True,
+) -> list[FileData] | None:
+    """Decode the event files laid end to end in ``buf`` (file i starts at ``bounds[i]``).
+
+    Many small files decode together in one pass, as one file would: the Python work per
+    record group is paid once per batch rather than once per file. Offsets and record indices
+    in the results are the file's own. None when the files cannot be read together (one of
+    them ends in a partial record or a bad length, so the chain of records runs across a
+    boundary): read each with :func:`read_file` then, which says what is wrong with it.
 
     Records are checked and decoded one length group at a time; records failing a checksum
     (and, after a length checksum mismatch, everything behind it) are dropped afterwards,
     since groups do not come in file order.
     """
-    buf = records.load(path)
     walked = records.walk(buf)
-    starts, lengths = walked.starts, walked.lengths
-    col = _Collector(int(starts.shape[0]))
+    starts, lengths, status = walked.starts, walked.lengths, walked.status
+    nrec = int(starts.shape[0])
+    several = len(paths) > 1
+    first = np.searchsorted(starts, np.asarray(bounds, dtype=np.int64))
+    if several and (
+        status != "ok"
+        or nrec == 0
+        or not np.array_equal(starts[np.minimum(first, nrec - 1)], bounds)
+    ):
+        return None
+    # record -> file, and each file's first record and byte offset
+    file_of = np.searchsorted(first, np.arange(nrec), side="right") - 1
+    first_rec = first.tolist() + [nrec]
+    base = list(bounds)
+    col = _Collector(nrec)
+    if several:
+        col.file_of = file_of
     slow: list[int] = []
     damage = records.Damage()
     for group, bad_length, bad_data in records.check_groups(buf, starts, lengths, verify):
         damage.add(group, bad_length, bad_data)
         _read_group(buf, starts, group, col, slow, fast)
         del group, bad_length, bad_data  # before the next group's bytes are gathered
+    if several and damage.stop is not None:
+        return None  # a length checksum mismatch ends its own file only: read them one by one
     framing = records.cut(walked, damage)
-    kept = damage.kept(int(starts.shape[0]))
-    out = FileData(
-        path=path, records=int(framing.starts.shape[0]), size=int(buf.shape[0]), framing=framing
-    )
+    kept = damage.kept(nrec)
+    ends = base[1:] + [int(buf.shape[0])]
+    counts = np.bincount(file_of[kept], minlength=len(paths)).tolist()
+    outs = [
+        FileData(path=path, size=end - at, records=n)
+        for path, at, end, n in zip(paths, base, ends, counts, strict=True)
+    ]
     # protobuf decoding only for records kept, in file order
-    for rec in sorted(r for r in slow if kept[r]):
+    slow_recs = np.array(slow, dtype=np.int64)
+    for rec in np.sort(slow_recs[kept[slow_recs]]).tolist():
+        f = int(file_of[rec])
         at = int(starts[rec]) + HEADER
-        _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, int(starts[rec]), col, out)
+        out = outs[f]
+        _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, at - HEADER - base[f], col, out)
     for rec, tag, plugin in col.metadata:
+        out = outs[int(file_of[rec])]
         seen = out.metadata.get(tag)
         if kept[rec] and (seen is None or seen[0] > rec):
             out.metadata[tag] = (rec, plugin)
     for rec in damage.skipped().tolist():
+        f = int(file_of[rec])
         at = int(starts[rec]) + HEADER
-        out.skipped.append((at - HEADER, _damaged_step(bytes(buf[at : at + int(lengths[rec])]))))
+        damaged = _damaged_step(bytes(buf[at : at + int(lengths[rec])]))
+        outs[f].skipped.append((at - HEADER - base[f], damaged))
     for members, chunk in col.histograms:
         keep = kept[members]
-        if not keep.all():
-            chunk = chunk.kept(keep)
-        for local, count in Counter(chunk.tag.tolist()).items():
-            out.others[(chunk.tags[local], chunk.plugin)] += count
-        out.histograms.append(chunk)
+        of = file_of[members]
+        for f in np.unique(of[keep]).tolist():
+            mine = keep & (of == f)
+            part = chunk if mine.all() else chunk.kept(mine)
+            if base[f]:  # offsets are the file's own
+                part = replace(part, offsets=part.offsets - base[f])
+            for local, count in Counter(part.tag.tolist()).items():
+                outs[f].others[(part.tags[local], part.plugin)] += count
+            outs[f].histograms.append(part)
     arrays = col.arrays()
     if not kept.all():
         keep = kept[arrays[0]]
         arrays = tuple(a[keep] for a in arrays)
-    out.record, out.tag, out.step, out.wall, out.value, out.encoding = arrays
-    out.tags = col.tags
     empty = np.zeros(0, np.int64)
     # keep how the file ended, not where its records are: a run's files are held until the
     # run is assembled
-    out.framing = replace(framing, starts=empty, lengths=empty)
-    return out
+    if not several:
+        out = outs[0]
+        out.record, out.tag, out.step, out.wall, out.value, out.encoding = arrays
+        out.tags = col.tags
+        out.framing = replace(framing, starts=empty, lengths=empty)
+        return outs
+    cuts = np.searchsorted(arrays[0], first_rec).tolist()
+    # each file gets its own tags (batches mix runs): ids of (file, tag) pairs, made at once
+    pair = file_of[arrays[0]].astype(np.int64) * max(1, len(col.tags)) + arrays[1]
+    pairs, local_tag = np.unique(pair, return_inverse=True)
+    pair_cuts = np.searchsorted(pairs, np.arange(len(paths) + 1) * max(1, len(col.tags)))
+    pair_tags = (pairs % max(1, len(col.tags))).tolist()
+    local_tag = local_tag.astype(np.int32) - pair_cuts[file_of[arrays[0]]].astype(np.int32)
+    pair_cuts = pair_cuts.tolist()
+    for f, out in enumerate(outs):
+        lo, hi = cuts[f], cuts[f + 1]
+        out.record = arrays[0][lo:hi] - first_rec[f]
+        out.tag = local_tag[lo:hi]
+        out.step, out.wall, out.value, out.encoding = (a[lo:hi] for a in arrays[2:])
+        out.tags = [col.tags[t] for t in pair_tags[pair_cuts[f] : pair_cuts[f + 1]]]
+        out.metadata = {tag: (rec - first_rec[f], p) for tag, (rec, p) in out.metadata.items()}
+        skipped = tuple(offset for offset, _ in out.skipped)
+        out.framing = records.Framing(empty, empty, "ok", skipped=skipped)
+    return outs
 
 
 def load_values(path: str, offsets: Sequence[int], indices: Sequence[int]) -> list[Any]:
@@ -778,7 +848,7 @@ def load_values(path: str, offsets: Sequence[int], indices: Sequence[int]) -> li
     from tensorboard.compat.proto.event_pb2 import Event
 
     out = []
-    with open(path, "rb") as fh:
+    with _open(path) as fh:
         for offset, index in zip(offsets, indices, strict=True):
             fh.seek(int(offset))
             length = int.from_bytes(fh.read(8), "little")
@@ -786,6 +856,17 @@ def load_values(path: str, offsets: Sequence[int], indices: Sequence[int]) -> li
             event = Event.FromString(fh.read(length))
             out.append((event.step, event.wall_time, event.summary.value[int(index)]))
     return out
+
+
+def _open(path: str) -> Any:
+    """A local file, or a remote one (``s3://...``) through its fsspec filesystem."""
+    from tbreport.read.storage import is_url
+
+    if not is_url(path):
+        return open(path, "rb")
+    import fsspec
+
+    return fsspec.open(path, "rb").open()
 
 
 def _damaged_step(data: bytes) -> int | None:
@@ -829,8 +910,16 @@ def _read_group(
         if template is None:
             histogram = learn_histogram_template(data) if learn else None
             if histogram is None:
-                slow.append(rec)
-                pending[i] = False
+                if learn and data[:1] == b"\x09" and group.length > 9:
+                    # records differing only in the wall time (file_version records, one per
+                    # file of a sweep) have the same layout: protobuf reads them all
+                    mask = b"\xff" + bytes(8) + b"\xff" * (group.length - 9)
+                    same = np.flatnonzero(_match_mask(group.words, mask, i) & pending)
+                    slow.extend(group.members[same].tolist())
+                    pending[same] = False
+                else:
+                    slow.append(rec)
+                    pending[i] = False
                 failed += 1
                 continue
             matched = _match(group.words, histogram, i) & pending
@@ -845,8 +934,13 @@ def _read_group(
 
 def _match(words: np.ndarray, template: Template | HistogramTemplate, ref: int) -> np.ndarray:
     """Members of the group with the same layout as member ``ref``."""
+    return _match_mask(words, template.byte_mask, ref)
+
+
+def _match_mask(words: np.ndarray, byte_mask: bytes, ref: int) -> np.ndarray:
+    """Members whose data bits under ``byte_mask`` equal member ``ref``'s."""
     full = np.zeros(words.shape[0] * 8, dtype=np.uint8)
-    full[HEADER : HEADER + len(template.byte_mask)] = np.frombuffer(template.byte_mask, np.uint8)
+    full[HEADER : HEADER + len(byte_mask)] = np.frombuffer(byte_mask, np.uint8)
     word_masks = full.view("<u8")
     ok = np.ones(words.shape[1], dtype=bool)
     for j, m in enumerate(word_masks.tolist()):
@@ -888,6 +982,13 @@ def _read_matched(
         local_to_file[local] = col.tag_id(tag)
         if template.plugin is not None:
             col.metadata.append((int(members[member]), tag, template.plugin))
+    if template.plugin is not None and col.file_of is not None:
+        # several files decoded together: each file's first record of a tag has its metadata
+        pair = col.file_of[members] * first.shape[0] + ids
+        for i in np.unique(pair, return_index=True)[1].tolist():
+            if int(ids[i]) not in not_utf8:
+                tag = col.tags[int(local_to_file[ids[i]])]
+                col.metadata.append((int(members[i]), tag, template.plugin))
     left = members[:0]
     if not_utf8:
         refused = np.isin(ids, not_utf8)
@@ -941,6 +1042,11 @@ def _read_histograms(
             return members  # protobuf refuses these records: let it say so
         if template.plugin is not None and template.encoding == "tensor":
             col.metadata.append((int(members[member]), tags[-1], template.plugin))
+    if template.plugin is not None and template.encoding == "tensor" and col.file_of is not None:
+        # several files decoded together: each file's first record of a tag has its metadata
+        pair = col.file_of[members] * first.shape[0] + ids
+        for i in np.unique(pair, return_index=True)[1].tolist():
+            col.metadata.append((int(members[i]), tags[int(ids[i])], template.plugin))
     count = members.shape[0]
     if template.wall is None:
         wall = np.zeros(count)

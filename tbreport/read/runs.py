@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -27,11 +27,24 @@ from tbreport.model import (
     wall_time_ok,
 )
 from tbreport.read.discover import RunDir, discover_runs
-from tbreport.read.events import SIMPLE, FileData, read_file
+from tbreport.read.events import SIMPLE, FileData, read_file, read_segments
+from tbreport.read.executor import Executor
 from tbreport.read.restarts import apply_restarts, repeated_records
+from tbreport.read.storage import Remote, is_url, load_batch, load_file, open_remote
 
 RESTART_MODES = ("replace", "keep-all")
 _TIMESTAMP_NAME = re.compile(r"^\d{9,}\.\d+$")
+
+
+#: files up to this size are decoded together with other small files (a sweep of many short
+#: runs costs per file otherwise); larger ones are read alone
+SMALL_FILE = 1 << 20
+#: bytes of small files in one batch at most: bounds the memory a reading task holds
+BATCH_BYTES = 16 << 20
+#: bytes per task at least: below that a task is mostly Python work, which threads only share
+MIN_TASK_BYTES = 4 << 20
+#: tasks per worker thread at least, so that uneven tasks still keep every thread busy
+_TASKS_PER_WORKER = 4
 
 
 def read_logdir(
@@ -40,52 +53,146 @@ def read_logdir(
     restarts: str = "replace",
     verify_crc: bool = True,
     fast: bool = True,
+    executor: str | None = None,
 ) -> Logdir:
-    """Read every run under ``path``.
+    """Read every run under ``path`` (a folder, or an fsspec URL such as ``s3://bucket/runs``).
 
     ``restarts="replace"`` follows TensorBoard: in a series, a record at step s replaces the
     earlier records at steps >= s. ``"keep-all"`` keeps every record in file order. Either way
     the dropped counts are reported as notes, and records repeated right after themselves (the
     same step and value) as ``"duplicate"`` notes rather than restarts. ``verify_crc=False``
     skips data checksums. ``fast=False`` decodes every record with protobufs (slower; the
-    reference for tests).
+    reference for tests). ``executor``: ``"dask://HOST:PORT"`` reads the runs on the workers of
+    that Dask scheduler; local threads by default.
     """
     if restarts not in RESTART_MODES:
         raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")
-    run_dirs, warnings = discover_runs(path)
+    remote = open_remote(os.fspath(path)) if is_url(path) else None
+    run_dirs, warnings = discover_runs(path, remote)
     runs = []
-
-    def read(run_dir: RunDir) -> tuple[Run, list[DataWarning]]:
-        return read_run(run_dir, restarts=restarts, verify_crc=verify_crc, fast=fast)
-
-    # numpy releases the GIL in the bulk work, so runs read in threads use every core
-    workers = min(len(run_dirs), os.cpu_count() or 1)
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(read, run_dirs))
-    else:
-        results = [read(run_dir) for run_dir in run_dirs]
-    for run, run_warnings in results:  # in run order: output stays deterministic
-        runs.append(run)
-        warnings.extend(run_warnings)
+    task = partial(read_runs, remote=remote, restarts=restarts, verify_crc=verify_crc, fast=fast)
+    with Executor(executor) as pool:
+        chunks = _chunks(run_dirs, pool.workers * _TASKS_PER_WORKER)
+        results = pool.map(task, chunks)
+    for chunk in results:  # in run order: output stays deterministic
+        for run, run_warnings in chunk:
+            runs.append(run)
+            warnings.extend(run_warnings)
     runs = _label_sub_runs(runs, warnings)
-    return Logdir(str(path), tuple(runs), tuple(warnings))
+    return Logdir(os.fspath(path), tuple(runs), tuple(warnings))
+
+
+def _chunks(run_dirs: list[RunDir], tasks: int) -> list[list[RunDir]]:
+    """Consecutive runs in groups of about equal bytes, at most BATCH_BYTES of small files."""
+    sizes = [sum(r.sizes) if r.sizes else SMALL_FILE for r in run_dirs]
+    # tasks of less than MIN_TASK_BYTES are mostly Python work, which threads only share
+    target = min(BATCH_BYTES, max(MIN_TASK_BYTES, sum(sizes) // max(1, tasks)))
+    out: list[list[RunDir]] = []
+    current: list[RunDir] = []
+    held = 0
+    for run_dir, size in zip(run_dirs, sizes, strict=True):
+        if current and held + size > target:
+            out.append(current)
+            current, held = [], 0
+        current.append(run_dir)
+        held += size
+    if current:
+        out.append(current)
+    return out
 
 
 def read_run(
     run_dir: RunDir, *, restarts: str = "replace", verify_crc: bool = True, fast: bool = True
 ) -> tuple[Run, list[DataWarning]]:
     """Read the event files of one run, in their natural order."""
+    return read_runs([run_dir], restarts=restarts, verify_crc=verify_crc, fast=fast)[0]
+
+
+def read_runs(
+    run_dirs: list[RunDir],
+    *,
+    remote: Remote | None = None,
+    restarts: str = "replace",
+    verify_crc: bool = True,
+    fast: bool = True,
+) -> list[tuple[Run, list[DataWarning]]]:
+    """Read several runs: their small files decoded together in one pass, large ones alone.
+
+    This is one task of a read (on a local thread or a Dask worker): files in, runs out.
+    """
+    got: dict[str, FileData | OSError] = {}
+    small = [
+        path
+        for r in run_dirs
+        for path, size in zip(r.files, r.sizes or [SMALL_FILE + 1] * len(r.files), strict=True)
+        if 0 < size <= SMALL_FILE
+    ]
+    if small:
+        got.update(_read_small(remote, small, verify_crc, fast))
+    for r in run_dirs:
+        for path in r.files:
+            if path not in got:
+                got[path] = _read_large(remote, path, verify_crc, fast)
+    return [_assemble_run(r, [got[p] for p in r.files], restarts) for r in run_dirs]
+
+
+def _read_small(
+    remote: Remote | None, paths: list[str], verify: bool, fast: bool
+) -> dict[str, FileData | OSError]:
+    buf, bounds, errors = load_batch(remote, paths)
+    out: dict[str, FileData | OSError] = {
+        p: err for p, err in zip(paths, errors, strict=True) if err is not None
+    }
+    ends = bounds[1:] + [int(buf.shape[0])]
+    present = [
+        (p, lo, hi) for p, lo, hi, err in zip(paths, bounds, ends, errors, strict=True)
+        if err is None and hi > lo
+    ]  # fmt: skip
+    for p, lo, hi, err in zip(paths, bounds, ends, errors, strict=True):
+        if err is None and hi == lo:  # emptied since it was listed
+            out[p] = read_segments(buf[lo:hi], (p,), (0,), verify, fast)[0]  # type: ignore[index]
+    if not present:
+        return out
+    offset = present[0][1]
+    together = read_segments(
+        buf[offset:], [p for p, _, _ in present], [lo - offset for _, lo, _ in present],
+        verify, fast,
+    )  # fmt: skip
+    if together is None:
+        # one of them is damaged at its end: each is read alone, to say which and how
+        for p, lo, hi in present:
+            one = read_segments(buf[lo:hi], (p,), (0,), verify, fast)
+            assert one is not None
+            out[p] = one[0]
+    else:
+        out.update(zip([p for p, _, _ in present], together, strict=True))
+    return out
+
+
+def _read_large(remote: Remote | None, path: str, verify: bool, fast: bool) -> FileData | OSError:
+    try:
+        if remote is None:
+            return read_file(path, verify=verify, fast=fast)
+        buf = load_file(remote, path)
+    except OSError as err:
+        return err
+    one = read_segments(buf, (path,), (0,), verify, fast)
+    assert one is not None
+    return one[0]
+
+
+def _assemble_run(
+    run_dir: RunDir, got: list[FileData | OSError], restarts: str
+) -> tuple[Run, list[DataWarning]]:
+    """A run from its files' decoded records: the run-level rules apply here."""
     warnings: list[DataWarning] = []
     files: list[FileData] = []
-    for path in run_dir.files:
-        try:
-            data = read_file(path, verify=verify_crc, fast=fast)
-        except OSError as err:
+    for path, data in zip(run_dir.files, got, strict=True):
+        if isinstance(data, OSError):
             warnings.append(
                 DataWarning(
                     "unreadable",
-                    f"Cannot read event file '{path}': {err.strerror}. Skipped.",
+                    f"Cannot read event file '{path}': {data.strerror}. Skipped.",
                     path=path,
                     run=run_dir.name,
                 )
@@ -273,15 +380,18 @@ def _series_by_tag(
 ) -> dict[str, Series]:
     if not chunks:
         return {}
-    tag = np.concatenate([c[0] for c in chunks])
-    step = np.concatenate([c[1] for c in chunks])
-    wall = np.concatenate([c[2] for c in chunks])
-    value = np.concatenate([c[3] for c in chunks])
-    enc = np.concatenate([c[4] for c in chunks])
-    key = tag.astype(np.uint16) if len(tag_names) < 65536 else tag
-    order = np.argsort(key, kind="stable")  # radix sort for 16-bit keys; keeps file order
-    counts = np.bincount(tag, minlength=len(tag_names))
-    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    # a run of one file (most runs of a sweep) needs no joining
+    tag, step, wall, value, enc = (
+        chunks[0] if len(chunks) == 1 else (np.concatenate(c) for c in zip(*chunks, strict=True))
+    )
+    if len(tag_names) == 1:
+        order = np.arange(tag.shape[0])
+        bounds = [0, tag.shape[0]]
+    else:
+        key = tag.astype(np.uint16) if len(tag_names) < 65536 else tag
+        order = np.argsort(key, kind="stable")  # radix sort for 16-bit keys; keeps file order
+        counts = np.bincount(tag, minlength=len(tag_names))
+        bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
     out: dict[str, Series] = {}
     for tid in sorted(range(len(tag_names)), key=lambda t: tag_names[t]):
         lo, hi = bounds[tid], bounds[tid + 1]

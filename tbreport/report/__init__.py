@@ -59,7 +59,7 @@ def select_runs(runs: tuple[Run, ...], options: Options) -> list[Run]:
     return keep
 
 
-def _tag_selected(tag: str, options: Options) -> bool:
+def tag_selected(tag: str, options: Options) -> bool:
     if options.tags and not re.search(options.tags, tag):
         return False
     if options.exclude_tags and re.search(options.exclude_tags, tag):
@@ -99,12 +99,7 @@ def build_report(
     for trial in found.trials:
         colors.setdefault(trial.name, colors.get(trial.session, "#777777"))
     tags = sorted(
-        {
-            tag
-            for run in runs
-            for tag in (*run.scalars, *run.tensors)
-            if _tag_selected(tag, options)
-        },
+        {tag for run in runs for tag in (*run.scalars, *run.tensors) if tag_selected(tag, options)},
         key=natural_key,
     )
     ctx = KindContext(

@@ -10,6 +10,7 @@ from tbreport.errors import TbreportError
 from tbreport.model import Logdir
 from tbreport.options import Options
 from tbreport.read import read_logdir
+from tbreport.read.storage import is_url
 
 
 class BaselineError(TbreportError):
@@ -25,8 +26,8 @@ def with_baseline(
         if options.fail_on_regression:
             raise BaselineError("--fail-on-regression needs --baseline (a logdir or a run regex).")
         return logdir, frozenset(), {}
-    if Path(options.baseline).is_dir():
-        base = read_logdir(options.baseline, restarts=options.restarts)
+    if is_url(options.baseline) or Path(options.baseline).is_dir():
+        base = read_logdir(options.baseline, restarts=options.restarts, executor=options.executor)
         rename = {run.name: _baseline_name(run.name) for run in base.runs}
         clash = sorted(set(rename.values()) & {run.name for run in logdir.runs})
         if clash:

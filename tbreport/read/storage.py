@@ -1,0 +1,125 @@
+"""Read stage, storage: where event files live, a local folder or any fsspec URL.
+
+Lists a remote logdir in one recursive listing and fetches many files at once (fsspec's
+concurrent ``cat``), so the latency of one object store request is paid per batch, not per
+file. fsspec (and s3fs, gcsfs, ...) is imported only for URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tbreport.errors import LogdirNotFoundError
+from tbreport.read.records import PAD
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+#: extras that bring a protocol's fsspec implementation
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
+#: bytes asked for ahead of what a large remote file's reader needs (one request per block)
+READ_AHEAD = 8 << 20
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` names remote storage (``s3://...``) rather than a local folder."""
+    return bool(_URL.match(os.fspath(path))) and not os.fspath(path).startswith("file://")
+
+
+@dataclass(frozen=True)
+class Remote:
+    """An fsspec filesystem and the logdir's root on it (picklable: workers read directly)."""
+
+    fs: Any  # fsspec.AbstractFileSystem
+    url: str
+    root: str
+
+    def url_of(self, path: str) -> str:
+        return str(self.fs.unstrip_protocol(path))
+
+
+def open_remote(url: str) -> Remote:
+    """The filesystem for ``url``; credentials come from the library's own chain."""
+    try:
+        import fsspec
+    except ImportError:
+        raise LogdirNotFoundError(
+            f"'{url}' is a URL, and reading URLs needs fsspec: pip install 'tbreport[s3]' "
+            "(or tbreport[gcs], or the fsspec package for your storage)."
+        ) from None
+    protocol = url.split("://", 1)[0]
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as err:
+        extra = _EXTRAS.get(protocol)
+        fix = f"pip install 'tbreport[{extra}]'" if extra else "install its fsspec package"
+        raise LogdirNotFoundError(
+            f"Cannot read '{url}': no storage library for '{protocol}://' ({err}). Run: {fix}."
+        ) from None
+    return Remote(fs, url, root.rstrip("/"))
+
+
+def load_batch(
+    remote: Remote | None, paths: Sequence[str]
+) -> tuple[np.ndarray, list[int], list[OSError | None]]:
+    """The files' bytes end to end in one buffer (PAD zero bytes after), where each starts,
+    and per file the error that kept it out (its bytes are then left out)."""
+    chunks: list[bytes] = []
+    errors: list[OSError | None] = []
+    if remote is None:
+        for path in paths:
+            try:
+                with open(path, "rb") as fh:
+                    chunks.append(fh.read())
+                errors.append(None)
+            except OSError as err:
+                chunks.append(b"")
+                errors.append(err)
+    else:
+        got = remote.fs.cat(list(paths), on_error="return")
+        for path in paths:
+            data = got.get(path, got.get(remote.fs._strip_protocol(path)))
+            if isinstance(data, bytes):
+                chunks.append(data)
+                errors.append(None)
+            else:
+                chunks.append(b"")
+                errors.append(_os_error(path, data))
+    bounds = np.cumsum([0] + [len(c) for c in chunks[:-1]]).tolist()
+    store = np.zeros(sum(len(c) for c in chunks) + PAD, dtype=np.uint8)
+    at = 0
+    for c in chunks:
+        store[at : at + len(c)] = np.frombuffer(c, np.uint8)
+        at += len(c)
+    return store[:at], bounds, errors
+
+
+def load_file(remote: Remote, path: str) -> np.ndarray:
+    """One large remote file as :func:`tbreport.read.records.load` gives a local one:
+    read in blocks with read-ahead straight into the buffer (no second copy)."""
+    # fsspec's filesystems raise OSError subclasses (s3fs translates botocore's errors)
+    with remote.fs.open(path, "rb", block_size=READ_AHEAD, cache_type="readahead") as fh:
+        size = fh.size
+        store = np.zeros(size + PAD, dtype=np.uint8)
+        view = store.data[:size]
+        got = 0
+        while got < size:
+            more = fh.readinto(view[got:])
+            if not more:
+                break
+            got += more
+    return store[:got]
+
+
+def _os_error(path: str, err: object) -> OSError:
+    """An OSError with a readable strerror for whatever a storage library raised."""
+    if isinstance(err, OSError) and err.strerror:
+        return err
+    if isinstance(err, FileNotFoundError | PermissionError):
+        return type(err)(0, str(err) or type(err).__name__, path)
+    text = str(err) or type(err).__name__
+    return OSError(0, text, path)

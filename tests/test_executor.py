@@ -1,0 +1,85 @@
+"""--executor dask://HOST:PORT: run reads on a real Dask cluster of two worker processes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tbreport.cli import main
+from tbreport.options import ConfigError, Options, make_options
+from tbreport.pipeline import build
+from tbreport.read import read_logdir
+from tbreport.read.executor import ExecutorError
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as c:
+        yield "dask://" + c.scheduler_address.removeprefix("tcp://")
+
+
+def _sweep(torch_writer) -> Path:
+    for r in range(6):
+        w = torch_writer(f"lr0.{r % 2}_seed{r}")
+        for step in range(0, 200 + 13 * r, 2):
+            w.add_scalar("train/loss", 2.0 / (step + 1 + r), step)
+            w.add_scalar("eval/acc", 1 - 1.0 / (step + 2), step)
+        w.close()
+    return Path(torch_writer().log_dir).parent
+
+
+def test_a_read_on_dask_workers_equals_a_local_read(cluster, torch_writer):
+    logdir = _sweep(torch_writer)
+    here = read_logdir(logdir)
+    there = read_logdir(logdir, executor=cluster)
+    assert [r.name for r in there.runs] == [r.name for r in here.runs]
+    assert there.warnings == here.warnings
+    for a, b in zip(there.runs, here.runs, strict=True):
+        for tag, series in b.scalars.items():
+            np.testing.assert_array_equal(a.scalars[tag].values, series.values)
+            np.testing.assert_array_equal(a.scalars[tag].steps, series.steps)
+
+
+def test_the_report_of_a_dask_read_is_byte_for_byte_the_local_one(cluster, torch_writer, tmp_path):
+    logdir = _sweep(torch_writer)
+    now = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+    pages = []
+    for name, executor in (("local", "threads"), ("dask", cluster)):
+        options = Options(runs_dir=str(logdir), out=str(tmp_path / name), executor=executor)
+        build(options, now=now)
+        pages.append((tmp_path / name / "index.html").read_bytes())
+    assert pages[0] == pages[1]
+
+
+def test_ls_and_export_take_the_executor(cluster, torch_writer, tmp_path):
+    logdir = _sweep(torch_writer)
+    runner = CliRunner()
+    local = runner.invoke(main, ["ls", str(logdir), "--json"])
+    remote = runner.invoke(main, ["ls", str(logdir), "--json", "--executor", cluster])
+    assert remote.exit_code == 0, remote.output
+    assert json.loads(remote.output) == json.loads(local.output)
+    out = tmp_path / "points.csv"
+    done = runner.invoke(main, ["export", str(logdir), "--out", str(out), "--executor", cluster])
+    assert done.exit_code == 0, done.output
+    assert out.read_bytes() == runner.invoke(main, ["export", str(logdir)]).stdout_bytes
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(torch_writer):
+    logdir = _sweep(torch_writer)
+    with pytest.raises(ExecutorError, match=r"Cannot reach the Dask scheduler at tcp://127\.0\."):
+        read_logdir(logdir, executor="dask://127.0.0.1:9")
+
+
+@pytest.mark.parametrize("bad", ["dask://nohost", "spark://h:1", "dask:/h:1"])
+def test_an_executor_that_is_not_one_is_refused(bad):
+    with pytest.raises(ConfigError, match="is not an executor"):
+        make_options({"executor": bad}, {}, None)

@@ -1,0 +1,203 @@
+"""Remote logdirs: a real S3 API server (moto in server mode) on 127.0.0.1, read with s3fs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import fixture_logdir
+
+from tbreport.cli import main
+from tbreport.errors import LogdirNotFoundError
+from tbreport.read import read_logdir
+
+pytest.importorskip("s3fs")
+boto3 = pytest.importorskip("boto3")
+
+DUMMY = {
+    "AWS_ACCESS_KEY_ID": "testing-key-id",
+    "AWS_SECRET_ACCESS_KEY": "testing-secret-never-printed",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _moto(extra_env: dict[str, str]):
+    port = _free_port()
+    moto = shutil.which("moto_server")
+    assert moto, "moto[server] is in the test extras"
+    env = {**os.environ, **DUMMY, **extra_env}
+    proc = subprocess.Popen(
+        [moto, "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError("moto_server did not start")
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    proc, url = _moto({})
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """A boto3 client of the server; s3fs finds it from the standard environment."""
+    import s3fs
+
+    for key, value in DUMMY.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server)
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield boto3.client("s3", endpoint_url=s3_server)
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+def _upload(client, bucket: str, local: Path, prefix: str) -> None:
+    for path in sorted(local.rglob("*")):
+        if path.is_file():
+            client.upload_file(str(path), bucket, f"{prefix}/{path.relative_to(local).as_posix()}")
+
+
+def _sweep(torch_writer) -> Path:
+    for r in range(5):
+        w = torch_writer(f"seed{r}")
+        for step in range(300 + 50 * r):
+            w.add_scalar("loss", 1.0 / (step + 1), step)
+            w.add_scalar("acc", step * 0.001 * (r + 1), step)
+        w.add_text("notes", "hello", 0)
+        w.close()
+    logdir = Path(torch_writer().log_dir).parent
+    shutil.copytree(fixture_logdir("tf2"), logdir / "tf2")
+    return logdir
+
+
+def test_an_s3_logdir_gives_exactly_the_points_of_the_local_copy(s3, torch_writer):
+    local = _sweep(torch_writer)
+    s3.create_bucket(Bucket="sweeps")
+    _upload(s3, "sweeps", local, "exp1/runs")
+    remote = read_logdir("s3://sweeps/exp1/runs")
+    here = read_logdir(local)
+    assert [r.name for r in remote.runs] == [r.name for r in here.runs]
+    assert remote.points == here.points > 3000
+    for a, b in zip(remote.runs, here.runs, strict=True):
+        assert a.files == tuple(
+            f"s3://sweeps/exp1/runs/{Path(f).relative_to(local).as_posix()}" for f in b.files
+        )
+        assert a.others == b.others and a.hparams == b.hparams and a.records == b.records
+        assert set(a.scalars) == set(b.scalars)
+        for tag, series in b.scalars.items():
+            np.testing.assert_array_equal(a.scalars[tag].steps, series.steps)
+            np.testing.assert_array_equal(a.scalars[tag].values, series.values)
+            np.testing.assert_array_equal(a.scalars[tag].wall_times, series.wall_times)
+    assert [w.kind for w in remote.warnings] == [w.kind for w in here.warnings]
+
+
+def test_ls_and_build_take_s3_urls_for_the_logdir_and_the_baseline(s3, torch_writer, tmp_path):
+    local = _sweep(torch_writer)
+    s3.create_bucket(Bucket="cli")
+    _upload(s3, "cli", local, "main")
+    _upload(s3, "cli", local, "pr")
+    runner = CliRunner()
+    listed = runner.invoke(main, ["ls", "s3://cli/pr"])
+    assert listed.exit_code == 0, listed.output
+    assert "seed4" in listed.output and "in s3://cli/pr" in listed.output
+    assert DUMMY["AWS_SECRET_ACCESS_KEY"] not in listed.output
+    out = tmp_path / "site"
+    built = runner.invoke(
+        main,
+        ["build", "s3://cli/pr", "--baseline", "s3://cli/main", "--out", str(out), "-q", "--json"],
+    )
+    assert built.exit_code == 0, built.output
+    assert (out / "index.html").is_file()
+    assert '"unchanged"' in built.output  # the same runs on both sides: nothing moved
+
+
+def test_a_missing_bucket_is_a_clear_error(s3):
+    with pytest.raises(LogdirNotFoundError, match=r"'s3://no-such-bucket/runs' does not exist"):
+        read_logdir("s3://no-such-bucket/runs")
+
+
+def test_an_empty_prefix_says_no_event_files(s3):
+    s3.create_bucket(Bucket="emptyish")
+    s3.put_object(Bucket="emptyish", Key="runs/readme.txt", Body=b"not events")
+    result = CliRunner().invoke(main, ["ls", "s3://emptyish/runs"])
+    assert result.exit_code != 0
+    assert "No TensorBoard event files under 's3://emptyish/runs'" in result.output
+
+
+def test_a_half_uploaded_file_is_a_truncated_note_naming_its_url(s3, torch_writer):
+    local = _sweep(torch_writer)
+    (victim,) = [p for p in (local / "seed2").iterdir() if "tfevents" in p.name]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])
+    s3.create_bucket(Bucket="half")
+    _upload(s3, "half", local, "runs")
+    got = read_logdir("s3://half/runs")
+    (note,) = [w for w in got.warnings if w.kind == "truncated"]
+    assert note.path == f"s3://half/runs/seed2/{victim.name}" and note.run == "seed2"
+    assert f"Event file 's3://half/runs/seed2/{victim.name}' ends in a partial record" in str(note)
+    assert got.run("seed2").points == read_logdir(local).run("seed2").points > 0
+
+
+def test_denied_access_is_a_clear_error_without_the_secret(monkeypatch):
+    import s3fs
+
+    # a server that checks every request's credentials: the dummy key is not one it knows
+    proc, url = _moto({"INITIAL_NO_AUTH_ACTION_COUNT": "0"})
+    try:
+        for key, value in DUMMY.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        s3fs.S3FileSystem.clear_instance_cache()
+        result = CliRunner().invoke(main, ["ls", "s3://locked/runs"])
+        assert result.exit_code != 0
+        assert "Access to 's3://locked/runs' was denied" in result.output
+        assert DUMMY["AWS_SECRET_ACCESS_KEY"] not in result.output
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_url_of_a_protocol_without_its_library_says_what_to_install():
+    with pytest.raises(LogdirNotFoundError, match=r"no storage library for 'nosuchproto://'"):
+        read_logdir("nosuchproto://bucket/runs")
+
+
+def test_memory_urls_work_like_folders(torch_writer):
+    import fsspec
+
+    local = _sweep(torch_writer)
+    fs = fsspec.filesystem("memory")
+    for path in local.rglob("*"):
+        if path.is_file():
+            fs.pipe(f"/mem-sweep/{path.relative_to(local).as_posix()}", path.read_bytes())
+    got = read_logdir("memory://mem-sweep")
+    assert got.points == read_logdir(local).points
