@@ -30,6 +30,7 @@ BUILTIN_KINDS = {
     "text": "tbreport.kinds.text:KIND",
     "images": "tbreport.kinds.images:KIND",
     "audio": "tbreport.kinds.audio:KIND",
+    "pr_curves": "tbreport.kinds.pr_curves:KIND",
     "hparams": "tbreport.kinds.hparams:KIND",
 }
 
