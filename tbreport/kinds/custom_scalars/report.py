@@ -117,7 +117,9 @@ def _chart(tag: str, slug: str, section: str, chart: Any, ctx: KindContext) -> L
         ]
     elif content == MARGIN:
         spec = tuple(f"{s.value}, {s.lower}, {s.upper}" for s in chart.margin.series)
-        picked = [(s.value, s.lower, s.upper) for s in chart.margin.series if s.value in scalar_tags]
+        picked = [
+            (s.value, s.lower, s.upper) for s in chart.margin.series if s.value in scalar_tags
+        ]
     else:
         return None
     lines: list[Line] = []
@@ -159,9 +161,7 @@ def _chart(tag: str, slug: str, section: str, chart: Any, ctx: KindContext) -> L
         clipped=clipped,
         kind="custom_scalars",
     )
-    return LayoutChart(
-        tag, slug, section, chart.title, content, spec, drawn_chart, tuple(sources)
-    )
+    return LayoutChart(tag, slug, section, chart.title, content, spec, drawn_chart, tuple(sources))
 
 
 def _tag_lines(tag: str, ctx: KindContext) -> tuple[Line, ...]:
