@@ -366,7 +366,7 @@ def duration_unit(span: float) -> tuple[float, str, tuple[float, ...]]:
     return unit, name, tuple(steps)
 
 
-Style = Literal["-", "--"]
+Style = Literal["-", "--", ":", "-."]
 
 
 # --------------------------------------------------------------------------------------------
@@ -447,7 +447,7 @@ _ROW_EM = 1.55
 
 #: Line.style names as dash specs for legend handles (a custom scalars chart tells the tags of
 #: one run apart by style)
-_HANDLE_STYLES = {"dashed": "--", "dotted": ":", "dashdot": "-."}
+_HANDLE_STYLES: dict[str, Style] = {"dashed": "--", "dotted": ":", "dashdot": "-."}
 
 
 def legend_lines(lines: Sequence[Line]) -> list[Line]:
