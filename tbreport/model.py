@@ -57,6 +57,8 @@ class WarningKind(str, Enum):
     NOT_SHOWN = "not-shown"
     IMAGE_NOT_SHOWN = "image-not-shown"
     AUDIO_NOT_SHOWN = "audio-not-shown"
+    CUSTOM_SCALARS_UNDECODABLE = "custom-scalars-undecodable"
+    PR_CURVE_NOT_SHOWN = "pr-curve-not-shown"
     HPARAMS_UNDECODABLE = "hparams-undecodable"
     HPARAMS_YAML_UNREADABLE = "hparams-yaml-unreadable"
     HPARAMS_YAML_SKIPPED = "hparams-yaml-skipped"
@@ -297,6 +299,9 @@ class Line:
     style: str = "solid"
     #: the hparams trial the run belongs to: the legend has one entry per trial
     trial: str | None = None
+    #: lower and upper values at the drawn points, shaded between (custom scalars margin
+    #: charts); None for none
+    band: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def legend(self) -> str:

@@ -30,6 +30,8 @@ BUILTIN_KINDS = {
     "text": "tbreport.kinds.text:KIND",
     "images": "tbreport.kinds.images:KIND",
     "audio": "tbreport.kinds.audio:KIND",
+    "pr_curves": "tbreport.kinds.pr_curves:KIND",
+    "custom_scalars": "tbreport.kinds.custom_scalars:KIND",
     "hparams": "tbreport.kinds.hparams:KIND",
 }
 

@@ -365,7 +365,7 @@ def duration_unit(span: float) -> tuple[float, str, tuple[float, ...]]:
     return unit, name, tuple(steps)
 
 
-Style = Literal["-", "--"]
+Style = Literal["-", "--", ":", "-."]
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,6 +444,11 @@ _COLUMN_GAP_EM = 1.8
 _ROW_EM = 1.55
 
 
+#: Line.style names as dash specs for legend handles (a custom scalars chart tells the tags of
+#: one run apart by style)
+_HANDLE_STYLES: dict[str, Style] = {"dashed": "--", "dotted": ":", "dashdot": "-."}
+
+
 def legend_lines(lines: Sequence[Line]) -> list[Line]:
     """One line per legend entry: the first line of each trial (its runs share a colour)."""
     seen: set[str] = set()
@@ -499,7 +504,8 @@ def draw_legend(
                 Line2D(
                     [x / width, (x + _HANDLE_EM * em) / width], [y / fig_height] * 2,
                     transform=fig.transFigure, color=line.color, linewidth=2.0,
-                    linestyle="--" if line.dashed else "-", solid_capstyle="butt",
+                    linestyle="--" if line.dashed else _HANDLE_STYLES.get(line.style, "-"),
+                    solid_capstyle="butt",
                     dash_capstyle="butt",
                 )
             )  # fmt: skip

@@ -280,6 +280,10 @@ def _draw_line(
         return
     x = to_axis(p.x)
     style: Style = "--" if p.line.dashed else LINE_STYLES.get(p.line.style, "-")  # type: ignore[assignment]
+    if p.line.band is not None:
+        lower, upper = (np.asarray(b, dtype=np.float64)[: p.x.size] for b in p.line.band)
+        # under the lines; NaN (a step without a bound) leaves a gap
+        ax.fill_between(x, lower, upper, color=p.line.color, alpha=0.18, linewidth=0, zorder=1)
     if p.smoothed is not None:
         _add_series(ax, x, p.y, p.line.color, RAW_ALPHA, 1.0, style, zorder)
         _add_series(ax, x, p.smoothed, p.line.color, 1.0, 1.6, style, zorder + 1)

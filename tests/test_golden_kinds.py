@@ -1,0 +1,52 @@
+"""Golden files for one logdir holding every kind: the torch_kinds (text, PR curves, custom
+scalars, graph), media (images, audio), torch_histograms and hparams_torch fixtures side by side.
+
+Update with ``python -m pytest tests/test_golden_kinds.py --update-golden`` and review the diff.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import fixture_logdir
+from test_golden import GOLDEN, _check, _strip_data_uris
+
+from tbreport.cli import main
+
+#: folder in the logdir -> fixture copied there (run names stay unique: media has a "torch" too)
+PARTS = {
+    "kinds": "torch_kinds",
+    "media": "media",
+    "histograms": "torch_histograms",
+    "hparams": "hparams_torch",
+}
+
+
+def _build(tmp_path: Path, fmt: str, monkeypatch) -> Path:
+    logs = tmp_path / "logs"
+    for folder, fixture in PARTS.items():
+        shutil.copytree(
+            fixture_logdir(fixture), logs / folder, ignore=shutil.ignore_patterns("*.json")
+        )
+    # relative paths: the data notes name files, and the golden text must not hold tmp_path
+    monkeypatch.chdir(tmp_path)
+    args = ["build", "logs", "--format", fmt, "--out", "out", "--title", "Every kind",
+            "--date", "2024-05-01 12:00:00 +0000", "--quiet"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return tmp_path / "out"
+
+
+def test_golden_every_kind_html(tmp_path, update_golden, monkeypatch):
+    out = _build(tmp_path, "html", monkeypatch)
+    html = _strip_data_uris((out / "index.html").read_text())
+    for shown in ("Precision-recall curves of pr/class0", "Custom scalars chart band"):
+        assert shown in html
+    _check(GOLDEN / "every_kind.html", html, update_golden)
+
+
+def test_golden_every_kind_markdown(tmp_path, update_golden, monkeypatch):
+    out = _build(tmp_path, "markdown", monkeypatch)
+    _check(GOLDEN / "every_kind.md", (out / "report.md").read_text(), update_golden)
