@@ -21,6 +21,7 @@ from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.colours import run_colors
 from tbreport.report.compare import compare_tag
 from tbreport.report.coverage import not_shown, not_shown_notes
+from tbreport.report.groups import find_groups, group_of, seed_note
 from tbreport.report.trials import find_trials, trial_styles
 
 __all__ = [
@@ -84,10 +85,17 @@ def build_report(
     found = find_trials(selected_runs)
     runs = [run for run in selected_runs if run.name not in found.folded]
     trial_of = {name: t.name for t in found.trials for name in t.runs}
-    # a trial's runs share the trial's colour (told apart by line style)
-    colors = _colors_by(
-        {run.name: trial_of.get(run.name, run.name) for run in runs if run.name not in baseline}
-    )
+    groups = find_groups(runs, options, found.trials)
+    in_group = group_of(groups)
+    # a trial's runs share the trial's colour (told apart by line style); a group's runs its
+    # group's colour (the group is one line)
+    keys = {
+        run.name: in_group.get(run.name) or trial_of.get(run.name, run.name)
+        for run in runs
+        if run.name not in baseline
+    }
+    keys.update({key: key for key in groups})
+    colors = _colors_by(keys)
     partner = {b: c for c, b in pairs.items()}
     own = run_colors(
         [run.name for run in runs if run.name in baseline and partner.get(run.name) not in colors]
@@ -119,6 +127,7 @@ def build_report(
         styles=trial_styles(found.trials, runs),
         folded=tuple(run for run in selected_runs if run.name in found.folded),
         experiments=found.experiments,
+        groups=groups,
     )
     by_section: dict[str, list[Element]] = {}
     plugins: set[str] = set()
@@ -144,6 +153,9 @@ def build_report(
     warnings += found.warnings
     warnings += tuple(not_shown_notes(left_out))
     warnings += tuple(ctx.warnings)
+    note = seed_note(runs, options)
+    if note is not None:
+        warnings += (note,)
     comparison = None
     if baseline:
         comparison = _compare(sections, runs, baseline, pairs, options)
@@ -161,6 +173,7 @@ def build_report(
         x_axis=options.x_axis,
         comparison=comparison,
         not_shown=left_out,
+        groups=groups,
     )
 
 

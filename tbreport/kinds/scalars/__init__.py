@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tbreport.kinds import DATA, IMAGE
-from tbreport.model import Chart, FinalValues
+from tbreport.model import Chart, FinalValues, GroupSummary
 
 if TYPE_CHECKING:
     from tbreport.charts.figure import Painter
@@ -53,6 +53,36 @@ def csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+#: how a caption names each band
+BAND_NAMES = {
+    "std": "±1 standard deviation",
+    "sem": "±1 standard error of the mean",
+    "ci95": "95% confidence interval of the mean (Student's t)",
+    "minmax": "minimum to maximum",
+    "iqr": "25th to 75th percentile",
+}
+
+
+def spread_text(values: tuple[float, float, float], band: str | None) -> str:
+    """``centre ± half`` for the symmetric bands, ``centre [lower, upper]`` for the others."""
+    from tbreport.formatting import format_number
+
+    mid, lower, upper = values
+    if band in ("minmax", "iqr"):
+        return f"{format_number(mid)} [{format_number(lower)}, {format_number(upper)}]"
+    return f"{format_number(mid)} ± {format_number(upper - mid)}"
+
+
+def group_row(group: GroupSummary, band: str | None) -> dict[str, Any]:
+    """The numbers of a group's table row, as text (a spread is two or three numbers)."""
+    return {
+        "n": len(group.runs),
+        "last": spread_text(group.last, band),
+        "best": None if group.best is None else spread_text(group.best, band),
+        "best_step": group.best_step,
+    }
+
+
 class Scalars:
     name = "scalars"
     plugins = ("scalars",)
@@ -68,19 +98,34 @@ class Scalars:
             return {"final": True, "rows": element.rows}
         from tbreport.kinds.scalars.transform import spark_scale, sparkline
 
+        # a group's faint member runs have no row: the group's row speaks for them
+        listed = [line for line in element.lines if not line.faint]
         # the smoothed line is what a reader follows; raw when not smoothed
-        shown = [line.y if line.smoothed is None else line.smoothed for line in element.lines]
+        shown = [line.y if line.smoothed is None else line.smoothed for line in listed]
         lo, hi = spark_scale(shown)
+        groups = [line.group for line in listed if line.group is not None]
         rows = [
             {
                 "line": line,
                 "summary": line.summary,
                 "best": line.run == element.best,
                 "sparkline": sparkline(values, lo, hi),
+                "group": None if line.group is None else group_row(line.group, element.band),
             }
-            for line, values in zip(element.lines, shown, strict=True)
+            for line, values in zip(listed, shown, strict=True)
         ]
-        return {"final": False, "rows": rows, "thinned": element.drawn < element.points}
+        return {
+            "final": False,
+            "rows": rows,
+            "thinned": element.drawn < element.points,
+            "grouped": element.center is not None,
+            "faint_runs": len(element.lines) - len(listed),
+            "band_name": BAND_NAMES.get(element.band or "", ""),
+            "n_range": (
+                min((g.n_min for g in groups), default=0),
+                max((g.n_max for g in groups), default=0),
+            ),
+        }
 
     def draw(self, element: Chart | FinalValues, image_format: str, painter: Painter) -> bytes:
         if isinstance(element, FinalValues):
