@@ -22,21 +22,27 @@ def chart_csv(chart: Chart) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     x_name = "wall_time" if chart.x_axis == "wall" else chart.x_axis
-    writer.writerow(["run", x_name, "value", "smoothed"])
+    grouped = chart.center is not None
+    # a group's line: value is its centre, with its band and the runs behind each point
+    band = ["lower", "upper", "n"] if grouped else []
+    writer.writerow(["run", x_name, "value", "smoothed", *band])
     for line in chart.lines:
         smoothed = line.smoothed if line.smoothed is not None else line.y
         # repr() is the shortest text that reads back as the same float ('nan', 'inf' too)
         x = line.x.astype(np.int64).tolist() if chart.x_axis == "step" else line.x.tolist()
         name = csv_safe(line.run)
-        writer.writerows(
-            zip(
-                itertools.repeat(name, len(x)),
-                map(repr, x),
-                map(repr, line.y.tolist()),
-                map(repr, smoothed.tolist()),
-                strict=False,
-            )
-        )
+        columns = [
+            itertools.repeat(name, len(x)),
+            map(repr, x),
+            map(repr, line.y.tolist()),
+            map(repr, smoothed.tolist()),
+        ]
+        if grouped and line.lower is not None and line.upper is not None and line.n is not None:
+            bounds = (line.lower.tolist(), line.upper.tolist())
+            columns += [map(repr, bounds[0]), map(repr, bounds[1]), line.n.tolist()]
+        elif grouped:  # a faint member run
+            columns += [itertools.repeat("", len(x)) for _ in range(3)]
+        writer.writerows(zip(*columns, strict=False))
     return buf.getvalue().encode("utf-8")
 
 
@@ -63,23 +69,15 @@ BAND_NAMES = {
 }
 
 
-def spread_text(values: tuple[float, float, float], band: str | None) -> str:
-    """``centre ± half`` for the symmetric bands, ``centre [lower, upper]`` for the others."""
-    from tbreport.formatting import format_number
-
-    mid, lower, upper = values
-    if band in ("minmax", "iqr"):
-        return f"{format_number(mid)} [{format_number(lower)}, {format_number(upper)}]"
-    return f"{format_number(mid)} ± {format_number(upper - mid)}"
-
-
 def group_row(group: GroupSummary, band: str | None) -> dict[str, Any]:
-    """The numbers of a group's table row, as text (a spread is two or three numbers)."""
+    """The numbers of a group's table row: centre, lower and upper, shown ``centre ± half``
+    for the symmetric bands and ``centre [lower, upper]`` for the others."""
     return {
         "n": len(group.runs),
-        "last": spread_text(group.last, band),
-        "best": None if group.best is None else spread_text(group.best, band),
+        "last": group.last,
+        "best": group.best,
         "best_step": group.best_step,
+        "symmetric": band not in ("minmax", "iqr"),
     }
 
 
