@@ -127,7 +127,9 @@ def test_smoothing_applies_per_run_before_the_mean(tmp_path, torch_writer):
     report = _report(tmp_path, group=r"_seed\d+", smoothing=0.8, max_points=5000)
     line = _group_lines(report)["lr0.03"]
     members = [n for n in logged if n.startswith("lr0.03_")]
-    smoothed = {n: dict(zip(logged[n], _ema(list(logged[n].values()), 0.8))) for n in members}
+    smoothed = {
+        n: dict(zip(logged[n], _ema(list(logged[n].values()), 0.8), strict=True)) for n in members
+    }
     want = [np.mean([smoothed[n][s] for n in members if s in smoothed[n]]) for s in line.steps]
     np.testing.assert_allclose(line.y, want, rtol=1e-12)
 
@@ -247,3 +249,66 @@ def test_group_options_come_from_the_config_file_too(tmp_path):
     )
     assert options.group == r"_seed\d+" and options.group_by == ("lr", "batch")
     assert options.band == "iqr"
+
+
+@pytest.mark.real_tools
+def test_browser_draws_group_lines_bands_and_n_on_hover(tmp_path, torch_writer):
+    import sitecheck
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    if not sitecheck.have_chromium():
+        pytest.skip("no chromium")
+    _write_seeds(torch_writer)
+    out = tmp_path / "html"
+    result = CliRunner().invoke(
+        main,
+        [
+            "build", str(tmp_path / "logs"), "--out", str(out), "--group", r"_seed\d+",
+            "--show-runs", "--smoothing", "0", "--date", DATE, "-q", "--jobs", "1",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = _report(tmp_path, group=r"_seed\d+", show_runs=True, smoothing=0.0)
+    (chart,) = report.scalar_charts
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto((out / "index.html").resolve().as_uri())
+        page.wait_for_selector(".tbr-chart[data-tbreport-state=drawn]")
+        box = page.locator(".tbr-chart").first
+        # one legend entry per group; the member runs are drawn, faint, under them
+        assert box.locator(".tbr-run").all_inner_texts() == ["lr0.03", "lr0.1"]
+        plotted = page.evaluate("(t) => tbreport.plotted(t)", "loss")
+        assert [r["run"] for r in plotted["runs"]] == [line.run for line in chart.lines]
+        for line, got in zip(chart.lines, plotted["runs"], strict=True):
+            at = {x: v for x, v in zip(plotted["x"], got["raw"], strict=True)}
+            want = [None if not math.isfinite(v) else v for v in line.y.tolist()]
+            assert [at[float(s)] for s in line.steps] == want
+        # the hover readout gives the runs behind the group's point
+        over = box.locator(".u-over").bounding_box()
+        page.mouse.move(over["x"] + over["width"] * 0.3, over["y"] + over["height"] / 2)
+        row = box.locator('.tbr-readout tr[data-run="lr0.1"]')
+        step = int(row.get_attribute("data-step"))
+        line = next(ln for ln in chart.lines if ln.run == "lr0.1")
+        (i,) = np.flatnonzero(line.steps == step)
+        assert int(float(row.get_attribute("data-n"))) == line.n[i]
+        page.mouse.move(0, 0)
+
+        def tinted() -> int:
+            # pixels of the band's colour at its alpha over white
+            shot = Image.open(io.BytesIO(box.locator("canvas").screenshot())).convert("RGB")
+            rgb = np.asarray(shot, dtype=np.int16).reshape(-1, 3)
+            c = np.array([int(line.color[k : k + 2], 16) for k in (1, 3, 5)])
+            want = np.round(c * 0.22 + 255 * 0.78)
+            return int(np.count_nonzero(np.abs(rgb - want).max(axis=1) <= 3))
+
+        with_band = tinted()
+        page.evaluate("tbreport.setHidden('lr0.1', true)")
+        assert with_band > 500 and tinted() < with_band / 10
+        browser.close()
+    assert not problems, problems
