@@ -312,3 +312,33 @@ def test_browser_draws_group_lines_bands_and_n_on_hover(tmp_path, torch_writer):
         assert with_band > 500 and tinted() < with_band / 10
         browser.close()
     assert not problems, problems
+
+
+def _luminance(hex_color: str) -> float:
+    r, g, b = (int(hex_color[k : k + 2], 16) / 255 for k in (1, 3, 5))
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def test_past_the_palette_colour_encodes_rank_and_never_repeats(tmp_path, torch_writer):
+    from tbreport.charts.figure import legend_lines
+
+    rng = np.random.default_rng(3)
+    finals = rng.permutation(40).astype(float) / 10
+    for i, final in enumerate(finals):
+        w = torch_writer(f"trial{i:02d}")
+        for step in range(3):
+            w.add_scalar("val/loss", final + 1.0 / (step + 1), step)
+        w.close()
+    report = _report(tmp_path)
+    (chart,) = report.scalar_charts
+    entries = legend_lines(chart.lines)
+    assert len(entries) == 40
+    assert len({(line.color, line.style) for line in entries}) == 40
+    assert len({line.color for line in entries}) == 40  # 40 fit the ramp without repeats
+    # lower loss is better: the best run is darkest, and lightness rises with the rank
+    by_rank = sorted(chart.lines, key=lambda line: float(line.y[-1]))
+    lum = [_luminance(line.color) for line in by_rank]
+    assert all(a < b for a, b in zip(lum, lum[1:], strict=False))
+    # the runs table shows the same colours
+    assert {r.name: r.color for r in report.runs} == {ln.run: ln.color for ln in chart.lines}

@@ -81,6 +81,7 @@ def group_lines(tag: str, ctx: KindContext, direction: str) -> tuple[list[Line],
                 upper=agg.upper[idx],
                 n=agg.n[idx],
                 group=summary,
+                style=ctx.styles.get(key, "solid"),
             )
         )
         if options.show_runs:
