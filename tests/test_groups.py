@@ -342,3 +342,20 @@ def test_past_the_palette_colour_encodes_rank_and_never_repeats(tmp_path, torch_
     assert all(a < b for a, b in zip(lum, lum[1:], strict=False))
     # the runs table shows the same colours
     assert {r.name: r.color for r in report.runs} == {ln.run: ln.color for ln in chart.lines}
+
+
+def test_embedded_group_lines_carry_their_band_and_n(tmp_path, torch_writer):
+    from tbreport.kinds.scalars.embed import chart_payload, decode_payload
+
+    _write_seeds(torch_writer)
+    (chart,) = _report(tmp_path, group=r"_seed\d+", show_runs=True).scalar_charts
+    payload = chart_payload(chart)
+    decoded = decode_payload(payload)
+    for meta, line, got in zip(payload["lines"], chart.lines, decoded, strict=True):
+        assert meta["group"] == (not line.faint) and meta["faint"] == line.faint
+        if line.faint:
+            assert meta["in_group"] == line.trial and "lower" not in got
+            continue
+        np.testing.assert_array_equal(got["lower"], line.lower)
+        np.testing.assert_array_equal(got["upper"], line.upper)
+        assert got["n"].tolist() == line.n.tolist()
