@@ -62,6 +62,7 @@ class WarningKind(str, Enum):
     HPARAMS_UNDECODABLE = "hparams-undecodable"
     HPARAMS_YAML_UNREADABLE = "hparams-yaml-unreadable"
     HPARAMS_YAML_SKIPPED = "hparams-yaml-skipped"
+    UNGROUPED_SEEDS = "ungrouped-seeds"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"
@@ -299,13 +300,36 @@ class Line:
     style: str = "solid"
     #: the hparams trial the run belongs to: the legend has one entry per trial
     trial: str | None = None
-    #: lower and upper values at the drawn points, shaded between (custom scalars margin
-    #: charts); None for none
-    band: tuple[np.ndarray, np.ndarray] | None = None
+    #: a group's centre line (``run`` is the group key): its band at the drawn points and
+    #: the runs with a finite value behind each drawn point
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    n: np.ndarray | None = None
+    #: a group's member run drawn faint under the group's line (``--show-runs``); no legend
+    #: entry or table row of its own
+    faint: bool = False
+    #: a group's line: the group's numbers across its member runs
+    group: GroupSummary | None = None
 
     @property
     def legend(self) -> str:
         return self.trial if self.trial is not None else self.run
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """A group's numbers for one tag: the spread is the chart's band (``Chart.band``)."""
+
+    #: the member runs holding the tag
+    runs: tuple[str, ...]
+    #: centre, lower and upper of the members' last finite values
+    last: tuple[float, float, float]
+    #: the best point of the group's centre line (by the tag's direction; None without one)
+    best: tuple[float, float, float] | None
+    best_step: int | None
+    #: fewest and most runs behind a point of the centre line
+    n_min: int
+    n_max: int
 
 
 @dataclass(frozen=True)
@@ -347,16 +371,27 @@ class Chart:
     undated: int = 0
     #: drawn raw points outside y_range (outliers; marked on the chart's edge)
     clipped: int = 0
+    #: groups: "mean" or "median" and the band kind; None when runs are not grouped
+    center: str | None = None
+    band: str | None = None
+    #: groups: steps put on a common grid of buckets (the runs log at different steps)
+    bucketed: bool = False
     #: the data kind that made this element (see tbreport.kinds)
     kind: str = "scalars"
 
     @property
+    def n_varies(self) -> bool:
+        """Whether the number of runs behind a group's point changes along a line."""
+        return any(line.group.n_min != line.group.n_max for line in self.lines if line.group)
+
+    @property
     def points(self) -> int:
-        return sum(line.points for line in self.lines)
+        # a group's faint member runs are counted in the group's line
+        return sum(line.points for line in self.lines if not line.faint)
 
     @property
     def drawn(self) -> int:
-        return sum(line.drawn for line in self.lines)
+        return sum(line.drawn for line in self.lines if not line.faint)
 
 
 @dataclass(frozen=True)
@@ -565,6 +600,8 @@ class Report:
     comparison: Comparison | None = None
     #: recognised data that no element shows, per run and tag (also in the data notes)
     not_shown: tuple[NotShown, ...] = ()
+    #: groups of runs (``--group``/``--group-by``): member run names per group key
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def charts(self) -> tuple[Element, ...]:

@@ -29,6 +29,8 @@ DIRECTIONS = ("min", "max", "none")
 RESTART_MODES = ("replace", "keep-all")
 FALLBACKS = ("images", "none")
 EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")
+CENTERS = ("mean", "median")
+BANDS = ("std", "sem", "ci95", "minmax", "iqr")
 
 
 class ConfigError(TbreportError):
@@ -123,6 +125,14 @@ def _regex(value: object, where: str) -> str:
     except re.error as err:
         raise ConfigError(f"{where}: {text!r} is not a valid regular expression ({err}).") from None
     return text
+
+
+def _names(value: object, where: str) -> tuple[str, ...]:
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if not names:
+        raise ConfigError(f"{where}: give one or more hyperparameter names, e.g. `lr,batch`.")
+    return names
 
 
 def _pairs(value: object) -> list[tuple[Any, Any]]:
@@ -322,6 +332,43 @@ class Options:
         flag="--ignore-outliers",
         type="switch",
         default_text="on",
+    )
+    group: str | None = _opt(
+        None,
+        "group runs into seeds of one setting: runs whose names give the same key form a group, "
+        "drawn as one centre line with a band; the key is the regex's named group `key` if it "
+        "has one, else the run name with the match removed (`_seed\\d+` groups `lr0.1_seed1` "
+        "and `lr0.1_seed2` as `lr0.1`)",
+        flag="--group",
+        metavar="REGEX",
+        check=_regex,
+    )
+    group_by: tuple[str, ...] = _opt(
+        (),
+        "group hparams trials by the values of these hyperparameters (comma-separated)",
+        flag="--group-by",
+        metavar="HPARAM[,HPARAM]",
+        check=_names,
+        default_text="none",
+    )
+    center: str = _opt(
+        "mean",
+        "groups: the line drawn per group and step",
+        flag="--center",
+        type="choice",
+        choices=CENTERS,
+    )
+    band: str = _opt(
+        "std",
+        "groups: the shaded band, `std` (centre ± sample standard deviation), `sem` (± standard "
+        "error), `ci95` (± Student-t 95% interval of the mean), `minmax` or `iqr` (25th to 75th "
+        "percentile)",
+        flag="--band",
+        type="choice",
+        choices=BANDS,
+    )
+    show_runs: bool = _opt(
+        False, "groups: draw each member run faint under its group", flag="--show-runs", type="flag"
     )
     #: points drawn per line at most; longer series are thinned keeping extremes
     max_points: int = _opt(

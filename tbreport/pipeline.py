@@ -46,6 +46,9 @@ class BuildResult:
             "main": str(Path(self.out, self.main)),
             "written": list(self.written),
             "runs": [run.name for run in self.report.runs],
+            "groups": [
+                {"key": key, "runs": list(members)} for key, members in self.report.groups.items()
+            ],
             "tags": tag_elements(self.report),
             "warnings": [w.to_dict() for w in self.warnings],
             "shortened": list(self.shortened),

@@ -62,8 +62,8 @@ def test_fixture_layout_as_tensorboard_reads_it(tmp_path):
 
     run = next(r for r in read_logdir(str(logs)).runs if r.name == "torch")
     np.testing.assert_array_equal(line.y, run.scalars["acc/mean"].values)
-    np.testing.assert_array_equal(line.band[0], run.scalars["acc/low"].values)
-    np.testing.assert_array_equal(line.band[1], run.scalars["acc/high"].values)
+    np.testing.assert_array_equal(line.lower, run.scalars["acc/low"].values)
+    np.testing.assert_array_equal(line.upper, run.scalars["acc/high"].values)
     from tbreport.kinds.custom_scalars import KIND
 
     rows = list(csv.DictReader(io.StringIO(KIND.export(margin).decode())))

@@ -66,7 +66,8 @@ def test_charts_in_columns_on_a_wide_screen_and_one_on_a_phone(report):
     wide = _layout(report, 1400)
     phone = _layout(report, 400)
     assert wide["firstRow"] == 3 and phone["firstRow"] == 1
-    assert wide["toc"] == ["train", "val"]
+    # the runs differ only by their seed: a note (ungrouped-seeds) suggests --group
+    assert wide["toc"] == ["train", "val", "Data notes"]
     for view in (wide, phone):
         # a run name is one line (the table scrolls sideways instead), and the page never does
         assert view["runNameLines"] == [1, 1, 1]

@@ -454,7 +454,8 @@ def legend_lines(lines: Sequence[Line]) -> list[Line]:
     seen: set[str] = set()
     out = []
     for line in lines:
-        if line.legend not in seen:
+        # a group's faint member runs go under the group's entry
+        if line.legend not in seen and not line.faint:
             seen.add(line.legend)
             out.append(line)
     return out

@@ -44,6 +44,9 @@ class KindContext:
     folded: tuple[Run, ...] = ()
     #: hparams experiments (hparam and metric infos) by the run holding them
     experiments: Mapping[str, Any] = field(default_factory=dict)
+    #: groups of runs (``--group``/``--group-by``): member run names per group key, in report
+    #: order; empty when runs are not grouped
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: problems a kind finds in the data while making its elements (an image that does not
     #: decode); the report stage adds them to the report's warnings
     warnings: list[DataWarning] = field(default_factory=list)

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from tbreport.formatting import format_number
 from tbreport.kinds import KindContext
 from tbreport.model import Chart, Comparison, Element, Logdir, Report, Run, RunInfo, Section
@@ -18,9 +20,10 @@ from tbreport.names import natural_key, section_of, slug, unique_slugs
 from tbreport.options import Options
 from tbreport.registry import get_kind, kind_names
 from tbreport.report.baseline import BaselineError, with_baseline
-from tbreport.report.colours import run_colors
+from tbreport.report.colours import DISTINCT, rank_colors, run_colors
 from tbreport.report.compare import compare_tag
 from tbreport.report.coverage import not_shown, not_shown_notes
+from tbreport.report.groups import find_groups, group_of, seed_note
 from tbreport.report.trials import find_trials, trial_styles
 
 __all__ = [
@@ -84,10 +87,24 @@ def build_report(
     found = find_trials(selected_runs)
     runs = [run for run in selected_runs if run.name not in found.folded]
     trial_of = {name: t.name for t in found.trials for name in t.runs}
-    # a trial's runs share the trial's colour (told apart by line style)
-    colors = _colors_by(
-        {run.name: trial_of.get(run.name, run.name) for run in runs if run.name not in baseline}
-    )
+    groups = find_groups(runs, options, found.trials)
+    in_group = group_of(groups)
+    # a trial's runs share the trial's colour (told apart by line style); a group's runs its
+    # group's colour (the group is one line)
+    keys = {
+        run.name: in_group.get(run.name) or trial_of.get(run.name, run.name)
+        for run in runs
+        if run.name not in baseline
+    }
+    keys.update({key: key for key in groups})
+    rank_styles: dict[str, str] = {}
+    if len(set(keys.values())) > DISTINCT:
+        # more lines than distinct colours: colour says how good a run (or group) is
+        by_key, key_styles = rank_colors(_ranked(keys, runs, options))
+        colors = {name: by_key[key] for name, key in keys.items()}
+        rank_styles = {name: key_styles[key] for name, key in keys.items()}
+    else:
+        colors = _colors_by(keys)
     partner = {b: c for c, b in pairs.items()}
     own = run_colors(
         [run.name for run in runs if run.name in baseline and partner.get(run.name) not in colors]
@@ -111,9 +128,10 @@ def build_report(
         options=options,
         trials=found.trials,
         trial_of=trial_of,
-        styles=trial_styles(found.trials, runs),
+        styles={**rank_styles, **trial_styles(found.trials, runs)},
         folded=tuple(run for run in selected_runs if run.name in found.folded),
         experiments=found.experiments,
+        groups=groups,
     )
     by_section: dict[str, list[Element]] = {}
     plugins: set[str] = set()
@@ -139,6 +157,9 @@ def build_report(
     warnings += found.warnings
     warnings += tuple(not_shown_notes(left_out))
     warnings += tuple(ctx.warnings)
+    note = seed_note(runs, options)
+    if note is not None:
+        warnings += (note,)
     comparison = None
     if baseline:
         comparison = _compare(sections, runs, baseline, pairs, options)
@@ -156,6 +177,7 @@ def build_report(
         x_axis=options.x_axis,
         comparison=comparison,
         not_shown=left_out,
+        groups=groups,
     )
 
 
@@ -202,6 +224,34 @@ def default_title(runs: list[Run], logdir: str) -> str:
 
 def post_slug(report: Report) -> str:
     return slug(report.title)
+
+
+def _ranked(keys: Mapping[str, str], runs: list[Run], options: Options) -> list[str]:
+    """Colour keys best first by the primary metric: the first tag (natural order) with a
+    direction that the most runs hold, each key valued by the mean of its runs' last finite
+    values; keys without a value last; name order without such a tag and between ties."""
+    from tbreport.kinds.scalars.directions import MAX, MIN, direction_of
+
+    overrides = dict(options.directions) if options.directions else None
+    held: dict[str, int] = {}
+    for run in runs:
+        for tag in run.scalars:
+            if tag_selected(tag, options) and direction_of(tag, overrides) in (MIN, MAX):
+                held[tag] = held.get(tag, 0) + 1
+    names = sorted(set(keys.values()), key=natural_key)
+    if not held:
+        return names
+    primary = min(held, key=lambda tag: (-held[tag], natural_key(tag)))
+    sign = 1.0 if direction_of(primary, overrides) == MIN else -1.0
+    lasts: dict[str, list[float]] = {}
+    for run in runs:
+        series = run.scalars.get(primary)
+        if run.name in keys and series is not None:
+            finite = series.values[np.isfinite(series.values)]
+            if finite.size:
+                lasts.setdefault(keys[run.name], []).append(float(finite[-1]))
+    value = {key: sign * float(np.mean(v)) for key, v in lasts.items()}
+    return sorted(names, key=lambda k: (k not in value, value.get(k, 0.0), natural_key(k)))
 
 
 def _colors_by(keys: Mapping[str, str]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 # --------------------------------------------------------------------------------------------
 # Run colours
@@ -84,3 +84,47 @@ def _slot_color(slot: int) -> str:
     target = 0 if kind == "dark" else 255
     rgb = (int(base[i : i + 2], 16) for i in (1, 3, 5))
     return "#" + "".join(f"{round(c + (target - c) * amount):02x}" for c in rgb)
+
+
+# --------------------------------------------------------------------------------------------
+# Past the palette: colour by rank
+# --------------------------------------------------------------------------------------------
+
+#: distinct colours ``run_colors`` has (every palette colour in every variant); past this many
+#: runs or groups on a chart, colours would repeat, so colour shows rank instead
+DISTINCT = len(PALETTE) * len(_VARIANTS)
+
+#: viridis (perceptually uniform, colour-blind safe) at 0, 1/8, ..., 1
+_VIRIDIS: tuple[str, ...] = (
+    "#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30",
+    "#fde725",
+)  # fmt: skip
+#: the ramp stops before viridis' yellow end, too light for a thin line on white
+_RAMP_END = 0.85
+
+
+def _ramp(t: float) -> str:
+    pos = t * _RAMP_END * (len(_VIRIDIS) - 1)
+    i = min(int(pos), len(_VIRIDIS) - 2)
+    frac = pos - i
+    lo, hi = _VIRIDIS[i], _VIRIDIS[i + 1]
+    rgb = (
+        round(int(lo[k : k + 2], 16) * (1 - frac) + int(hi[k : k + 2], 16) * frac)
+        for k in (1, 3, 5)
+    )
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def rank_colors(ranked: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """A colour per name along the viridis ramp in the given order (best first, dark), and a
+    line style per name: names whose colours round to the same ``#rrggbb`` take the next style,
+    so no two legend entries look the same."""
+    n = len(ranked)
+    colors = {name: _ramp(i / max(n - 1, 1)) for i, name in enumerate(ranked)}
+    styles: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for name in ranked:
+        k = seen.get(colors[name], 0)
+        seen[colors[name]] = k + 1
+        styles[name] = _STYLES[k % len(_STYLES)]
+    return colors, styles

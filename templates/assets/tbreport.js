@@ -65,12 +65,20 @@
       var wall = take(Float64Array, n);
       var values = Float64Array.from(take(meta.values === "f4" ? Float32Array : Float64Array, n));
       var built = meta.smoothed ? take(Float64Array, n) : null;
-      return { meta: meta, steps: steps, wall: wall, values: values, built: built, cache: {} };
+      var line = { meta: meta, steps: steps, wall: wall, values: values, built: built, cache: {} };
+      if (meta.band) {
+        line.lower = take(Float64Array, n);
+        line.upper = take(Float64Array, n);
+        line.count = take(Float64Array, n);
+      }
+      return line;
     });
   }
 
   function smoothedOf(chart, line) {
     var w = state.smoothing;
+    // a group's line and its faint runs: the build smoothed each run before aggregating
+    if (line.meta.group || line.meta.faint) return line.values;
     // the build's weight: Python's smoothing of the full series, not of the points held here
     if (line.built && w === chart.payload.smoothing) return line.built;
     if (!(w > 0)) return line.values;
@@ -134,7 +142,7 @@
     var log = logScale(chart), xmin = u.scales.x.min, xmax = u.scales.x.max;
     var raw = [], keep = [];
     chart.lines.forEach(function (line) {
-      if (state.hidden.has(line.meta.run)) return;
+      if (state.hidden.has(shownAs(line))) return;
       var sm = smoothedOf(chart, line);
       line.order.forEach(function (i, k) {
         var x = line.x[i];
@@ -143,6 +151,12 @@
         if (v !== null) raw.push(v);
         if (s !== null) keep.push(s);
         if (k === line.order.length - 1 && v !== null) keep.push(v);
+        if (line.lower) {
+          // a group's band stays in view, as its centre does
+          [line.lower[i], line.upper[i]].forEach(function (b) {
+            if (drawable(b, log) !== null) keep.push(b);
+          });
+        }
       });
     });
     var lo = Infinity, hi = -Infinity;
@@ -201,7 +215,17 @@
     var data = plotData(chart), log = logScale(chart);
     var series = [{ label: "x" }];
     chart.lines.forEach(function (line) {
-      var show = !state.hidden.has(line.meta.run), dash = line.meta.dashed ? [6, 4] : undefined;
+      var show = !state.hidden.has(shownAs(line)), dash = line.meta.dashed ? [6, 4] : undefined;
+      if (line.meta.group || line.meta.faint) {
+        // already smoothed per run: one opaque line (faint for a member run), no second one
+        var faint = line.meta.faint;
+        series.push({ label: line.meta.label, stroke: rgba(line.meta.color, faint ? 0.28 : 1),
+          width: faint ? 0.8 : 1.6, spanGaps: true, show: show, dash: dash,
+          points: { show: false } });
+        series.push({ label: line.meta.label, stroke: line.meta.color, width: 0, spanGaps: true,
+          show: false, points: { show: false } });
+        return;
+      }
       var smoothing = state.smoothing > 0;
       series.push({ label: line.meta.label, stroke: rgba(line.meta.color, smoothing ? 0.25 : 1),
         width: 1, spanGaps: true, show: show, dash: dash, points: { show: false } });
@@ -219,11 +243,49 @@
       },
       axes: [{ label: { step: "step", relative: "seconds", wall: "" }[state.xAxis] }, {}],
       series: series,
-      hooks: { setCursor: [function (u) { readout(chart, u); }] },
+      hooks: {
+        setCursor: [function (u) { readout(chart, u); }],
+        drawClear: [function (u) { drawBands(chart, u); }],
+      },
     };
     chart.plot = new uPlot(opts, data, chart.canvas);
     chart.data = data;
     note(chart);
+  }
+
+  // the legend entry that shows or hides a line: a member run goes with its group
+  function shownAs(line) { return line.meta.faint ? line.meta.in_group : line.meta.run; }
+
+  // a group's band, under the lines: one filled polygon per stretch of finite bounds
+  function drawBands(chart, u) {
+    var ctx = u.ctx, log = logScale(chart), b = u.bbox;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(b.left, b.top, b.width, b.height);
+    ctx.clip();
+    chart.lines.forEach(function (line) {
+      if (!line.lower || state.hidden.has(line.meta.run)) return;
+      ctx.fillStyle = rgba(line.meta.color, 0.22);
+      var run = [];
+      var flush = function () {
+        if (run.length > 1) {
+          ctx.beginPath();
+          run.forEach(function (p, k) { ctx[k ? "lineTo" : "moveTo"](p[0], p[1]); });
+          for (var k = run.length - 1; k >= 0; k--) ctx.lineTo(run[k][0], run[k][2]);
+          ctx.closePath();
+          ctx.fill();
+        }
+        run = [];
+      };
+      line.order.forEach(function (i) {
+        var lo = drawable(line.lower[i], log), hi = drawable(line.upper[i], log);
+        if (lo === null || hi === null) { flush(); return; }
+        run.push([u.valToPos(line.x[i], "x", true), u.valToPos(lo, "y", true),
+          u.valToPos(hi, "y", true)]);
+      });
+      flush();
+    });
+    ctx.restore();
   }
 
   function readout(chart, u) {
@@ -234,13 +296,17 @@
     chart.readout.dataset.x = String(x);
     chart.lines.forEach(function (line, k) {
       var row = rows[k], i = nearest(line, x);
-      row.tr.hidden = state.hidden.has(line.meta.run) || i < 0;
+      row.tr.hidden = state.hidden.has(line.meta.run) || i < 0 || !!line.meta.faint;
       if (row.tr.hidden) return;
       var sm = smoothedOf(chart, line);
       row.step.textContent = String(line.steps[i]);
       row.wall.textContent = fmtWall(line.wall[i]);
       row.raw.textContent = fmt(line.values[i]);
-      row.smoothed.textContent = fmt(sm[i]);
+      // a group's line: its band and how many runs are behind the point
+      row.smoothed.textContent = line.lower
+        ? fmt(line.lower[i]) + " to " + fmt(line.upper[i]) + " (n=" + line.count[i] + ")"
+        : fmt(sm[i]);
+      if (line.count) row.tr.dataset.n = String(line.count[i]);
       row.tr.dataset.step = String(line.steps[i]);
       row.tr.dataset.wall = String(line.wall[i]);
       row.tr.dataset.raw = String(line.values[i]);
@@ -264,6 +330,7 @@
   function legend(chart) {
     var box = el("div", "tbr-legend");
     chart.lines.forEach(function (line) {
+      if (line.meta.faint) return; // under its group's entry
       var b = el("button", "tbr-run");
       b.type = "button";
       var sw = el("span", "swatch");
@@ -286,7 +353,9 @@
   function readoutTable(chart) {
     var table = el("table", "tbr-readout");
     var head = el("tr");
-    ["Run", "Step", "Wall time", "Value", "Smoothed"].forEach(function (h) { head.append(el("th", null, h)); });
+    var grouped = chart.payload.lines.some(function (l) { return l.group; });
+    ["Run", "Step", "Wall time", "Value", grouped ? "Smoothed, or band (n runs)" : "Smoothed"]
+      .forEach(function (h) { head.append(el("th", null, h)); });
     table.append(head);
     chart.rows = chart.lines.map(function (line) {
       var tr = el("tr"), name = el("td");
@@ -360,6 +429,7 @@
 
   function paintLegend(chart) {
     chart.lines.forEach(function (line) {
+      if (!line.button) return; // a group's member run has no entry
       var off = state.hidden.has(line.meta.run);
       line.button.setAttribute("aria-pressed", off ? "false" : "true");
       line.button.classList.toggle("off", off);

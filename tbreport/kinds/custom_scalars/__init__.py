@@ -31,7 +31,8 @@ def layout_csv(element: LayoutChart) -> bytes:
         x = line.x.astype(np.int64).tolist() if chart.x_axis == "step" else line.x.tolist()
         smoothed = (line.smoothed if line.smoothed is not None else line.y).tolist()
         nan = np.full(len(x), np.nan)
-        lower, upper = line.band if line.band is not None else (nan, nan)
+        lower = line.lower if line.lower is not None else nan
+        upper = line.upper if line.upper is not None else nan
         for row in zip(x, line.y.tolist(), smoothed, lower.tolist(), upper.tolist(), strict=True):
             writer.writerow([csv_safe(run), csv_safe(tag), *map(repr, row)])
     return buf.getvalue().encode("utf-8")

@@ -127,10 +127,10 @@ def _chart(tag: str, slug: str, section: str, chart: Any, ctx: KindContext) -> L
     for index, (value_tag, lower, upper) in enumerate(picked):
         drawn = _tag_lines(value_tag, ctx)
         for line in drawn:
-            band = None
+            low = high = None
             if lower is not None and upper is not None:
                 run = next(r for r in ctx.runs if r.name == line.run)
-                band = (_at(run.scalars.get(lower), line), _at(run.scalars.get(upper), line))
+                low, high = _at(run.scalars.get(lower), line), _at(run.scalars.get(upper), line)
             sources.append((line.run, value_tag))
             lines.append(
                 replace(
@@ -138,11 +138,12 @@ def _chart(tag: str, slug: str, section: str, chart: Any, ctx: KindContext) -> L
                     run=f"{line.run}/{value_tag}",
                     style=TAG_STYLES[index % len(TAG_STYLES)],
                     trial=None,
-                    band=band,
+                    lower=low,
+                    upper=high,
                 )
             )
     kept = [line.y for line in lines] + [
-        b for line in lines if line.band is not None for b in line.band
+        b for line in lines for b in (line.lower, line.upper) if b is not None
     ]
     y_range, clipped = _y_range(
         [line.y for line in lines], kept, ctx.options.ignore_outliers, False

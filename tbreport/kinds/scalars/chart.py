@@ -280,15 +280,34 @@ def _draw_line(
         return
     x = to_axis(p.x)
     style: Style = "--" if p.line.dashed else LINE_STYLES.get(p.line.style, "-")  # type: ignore[assignment]
-    if p.line.band is not None:
-        lower, upper = (np.asarray(b, dtype=np.float64)[: p.x.size] for b in p.line.band)
-        # under the lines; NaN (a step without a bound) leaves a gap
-        ax.fill_between(x, lower, upper, color=p.line.color, alpha=0.18, linewidth=0, zorder=1)
+    if p.line.faint:
+        # a group's member run: context under the group's line, never competing with it
+        _add_series(ax, x, p.y, p.line.color, FAINT_ALPHA, 0.8, style, 1.0 + zorder / 100)
+        return
+    if p.line.lower is not None and p.line.upper is not None:
+        _draw_band(ax, x, p, zorder)
     if p.smoothed is not None:
         _add_series(ax, x, p.y, p.line.color, RAW_ALPHA, 1.0, style, zorder)
         _add_series(ax, x, p.smoothed, p.line.color, 1.0, 1.6, style, zorder + 1)
     else:
         _add_series(ax, x, p.y, p.line.color, 1.0, 1.4, style, zorder + 1)
+
+
+#: a group's band and its faint member runs
+BAND_ALPHA = 0.22
+FAINT_ALPHA = 0.28
+
+
+def _draw_band(ax: Axes, x: np.ndarray, p: _Prepared, zorder: float) -> None:
+    lower = np.asarray(p.line.lower, dtype=np.float64)[: x.size]
+    upper = np.asarray(p.line.upper, dtype=np.float64)[: x.size]
+    where = np.isfinite(lower) & np.isfinite(upper) & np.isfinite(x)
+    if not where.any():
+        return
+    ax.fill_between(
+        x, np.where(where, lower, 0.0), np.where(where, upper, 0.0), where=where,
+        color=p.line.color, alpha=BAND_ALPHA, linewidth=0, zorder=zorder, interpolate=False,
+    )  # fmt: skip
 
 
 #: lines on one chart beyond which they are drawn as collections: one artist per line costs

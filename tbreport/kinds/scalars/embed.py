@@ -4,7 +4,8 @@ Format version 1 (docs/html-report.md): per chart a JSON header and one base64 s
 raw-deflated binary; per line, in order, each section little-endian and 8-byte aligned:
 steps as int64 (the first, then differences), wall times as float64, values as float32 when
 every value survives the round trip (else float64), smoothed values as float64 when the chart
-is smoothed.
+is smoothed; then, for a group's line (``band``), its band's lower and upper bounds and the
+runs behind each point as float64.
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ def _line_bytes(line: Line, dtype: str) -> bytes:
     ]
     if line.smoothed is not None:
         parts.append(np.asarray(line.smoothed, dtype="<f8").tobytes())
+    if _banded(line):
+        for part in (line.lower, line.upper, line.n):
+            parts.append(np.asarray(part, dtype="<f8").tobytes())
     return b"".join(parts)
+
+
+def _banded(line: Line) -> bool:
+    return line.lower is not None and line.upper is not None and line.n is not None
 
 
 def chart_payload(chart: Chart) -> dict[str, Any]:
@@ -53,6 +61,18 @@ def chart_payload(chart: Chart) -> dict[str, Any]:
     blob = []
     for line in chart.lines:
         dtype = _values_dtype(np.asarray(line.y, dtype=np.float64))
+        meta: dict[str, Any] = (
+            {}
+            if line.group is None and not line.faint
+            else {
+                # a group's centre: drawn as is (its runs were smoothed before aggregating)
+                "group": line.group is not None,
+                "band": _banded(line),
+                # a group's member run, drawn faint and hidden with its group
+                "faint": line.faint,
+                "in_group": line.trial if line.faint else None,
+            }
+        )
         lines.append(
             {
                 "run": line.run,
@@ -64,6 +84,7 @@ def chart_payload(chart: Chart) -> dict[str, Any]:
                 "held": int(len(line.y)),
                 "values": dtype,
                 "smoothed": line.smoothed is not None,
+                **meta,
             }
         )
         blob.append(_line_bytes(line, dtype))
@@ -102,5 +123,7 @@ def decode_payload(payload: dict[str, Any]) -> list[dict[str, np.ndarray]]:
         }
         if line["smoothed"]:
             item["smoothed"] = take("f8", n)
+        if line.get("band"):
+            item["lower"], item["upper"], item["n"] = (take("f8", n) for _ in range(3))
         out.append(item)
     return out

@@ -54,6 +54,12 @@ def elements(ctx: KindContext) -> list[Chart | FinalValues]:
         if all(len(run.scalars[tag]) <= 1 for run in ctx.runs if tag in run.scalars):
             out.append(_final_values(tag, ctx, overrides))
             continue
+        if ctx.groups:
+            from tbreport.kinds.scalars.grouped import make_group_chart
+
+            log_y = bool(log_pattern and log_pattern.search(tag))
+            out.append(make_group_chart(tag, ctx, overrides, log_y))
+            continue
         chart = _build_chart(
             tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern, ctx.baseline
         )

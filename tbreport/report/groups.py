@@ -1,0 +1,83 @@
+"""Report stage, groups: the selected runs and the grouping options in, groups of runs (seeds
+of one setting) out, plus a note when run names look like seeds and no grouping is given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from tbreport.model import NOTE, DataWarning, Run, Trial, WarningKind
+from tbreport.names import natural_key
+from tbreport.options import Options
+
+#: a seed-like part of a run name: `_seed3`, `-seed=3`, `seed_3`, `/seed3`
+SEED_PART = re.compile(r"[_\-./]?seed[_=\-]?\d+", re.IGNORECASE)
+
+
+def group_key(name: str, pattern: re.Pattern[str]) -> str:
+    """The group of a run name: the named group ``key`` when the regex has one (a name it does
+    not match is its own group), else the name with every match removed."""
+    if "key" in pattern.groupindex:
+        match = pattern.search(name)
+        key = match.group("key") if match is not None else None
+        return key if key else name
+    return pattern.sub("", name) or name
+
+
+def find_groups(
+    runs: Sequence[Run], options: Options, trials: Sequence[Trial] = ()
+) -> dict[str, tuple[str, ...]]:
+    """Member run names per group key, keys and members in natural order; empty without
+    ``--group``/``--group-by``. With ``--group-by`` a trial's runs go to the group of its
+    hyperparameter values (``lr=0.1, batch=32``); runs of no trial stay their own group."""
+    names = [run.name for run in runs]
+    keys: dict[str, str] = {}
+    if options.group:
+        pattern = re.compile(options.group)
+        keys = {name: group_key(name, pattern) for name in names}
+    elif options.group_by:
+        trial_of = {run: trial for trial in trials for run in trial.runs}
+        for name in names:
+            trial = trial_of.get(name)
+            if trial is None:
+                keys[name] = name
+                continue
+            key = ", ".join(f"{hp}={trial.hparams.get(hp, '–')}" for hp in options.group_by)
+            # a trial's train and validation runs stay apart: the suffix after the trial name
+            suffix = name[len(trial.name) :] if name.startswith(trial.name) else ""
+            keys[name] = key + suffix
+    else:
+        return {}
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(keys[name], []).append(name)
+    return {
+        key: tuple(sorted(groups[key], key=natural_key)) for key in sorted(groups, key=natural_key)
+    }
+
+
+def seed_note(runs: Sequence[Run], options: Options) -> DataWarning | None:
+    """A note suggesting ``--group`` when two or more run names differ only by a seed part."""
+    if options.group or options.group_by:
+        return None
+    by_rest: dict[str, list[str]] = {}
+    for run in runs:
+        if SEED_PART.search(run.name):
+            by_rest.setdefault(SEED_PART.sub("", run.name), []).append(run.name)
+    seeded = {rest: members for rest, members in by_rest.items() if len(members) > 1}
+    if not seeded:
+        return None
+    rest, members = min(seeded.items(), key=lambda kv: natural_key(kv[0]))
+    return DataWarning(
+        WarningKind.UNGROUPED_SEEDS.value,
+        f"{sum(map(len, seeded.values()))} runs differ only by a seed "
+        f"(e.g. {members[0]!r} and {members[1]!r}): `--group '[_-]?seed\\d+'` draws each setting "
+        "as one mean line with a band",
+        severity=NOTE,
+    )
+
+
+def group_of(groups: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """The group key of each member run."""
+    return {name: key for key, members in groups.items() for name in members}
