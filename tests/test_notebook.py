@@ -216,7 +216,17 @@ def _open(browser, url: str, **context):
     ctx.route("**/*", lambda r: r.continue_() if r.request.url == url else r.abort())
     page = ctx.new_page()
     errors: list[str] = []
-    page.on("dialog", lambda d: (errors.append(d.message), d.dismiss()))
+    page.on("dialog", lambda d: (errors.append(f"dialog {d.message}"), d.dismiss()))
+    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    # the blocked CDN requests log "Failed to load resource"; anything else is a problem
+    page.on(
+        "console",
+        lambda m: (
+            m.type in ("error", "warning")
+            and "Failed to load resource" not in m.text
+            and errors.append(f"{m.type}: {m.text}")
+        ),
+    )
     page.goto(url, wait_until="load")
     return ctx, page, errors
 
@@ -237,7 +247,7 @@ def test_converted_notebook_in_chromium(converted):
             executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
         )
         # scripts on: the charts are drawn inside the frame and answer the page API
-        ctx, page, dialogs = _open(browser, converted)
+        ctx, page, problems = _open(browser, converted)
         _, frame = _report_frame(page)
         frame.wait_for_selector(".tbr-chart[data-tbreport-state=drawn]", timeout=30_000)
         frame.evaluate("() => tbreport.render('tutorial/poly')")
@@ -256,7 +266,7 @@ def test_converted_notebook_in_chromium(converted):
         assert not any(
             f.evaluate("() => !!(window.__pwned || window.__tbreport_pwned)") for f in page.frames
         )
-        assert dialogs == []
+        assert problems == []
         # the static copy is hidden while the frame is there, and shows where it is dropped
         static = page.locator(".tbreport-nb-static").first
         assert not static.is_visible()
