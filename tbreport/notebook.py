@@ -87,25 +87,27 @@ def _notebook_report(done: Rendering, options: Options) -> NotebookReport:
         'style="width:100%;height:85vh;min-height:480px;border:0" srcdoc="{}"></iframe>'
     ).format(title, html)
     cap = int(options.max_size * MB)
-    if len(frame) + len(_STYLE) > cap:
+    if _size(frame) + len(_STYLE) > cap:
         raise TbreportError(
-            f"The report of '{options.runs_dir}' is {len(frame) / MB:.1f} MB, over the "
+            f"The report of '{options.runs_dir}' is {_size(frame) / MB:.1f} MB, over the "
             f"notebook's cap of {options.max_size:g} MB. Show fewer points (--max-points), "
             "fewer tags (--tags) or no static images (--fallback none), or raise --max-size."
         )
-    budget = cap - len(frame) - len(_STYLE) - 2000  # the notes and wrapper
+    budget = cap - _size(frame) - len(_STYLE) - 2000  # the notes and wrapper
     figures, dropped, drawn = [], 0, 0
     for element, image in zip(done.report.charts, done.artifacts.images, strict=True):
         if image is None:
             continue
         drawn += 1
+        # one tag can have several elements (a histogram's two views): the kind tells them apart
+        caption = element.tag if element.kind == "scalars" else f"{element.tag} ({element.kind})"
         figure = Markup(
             '<figure><img alt="{}" src="{}"><figcaption>{}</figcaption></figure>'
-        ).format(element.tag, data_uri(MIME[options.image_format], image), element.tag)
-        if len(figure) > budget:
+        ).format(caption, data_uri(MIME[options.image_format], image), caption)
+        if _size(figure) > budget:
             dropped += 1
             continue
-        budget -= len(figure)
+        budget -= _size(figure)
         figures.append(figure)
     left_out = []
     if dropped:
@@ -128,6 +130,11 @@ def _notebook_report(done: Rendering, options: Options) -> NotebookReport:
         Markup(_STYLE), notes, frame, static
     )
     return NotebookReport(html=html, output=str(output), left_out=tuple(left_out))
+
+
+def _size(text: str) -> int:
+    """Bytes in the saved notebook (UTF-8), which the cap is about."""
+    return len(text.encode("utf-8"))
 
 
 # --- the %tbreport magic ------------------------------------------------------------------
