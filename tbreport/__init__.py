@@ -27,9 +27,14 @@ _EXPORTS = {
     "Series": "tbreport.model",
     "TagCount": "tbreport.model",
     "WarningKind": "tbreport.model",
+    # notebooks: `tbreport.show(...)`, and `%load_ext tbreport` looks this up on the package
+    "show": "tbreport.notebook",
+    "NotebookReport": "tbreport.notebook",
+    "load_ipython_extension": "tbreport.notebook",
 }
 __all__ = [*_EXPORTS, "__version__"]
 
+# (tbreport.notebook is left out: it sits above the CLI, which imports this package)
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ imports them
     from tbreport.errors import TbreportError  # noqa: F401
     from tbreport.export import to_dataframe  # noqa: F401

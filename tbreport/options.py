@@ -223,6 +223,12 @@ def _export_file(value: object, where: str) -> str:
     return text
 
 
+def _megabytes(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{where}: must be a size in MB above 0, e.g. 4 or 0.5.")
+    return float(value)
+
+
 # --- the spec -----------------------------------------------------------------------------
 
 
@@ -397,6 +403,17 @@ class Options:
         flag="--fallback",
         type="choice",
         choices=FALLBACKS,
+    )
+    #: notebooks: the cap on a cell's output (the report and the static copy of its charts)
+    max_size: float = _opt(
+        4.0,
+        "notebook (`%tbreport`, `tbreport.show`): the cell output's size cap in MB; static "
+        "images that do not fit are left out and the cell says so",
+        flag="--max-size",
+        metavar="MB",
+        type="float",
+        check=_megabytes,
+        commands=("notebook",),
     )
     #: HTML: today's report with static images only and no script at all
     static: bool = _opt(

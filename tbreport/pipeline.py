@@ -19,7 +19,7 @@ from tbreport.model import WARNING, DataWarning, Report
 from tbreport.options import Options
 from tbreport.registry import get_format, get_kind
 
-__all__ = ["BuildResult", "FutureDateError", "RegressionError", "build"]
+__all__ = ["BuildResult", "FutureDateError", "RegressionError", "Rendering", "build", "render"]
 
 Progress = Callable[[int, int], None]
 
@@ -85,12 +85,21 @@ class RegressionError(TbreportError):
         self.result = result
 
 
-def build(
+@dataclass(frozen=True)
+class Rendering:
+    """A build held in memory: the report, what the charts stage made, the rendered files."""
+
+    report: Report
+    artifacts: Artifacts
+    rendered: Rendered
+
+
+def render(
     options: Options, progress: Progress | None = None, now: dt.datetime | None = None
-) -> BuildResult:
-    from tbreport.output import write_output
+) -> Rendering:
+    """Every stage but the writing: what ``build`` writes, and what a notebook shows."""
     from tbreport.read import read_logdir
-    from tbreport.report import build_report, check_regressions, with_baseline
+    from tbreport.report import build_report, with_baseline
 
     fmt = get_format(options.format)
     needs = fmt.needs(options)
@@ -108,7 +117,17 @@ def build(
                 "`tbreport ls` to see what is there)."
             )
         artifacts = _artifacts(report, needs, pool, progress)
-    rendered: Rendered = fmt.render(report, options, artifacts)
+    return Rendering(report, artifacts, fmt.render(report, options, artifacts))
+
+
+def build(
+    options: Options, progress: Progress | None = None, now: dt.datetime | None = None
+) -> BuildResult:
+    from tbreport.output import write_output
+    from tbreport.report import check_regressions
+
+    done = render(options, progress, now)
+    report, rendered = done.report, done.rendered
     written = write_output(Path(options.out), rendered, force=options.force)
     result = BuildResult(
         report=report,
