@@ -60,6 +60,8 @@ class WarningKind(str, Enum):
     HPARAMS_UNDECODABLE = "hparams-undecodable"
     HPARAMS_YAML_UNREADABLE = "hparams-yaml-unreadable"
     HPARAMS_YAML_SKIPPED = "hparams-yaml-skipped"
+    # drawing
+    MISSING_GLYPHS = "missing-glyphs"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"
