@@ -63,6 +63,8 @@ class WarningKind(str, Enum):
     HPARAMS_YAML_UNREADABLE = "hparams-yaml-unreadable"
     HPARAMS_YAML_SKIPPED = "hparams-yaml-skipped"
     UNGROUPED_SEEDS = "ungrouped-seeds"
+    # drawing
+    MISSING_GLYPHS = "missing-glyphs"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"

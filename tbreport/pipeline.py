@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +117,8 @@ def render(
                 "`tbreport ls` to see what is there)."
             )
         artifacts = _artifacts(report, needs, pool, progress)
+        if "images" in needs:
+            report = _glyph_note(report, pool)
     return Rendering(report, artifacts, fmt.render(report, options, artifacts))
 
 
@@ -152,6 +154,20 @@ def _check_strict(report: Report, options: Options) -> None:
         raise StrictModeError(
             f"--strict: reading produced {len(problems)} warning(s); nothing was built.\n{listing}"
         )
+
+
+def _glyph_note(report: Report, pool: ChartPool) -> Report:
+    """``report`` with a note when its images draw characters of tags or run names as U+FFFD
+    for want of a font (the browser-drawn charts use the page's fonts)."""
+    from tbreport.kinds import IMAGE
+
+    drawn = [e for e in report.charts if IMAGE in get_kind(e.kind).makes]
+    texts = [e.tag for e in drawn] + [r.name for r in report.runs]
+    texts += [line.legend for e in drawn for line in getattr(e, "lines", ())]
+    note = pool.missing_glyphs(texts)
+    if note is None:
+        return report
+    return replace(report, warnings=(*report.warnings, note))
 
 
 def _artifacts(

@@ -15,13 +15,15 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tbreport.charts.figure import Painter
+    from tbreport.model import DataWarning
 
 __all__ = ["ChartPool", "Painter"]
 
@@ -43,7 +45,11 @@ class ChartPool:
     """Draws elements on ``jobs`` processes (None: every usable core), in input order."""
 
     def __init__(
-        self, jobs: int | None = None, image_format: str = "png", warm: bool = True
+        self,
+        jobs: int | None = None,
+        image_format: str = "png",
+        warm: bool = True,
+        font_dir: Path | None = None,
     ) -> None:
         if jobs is not None and jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -51,6 +57,8 @@ class ChartPool:
         self.image_format = image_format
         #: import matplotlib in the background from the start (when images will be drawn)
         self.warm = warm
+        #: where the fallback fonts are (None: Debian's /usr/share/fonts)
+        self.font_dir = font_dir
         self._warm: threading.Thread | None = None
         self._painter: Painter | None = None
 
@@ -73,6 +81,18 @@ class ChartPool:
         self._join()
         self._painter = None
 
+    def _new_painter(self) -> Painter:
+        from tbreport.charts.figure import FONT_DIR, Painter
+
+        return Painter(self.font_dir or FONT_DIR)
+
+    def missing_glyphs(self, texts: Iterable[str]) -> DataWarning | None:
+        """The note for characters of ``texts`` that the chart fonts cannot draw, if any."""
+        self._join()
+        from tbreport.charts.fonts import FONT_DIR, missing_glyphs
+
+        return missing_glyphs(texts, self.font_dir or FONT_DIR)
+
     def _join(self) -> None:
         if self._warm is not None:
             self._warm.join()
@@ -87,7 +107,7 @@ class ChartPool:
         """Every element's image. ``progress(done, total)`` is called here as they complete;
         ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool)."""
         self._join()
-        from tbreport.charts.figure import Painter, check_format
+        from tbreport.charts.figure import check_format
 
         check_format(self.image_format)
         elements = list(elements)
@@ -95,7 +115,7 @@ class ChartPool:
         workers = min(self.jobs or _usable_cpus(), total)
         if workers <= 1 or total < MIN_PARALLEL:
             if self._painter is None:
-                self._painter = Painter()
+                self._painter = self._new_painter()
             images = []
             for done, element in enumerate(elements, 1):
                 images.append(_draw_one(element, self.image_format, self._painter))
@@ -119,7 +139,10 @@ class ChartPool:
         results: list[bytes] = [b""] * total
         done = 0
         with ProcessPoolExecutor(
-            max_workers=workers, mp_context=_pool_context(), initializer=_init_worker
+            max_workers=workers,
+            mp_context=_pool_context(),
+            initializer=_init_worker,
+            initargs=(self.font_dir,),
         ) as pool:
             pending: dict[Future[list[bytes]], int] = {
                 pool.submit(_draw_chunk, elements[s : s + chunk], self.image_format): s
@@ -150,10 +173,10 @@ def _draw_one(element: Any, image_format: str, painter: Painter) -> bytes:
 _worker_painter: list[Painter] = []
 
 
-def _init_worker() -> None:
-    from tbreport.charts.figure import Painter
+def _init_worker(font_dir: Path | None) -> None:
+    from tbreport.charts.figure import FONT_DIR, Painter
 
-    _worker_painter[:] = [Painter()]
+    _worker_painter[:] = [Painter(font_dir or FONT_DIR)]
 
 
 def _draw_chunk(elements: list[Any], image_format: str) -> list[bytes]:

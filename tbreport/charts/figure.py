@@ -1,9 +1,10 @@
 """Charts stage, matplotlib machinery shared by the data kinds: figures reused per size
-(:class:`Painter`), one bundled font and text fitting, tick labels, the runs legend.
+(:class:`Painter`), fonts (DejaVu Sans, then the fallbacks of ``fonts``), text fitting, tick
+labels, the runs legend.
 
 With the kinds' chart modules, the only code that imports matplotlib. It uses the object API
 with an explicit Agg canvas (pyplot, its global figures and backend selection are never
-touched), one bundled font and fixed metadata, so a chart renders to the same bytes every time.
+touched), fonts taken by file and fixed metadata, so a chart renders to the same bytes every time.
 """
 
 from __future__ import annotations
@@ -14,28 +15,38 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import matplotlib.ticker as mticker
 import numpy as np
+from matplotlib import rcParams
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties, findfont
-from matplotlib.ft2font import FT2Font
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.textpath import TextToPath
 
+from tbreport.charts.fonts import FONT, FONT_DIR, charmap, fallback_families
 from tbreport.model import Line
 from tbreport.names import strip_bidi
 from tbreport.options import IMAGE_FORMATS
 
-__all__ = ["IMAGE_FORMATS", "RC", "Painter", "Size", "check_format", "check_size", "clean_text"]
+__all__ = [
+    "FONT_DIR",
+    "IMAGE_FORMATS",
+    "RC",
+    "Painter",
+    "Size",
+    "check_format",
+    "check_size",
+    "clean_text",
+]
 
 #: image formats ``draw_chart`` writes
 
 
-FONT = "DejaVu Sans"
 #: legend entries before the rest are summed up as "+N more"
 MAX_LEGEND_ENTRIES = 12
 #: run names longer than this lose their middle to an ellipsis
@@ -106,11 +117,13 @@ class Painter:
     previous one added (see ``canvas``). One per process that draws; not shared across threads.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, font_dir: Path | None = FONT_DIR) -> None:
         self._canvases: dict[tuple[float, float, float], tuple[Figure, Axes]] = {}
-        # once, not per chart: font lookup and charmap
-        _font_path()
-        _charmap()
+        families = fallback_families(font_dir) if font_dir is not None else (FONT,)
+        #: the rc params to draw with (``matplotlib.rc_context(painter.rc)``): ``RC`` with the
+        #: fallback fonts found in ``font_dir`` (None: DejaVu Sans alone)
+        self.rc: dict[Any, Any] = {**RC, "font.family": list(families)}
+        charmap(families)  # once, not per chart
 
     def canvas(self, size: Size) -> tuple[Figure, Axes]:
         """A cleared figure of that size with its axes (made once per size)."""
@@ -151,14 +164,9 @@ def check_size(width: float, height: float, dpi: float) -> Size:
 # --------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _font_path() -> str:
-    return findfont(FontProperties(family=FONT), fallback_to_default=False)
-
-
-@lru_cache(maxsize=1)
-def _charmap() -> frozenset[int]:
-    return frozenset(FT2Font(_font_path()).get_charmap())
+def _families() -> tuple[str, ...]:
+    # the fonts of the rc_context in effect: a Painter's ``rc``
+    return tuple(rcParams["font.family"])
 
 
 @lru_cache(maxsize=1)
@@ -170,16 +178,16 @@ def clean_text(text: str) -> str:
     """A string safe to draw and to write into SVG: verbatim where the font can show it.
 
     Control characters (invalid in XML) and lone surrogates (from undecodable file names)
-    become U+FFFD, as do characters DejaVu Sans has no glyph for (matplotlib would warn and
-    draw an empty box); newlines and tabs become spaces. Bidirectional controls are removed:
-    SVG text in a browser would follow them.
+    become U+FFFD, as do characters no font in effect has a glyph for (matplotlib would warn and
+    draw an empty box; ``fonts.missing_glyphs`` tells the user); newlines and tabs become
+    spaces. Bidirectional controls are removed: SVG text in a browser would follow them.
     """
-    charmap = _charmap()
+    covered = charmap(_families())
     out = []
     for ch in strip_bidi(text):
         if ch in "\n\r\t":
             out.append(" ")
-        elif ord(ch) not in charmap or unicodedata.category(ch) in ("Cc", "Cs"):
+        elif ord(ch) not in covered or unicodedata.category(ch) in ("Cc", "Cs"):
             out.append("\ufffd")
         else:
             out.append(ch)
@@ -196,8 +204,8 @@ def shorten(text: str, limit: int) -> str:
 
 
 def text_width(text: str, size: float, weight: str = "normal") -> float:
-    """Width in inches of ``text`` drawn in the chart font (no renderer needed)."""
-    prop = FontProperties(family=FONT, size=size, weight=weight)
+    """Width in inches of ``text`` drawn in the chart fonts (no renderer needed)."""
+    prop = FontProperties(family=list(_families()), size=size, weight=weight)
     width, _, _ = _text_to_path().get_text_width_height_descent(text, prop, ismath=False)
     return float(width) / 72.0
 

@@ -12,7 +12,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.colors import to_rgba
 
-from tbreport.charts.figure import RC, CompactFormatter, check_format, check_size, clean_text
+from tbreport.charts.figure import CompactFormatter, check_format, check_size, clean_text
 from tbreport.kinds.histograms.report import DISTRIBUTIONS, HistogramChart
 from tbreport.kinds.histograms.transform import compress, rebin
 
@@ -40,7 +40,7 @@ def draw(chart: HistogramChart, image_format: str, painter: Painter) -> bytes:
     # not the scalar charts' size: the painter reuses a figure per size, and these set their
     # own tick locators
     size = check_size(7.2, 4.2, 110.0)
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(painter.rc):
         fig, ax = painter.canvas(size)
         if chart.view == DISTRIBUTIONS:
             _distributions(ax, chart)

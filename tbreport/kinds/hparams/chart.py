@@ -16,7 +16,6 @@ from matplotlib.figure import Figure
 from tbreport.charts.figure import (
     INK,
     MUTED,
-    RC,
     SPINE,
     TICK_SIZE,
     TITLE_SIZE,
@@ -79,7 +78,7 @@ def draw_parallel(table: HParamsTable, image_format: str, painter: Painter) -> b
     columns += [[r.metrics[i] for r in table.rows] for i in range(len(table.metrics))]
     width = max(6.0, min(12.0, 1.3 * len(names) + 1.0))
     size = Size(width, 4.0, _DPI)
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(painter.rc):
         fig, ax = _figure(size)
         fig.subplots_adjust(left=0.08, right=0.92, top=0.84, bottom=0.1)
         axes = [_axis(col) for col in columns]
@@ -109,7 +108,7 @@ def draw_parallel(table: HParamsTable, image_format: str, painter: Painter) -> b
 def draw_scatter(element: HParamsScatter, image_format: str, painter: Painter) -> bytes:
     check_format(image_format)
     size = Size(4.8, 3.4, _DPI)
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(painter.rc):
         fig, ax = _figure(size)
         fig.subplots_adjust(left=0.16, right=0.92, top=0.86, bottom=0.16)
         for side in ("top", "right"):

@@ -28,7 +28,6 @@ from tbreport.charts.figure import (
     MUTED,
     NOTE_SIZE,
     RAW_ALPHA,
-    RC,
     RIGHT_IN,
     TICK_SIZE,
     TITLE_SIZE,
@@ -78,7 +77,7 @@ def draw_chart(
         raise ValueError(
             f"chart {chart.tag!r}: x_axis must be one of {X_AXES}, got {chart.x_axis!r}"
         )
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(painter.rc):
         fig = _build_figure(painter, chart, size)
         return painter.save(fig, image_format, size.dpi)
 
