@@ -420,3 +420,17 @@ def test_build_from_python_raises_on_a_gated_regression(tmp_path):
     assert err.value.exit_code == 1 and err.value.result.report.comparison is not None
     # the same options without the gate build fine
     build(_options(tmp_path, baseline="run_1"))
+
+
+def test_the_opening_names_at_most_eight_runs(tmp_path, torch_writer):
+    # a sweep's opening sentence must not list every run (the runs table does)
+    for r in range(12):
+        w = torch_writer(f"run_{r:02d}")
+        w.add_scalar("loss", 1.0 / (r + 1), 0)
+        w.add_scalar("loss", 0.5 / (r + 1), 1)
+        w.close()
+    build(_options(tmp_path, runs_dir=str(tmp_path / "logs")))
+    html = (tmp_path / "site" / "index.html").read_text()
+    lead = re.search(r'<p class="lead">(.*?)</p>', html, re.S)[1]
+    assert "run_07" in lead and "run_08" not in lead and "and 4 more, listed under Runs" in lead
+    assert all(f"run_{r:02d}" in html for r in range(12))  # every run in the runs table
