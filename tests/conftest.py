@@ -73,9 +73,13 @@ def update_golden(request) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
-# Tests that run real outside tools (Jekyll, Chromium, git remotes, pip into a venv, fresh
+# Tests that run real outside tools (Jekyll, Chromium, git remotes, pip into a venv, an S3
+# server, a Dask cluster, a notebook kernel, fresh
 # interpreters): `pytest -m "not real_tools"` is the quick loop without them.
-REAL_TOOL_MODULES = {"test_real_tools", "test_action", "test_publish", "test_registry"}
+REAL_TOOL_MODULES = {
+    "test_real_tools", "test_action", "test_publish", "test_registry",
+    "test_remote", "test_executor", "test_layout", "test_notebook",
+}  # fmt: skip
 REAL_TOOL_FIXTURES = {"browser", "built_site"}
 REAL_TOOL_WORDS = ("jekyll", "chromium", "sitecheck", "seo_tag", "wheel", "cold_caches")
 
