@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,11 +117,9 @@ def _number(value: float) -> str:
     return repr(value)
 
 
-def to_csv(cols: dict[str, Any]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for run, tag, step, wall, value, smoothed, group in zip(
+def _points(cols: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """(run, tag, step, wall_time, value, smoothed, group) of every point, as Python values."""
+    return zip(
         cols["run"],
         cols["tag"],
         cols["step"].tolist(),
@@ -129,7 +128,14 @@ def to_csv(cols: dict[str, Any]) -> bytes:
         cols["smoothed"].tolist(),
         cols["group"],
         strict=True,
-    ):
+    )
+
+
+def to_csv(cols: dict[str, Any]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for run, tag, step, wall, value, smoothed, group in _points(cols):
         writer.writerow(
             [run, tag, step, _number(wall), _number(value), _number(smoothed), group or ""]
         )
@@ -155,16 +161,7 @@ def to_jsonl(cols: dict[str, Any]) -> bytes:
             },
             allow_nan=False,
         )
-        for run, tag, step, wall, value, smoothed, group in zip(
-            cols["run"],
-            cols["tag"],
-            cols["step"].tolist(),
-            cols["wall_time"].tolist(),
-            cols["value"].tolist(),
-            cols["smoothed"].tolist(),
-            cols["group"],
-            strict=True,
-        )
+        for run, tag, step, wall, value, smoothed, group in _points(cols)
     ]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 

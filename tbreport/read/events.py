@@ -932,6 +932,21 @@ def _read_group(
         pending &= ~matched
 
 
+def _wall_and_step(
+    words: np.ndarray, template: Template | HistogramTemplate, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The wall time and step of each matched record (zeros where the layout has none)."""
+    if template.wall is None:
+        wall = np.zeros(count)
+    else:
+        wall = records.field(words, HEADER + template.wall, 8).view(np.float64)
+    if template.step is None:
+        step = np.zeros(count, dtype=np.int64)
+    else:
+        step = _varints(words, HEADER + template.step[0], template.step[1]).view(np.int64)
+    return wall, step
+
+
 def _match(words: np.ndarray, template: Template | HistogramTemplate, ref: int) -> np.ndarray:
     """Members of the group with the same layout as member ``ref``."""
     return _match_mask(words, template.byte_mask, ref)
@@ -995,14 +1010,7 @@ def _read_matched(
         left = members[refused]
         words, members, ids = words[:, ~refused], members[~refused], ids[~refused]
     count = members.shape[0]
-    if template.wall is None:
-        wall = np.zeros(count)
-    else:
-        wall = records.field(words, HEADER + template.wall, 8).view(np.float64)
-    if template.step is None:
-        step = np.zeros(count, dtype=np.int64)
-    else:
-        step = _varints(words, HEADER + template.step[0], template.step[1]).view(np.int64)
+    wall, step = _wall_and_step(words, template, count)
     value = _decode_values(words, template.value)
     col.parts.append(
         (
@@ -1048,14 +1056,7 @@ def _read_histograms(
         for i in np.unique(pair, return_index=True)[1].tolist():
             col.metadata.append((int(members[i]), tags[int(ids[i])], template.plugin))
     count = members.shape[0]
-    if template.wall is None:
-        wall = np.zeros(count)
-    else:
-        wall = records.field(words, HEADER + template.wall, 8).view(np.float64)
-    if template.step is None:
-        step = np.zeros(count, dtype=np.int64)
-    else:
-        step = _varints(words, HEADER + template.step[0], template.step[1]).view(np.int64)
+    wall, step = _wall_and_step(words, template, count)
     sizes, buckets = _histogram_columns(buf, starts[members] + HEADER, template)
     chunk = HistogramChunk(
         tags,
