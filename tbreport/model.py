@@ -495,6 +495,26 @@ class Delta:
     tolerance: float
     gate: bool
     status: str
+    #: groups (``--group``): the candidate's and the reference's last values as centre, lower
+    #: and upper of their band (``--band``) over the group's runs, and how many runs; None for
+    #: single runs
+    spread: tuple[float, float, float] | None = None
+    base_spread: tuple[float, float, float] | None = None
+    n: int | None = None
+    base_n: int | None = None
+    #: the band kind the spreads are of (``--band``)
+    band: str | None = None
+    #: the centres differ by no more than the spreads allow (see tbreport.report.compare), so
+    #: the verdict is "unchanged" whatever the tolerance says
+    within_spread: bool = False
+    #: std/sem/ci95: the two half-widths added in quadrature, the largest difference counted
+    #: as within the spread; None for minmax/iqr (intervals, which must overlap)
+    margin: float | None = None
+
+    @property
+    def symmetric(self) -> bool:
+        """The spreads read ``centre ± half`` (std, sem, ci95), not ``[lower, upper]``."""
+        return self.band not in ("minmax", "iqr")
 
     @property
     def abs_delta(self) -> float | None:
@@ -528,6 +548,11 @@ class Comparison:
         return counts
 
     @property
+    def grouped(self) -> bool:
+        """Some verdict compares groups of runs (their spread counts)."""
+        return any(d.spread is not None for v in self.tags for d in v.deltas)
+
+    @property
     def regressions(self) -> tuple[Delta, ...]:
         return tuple(
             d for v in self.tags if v.gate for d in v.deltas if d.gate and d.status == WORSE
@@ -551,20 +576,44 @@ class Comparison:
             "headline": self.headline,
             "counts": self.counts,
             "tolerance": self.tolerance,
-            "tags": [{"tag": v.tag, "status": v.status, "gate": v.gate} for v in self.tags],
-            "regressions": [
+            "tags": [
                 {
-                    "tag": d.tag,
-                    "run": d.run,
-                    "reference": d.reference,
-                    "last": _json_number(d.last),
-                    "baseline_last": _json_number(d.base_last),
-                    "relative_change": d.rel_delta,
-                    "tolerance": d.tolerance,
+                    "tag": v.tag,
+                    "status": v.status,
+                    "gate": v.gate,
+                    "deltas": [{"status": d.status, **_delta_dict(d)} for d in v.deltas],
                 }
-                for d in self.regressions
+                for v in self.tags
             ],
+            "regressions": [{"tag": d.tag, **_delta_dict(d)} for d in self.regressions],
         }
+
+
+def _spread_dict(spread: tuple[float, float, float] | None, n: int | None) -> object:
+    if spread is None:
+        return None
+    center, lower, upper = spread
+    return {
+        "center": _json_number(center),
+        "lower": _json_number(lower),
+        "upper": _json_number(upper),
+        "n": n,
+    }
+
+
+def _delta_dict(d: Delta) -> dict[str, object]:
+    return {
+        "run": d.run,
+        "reference": d.reference,
+        "last": _json_number(d.last),
+        "baseline_last": _json_number(d.base_last),
+        "relative_change": d.rel_delta,
+        "tolerance": d.tolerance,
+        "spread": _spread_dict(d.spread, d.n),
+        "baseline_spread": _spread_dict(d.base_spread, d.base_n),
+        "within_spread": d.within_spread,
+        "margin": _json_number(d.margin),
+    }
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ FALLBACKS = ("images", "none")
 EXPORT_FORMATS = (".csv", ".jsonl", ".parquet")
 CENTERS = ("mean", "median")
 BANDS = ("std", "sem", "ci95", "minmax", "iqr")
+GROUP_VERDICTS = ("spread", "tolerance")
 
 
 class ConfigError(TbreportError):
@@ -474,6 +475,18 @@ class Options:
         flag="--tolerance",
         type="float",
         check=_tolerance,
+    )
+    group_verdict: str = _opt(
+        "spread",
+        "groups against a baseline (candidate group vs the baseline group of the same key, on "
+        "the centre of their runs' last values): `spread`, a difference within the groups' "
+        "spread is unchanged, not a regression, as is one within the tolerance (std, sem, "
+        "ci95: the centres differ by at most both half-widths added in quadrature; minmax, "
+        "iqr: the intervals overlap); `tolerance`, only the tolerance (`--tolerance`, "
+        "`[gates]`) decides",
+        flag="--group-verdict",
+        type="choice",
+        choices=GROUP_VERDICTS,
     )
     fail_on_regression: bool = _opt(
         False,

@@ -44,7 +44,12 @@ def render_summary(
     module: Any = env.get_template("summary.md.j2").module  # the template's macros
     header = str(
         module.header(
-            report, options.marker_id, context["span"], context["tag_count"], context["points"]
+            report,
+            options.marker_id,
+            context["span"],
+            context["tag_count"],
+            context["points"],
+            options,
         )  # type: ignore[attr-defined]
     )
     comparison = str(module.comparison(report)) if report.comparison else ""  # type: ignore[attr-defined]

@@ -7,8 +7,10 @@ elements, groups them into sections by tag prefix and compares candidates with t
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.colours import DISTINCT, rank_colors, run_colors
 from tbreport.report.compare import compare_tag
 from tbreport.report.coverage import not_shown, not_shown_notes
-from tbreport.report.groups import find_groups, group_of, seed_note
+from tbreport.report.groups import find_groups, group_of, group_pairs, seed_note
 from tbreport.report.trials import find_trials, trial_styles
 
 __all__ = [
@@ -44,11 +46,23 @@ def check_regressions(report: Report) -> str | None:
     lines = []
     for d in regressions:
         rel = "" if d.rel_delta is None else f", {d.rel_delta:+.1%}"
+        last, base = format_number(d.last), format_number(d.base_last)
+        if d.spread is not None and d.base_spread is not None:
+            # a group: its centre, spread and runs, so the reader sees it is beyond the noise
+            last = f"{_spread_text(d.spread, d.symmetric)} (n={d.n})"
+            base = f"{_spread_text(d.base_spread, d.symmetric)} (n={d.base_n})"
         lines.append(
-            f"  - {d.tag}: {d.run} {format_number(d.last)} vs {d.reference} "
-            f"{format_number(d.base_last)}{rel} (tolerance {d.tolerance:.1%})"
+            f"  - {d.tag}: {d.run} {last} vs {d.reference} {base}{rel} "
+            f"(tolerance {d.tolerance:.1%})"
         )
     return f"{len(regressions)} gate(s) got worse than the baseline:\n" + "\n".join(lines)
+
+
+def _spread_text(v: tuple[float, float, float], symmetric: bool) -> str:
+    if symmetric:
+        half = v[2] - v[0] if math.isfinite(v[2] - v[0]) else None
+        return f"{format_number(v[0])} ± {format_number(half)}"
+    return f"{format_number(v[0])} [{format_number(v[1])}, {format_number(v[2])}]"
 
 
 def select_runs(runs: tuple[Run, ...], options: Options) -> list[Run]:
@@ -87,8 +101,11 @@ def build_report(
     found = find_trials(selected_runs)
     runs = [run for run in selected_runs if run.name not in found.folded]
     trial_of = {name: t.name for t in found.trials for name in t.runs}
-    groups = find_groups(runs, options, found.trials)
+    groups = find_groups(runs, options, found.trials, baseline)
     in_group = group_of(groups)
+    # a baseline group is compared with (and coloured as) the candidate group of its key
+    paired_groups = group_pairs(groups, baseline, options.baseline) if baseline else {}
+    group_partner = {b: c for c, b in paired_groups.items()}
     # a trial's runs share the trial's colour (told apart by line style); a group's runs its
     # group's colour (the group is one line)
     keys = {
@@ -96,7 +113,7 @@ def build_report(
         for run in runs
         if run.name not in baseline
     }
-    keys.update({key: key for key in groups})
+    keys.update({key: group_partner.get(key, key) for key in groups})
     rank_styles: dict[str, str] = {}
     if len(set(keys.values())) > DISTINCT:
         # more lines than distinct colours: colour says how good a run (or group) is
@@ -162,7 +179,7 @@ def build_report(
         warnings += (note,)
     comparison = None
     if baseline:
-        comparison = _compare(sections, runs, baseline, pairs, options)
+        comparison = _compare(sections, runs, baseline, pairs, options, groups, paired_groups)
     return Report(
         title=options.title or default_title(runs, logdir.path),
         date=options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0),
@@ -187,25 +204,43 @@ def _compare(
     baseline: frozenset[str],
     pairs: Mapping[str, str],
     options: Options,
+    groups: Mapping[str, tuple[str, ...]],
+    group_pairs: Mapping[str, str],
 ) -> Comparison:
     candidates = [run.name for run in runs if run.name not in baseline]
     baselines = [run.name for run in runs if run.name in baseline]
+    # groups: each group is one line, judged on the centre of its runs' last values
+    base_groups = [k for k, members in groups.items() if set(members) <= baseline]
+    cand_groups = [k for k, members in groups.items() if not set(members) & baseline]
     verdicts = []
     for section in sections:
         for chart in section.charts:
             if not isinstance(chart, Chart):
                 continue  # baselines are judged on scalars
-            summaries = {line.run: line.summary for line in chart.lines}
-            verdict = compare_tag(
-                chart.tag,
-                chart.direction,
-                summaries,
-                candidates,
-                baselines,
-                pairs,  # type: ignore[arg-type]
-                options.tolerance,
-                options.gates,
-            )
+            if chart.center is not None:
+                centres = [line for line in chart.lines if line.group is not None]
+                spreads = {line.run: line.group for line in centres if line.group is not None}
+                summaries = {
+                    line.run: replace(line.summary, last_value=spreads[line.run].last[0])
+                    for line in centres
+                }
+                verdict = compare_tag(
+                    chart.tag, chart.direction, summaries, cand_groups, base_groups,
+                    group_pairs, options.tolerance, options.gates, spreads, chart.band,
+                    options.group_verdict == "spread",
+                )  # fmt: skip
+            else:
+                summaries = {line.run: line.summary for line in chart.lines}
+                verdict = compare_tag(
+                    chart.tag,
+                    chart.direction,
+                    summaries,
+                    candidates,
+                    baselines,
+                    pairs,  # type: ignore[arg-type]
+                    options.tolerance,
+                    options.gates,
+                )
             if verdict is not None:
                 verdicts.append(verdict)
     return Comparison(tuple(verdicts), options.tolerance)

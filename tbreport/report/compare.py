@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from tbreport.kinds.scalars.directions import MAX, MIN
 from tbreport.model import (
     BETTER,
+    GroupSummary,
     NOT_JUDGED,
     UNCHANGED,
     WORSE,
@@ -48,6 +49,19 @@ def judge(value: float | None, base: float | None, direction: str, tolerance: fl
     return BETTER if improved else WORSE
 
 
+def within_spread(
+    cand: tuple[float, float, float], base: tuple[float, float, float], band: str
+) -> tuple[bool, float | None]:
+    """Whether two groups' (centre, lower, upper) are within each other's spread, and the
+    margin used (None for the interval bands, minmax and iqr, which must overlap instead)."""
+    if not all(math.isfinite(v) for v in (*cand, *base)):
+        return False, None
+    if band in ("minmax", "iqr"):
+        return cand[1] <= base[2] and base[1] <= cand[2], None
+    margin = math.hypot(cand[2] - cand[0], base[2] - base[0])
+    return abs(cand[0] - base[0]) <= margin, margin
+
+
 def tolerance_for(
     tag: str, default: float, gates: Sequence[tuple[str, float]]
 ) -> tuple[float, bool]:
@@ -67,8 +81,15 @@ def compare_tag(
     pairs: Mapping[str, str],
     tolerance: float,
     gates: Sequence[tuple[str, float]],
+    spreads: Mapping[str, GroupSummary] | None = None,
+    band: str | None = None,
+    by_spread: bool = True,
 ) -> TagVerdict | None:
-    """The verdict for one tag; None when no candidate or no baseline run has it."""
+    """The verdict for one tag; None when no candidate or no baseline run has it.
+
+    With ``spreads`` (a grouped chart: names are group keys) a pair of groups whose centres
+    are within their spread (``within_spread``) is unchanged when ``by_spread``."""
+    spreads = spreads or {}
     have_base = [b for b in baselines if b in summaries]
     have_cand = [c for c in candidates if c in summaries]
     if not have_base or not have_cand:
@@ -84,6 +105,12 @@ def compare_tag(
         base = summaries[reference]
         cand = summaries[run]
         status = judge(cand.last_value, base.last_value, direction, tol)
+        group, base_group = spreads.get(run), spreads.get(reference)
+        within, margin = False, None
+        if group is not None and base_group is not None and band is not None:
+            within, margin = within_spread(group.last, base_group.last, band)
+            if within and by_spread and status in (BETTER, WORSE):
+                status = UNCHANGED
         deltas.append(
             Delta(
                 tag=tag,
@@ -97,6 +124,13 @@ def compare_tag(
                 tolerance=tol,
                 gate=gate,
                 status=status,
+                spread=None if group is None else group.last,
+                base_spread=None if base_group is None else base_group.last,
+                n=None if group is None else len(group.runs),
+                base_n=None if base_group is None else len(base_group.runs),
+                band=band if group is not None else None,
+                within_spread=within,
+                margin=margin,
             )
         )
     statuses = {d.status for d in deltas}

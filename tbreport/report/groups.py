@@ -25,12 +25,22 @@ def group_key(name: str, pattern: re.Pattern[str]) -> str:
     return pattern.sub("", name) or name
 
 
+#: what a baseline group's key starts with when its runs' key is also a candidate group's
+BASELINE_PREFIX = "baseline/"
+
+
 def find_groups(
-    runs: Sequence[Run], options: Options, trials: Sequence[Trial] = ()
+    runs: Sequence[Run],
+    options: Options,
+    trials: Sequence[Trial] = (),
+    baseline: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[str, ...]]:
     """Member run names per group key, keys and members in natural order; empty without
     ``--group``/``--group-by``. With ``--group-by`` a trial's runs go to the group of its
-    hyperparameter values (``lr=0.1, batch=32``); runs of no trial stay their own group."""
+    hyperparameter values (``lr=0.1, batch=32``); runs of no trial stay their own group.
+
+    Baseline runs never share a group with candidates: a baseline run whose key is also a
+    candidate's goes to the group ``baseline/KEY``."""
     names = [run.name for run in runs]
     keys: dict[str, str] = {}
     if options.group:
@@ -49,6 +59,10 @@ def find_groups(
             keys[name] = key + suffix
     else:
         return {}
+    taken = {keys[name] for name in names if name not in baseline}
+    for name in names:
+        if name in baseline and keys[name] in taken:
+            keys[name] = BASELINE_PREFIX + keys[name]
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(keys[name], []).append(name)
@@ -81,3 +95,31 @@ def seed_note(runs: Sequence[Run], options: Options) -> DataWarning | None:
 def group_of(groups: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
     """The group key of each member run."""
     return {name: key for key, members in groups.items() for name in members}
+
+
+def group_pairs(
+    groups: Mapping[str, tuple[str, ...]], baseline: frozenset[str], baseline_option: str | None
+) -> dict[str, str]:
+    """Candidate group key -> the baseline group of the same key: ``baseline/KEY`` (a baseline
+    logdir's runs are named ``baseline/<run>``), or for a ``--baseline`` regex the baseline
+    group whose key without the regex's match is KEY (``main_lr0.1`` for ``lr0.1`` with
+    ``^main_``). Candidate groups without one are compared with the best baseline group."""
+    base = [key for key, members in groups.items() if members and set(members) <= baseline]
+    pattern = None
+    if baseline_option:
+        try:
+            pattern = re.compile(baseline_option)
+        except re.error:
+            pattern = None  # a folder name, not a regex
+    plain: dict[str, str] = {}
+    for key in base:  # natural order: the first baseline group of a key wins
+        names = [key[len(BASELINE_PREFIX) :]] if key.startswith(BASELINE_PREFIX) else []
+        if pattern is not None:
+            names.append(pattern.sub("", key))
+        for name in names:
+            plain.setdefault(name, key)
+    return {
+        key: plain[key]
+        for key, members in groups.items()
+        if key in plain and not set(members) & baseline
+    }

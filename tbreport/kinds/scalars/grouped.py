@@ -82,6 +82,8 @@ def group_lines(tag: str, ctx: KindContext, direction: str) -> tuple[list[Line],
                 n=agg.n[idx],
                 group=summary,
                 style=ctx.styles.get(key, "solid"),
+                # a group of baseline runs is drawn dashed, as baseline runs are
+                dashed=all(name in ctx.baseline for name, _ in held),
             )
         )
         if options.show_runs:
@@ -102,6 +104,7 @@ def group_lines(tag: str, ctx: KindContext, direction: str) -> tuple[list[Line],
                         wall_times=s.wall_times[keep],
                         faint=True,
                         trial=key,
+                        dashed=name in ctx.baseline,
                     )
                 )
     return lines, bucketed
