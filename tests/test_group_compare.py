@@ -169,7 +169,8 @@ def test_the_gate_fails_on_the_group_beyond_its_spread_in_every_format(tmp_path,
         result = CliRunner().invoke(
             main,
             [
-                "build", str(tmp_path / "logs" / "pr"), "--baseline", str(tmp_path / "logs" / "main"),
+                "build", str(tmp_path / "logs" / "pr"),
+                "--baseline", str(tmp_path / "logs" / "main"),
                 "--group", r"_seed\d+", "--smoothing", "0", "--format", fmt, "--out", str(out),
                 "--date", DATE, "--config", str(tmp_path / "tbreport.toml"), "--json", "-q",
                 "--fail-on-regression", "--jobs", "1",

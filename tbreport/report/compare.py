@@ -15,11 +15,11 @@ from collections.abc import Mapping, Sequence
 from tbreport.kinds.scalars.directions import MAX, MIN
 from tbreport.model import (
     BETTER,
-    GroupSummary,
     NOT_JUDGED,
     UNCHANGED,
     WORSE,
     Delta,
+    GroupSummary,
     TagVerdict,
 )
 from tbreport.model import SeriesSummary as Summary
