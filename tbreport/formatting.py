@@ -65,3 +65,23 @@ def format_step_range(first: int | None, last: int | None) -> str:
     if first is None or last is None:
         return "–"
     return f"{first}–{last}" if first != last else str(first)
+
+
+def format_hparam(value: object) -> str:
+    """A hyperparameter value for a table cell: numbers as other numbers, ``true``/``false``,
+    text as it is (the caller escapes it), ``–`` when missing."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return format_number(value)
+    return str(value)
+
+
+def sort_value(value: object) -> str:
+    """What a browser sorts a table cell by: the full number (``repr``) for numbers, else
+    empty (the script then sorts by the cell's text)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    return repr(float(value)) if math.isfinite(value) else ""

@@ -351,6 +351,20 @@ class Trial:
 
 
 @dataclass(frozen=True)
+class ColorScale:
+    """``--colour-by HPARAM``: what a line's colour says, for the colour bar."""
+
+    #: the hyperparameter
+    name: str
+    low: float
+    high: float
+    #: positions on the ramp are by log(value)
+    log: bool
+    #: ``#rrggbb`` colours evenly spaced from ``low`` to ``high``
+    stops: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Chart:
     """One scalar tag: every run that has it, overlaid."""
 
@@ -378,6 +392,8 @@ class Chart:
     band: str | None = None
     #: groups: steps put on a common grid of buckets (the runs log at different steps)
     bucketed: bool = False
+    #: ``--colour-by``: the scale the lines' colours are on (a colour bar under the legend)
+    color_scale: ColorScale | None = None
     #: the data kind that made this element (see tbreport.kinds)
     kind: str = "scalars"
 
@@ -456,6 +472,8 @@ class RunInfo:
     baseline: bool = False
     #: the hparams trial the run belongs to (its hyperparameters are in the HParams table)
     trial: str | None = None
+    #: the run's last finite value of the report's primary metric (``Report.primary``)
+    primary: float | None = None
 
 
 def _json_number(value: float | None) -> float | None:
@@ -653,6 +671,13 @@ class Report:
     not_shown: tuple[NotShown, ...] = ()
     #: groups of runs (``--group``/``--group-by``): member run names per group key
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the tag runs are ranked by (tbreport.report.primary) and its direction, "min" or "max"
+    primary: str | None = None
+    primary_direction: str | None = None
+    #: the hyperparameters whose values differ between the runs (the runs table's columns)
+    hparam_columns: tuple[str, ...] = ()
+    #: ``--colour-by``: the scale the runs' colours are on
+    color_scale: ColorScale | None = None
 
     @property
     def charts(self) -> tuple[Element, ...]:

@@ -358,6 +358,16 @@ class Options:
         check=_names,
         default_text="none",
     )
+    colour_by: str | None = _opt(
+        None,
+        "colour each run (or group) by this numeric hyperparameter on the viridis colormap "
+        "(low dark, high light; a log scale when the values are positive and span 20x or "
+        "more), with a colour bar under each chart's legend; runs without it are grey. "
+        "Without it: the colour-blind-safe palette while it holds the runs or groups shown, "
+        "past that the rank of each one's last value of the primary metric (best darkest)",
+        flag="--colour-by",
+        metavar="HPARAM",
+    )
     center: str = _opt(
         "mean",
         "groups: the line drawn per group and step",
@@ -376,6 +386,17 @@ class Options:
     )
     show_runs: bool = _opt(
         False, "groups: draw each member run faint under its group", flag="--show-runs", type="flag"
+    )
+    top_runs: int = _opt(
+        20,
+        "runs tables of more runs show these first, best first by the primary metric (the first "
+        "`[gates]` tag, else the tag with a direction most runs hold; its last value gets a "
+        "column) and collapse the rest under a `<details>` (Markdown: a line says how many "
+        "more); the HTML report's script pages, sorts and filters the whole table",
+        flag="--top-runs",
+        metavar="N",
+        type="int",
+        check=_positive,
     )
     #: points drawn per line at most; longer series are thinned keeping extremes
     max_points: int = _opt(

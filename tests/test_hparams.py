@@ -242,8 +242,8 @@ def test_300_hparams_stay_out_of_the_runs_table(tmp_path):
     result = build(options, now=NOW)
     page = (tmp_path / "out" / result.main).read_text()
     runs_table = page[
-        page.index('<table class="runs">') : page.index(
-            "</table>", page.index('<table class="runs">')
+        page.index('<table class="runs"') : page.index(
+            "</table>", page.index('<table class="runs"')
         )
     ]
     assert "k150" not in runs_table and runs_table.count("<tr>") == 3

@@ -11,6 +11,7 @@ its values, the escaping and number helpers re-exported here), so modules can mo
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -132,4 +133,37 @@ def context(report: Report, options: Options, figs: list[dict]) -> dict[str, Any
         },
         "tag_count": sum(1 for element in report.charts if element.kind == "scalars"),
         "points": sum(r.points for r in runs),
+        "runs_table": runs_table(report, options.top_runs),
+    }
+
+
+#: hyperparameter columns of a runs table at most (the HParams table has them all)
+HPARAM_COLUMNS = 8
+
+
+def runs_table(report: Report, top: int) -> dict[str, Any]:
+    """The runs table: at most ``top`` rows shown (``top``), the rest collapsed (``rest``).
+
+    A table of more than ``top`` runs is ranked best first by the report's primary metric
+    (``ranked``; runs without a value of it last), so the rows shown are the best ones; the
+    shorter table keeps report order. Only the hyperparameters that differ get columns."""
+    runs = list(report.runs)
+    ranked = len(runs) > top and report.primary is not None
+    if ranked:
+        sign = 1.0 if report.primary_direction == "min" else -1.0
+        runs.sort(
+            key=lambda r: (
+                r.primary is None or not math.isfinite(r.primary),
+                sign * r.primary if r.primary is not None and math.isfinite(r.primary) else 0.0,
+            )
+        )  # stable: report order between ties
+    return {
+        "top": runs[:top],
+        "rest": runs[top:],
+        "ranked": ranked,
+        "primary": report.primary,
+        "direction": report.primary_direction,
+        "hparams": report.hparam_columns[:HPARAM_COLUMNS],
+        "hparams_more": max(0, len(report.hparam_columns) - HPARAM_COLUMNS),
+        "total": len(runs),
     }

@@ -45,6 +45,17 @@ def html_name(s: str) -> Markup:
     return Markup("<bdi>%s</bdi>") % html_escape(scrub(s))
 
 
+def html_run_name(s: str) -> Markup:
+    """:func:`html_name` kept on one line (``.run-name``): a run name never breaks mid-word."""
+    return Markup('<span class="run-name">%s</span>') % html_name(s)
+
+
+def md_run_name(s: str) -> str:
+    """:func:`md_text` in a span that keeps it on one line (kramdown parses the span's text as
+    Markdown, so the escapes hold)."""
+    return f'<span style="white-space:nowrap">{md_text(s)}</span>'
+
+
 # JSON inside <script type="application/json">: "<" cannot start "</script" or "<!--", ">" and
 # "&" are escaped too so the text is inert in any HTML context, and U+2028/U+2029 (line
 # terminators to older JavaScript) never appear raw: ensure_ascii writes every non-ASCII

@@ -43,7 +43,7 @@ def page_data(report: Report, options: Options) -> dict[str, Any]:
     for element in report.charts:
         embed = getattr(get_kind(element.kind), "embed", None)
         charts.append(None if embed is None else embed(element))
-    return {
+    data: dict[str, Any] = {
         "format": "tbreport-charts",
         "version": FORMAT_VERSION,
         "smoothing": options.smoothing,
@@ -51,6 +51,17 @@ def page_data(report: Report, options: Options) -> dict[str, Any]:
         "ignore_outliers": options.ignore_outliers,
         "charts": charts,
     }
+    scale = report.color_scale
+    if scale is not None:
+        # --colour-by: the legend's colour bar
+        data["colour_scale"] = {
+            "name": scale.name,
+            "low": scale.low,
+            "high": scale.high,
+            "log": scale.log,
+            "stops": list(scale.stops),
+        }
+    return data
 
 
 @dataclass(frozen=True)

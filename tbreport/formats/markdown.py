@@ -1,9 +1,10 @@
 """The Markdown format, for GitHub: a Report in, ``report.md`` for a PR comment or job summary.
 
-The text is made of whole blocks (header, comparison table, one block per tag, data notes).
-When it is over GitHub's limit, blocks are dropped in a fixed order, never a table in half:
-chart images first, then the data notes, then per-tag tables from the last one back, then the
-comparison table; the output says what was left out.
+The text is made of whole blocks (header, comparison table, the runs table past 9 runs, one
+block per tag, data notes). When it is over GitHub's limit, blocks are dropped in a fixed order,
+never a table in half: chart images first, then the data notes, then per-tag tables from the
+last one back, then the runs table, then the comparison table; the output says what was left
+out.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def render_summary(
             for f in figures
         ]
 
+    # the opening sentence names at most 9 runs and says the others are "listed under Runs"
+    runs = str(module.runs(report, context["runs_table"])) if len(report.runs) > 9 else ""  # type: ignore[attr-defined]
     notes_full = str(module.notes(report)) if report.warnings else ""  # type: ignore[attr-defined]
     notes_short = str(module.notes_count(report)) if report.warnings else ""  # type: ignore[attr-defined]
     comparison_changed = (
@@ -92,13 +95,20 @@ def render_summary(
         return "\n\n".join(parts) + "\n"
 
     # each stage drops one more detail than the one before
-    stages = [_Stage((), with_images, notes_full, comparison)]
+    stages = [_Stage((), with_images, notes_full, comparison, runs)]
     if base:
-        stages.append(_Stage(("chart images",), without_images, notes_full, comparison))
+        stages.append(_Stage(("chart images",), without_images, notes_full, comparison, runs))
     dropped_notes = (f"{len(report.warnings)} data note(s)",) if notes_full else ()
     stages.append(
-        _Stage(stages[-1].dropped + dropped_notes, without_images, notes_short, comparison)
+        _Stage(stages[-1].dropped + dropped_notes, without_images, notes_short, comparison, runs)
     )
+    # Within a stage, as many tag tables as fit are kept (from the first) from this stage on;
+    # tag tables go before the runs table does, and before any part of the comparison table.
+    notes_stage = len(stages) - 1
+    if runs:
+        stages.append(
+            _Stage((*stages[-1].dropped, "the runs table"), without_images, notes_short, comparison)
+        )
     if comparison:
         unchanged = "unchanged and not judged tags from the comparison table"
         stages.append(
@@ -108,15 +118,14 @@ def render_summary(
         )
         whole = "the comparison table (the verdict line sums it up)"
         stages.append(_Stage((*stages[-1].dropped[:-1], whole), without_images, notes_short, ""))
-    # Within a stage, as many tag tables as fit are kept (from the first); tag tables go before
-    # any part of the comparison table does.
-    notes_stage = 2 if base else 1
     for index, stage in enumerate(stages):
         dropped, blocks = list(stage.dropped), stage.blocks
 
         def make(k: int, st: _Stage = stage) -> str:
             extra = [f"{total - k} of {total} tag tables"] if k < total else []
-            return join([header, st.comparison, *st.blocks[:k], st.notes], [*st.dropped, *extra])
+            return join(
+                [header, st.comparison, st.runs, *st.blocks[:k], st.notes], [*st.dropped, *extra]
+            )
 
         kept = _tables_that_fit(make, len(blocks), size, limit)
         if kept == total or (kept is not None and index >= notes_stage):
@@ -139,6 +148,8 @@ class _Stage:
     notes: str
     #: the comparison table (whole, only changed rows, or none)
     comparison: str
+    #: the runs table (its first --top-runs rows), or none
+    runs: str = ""
 
 
 def _tables_that_fit(make, count: int, size, limit: int) -> int | None:

@@ -17,10 +17,12 @@ from tbreport.errors import TbreportError
 from tbreport.formats import escape
 from tbreport.formatting import (
     format_duration,
+    format_hparam,
     format_number,
     format_percent,
     format_step_range,
     format_utc,
+    sort_value,
     status_icon,
 )
 
@@ -90,7 +92,12 @@ def _make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environm
         lstrip_blocks=True,
     )
     env.globals.update(
-        plain=lambda text: text, md=escape.md_text, gfm=escape.gfm_text, name=escape.html_name
+        plain=lambda text: text,
+        md=escape.md_text,
+        gfm=escape.gfm_text,
+        name=escape.html_name,
+        run_name=escape.html_run_name,
+        md_run_name=escape.md_run_name,
     )
     env.filters.update(
         md=escape.md_text,
@@ -109,5 +116,7 @@ def _make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environm
         step_range=format_step_range,
         pct=format_percent,
         icon=status_icon,
+        hparam=format_hparam,
+        sort_value=sort_value,
     )
     return env

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tbreport.model import DataWarning, Element, Run, Trial
+from tbreport.model import ColorScale, DataWarning, Element, Run, Trial
 from tbreport.options import Options
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ class KindContext:
     #: groups of runs (``--group``/``--group-by``): member run names per group key, in report
     #: order; empty when runs are not grouped
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``--colour-by``: the scale the colours are on (charts draw its colour bar)
+    color_scale: ColorScale | None = None
     #: problems a kind finds in the data while making its elements (an image that does not
     #: decode); the report stage adds them to the report's warnings
     warnings: list[DataWarning] = field(default_factory=list)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tbreport.errors import TbreportError
 from tbreport.formatting import format_number
 from tbreport.kinds import KindContext
 from tbreport.model import Chart, Comparison, Element, Logdir, Report, Run, RunInfo, Section
@@ -22,14 +23,21 @@ from tbreport.names import natural_key, section_of, slug, unique_slugs
 from tbreport.options import Options
 from tbreport.registry import get_kind, kind_names
 from tbreport.report.baseline import BaselineError, with_baseline
-from tbreport.report.colours import DISTINCT, rank_colors, run_colors
+from tbreport.report.colours import DISTINCT, rank_colors, run_colors, scale_colors
 from tbreport.report.compare import compare_tag
 from tbreport.report.coverage import not_shown, not_shown_notes
 from tbreport.report.groups import find_groups, group_of, group_pairs, seed_note
+from tbreport.report.primary import Primary, primary_metric
 from tbreport.report.trials import find_trials, trial_styles
+
+
+class ColourByError(TbreportError):
+    """--colour-by names a hyperparameter no run has a number for."""
+
 
 __all__ = [
     "BaselineError",
+    "ColourByError",
     "build_report",
     "check_regressions",
     "post_slug",
@@ -114,10 +122,24 @@ def build_report(
         if run.name not in baseline
     }
     keys.update({key: group_partner.get(key, key) for key in groups})
+    primary = primary_metric(runs, options, lambda tag: tag_selected(tag, options))
     rank_styles: dict[str, str] = {}
-    if len(set(keys.values())) > DISTINCT:
+    trial_hparams = {t.name: t.hparams for t in found.trials}
+    hparams = {
+        run.name: {**run.hparams, **trial_hparams.get(trial_of.get(run.name, ""), {})}
+        for run in runs
+    }
+    color_scale = None
+    if options.colour_by:
+        # colour says the hyperparameter's value: a key's is its runs' (their mean)
+        values = _key_values(keys, hparams, options.colour_by)
+        order = sorted(set(keys.values()), key=natural_key)
+        by_key, key_styles, color_scale = scale_colors(values, order, options.colour_by)
+        colors = {name: by_key[key] for name, key in keys.items()}
+        rank_styles = {name: key_styles[key] for name, key in keys.items()}
+    elif len(set(keys.values())) > DISTINCT:
         # more lines than distinct colours: colour says how good a run (or group) is
-        by_key, key_styles = rank_colors(_ranked(keys, runs, options))
+        by_key, key_styles = rank_colors(_ranked(keys, primary))
         colors = {name: by_key[key] for name, key in keys.items()}
         rank_styles = {name: key_styles[key] for name, key in keys.items()}
     else:
@@ -149,6 +171,7 @@ def build_report(
         folded=tuple(run for run in selected_runs if run.name in found.folded),
         experiments=found.experiments,
         groups=groups,
+        color_scale=color_scale,
     )
     by_section: dict[str, list[Element]] = {}
     plugins: set[str] = set()
@@ -180,14 +203,22 @@ def build_report(
     comparison = None
     if baseline:
         comparison = _compare(sections, runs, baseline, pairs, options, groups, paired_groups)
+    infos = tuple(
+        _run_info(
+            run,
+            colors[run.name],
+            run.name in baseline,
+            trial_of.get(run.name),
+            hparams[run.name],
+            None if primary is None else primary.last.get(run.name),
+        )
+        for run in runs
+    )
     return Report(
         title=options.title or default_title(runs, logdir.path),
         date=options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0),
         logdir=logdir.path,
-        runs=tuple(
-            _run_info(run, colors[run.name], run.name in baseline, trial_of.get(run.name))
-            for run in runs
-        ),
+        runs=infos,
         sections=sections,
         warnings=warnings,
         smoothing=options.smoothing,
@@ -195,6 +226,20 @@ def build_report(
         comparison=comparison,
         not_shown=left_out,
         groups=groups,
+        primary=None if primary is None else primary.tag,
+        primary_direction=None if primary is None else primary.direction,
+        hparam_columns=differing_hparams(infos),
+        color_scale=color_scale,
+    )
+
+
+def differing_hparams(runs: tuple[RunInfo, ...]) -> tuple[str, ...]:
+    """The hyperparameters whose values are not the same in every run (a run without one
+    differs from a run with it), in name order: the only ones worth a column."""
+    names = sorted({name for run in runs for name in run.hparams}, key=natural_key)
+    missing = object()
+    return tuple(
+        name for name in names if len({repr(run.hparams.get(name, missing)) for run in runs}) > 1
     )
 
 
@@ -261,32 +306,37 @@ def post_slug(report: Report) -> str:
     return slug(report.title)
 
 
-def _ranked(keys: Mapping[str, str], runs: list[Run], options: Options) -> list[str]:
-    """Colour keys best first by the primary metric: the first tag (natural order) with a
-    direction that the most runs hold, each key valued by the mean of its runs' last finite
-    values; keys without a value last; name order without such a tag and between ties."""
-    from tbreport.kinds.scalars.directions import MAX, MIN, direction_of
-
-    overrides = dict(options.directions) if options.directions else None
-    held: dict[str, int] = {}
-    for run in runs:
-        for tag in run.scalars:
-            if tag_selected(tag, options) and direction_of(tag, overrides) in (MIN, MAX):
-                held[tag] = held.get(tag, 0) + 1
+def _ranked(keys: Mapping[str, str], primary: Primary | None) -> list[str]:
+    """Colour keys best first by the primary metric (tbreport.report.primary), each key valued
+    by the mean of its runs' last finite values; keys without a value last; name order without
+    a primary metric and between ties."""
     names = sorted(set(keys.values()), key=natural_key)
-    if not held:
+    if primary is None:
         return names
-    primary = min(held, key=lambda tag: (-held[tag], natural_key(tag)))
-    sign = 1.0 if direction_of(primary, overrides) == MIN else -1.0
     lasts: dict[str, list[float]] = {}
-    for run in runs:
-        series = run.scalars.get(primary)
-        if run.name in keys and series is not None:
-            finite = series.values[np.isfinite(series.values)]
-            if finite.size:
-                lasts.setdefault(keys[run.name], []).append(float(finite[-1]))
-    value = {key: sign * float(np.mean(v)) for key, v in lasts.items()}
-    return sorted(names, key=lambda k: (k not in value, value.get(k, 0.0), natural_key(k)))
+    for name, key in keys.items():
+        if name in primary.last:
+            lasts.setdefault(key, []).append(primary.last[name])
+    value = {key: float(np.mean(v)) for key, v in lasts.items()}
+    return sorted(names, key=lambda k: (*primary.rank_key(value.get(k)), natural_key(k)))
+
+
+def _key_values(
+    keys: Mapping[str, str], hparams: Mapping[str, Mapping[str, object]], name: str
+) -> dict[str, float | None]:
+    """The numeric value of hyperparameter ``name`` per colour key: the mean over its runs
+    that have one (a group's seeds share it), None for a key none of whose runs has one."""
+    found: dict[str, list[float]] = {key: [] for key in keys.values()}
+    for run, key in keys.items():
+        value = hparams.get(run, {}).get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            found[key].append(float(value))
+    if not any(found.values()):
+        raise ColourByError(
+            f"--colour-by {name!r}: no run has a numeric value of that hyperparameter. "
+            "Run `tbreport ls` to see each run's hparams."
+        )
+    return {key: float(np.mean(v)) if v else None for key, v in found.items()}
 
 
 def _colors_by(keys: Mapping[str, str]) -> dict[str, str]:
@@ -295,7 +345,14 @@ def _colors_by(keys: Mapping[str, str]) -> dict[str, str]:
     return {name: by_key[key] for name, key in keys.items()}
 
 
-def _run_info(run: Run, color: str, baseline: bool, trial: str | None) -> RunInfo:
+def _run_info(
+    run: Run,
+    color: str,
+    baseline: bool,
+    trial: str | None,
+    hparams: Mapping[str, object],
+    primary: float | None,
+) -> RunInfo:
     steps = [s for s in run.scalars.values() if len(s)]
     first, last = run.first_wall_time, run.last_wall_time
     return RunInfo(
@@ -309,8 +366,9 @@ def _run_info(run: Run, color: str, baseline: bool, trial: str | None) -> RunInf
         last_step=max((int(s.steps.max()) for s in steps), default=None),
         start_time=first,
         duration=None if first is None or last is None else last - first,
-        hparams=dict(sorted(run.hparams.items())),
+        hparams=dict(sorted(hparams.items())),
         others=sum(c.count for c in run.others.values()),
         baseline=baseline,
         trial=trial,
+        primary=primary,
     )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+from tbreport.model import ColorScale
 
 # --------------------------------------------------------------------------------------------
 # Run colours
@@ -117,14 +120,72 @@ def _ramp(t: float) -> str:
 
 def rank_colors(ranked: Sequence[str]) -> tuple[dict[str, str], dict[str, str]]:
     """A colour per name along the viridis ramp in the given order (best first, dark), and a
-    line style per name: names whose colours round to the same ``#rrggbb`` take the next style,
-    so no two legend entries look the same."""
+    line style per name such that no two names look the same (``distinct``)."""
     n = len(ranked)
     colors = {name: _ramp(i / max(n - 1, 1)) for i, name in enumerate(ranked)}
+    return distinct(colors, ranked)
+
+
+#: the colour of a run without a value of the ``--colour-by`` hyperparameter
+NO_VALUE = "#8c8c8c"
+#: a scale of positive values spanning at least this ratio is drawn on a log scale
+LOG_RATIO = 20.0
+#: colours of a colour bar, evenly spaced along the ramp
+_BAR_STOPS = 9
+
+
+def scale_colors(
+    values: Mapping[str, float | None], order: Sequence[str], name: str
+) -> tuple[dict[str, str], dict[str, str], ColorScale]:
+    """A colour per name from its value on the viridis ramp (low dark, high light; a log
+    scale when every value is positive and they span ``LOG_RATIO`` or more), ``NO_VALUE`` for
+    names without one; line styles as ``distinct``; and the scale for the colour bar."""
+    finite = [v for v in values.values() if v is not None and math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+    log = low > 0 and high / low >= LOG_RATIO
+
+    def position(v: float) -> float:
+        if high == low:
+            return 0.5
+        if log:
+            return (math.log(v) - math.log(low)) / (math.log(high) - math.log(low))
+        return (v - low) / (high - low)
+
+    colors = {
+        key: _ramp(position(v)) if v is not None and math.isfinite(v) else NO_VALUE
+        for key, v in values.items()
+    }
+    stops = tuple(_ramp(i / (_BAR_STOPS - 1)) for i in range(_BAR_STOPS))
+    out_colors, styles = distinct(colors, order)
+    return out_colors, styles, ColorScale(name, low, high, log, stops)
+
+
+def _mix(color: str, target: int, amount: float) -> str:
+    rgb = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (target - c) * amount):02x}" for c in rgb)
+
+
+def distinct(
+    colors: Mapping[str, str], order: Sequence[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Colours and line styles such that no two names in ``order`` have the same pair: names
+    sharing a colour take the next line style, and past the four styles a slightly lighter,
+    then darker shade of it (the k-th round of four by 6% more)."""
+    used: set[tuple[str, str]] = set()
+    out_colors: dict[str, str] = {}
     styles: dict[str, str] = {}
-    seen: dict[str, int] = {}
-    for name in ranked:
-        k = seen.get(colors[name], 0)
-        seen[colors[name]] = k + 1
-        styles[name] = _STYLES[k % len(_STYLES)]
-    return colors, styles
+    for name in order:
+        base = colors[name]
+        # a bounded search: 4 styles x 64 shades is more than any legend shows apart
+        for k in range(len(_STYLES) * 64):
+            shade, style = divmod(k, len(_STYLES))
+            color = base
+            if shade:
+                amount = min(0.06 * ((shade + 1) // 2), 0.9)
+                color = _mix(base, 255 if shade % 2 else 0, amount)
+            if (color, _STYLES[style]) not in used:
+                break
+        used.add((color, _STYLES[style]))
+        out_colors[name] = color
+        styles[name] = _STYLES[style]
+    return out_colors, styles

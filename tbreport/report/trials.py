@@ -91,11 +91,14 @@ def _may_hold_hparams(run: Run) -> bool:
 
 def trial_styles(trials: Sequence[Trial], runs: Sequence[Run]) -> dict[str, str]:
     """A line style per run of a trial with scalars: its runs in name order get solid, dashed,
-    dotted, dash-dot (Keras: train solid, validation dashed)."""
+    dotted, dash-dot (Keras: train solid, validation dashed). A trial of one charted run has
+    none: its line style is free to tell it apart from runs of the same colour."""
     with_scalars = {run.name for run in runs if run.scalars}
     styles = {}
     for trial in trials:
         charted = [name for name in trial.runs if name in with_scalars]
+        if len(charted) < 2:
+            continue
         for i, name in enumerate(charted):
             styles[name] = TRIAL_STYLES[i % len(TRIAL_STYLES)]
     return styles

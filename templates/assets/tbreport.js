@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var doc = document;
+  enhanceRuns(); // the runs table needs no chart data
   var source = doc.getElementById("tbreport-data");
   var page = source ? JSON.parse(source.textContent) : window.tbreportData;
   if (!page || page.format !== "tbreport-charts" || page.version !== 1) return;
@@ -215,7 +216,8 @@
     var data = plotData(chart), log = logScale(chart);
     var series = [{ label: "x" }];
     chart.lines.forEach(function (line) {
-      var show = !state.hidden.has(shownAs(line)), dash = line.meta.dashed ? [6, 4] : undefined;
+      var show = !state.hidden.has(shownAs(line));
+      var dash = line.meta.dashed ? [6, 4] : DASHES[line.meta.style];
       if (line.meta.group || line.meta.faint) {
         // already smoothed per run: one opaque line (faint for a member run), no second one
         var faint = line.meta.faint;
@@ -252,6 +254,10 @@
     chart.data = data;
     note(chart);
   }
+
+  // line styles (Line.style) as canvas dash patterns and CSS border styles for the swatches
+  var DASHES = { dashed: [6, 4], dotted: [1.5, 3], dashdot: [6, 3, 1.5, 3] };
+  var BORDERS = { dashed: "dashed", dotted: "dotted", dashdot: "dashed" };
 
   // the legend entry that shows or hides a line: a member run goes with its group
   function shownAs(line) { return line.meta.faint ? line.meta.in_group : line.meta.run; }
@@ -327,15 +333,42 @@
     chart.note.textContent = text;
   }
 
+  // legend entries shown before the rest are summed up in a "+N more" button (as the images)
+  var LEGEND_SHOWN = 12;
+
+  function swatch(meta) {
+    var sw = el("span", "swatch");
+    var style = meta.dashed ? "dashed" : meta.style;
+    if (style && BORDERS[style]) {
+      // a line sample, so entries sharing a colour show their different styles
+      sw.classList.add("tbr-line-swatch");
+      sw.style.borderTop = "3px " + BORDERS[style] + " " + meta.color;
+    } else {
+      sw.style.background = meta.color;
+    }
+    return sw;
+  }
+
+  function colourBar() {
+    var scale = page.colour_scale;
+    if (!scale) return null;
+    var bar = el("div", "tbr-colorbar");
+    var ramp = el("span", "tbr-ramp");
+    ramp.style.background = "linear-gradient(to right, " + scale.stops.join(", ") + ")";
+    bar.append(el("span", null, scale.name + (scale.log ? " (log scale)" : "")),
+      el("span", "num", fmt(scale.low)), ramp, el("span", "num", fmt(scale.high)));
+    return bar;
+  }
+
   function legend(chart) {
     var box = el("div", "tbr-legend");
+    var entries = [];
     chart.lines.forEach(function (line) {
       if (line.meta.faint) return; // under its group's entry
       var b = el("button", "tbr-run");
       b.type = "button";
-      var sw = el("span", "swatch");
-      sw.style.background = line.meta.color;
-      b.append(sw, el("bdi", null, line.meta.label));
+      b.title = line.meta.label; // the whole name, when the entry cuts it with an ellipsis
+      b.append(swatch(line.meta), el("bdi", null, line.meta.label));
       b.addEventListener("click", function (ev) {
         if (ev.shiftKey) {
           page.runs.forEach(function (r) { state.hidden[r === line.meta.run ? "delete" : "add"](r); });
@@ -345,9 +378,29 @@
         }
       });
       line.button = b;
+      entries.push(b);
       box.append(b);
     });
-    return box;
+    if (entries.length > LEGEND_SHOWN) {
+      var rest = entries.slice(LEGEND_SHOWN - 1);
+      rest.forEach(function (b) { b.hidden = true; });
+      var more = el("button", "tbr-more", "+" + rest.length + " more");
+      more.type = "button";
+      more.setAttribute("aria-expanded", "false");
+      more.addEventListener("click", function () {
+        var open = more.getAttribute("aria-expanded") !== "true";
+        rest.forEach(function (b) { b.hidden = !open; });
+        more.setAttribute("aria-expanded", open ? "true" : "false");
+        more.textContent = open ? "fewer" : "+" + rest.length + " more";
+        box.append(more); // at the end of whatever is shown
+      });
+      box.append(more);
+    }
+    var bar = colourBar();
+    if (!bar) return box;
+    var wrap = el("div", "tbr-legend-wrap");
+    wrap.append(box, bar);
+    return wrap;
   }
 
   function readoutTable(chart) {
@@ -566,6 +619,95 @@
       }) };
     },
   };
+
+  // --- the runs table: one paged, sortable, filterable table ------------------------------
+  // The page shows the --top-runs best runs and collapses the rest in a details element; the script
+  // joins them and shows RUN_PAGE rows at a time. Sorting uses a cell's data-sort (the full
+  // number) when it has one, else its text (numbers in it compared as numbers).
+  function enhanceRuns() {
+    var RUN_PAGE = 50;
+    var table = doc.querySelector("table.runs[data-tbreport-runs]");
+    if (!table || table.dataset.tbreportState || !table.tBodies.length || !table.tHead) return;
+    var body = table.tBodies[0];
+    var more = doc.querySelector("details.runs-more");
+    if (more) {
+      more.querySelectorAll("tbody tr").forEach(function (tr) { body.append(tr); });
+      more.remove();
+    }
+    var all = Array.from(body.rows);
+    var view = { filter: "", col: -1, desc: false, page: 0 };
+    var input = el("input");
+    input.type = "search"; input.placeholder = "regex"; input.spellcheck = false;
+    var count = el("span", "tbr-runs-count");
+    var prev = el("button", "tbr-page", "\u2039 Previous"), next = el("button", "tbr-page", "Next \u203a");
+    prev.type = next.type = "button";
+    var where = el("span", "tbr-runs-page");
+    var bar = el("div", "tbr-runs-bar");
+    bar.append(control("Filter runs", input), count, prev, where, next);
+    (table.closest(".scroll") || table).before(bar);
+    var heads = Array.from(table.tHead.rows[0].cells);
+    heads.forEach(function (th, col) {
+      var b = el("button", "tbr-sort");
+      b.type = "button";
+      while (th.firstChild) b.append(th.firstChild);
+      th.append(b);
+      th.setAttribute("aria-sort", "none");
+      b.addEventListener("click", function () {
+        view.desc = view.col === col ? !view.desc : false;
+        view.col = col;
+        view.page = 0;
+        update();
+      });
+    });
+    input.addEventListener("input", function () { view.filter = input.value; view.page = 0; update(); });
+    prev.addEventListener("click", function () { view.page -= 1; update(); });
+    next.addEventListener("click", function () { view.page += 1; update(); });
+
+    function sortKey(tr) {
+      var td = tr.cells[view.col];
+      if (!td) return { missing: true, text: "" };
+      var s = td.dataset.sort;
+      if (s !== undefined) {
+        var v = parseFloat(s);
+        return isFinite(v) ? { num: v } : { missing: true, text: "" };
+      }
+      var text = td.textContent.trim();
+      return { missing: text === "" || text === "\u2013", text: text };
+    }
+    var collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+    function compare(a, b) {
+      var ka = sortKey(a), kb = sortKey(b);
+      if (ka.missing || kb.missing) return ka.missing === kb.missing ? 0 : ka.missing ? 1 : -1;
+      var c = "num" in ka && "num" in kb ? ka.num - kb.num : collator.compare(ka.text, kb.text);
+      return view.desc ? -c : c;
+    }
+    function update() {
+      var re = null, bad = false;
+      try { re = view.filter ? new RegExp(view.filter, "i") : null; } catch (e) { bad = true; }
+      input.setAttribute("aria-invalid", bad ? "true" : "false");
+      var rows = all.filter(function (tr) { return !re || re.test(tr.textContent); });
+      if (view.col >= 0) rows = rows.slice().sort(compare); // stable: page order between ties
+      var pages = Math.max(1, Math.ceil(rows.length / RUN_PAGE));
+      view.page = Math.min(Math.max(view.page, 0), pages - 1);
+      var first = view.page * RUN_PAGE, shown = rows.slice(first, first + RUN_PAGE);
+      body.replaceChildren.apply(body, shown);
+      heads.forEach(function (th, col) {
+        th.setAttribute("aria-sort", col !== view.col ? "none" : view.desc ? "descending" : "ascending");
+      });
+      var n = function (v) { return v.toLocaleString("en-US"); };
+      count.textContent = rows.length
+        ? "runs " + n(first + 1) + "\u2013" + n(first + shown.length) + " of " + n(rows.length) +
+          (rows.length < all.length ? " (filtered from " + n(all.length) + ")" : "")
+        : "no run matches";
+      where.textContent = "page " + (view.page + 1) + " of " + pages;
+      prev.disabled = view.page === 0;
+      next.disabled = view.page >= pages - 1;
+      prev.hidden = next.hidden = where.hidden = all.length <= RUN_PAGE;
+      table.dataset.tbreportPage = String(view.page + 1);
+    }
+    update();
+    table.dataset.tbreportState = "ready";
+  }
 
   // --- start --------------------------------------------------------------------------------
   page.runs = [];

@@ -24,6 +24,7 @@ from tbreport.charts.figure import (
     INK,
     LABEL_SIZE,
     LEGEND_GAP_IN,
+    LEGEND_SIZE,
     MIN_LEFT_IN,
     MUTED,
     NOTE_SIZE,
@@ -42,6 +43,7 @@ from tbreport.charts.figure import (
     check_format,
     check_size,
     clean_text,
+    compact_labels,
     draw_legend,
     duration_unit,
     figure_rect,
@@ -50,7 +52,7 @@ from tbreport.charts.figure import (
     text_width,
 )
 from tbreport.kinds.scalars.transform import padded_range
-from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, Line
+from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, ColorScale, Line
 from tbreport.options import X_AXES
 
 
@@ -173,14 +175,15 @@ def _build_figure(painter: Painter, chart: Chart, size: Size) -> Figure:
     left = max(MIN_LEFT_IN, label_width + 0.16)
     ax_width = max(0.5, size.width - left - RIGHT_IN)
 
-    # a legend adds rows below the axes: the plot area stays the same as without one
+    # a legend (and a colour bar) adds rows below the axes: the plot area stays the same
     legend = legend_layout(chart.lines, ax_width)
-    fig_height = size.height + legend.height
+    bar = COLORBAR_IN if chart.color_scale is not None else 0.0
+    fig_height = size.height + legend.height + bar
     fig.set_size_inches(size.width, fig_height)
     ax.set_position(
         figure_rect(
             left,
-            legend.height + BOTTOM_IN,
+            legend.height + bar + BOTTOM_IN,
             ax_width,
             plot_height,
             Size(size.width, fig_height, size.dpi),
@@ -219,9 +222,73 @@ def _build_figure(painter: Painter, chart: Chart, size: Size) -> Figure:
 
     if legend.entries:
         draw_legend(
-            fig, chart.lines, legend, left / size.width, legend.height - LEGEND_GAP_IN, fig_height
+            fig,
+            chart.lines,
+            legend,
+            left / size.width,
+            legend.height + bar - LEGEND_GAP_IN,
+            fig_height,
         )
+    if chart.color_scale is not None:
+        _draw_colorbar(fig, chart.color_scale, left, ax_width, fig_height)
     return fig
+
+
+#: height of the ``--colour-by`` colour bar row under the legend, inches
+COLORBAR_IN = 0.34
+
+
+def _draw_colorbar(
+    fig: Figure, scale: ColorScale, left: float, room: float, fig_height: float
+) -> None:
+    """The hyperparameter's name, its lowest value, the ramp and its highest value, in one row
+    at the bottom of the figure (plain figure artists, as the legend)."""
+    from matplotlib.patches import Rectangle
+
+    width = fig.get_figwidth()
+    y = 0.12  # inches from the bottom: the bar's bottom edge
+    height = 0.11
+    name = fit(
+        clean_text(scale.name) + (" (log scale)" if scale.log else ""), LEGEND_SIZE, room / 3
+    )
+    low, high = compact_labels([scale.low, scale.high]) if scale.high != scale.low else (
+        compact_labels([scale.low]) * 2
+    )  # fmt: skip
+    x = left
+    for text in (name, low):
+        fig.text(
+            x / width, (y + height / 2) / fig_height, text, fontsize=LEGEND_SIZE, color=INK,
+            va="center_baseline", ha="left", parse_math=False,
+        )  # fmt: skip
+        x += text_width(text, LEGEND_SIZE) + 0.08
+    bar_width = min(1.8, max(0.6, room - (x - left) - text_width(high, LEGEND_SIZE) - 0.1))
+    # one rectangle per gap between stops, each interpolated in 8 steps
+    stops = scale.stops
+    pieces = 8 * (len(stops) - 1)
+    for i in range(pieces):
+        t = i / max(pieces - 1, 1)
+        fig.add_artist(
+            Rectangle(
+                ((x + bar_width * i / pieces) / width, y / fig_height),
+                bar_width / pieces / width * 1.02, height / fig_height,
+                transform=fig.transFigure, facecolor=_interpolate(stops, t), linewidth=0,
+            )
+        )  # fmt: skip
+    fig.text(
+        (x + bar_width + 0.08) / width, (y + height / 2) / fig_height, high,
+        fontsize=LEGEND_SIZE, color=INK, va="center_baseline", ha="left", parse_math=False,
+    )  # fmt: skip
+
+
+def _interpolate(stops: tuple[str, ...], t: float) -> str:
+    pos = t * (len(stops) - 1)
+    i = min(int(pos), len(stops) - 2)
+    frac = pos - i
+    a, b = stops[i], stops[i + 1]
+    return "#" + "".join(
+        f"{round(int(a[k : k + 2], 16) * (1 - frac) + int(b[k : k + 2], 16) * frac):02x}"
+        for k in (1, 3, 5)
+    )
 
 
 def _setup_x_axis(
@@ -325,7 +392,8 @@ def _draw_many(
         if p.x.size == 0:
             continue
         x = to_axis(p.x)
-        style = "--" if p.line.dashed else "-"
+        # line styles tell apart runs that share a colour (past the palette's colours)
+        style = "--" if p.line.dashed else LINE_STYLES.get(p.line.style, "-")
         has_smooth = p.smoothed is not None
         for y, target, alpha in (
             (p.y, raw if has_smooth else smooth, RAW_ALPHA if has_smooth else 1.0),

@@ -85,6 +85,8 @@ def chart_payload(chart: Chart) -> dict[str, Any]:
                 "values": dtype,
                 "smoothed": line.smoothed is not None,
                 **meta,
+                # runs sharing a colour are told apart by line style (solid is not written)
+                **({"style": line.style} if line.style != "solid" else {}),
             }
         )
         blob.append(_line_bytes(line, dtype))

@@ -58,7 +58,8 @@ def elements(ctx: KindContext) -> list[Chart | FinalValues]:
             from tbreport.kinds.scalars.grouped import make_group_chart
 
             log_y = bool(log_pattern and log_pattern.search(tag))
-            out.append(make_group_chart(tag, ctx, overrides, log_y))
+            grouped = make_group_chart(tag, ctx, overrides, log_y)
+            out.append(replace(grouped, color_scale=ctx.color_scale))
             continue
         chart = _build_chart(
             tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern, ctx.baseline
@@ -67,7 +68,7 @@ def elements(ctx: KindContext) -> list[Chart | FinalValues]:
             replace(line, style=ctx.styles.get(line.run, "solid"), trial=ctx.trial_of.get(line.run))
             for line in chart.lines
         )
-        out.append(replace(chart, lines=lines))
+        out.append(replace(chart, lines=lines, color_scale=ctx.color_scale))
     return out
 
 
