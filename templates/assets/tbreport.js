@@ -257,7 +257,7 @@
 
   // line styles (Line.style) as canvas dash patterns and CSS border styles for the swatches
   var DASHES = { dashed: [6, 4], dotted: [1.5, 3], dashdot: [6, 3, 1.5, 3] };
-  var BORDERS = { dashed: "dashed", dotted: "dotted", dashdot: "dashed" };
+  var BORDERS = { dashed: "dashed", dotted: "dotted", dashdot: "double" };
 
   // the legend entry that shows or hides a line: a member run goes with its group
   function shownAs(line) { return line.meta.faint ? line.meta.in_group : line.meta.run; }
