@@ -119,6 +119,28 @@ def test_colour_by_a_hyperparameter_no_run_has_is_an_error(sweep, tmp_path):
         _report(sweep[0], tmp_path, runs=_subset(10), colour_by="opt")
 
 
+def test_colour_by_draws_a_colour_bar_under_the_legend(sweep, tmp_path):
+    import io
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from tbreport.kinds.scalars.chart import COLORBAR_IN, draw_chart
+
+    report = _report(sweep[0], tmp_path, runs=_subset(38), colour_by="lr")
+    chart = _loss_chart(report)
+    with_bar = Image.open(io.BytesIO(draw_chart(chart, "png", dpi=100))).convert("RGB")
+    without = Image.open(
+        io.BytesIO(draw_chart(replace(chart, color_scale=None), "png", dpi=100))
+    ).convert("RGB")
+    assert with_bar.height - without.height == round(COLORBAR_IN * 100)
+    # the bar's row holds the ramp's ends: viridis' dark purple and (near) its green
+    row = np.asarray(with_bar, dtype=np.int16)[-round(COLORBAR_IN * 100) :].reshape(-1, 3)
+    for stop in (chart.color_scale.stops[0], chart.color_scale.stops[-1]):
+        want = np.array([int(stop[k : k + 2], 16) for k in (1, 3, 5)])
+        assert (np.abs(row - want).max(axis=1) <= 12).sum() > 20, stop
+
+
 class _Tables(HTMLParser):
     """Rows (cell texts) of each table, and whether it sits in a <details>."""
 
@@ -306,6 +328,25 @@ def test_browser_200_runs_legend_colours_and_runs_table(sweep, tmp_path, browser
         name_header = table.locator("thead th").nth(0).locator("button")
         name_header.click()  # by name
         assert names() == sorted(accs)[:50]
+    finally:
+        page.close()
+    assert not problems, problems
+
+
+def test_browser_colour_bar_under_the_legend(sweep, tmp_path, browser):
+    root = sweep[0]
+    build(_options(root, tmp_path / "html", runs=_subset(38), colour_by="lr"))
+    page = browser.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    try:
+        page.goto((tmp_path / "html" / "index.html").resolve().as_uri())
+        page.evaluate("(t) => tbreport.render(t)", "val/loss")
+        bar = page.locator('.tbr-chart[data-tbreport-tag="val/loss"] .tbr-colorbar')
+        assert bar.locator("span").all_inner_texts()[:2] == ["lr (log scale)", "0.001"]
+        assert bar.locator("span").all_inner_texts()[-1] == "0.1"
+        ramp = bar.locator(".tbr-ramp").evaluate("e => getComputedStyle(e).backgroundImage")
+        assert ramp.startswith("linear-gradient") and "rgb(68, 1, 84)" in ramp  # viridis' start
     finally:
         page.close()
     assert not problems, problems
