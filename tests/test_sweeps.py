@@ -376,4 +376,6 @@ def test_jekyll_200_run_post_collapses_the_runs_table(sweep, tmp_path):
     assert lead.count('<span style="white-space:nowrap">') == 8 and "and 192 more" in lead
     assert html.count('<span style="white-space:nowrap">r') >= N_RUNS
     assert not math.isnan(float(top["rows"][1][1]))
+    # each chart's table of 200 runs is collapsed too
+    assert html.count("<summary>Last, min and max of 200 runs</summary>") == 2
     assert result.report.primary == "val/acc"
