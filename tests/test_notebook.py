@@ -135,7 +135,7 @@ def capped_mb(shown) -> str:
 
 def test_showing_again_reads_the_new_points(torch_writer, logdir):
     def points(shown) -> list[str]:
-        runs = shown.html.split('<table class="runs">')[1].split("</table>")[0]
+        runs = shown.html.split('<table class="runs"')[1].split("</table>")[0]
         return re.findall(r'<td class="num">(\d+)</td>', runs)
 
     before = tbreport.show(logdir)

@@ -635,6 +635,7 @@
       more.remove();
     }
     var all = Array.from(body.rows);
+    var RUN_FILTER_FROM = 10;
     var view = { filter: "", col: -1, desc: false, page: 0 };
     var input = el("input");
     input.type = "search"; input.placeholder = "regex"; input.spellcheck = false;
@@ -644,6 +645,8 @@
     var where = el("span", "tbr-runs-page");
     var bar = el("div", "tbr-runs-bar");
     bar.append(control("Filter runs", input), count, prev, where, next);
+    // a short table needs no filter or pages (its headers still sort)
+    bar.hidden = all.length <= RUN_FILTER_FROM;
     (table.closest(".scroll") || table).before(bar);
     var heads = Array.from(table.tHead.rows[0].cells);
     heads.forEach(function (th, col) {
