@@ -423,6 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
             data = json.dumps(snapshot.status(), indent=2, sort_keys=True).encode()
             return self._send(200, Served(data, "application/json"), body)
         key = path.lstrip("/")
+        if key == "favicon.ico" and key not in snapshot.files:
+            return self._send(204, Served(b"", "image/x-icon"), body)  # browsers ask; none
         if key == "" or key.endswith("/"):
             key += "index.html"
         parts = key.split("/")
