@@ -192,8 +192,9 @@ def serve_command(runs_dir: str | None, config_path: str | None, **flags) -> Non
     config, source = find_config(config_path)
     options = make_options({**flags, "runs_dir": runs_dir}, config, source)
     given = {name for name, value in flags.items() if value is not None} | set(config)
-    options = preview_options(options, given)
-    serve(options, write=flags.get("out") is not None, log=lambda m: click.echo(m, err=True))
+    write = flags.get("out") is not None  # only --out itself: a config file's `out` is build's
+    options = preview_options(options, given, write)
+    serve(options, write=write, log=lambda m: click.echo(m, err=True))
 
 
 @main.command("demo")

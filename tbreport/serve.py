@@ -61,7 +61,7 @@ def require_watchfiles() -> None:
         ) from None
 
 
-def preview_options(options: Options, given: Iterable[str]) -> Options:
+def preview_options(options: Options, given: Iterable[str], write: bool = False) -> Options:
     """The options a preview builds with: those given, and for what was not given one
     drawing process (no pool respawned per rebuild, cores left to the training run) and, for
     the HTML report that is not also written (``--out``), no static fallback images (the
@@ -75,7 +75,7 @@ def preview_options(options: Options, given: Iterable[str]) -> Options:
     changes: dict[str, Any] = {}
     if "jobs" not in names:
         changes["jobs"] = 1
-    if options.format == "html" and not ({"fallback", "static", "out"} & names):
+    if options.format == "html" and not write and not ({"fallback", "static"} & names):
         changes["fallback"] = "none"
     return replace(options, **changes)
 
@@ -373,13 +373,16 @@ class Server:
         return {"index.html": Served(page.encode("utf-8"), _HTML)}
 
     def _note(self, report: Report, seconds: float, error: str | None) -> None:
-        """Print the rebuild, and each warning once (not again on every rebuild)."""
+        """Print the rebuild, and each warning once (not again on every rebuild); with
+        ``--quiet`` only errors."""
+        if error is not None:
+            self.log(f"error: {error}")
+        if self.options.quiet:
+            return
         for w in report.warnings:
             if w.message not in self._printed:
                 self._printed.add(w.message)
                 self.log(f"{'warning' if w.severity == 'warning' else 'note'}: {w.message}")
-        if error is not None:
-            self.log(f"error: {error}")
         last = max((r.last_step for r in report.runs if r.last_step is not None), default=None)
         self.log(
             f"Built {len(report.charts)} chart(s) for {len(report.runs)} run(s) in "
@@ -484,11 +487,12 @@ def serve(
     where = f", writing to {options.out}" if write else ""
     log(f"Serving {url} (watching {', '.join(map(str, server.watched()))}{where}; Ctrl-C stops)")
     try:
-        server.run()
-    except KeyboardInterrupt:
+        try:
+            server.run()
+        finally:
+            server.close()
+    except KeyboardInterrupt:  # Ctrl-C, wherever it lands: stopping is what was asked
         pass
-    finally:
-        server.close()
 
 
 __all__ = ["SETTLE", "ServeError", "Server", "Snapshot", "preview_options", "serve"]

@@ -169,7 +169,9 @@ def test_preview_options() -> None:
     # what is given is kept; with --out the files written are the build's own
     kept = preview_options(Options(jobs=3, fallback="images"), given={"jobs", "fallback"})
     assert (kept.jobs, kept.fallback) == (3, "images")
-    assert preview_options(Options(), given={"out"}).fallback == "images"
+    assert preview_options(Options(), given={"out"}, write=True).fallback == "images"
+    # a config file's `out` is where build writes; serve writes only with --out itself
+    assert preview_options(Options(out="docs"), given={"out"}).fallback == "none"
     assert preview_options(Options(format="jekyll"), given=()).fallback == "images"
     with pytest.raises(ServeError, match="previews the html and jekyll formats, not 'markdown'"):
         preview_options(Options(format="markdown"), given=())
@@ -200,6 +202,19 @@ def test_serve_errors(tmp_path: Path, monkeypatch, args, message) -> None:
     result = CliRunner().invoke(main, ["serve", *args, "--date", DATE])
     assert result.exit_code != 0
     assert message in result.output
+
+
+def test_without_watchfiles_the_error_names_the_extra(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "watchfiles", None)  # what a missing package raises
+    (tmp_path / "runs").mkdir()
+    result = CliRunner().invoke(main, ["serve", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: tbreport serve watches the logdir with watchfiles, which is not installed: "
+        "pip install 'tbreport[serve]'\n"
+    )
 
 
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:

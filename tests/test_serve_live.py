@@ -132,10 +132,12 @@ class Serve:
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
         try:
-            self.proc.wait(30)
+            code = self.proc.wait(30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+        # Ctrl-C stops it cleanly
+        assert code == 0 and not any("Traceback" in line for line in self.lines), self.lines
 
 
 def last_steps(status: dict) -> dict[str, int | None]:
@@ -335,6 +337,39 @@ def test_a_failed_rebuild_shows_its_error_and_keeps_the_last_report(
         event_file.write_bytes(kept)
         expect(banner).to_have_count(0, timeout=30_000)
         assert problems == []
+    finally:
+        server.stop()
+
+
+def test_template_edits_rebuild_and_template_errors_are_shown(logdir: Path, tmp_path: Path):
+    writer = Writer(logdir)
+    writer.send("scalars a 0 3")
+    writer.close()
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    mine = templates / "report.html.j2"
+
+    def head(text: str) -> str:
+        return (
+            '{% extends "default/report.html.j2" %}'
+            f"{{% block extra_head %}}{text}{{% endblock %}}"
+        )
+
+    mine.write_text(head('<meta name="mine" content="one">'))
+    server = Serve(logdir, "--templates", str(templates))
+    try:
+        server.wait_for(lambda s: last_steps(s) == {"a": 2})
+        assert '<meta name="mine" content="one">' in server.get("/")[1]
+        mine.write_text(head('<meta name="mine" content="two">'))
+        server.wait_for(lambda s: '"two"' in server.get("/")[1])
+        mine.write_text(head("{% if %}"))  # a syntax error: shown, the last report kept
+        status = server.wait_for(lambda s: s["error"] is not None)
+        assert "report.html.j2' line 1: Expected an expression" in status["error"]
+        page = server.get("/")[1]
+        assert "tbreport-serve-error" in page and '<meta name="mine" content="two">' in page
+        mine.write_text(head('<meta name="mine" content="three">'))
+        status = server.wait_for(lambda s: s["error"] is None)
+        assert '"three"' in server.get("/")[1]
     finally:
         server.stop()
 
