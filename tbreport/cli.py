@@ -189,12 +189,20 @@ def serve_command(runs_dir: str | None, config_path: str | None, **flags) -> Non
     from tbreport.serve import preview_options, require_watchfiles, serve
 
     require_watchfiles()
-    config, source = find_config(config_path)
-    options = make_options({**flags, "runs_dir": runs_dir}, config, source)
-    given = {name for name, value in flags.items() if value is not None} | set(config)
     write = flags.get("out") is not None  # only --out itself: a config file's `out` is build's
-    options = preview_options(options, given, write)
-    serve(options, write=write, log=lambda m: click.echo(m, err=True))
+    found: list[str] = []
+
+    def options_now():
+        """The options as of now: the config file (and a --source post) may have changed."""
+        config, source = find_config(config_path)
+        found[:] = [source] if source else []
+        options = make_options({**flags, "runs_dir": runs_dir}, config, source)
+        given = {name for name, value in flags.items() if value is not None} | set(config)
+        return preview_options(options, given, write)
+
+    options = options_now()
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    serve(options, write=write, log=log, reload=options_now, files=found)
 
 
 @main.command("demo")

@@ -156,6 +156,8 @@ class Server:
         log: Callable[[str], None] = lambda message: None,
         cache: object | None = None,
         settle: float = SETTLE,
+        reload: Callable[[], Options] | None = None,
+        files: Iterable[str] = (),
     ) -> None:
         from tbreport.read.storage import is_url
 
@@ -170,6 +172,11 @@ class Server:
                 "writes into (it may be empty: the page waits for the first event file)."
             )
         self.options = options
+        #: makes the options again before each rebuild (a config file or a --source post's
+        #: front matter may have changed); None: they stay as given
+        self.reload = reload
+        #: files checked for changes besides the source (the config file in force)
+        self.files = tuple(Path(f).resolve() for f in files)
         self.write = write
         self.log = log
         self.cache = cache
@@ -245,31 +252,43 @@ class Server:
     # --- watching -----------------------------------------------------------------------
 
     def watched(self) -> list[Path]:
-        """The folders watched: the logdir, the source's folder, the templates, a baseline
-        logdir."""
+        """The folders watched (recursively, by watchfiles): the logdir, the templates, a
+        baseline logdir."""
         options = self.options
         paths = [Path(options.runs_dir)]
-        source = getattr(options, "source", None)  # --source (authoring), where it exists
-        if source:
-            paths.append(Path(source).resolve().parent)
         if options.templates:
             paths.append(Path(options.templates))
         if options.baseline and Path(options.baseline).is_dir():
             paths.append(Path(options.baseline))
-        return paths
+        return list(dict.fromkeys(paths))
+
+    def watched_files(self) -> list[Path]:
+        """Single files checked on every tick of the watch loop (their folder, often the
+        project's, is not watched whole): the --source post, where that option exists, and
+        the config file. Checked by stat, so editors that save by renaming are seen."""
+        source = getattr(self.options, "source", None)
+        return list(dict.fromkeys([*([Path(source)] if source else []), *self.files]))
+
+    def _stamps(self) -> tuple[tuple[int, int, int] | None, ...]:
+        stamps: list[tuple[int, int, int] | None] = []
+        for path in self.watched_files():
+            try:
+                st = path.stat()
+            except OSError:
+                stamps.append(None)
+            else:
+                stamps.append((st.st_ino, st.st_size, st.st_mtime_ns))
+        return tuple(stamps)
 
     def _wanted(self, change: object, path: str) -> bool:
         """Changes that can change the report: event files (new, grown, removed), folders
-        removed, the source file, any template; not the output folder's own writes."""
+        removed, any template; not the output folder's own writes."""
         from watchfiles import Change
 
         options = self.options
         target = Path(path).resolve()
         if self.write and target.is_relative_to(Path(options.out).resolve()):
             return False
-        source = getattr(options, "source", None)
-        if source and target == Path(source).resolve():
-            return True
         if options.templates and target.is_relative_to(Path(options.templates).resolve()):
             return True
         return "tfevents" in target.name or change == Change.deleted
@@ -279,6 +298,7 @@ class Server:
         from watchfiles import watch
 
         built = False
+        stamps = self._stamps()
         for changes in watch(
             *self.watched(),
             watch_filter=self._wanted,
@@ -290,7 +310,9 @@ class Server:
         ):
             # the first yield comes once the watcher is live: no change is missed before it
             due = self._retry is not None and time.monotonic() >= self._retry
-            if changes or not built or due:
+            now = self._stamps()
+            if changes or not built or due or now != stamps:
+                stamps = now
                 self.rebuild()
                 built = True
 
@@ -311,10 +333,12 @@ class Server:
         from tbreport.output import write_output
         from tbreport.pipeline import render
 
-        options = self.options
         started = time.monotonic()
         error: str | None = None
         try:
+            if self.reload is not None:
+                self.options = self.reload()
+            options = self.options
             logdir = self._read(options)
             shown, held, self._retry = self._tails.hold_back(
                 logdir.warnings, time.monotonic(), self.settle
@@ -325,6 +349,7 @@ class Server:
             return self._failed(err.format_message())
         except Exception:  # noqa: BLE001 - a bug: shown with its traceback, the server stays up
             return self._failed("tbreport failed (a bug; please report it):\n" + _trace())
+        options = self.options
         if self.write:
             try:
                 write_output(Path(options.out), done.rendered, force=options.force)
@@ -479,13 +504,17 @@ def serve(
     write: bool,
     log: Callable[[str], None],
     cache: object | None = None,
+    reload: Callable[[], Options] | None = None,
+    files: Iterable[str] = (),
 ) -> None:
-    """``tbreport serve``: start, print the URL, rebuild on changes until Ctrl-C."""
+    """``tbreport serve``: start, print the URL, rebuild on changes until Ctrl-C.
+    ``reload`` and ``files``: see :class:`Server`."""
     require_watchfiles()
-    server = Server(options, write=write, log=log, cache=cache)
+    server = Server(options, write=write, log=log, cache=cache, reload=reload, files=files)
     url = server.start()
     where = f", writing to {options.out}" if write else ""
-    log(f"Serving {url} (watching {', '.join(map(str, server.watched()))}{where}; Ctrl-C stops)")
+    watched = [*server.watched(), *server.watched_files()]
+    log(f"Serving {url} (watching {', '.join(map(str, watched))}{where}; Ctrl-C stops)")
     try:
         try:
             server.run()

@@ -180,13 +180,14 @@ def logdir(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("fmt", ["html", "jekyll"])
+@pytest.mark.parametrize("fmt", ["html", "jekyll", "jekyll-interactive"])
 def test_page_reloads_with_appended_records_and_new_runs(browser, logdir: Path, fmt) -> None:
     from playwright.sync_api import expect
 
     writer = Writer(logdir)
     writer.send("scalars a 0 10")
-    server = Serve(logdir, "--format", fmt)
+    args = ["--format", "jekyll", "--interactive"] if fmt == "jekyll-interactive" else []
+    server = Serve(logdir, *(args or ["--format", fmt]))
     try:
         server.wait_for(lambda s: last_steps(s) == {"a": 9})
         page, problems = open_page(browser, server.url)
@@ -205,7 +206,7 @@ def test_page_reloads_with_appended_records_and_new_runs(browser, logdir: Path, 
         writer.send("scalars b 0 5")
         expect(steps_cell(page, "b")).to_contain_text(format_step_range(0, 4), timeout=30_000)
         assert page.evaluate("window.__before") is None
-        if fmt == "html":
+        if fmt != "jekyll":  # drawn by the report's script, served from memory
             page.wait_for_selector(".tbr-chart[data-tbreport-state=drawn]")
             plotted = page.evaluate("tbreport.plotted('loss')")
             assert max(plotted["x"]) == 19
@@ -370,6 +371,38 @@ def test_template_edits_rebuild_and_template_errors_are_shown(logdir: Path, tmp_
         mine.write_text(head('<meta name="mine" content="three">'))
         status = server.wait_for(lambda s: s["error"] is None)
         assert '"three"' in server.get("/")[1]
+    finally:
+        server.stop()
+
+
+def test_config_file_edits_rebuild_with_the_new_options(logdir: Path, tmp_path: Path) -> None:
+    """The options are made again for each rebuild (the seam a --source post's front matter
+    uses too) and the config file in force is watched."""
+    writer = Writer(logdir)
+    writer.send("scalars a 0 3")
+    writer.close()
+    work = tmp_path / "work"
+    work.mkdir()
+    config = work / "tbreport.toml"
+    config.write_text('title = "First title"\n')
+
+    def title() -> str:
+        return re.search(r"<title>(.*?)</title>", server.get("/")[1])[1]  # type: ignore[index]
+
+    server = Serve(logdir, cwd=work)
+    try:
+        server.wait_for(lambda s: last_steps(s) == {"a": 2})
+        assert title() == "First title"
+        assert str(config) in server.lines[0]  # says what it watches
+        config.write_text('title = "Second title"\n')
+        server.wait_for(lambda s: title() == "Second title")
+        config.write_text("title = \n")  # not TOML: the error is shown, the report kept
+        status = server.wait_for(lambda s: s["error"] is not None)
+        assert "is not valid TOML" in status["error"] and title() == "Second title"
+        # saved the way editors do: a new file renamed over the old one
+        (work / "new.toml").write_text('title = "Third title"\n')
+        (work / "new.toml").replace(config)
+        server.wait_for(lambda s: s["error"] is None and title() == "Third title")
     finally:
         server.stop()
 
