@@ -282,7 +282,9 @@ class Server:
 
     def _wanted(self, change: object, path: str) -> bool:
         """Changes that can change the report: event files (new, grown, removed), folders
-        removed, any template; not the output folder's own writes."""
+        added or removed (a new run's files can be written before its folder is watched;
+        the rebuild the folder triggers reads them), any template; not the output folder's
+        own writes."""
         from watchfiles import Change
 
         options = self.options
@@ -291,7 +293,9 @@ class Server:
             return False
         if options.templates and target.is_relative_to(Path(options.templates).resolve()):
             return True
-        return "tfevents" in target.name or change == Change.deleted
+        if change == Change.deleted or (change == Change.added and target.is_dir()):
+            return True
+        return "tfevents" in target.name
 
     def run(self) -> None:
         """Build, then rebuild on every change until ``close()``."""
