@@ -375,6 +375,25 @@ def test_template_edits_rebuild_and_template_errors_are_shown(logdir: Path, tmp_
         server.stop()
 
 
+def test_an_empty_logdir_waits_for_the_first_run(logdir: Path) -> None:
+    server = Serve(logdir)
+    writer = None
+    try:
+        status = server.wait_for(lambda s: s["error"] is not None)
+        assert "No TensorBoard event files under" in status["error"]
+        code, page = server.get("/")
+        assert code == 200 and "No report yet" in page and "tbreport-serve-error" in page
+        assert "data-tbreport-build" in page  # it reloads by itself when the run appears
+        writer = Writer(logdir)
+        writer.send("scalars first 0 4")
+        status = server.wait_for(lambda s: last_steps(s) == {"first": 3})
+        assert status["error"] is None
+    finally:
+        server.stop()
+        if writer is not None:
+            writer.close()
+
+
 def test_config_file_edits_rebuild_with_the_new_options(logdir: Path, tmp_path: Path) -> None:
     """The options are made again for each rebuild (the seam a --source post's front matter
     uses too) and the config file in force is watched."""
