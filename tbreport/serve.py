@@ -518,13 +518,13 @@ def serve(
     url = server.start()
     where = f", writing to {options.out}" if write else ""
     watched = [*server.watched(), *server.watched_files()]
-    log(f"Serving {url} (watching {', '.join(map(str, watched))}{where}; Ctrl-C stops)")
     try:
         try:
+            log(f"Serving {url} (watching {', '.join(map(str, watched))}{where}; Ctrl-C stops)")
             server.run()
         finally:
             server.close()
-    except KeyboardInterrupt:  # Ctrl-C, wherever it lands: stopping is what was asked
+    except KeyboardInterrupt:  # Ctrl-C, wherever it lands once serving: stopping was asked
         pass
 
 
