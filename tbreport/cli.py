@@ -172,6 +172,39 @@ def build_command(runs_dir: str | None, config_path: str | None, as_json: bool, 
     _report(result, options.quiet, as_json)
 
 
+@main.command("serve")
+@click.argument("runs_dir", required=False, type=click.Path(path_type=str))
+@spec_options("serve")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=str),
+    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
+)
+def serve_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
+    """Preview the report of RUNS_DIR (default: runs/) live in the browser: served from memory
+    on http://127.0.0.1:8000/, rebuilt and reloaded when event files grow, runs appear or the
+    source changes. Writes nothing unless --out is given (then it also writes like build)."""
+    from tbreport.options import find_config, make_options
+    from tbreport.serve import preview_options, require_watchfiles, serve
+
+    require_watchfiles()
+    write = flags.get("out") is not None  # only --out itself: a config file's `out` is build's
+    found: list[str] = []
+
+    def options_now():
+        """The options as of now: the config file (and a --source post) may have changed."""
+        config, source = find_config(config_path)
+        found[:] = [source] if source else []
+        options = make_options({**flags, "runs_dir": runs_dir}, config, source)
+        given = {name for name, value in flags.items() if value is not None} | set(config)
+        return preview_options(options, given, write)
+
+    options = options_now()
+    log = lambda m: click.echo(m, err=True)  # noqa: E731
+    serve(options, write=write, log=log, reload=options_now, files=found)
+
+
 @main.command("demo")
 @click.argument(
     "directory", default="tbreport-demo", type=click.Path(file_okay=False, path_type=str)

@@ -224,6 +224,12 @@ def _export_file(value: object, where: str) -> str:
     return text
 
 
+def _port(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
+        raise ConfigError(f"{where}: must be a port number from 1 to 65535, or 0 for a free one.")
+    return value
+
+
 def _megabytes(value: object, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ConfigError(f"{where}: must be a size in MB above 0, e.g. 4 or 0.5.")
@@ -548,6 +554,24 @@ class Options:
         check=_export_file,
         commands=("export",),
     )
+    #: `tbreport serve`: where the live preview listens
+    host: str = _opt(
+        "127.0.0.1",
+        "serve: the address to listen on; loopback (this machine only) unless told otherwise, "
+        "`0.0.0.0` for every interface",
+        flag="--host",
+        metavar="ADDRESS",
+        commands=("serve",),
+    )
+    port: int = _opt(
+        8000,
+        "serve: the port to listen on; 0 picks a free one (the URL is printed)",
+        flag="--port",
+        metavar="N",
+        type="int",
+        check=_port,
+        commands=("serve",),
+    )
     #: ordered (tag regex, "min"|"max"|"none") pairs that override the guessed direction
     directions: tuple[tuple[str, str], ...] = _opt(
         (),
@@ -564,12 +588,24 @@ class Options:
     )
 
 
+#: `serve` previews a build, so it takes every `build` option but these (CI gates and the
+#: Markdown format's, which it does not preview)
+SERVE_SKIPS = frozenset({"fail_on_regression", "job_summary", "marker_id", "image_base_url"})
+
+
+def _takes(command: str, f: Field[Any]) -> bool:
+    spec: Spec = f.metadata["spec"]
+    if command in spec.commands:
+        return True
+    return command == "serve" and "build" in spec.commands and f.name not in SERVE_SKIPS
+
+
 def specs(command: str = "build") -> list[tuple[Field[Any], Spec]]:
     """The declared options of ``command``, in declaration order."""
     return [
         (f, f.metadata["spec"])
         for f in fields(Options)
-        if "spec" in f.metadata and command in f.metadata["spec"].commands
+        if "spec" in f.metadata and _takes(command, f)
     ]
 
 

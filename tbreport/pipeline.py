@@ -15,7 +15,7 @@ from typing import Any
 from tbreport.charts import ChartPool
 from tbreport.errors import StrictModeError, TbreportError
 from tbreport.formats import Artifacts, FutureDateError, Rendered
-from tbreport.model import WARNING, DataWarning, Report
+from tbreport.model import WARNING, DataWarning, Logdir, Report
 from tbreport.options import Options
 from tbreport.registry import get_format, get_kind
 
@@ -95,16 +95,25 @@ class Rendering:
 
 
 def render(
-    options: Options, progress: Progress | None = None, now: dt.datetime | None = None
+    options: Options,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+    logdir: Logdir | None = None,
 ) -> Rendering:
-    """Every stage but the writing: what ``build`` writes, and what a notebook shows."""
+    """Every stage but the writing: what ``build`` writes, and what a notebook shows.
+
+    ``logdir``: ``options.runs_dir`` already read (``tbreport serve`` reads it itself, to keep
+    its decode cache and hold back a running writer's half-written last record)."""
     from tbreport.read import read_logdir
     from tbreport.report import build_report, with_baseline
 
     fmt = get_format(options.format)
     needs = fmt.needs(options)
     with ChartPool(options.jobs, options.image_format, warm="images" in needs) as pool:
-        logdir = read_logdir(options.runs_dir, restarts=options.restarts, executor=options.executor)
+        if logdir is None:
+            logdir = read_logdir(
+                options.runs_dir, restarts=options.restarts, executor=options.executor
+            )
         logdir, baseline, pairs = with_baseline(logdir, options)
         report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
         _check_strict(report, options)

@@ -78,7 +78,7 @@ def update_golden(request) -> bool:
 # interpreters): `pytest -m "not real_tools"` is the quick loop without them.
 REAL_TOOL_MODULES = {
     "test_real_tools", "test_action", "test_publish", "test_registry",
-    "test_remote", "test_executor", "test_layout", "test_notebook",
+    "test_remote", "test_executor", "test_layout", "test_notebook", "test_serve_live",
 }  # fmt: skip
 REAL_TOOL_FIXTURES = {"browser", "built_site"}
 REAL_TOOL_WORDS = ("jekyll", "chromium", "sitecheck", "seo_tag", "wheel", "cold_caches")

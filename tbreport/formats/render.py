@@ -7,6 +7,7 @@ the built-in template, so a user template can extend the one it replaces.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,12 @@ class Renderer:
         if user_dir is not None and not Path(user_dir).is_dir():
             raise TemplateError(f"Templates folder '{user_dir}' does not exist.")
         self.user_dir = user_dir
-        self._envs: dict[bool, jinja2.Environment] = {}
 
     def environment(self, autoescape: bool) -> jinja2.Environment:
-        if autoescape not in self._envs:
-            self._envs[autoescape] = _make_environment(self.user_dir, autoescape)
-        return self._envs[autoescape]
+        # the folder as resolved now is part of the key: a relative one names another folder
+        # after a chdir
+        where = None if self.user_dir is None else str(Path(self.user_dir).resolve())
+        return _environment(self.user_dir, where, autoescape)
 
     def render(self, template: str, context: Mapping[str, Any], autoescape: bool) -> str:
         try:
@@ -74,6 +75,14 @@ class Renderer:
             raise TemplateError(
                 f"Template '{err.filename or err.name}' line {err.lineno}: {err.message}."
             ) from None
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(user_dir: str | None, where: str | None, autoescape: bool) -> jinja2.Environment:
+    """One environment per templates folder, kept: its templates are compiled once per process
+    (a notebook or ``tbreport serve`` renders again and again), and Jinja's auto_reload checks
+    each file's modification time, so an edited template is compiled again."""
+    return _make_environment(user_dir, autoescape)
 
 
 def _make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environment:
