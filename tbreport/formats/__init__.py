@@ -95,7 +95,15 @@ def figures(
     for number, (chart, image, data, urls) in enumerate(
         zip(report.charts, image_urls, data_urls, files, strict=True), 1
     ):
-        figure = {"number": number, "chart": chart, "image": image, "data": data, "files": urls}
+        figure = {
+            "number": number,
+            "chart": chart,
+            "image": image,
+            "data": data,
+            "files": urls,
+            # the author's caption (a --source block's), in place of the generated one
+            "caption": None,
+        }
         out.append({**figure, **get_kind(chart.kind).figure(chart)})
     return out
 
