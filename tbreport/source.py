@@ -250,9 +250,14 @@ def _block(text: str, path: str, fence_line: int) -> Block:
 
 def yaml_value(value: Any) -> str:
     """``value`` as one line of YAML (a tag or run name is quoted when it needs to be)."""
-    text: str = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=2**30)
-    text = text.strip()
-    return text[: -len("...")].strip() if text.endswith("...") else text
+    for style in (None, '"'):  # double quotes when plain YAML would span lines
+        text: str = yaml.safe_dump(
+            value, default_flow_style=True, default_style=style, allow_unicode=True, width=2**30
+        ).strip()
+        text = text[: -len("...")].strip() if text.endswith("...") else text
+        if not any(c in text for c in "\n\r\x85\u2028\u2029"):
+            break
+    return text
 
 
 def block_text(kind: str, value: Any, **keys: Any) -> str:

@@ -135,10 +135,13 @@ def render_page(
     base = options.image_base_url
 
     def figure_blocks(item: dict) -> list[str]:
-        return [
-            str(module.tag_block(f, f"{base}{f['chart'].slug}.{image_ext}" if base else None))
-            for f in item["figures"]
-        ]
+        blocks = []
+        for f in item["figures"]:
+            url = f"{base}{f['chart'].slug}.{image_ext}" if base else None
+            blocks.append(str(module.tag_block(f, url)))
+            if f["caption"] is not None:  # the author's words under the tag's table
+                blocks.append(f["caption"])
+        return blocks
 
     def render(item: dict) -> list[str]:
         kind = item["kind"]

@@ -17,7 +17,8 @@ from markupsafe import Markup
 from tbreport.formatting import format_number
 from tbreport.model import Chart, Part, Report
 from tbreport.options import Options
-from tbreport.source import block_text, front_matter_text, placeholder
+from tbreport.formats.escape import yaml_str
+from tbreport.source import block_text, front_matter_text, placeholder, yaml_value
 
 #: the format each block kind of the draft is written for (html has a contents block)
 _CONTENTS = ("html",)
@@ -29,7 +30,7 @@ def default_page(report: Report, fmt: str) -> tuple[Part, ...]:
     if report.comparison is not None:
         parts.append(Part("verdict"))
     if fmt == "markdown":  # a PR comment: the tags' tables, no sections or runs table
-        parts += [Part("figures", figures=(i,)) for i in range(len(report.charts))]
+        parts.append(Part("figures", figures=tuple(range(len(report.charts)))))
         if report.warnings:
             parts.append(Part("notes"))
         return tuple(parts)
@@ -246,5 +247,9 @@ def _groups(elements: Sequence[Any]) -> list[tuple[str, Any, int]]:
 
 
 def front_matter(values: Mapping[str, Any]) -> str:
-    """A source's own front matter keys (those that are no option), as YAML lines."""
-    return front_matter_text(values)[4:-4].rstrip("\n")
+    """A source's own front matter keys (those that are no option) as YAML lines, strings
+    double-quoted as tbreport writes its own (JEKYLL.md)."""
+    return "\n".join(
+        f"{yaml_value(str(key))}: {yaml_str(v) if isinstance(v, str) else yaml_value(v)}"
+        for key, v in values.items()
+    )

@@ -95,7 +95,8 @@ def compose(source: Source, options: Options, base: Report, build: BuildFn) -> R
             close()
             section = [str(item.keys["section"]), "section-" + next(section_slugs), []]
         elif kind in ELEMENT_BLOCKS or kind == "table":
-            part = _table(page, item) if kind == "table" else _figures(page, item)
+            within = None if section is None else section[0]
+            part = _table(page, item) if kind == "table" else _figures(page, item, within)
             if part is not None:
                 (section[2] if section is not None else top).append(part)
         else:
@@ -178,7 +179,8 @@ def _patterns(block: Block) -> list[tuple[str, int]] | None:
 
 
 def _select_tags(page: _Page, block: Block, known: Sequence[str]) -> list[str]:
-    """The tags a block names: a tag as written, else the tags a regex finds (``re.search``)."""
+    """The tags a block names: a tag as written, else the tags a regex matches whole
+    (``re.fullmatch``: ``val/los`` is a typo, not every tag holding it)."""
     patterns = _patterns(block)
     if patterns is None:
         return list(dict.fromkeys(known))
@@ -192,7 +194,7 @@ def _select_tags(page: _Page, block: Block, known: Sequence[str]) -> list[str]:
             except re.error:
                 found = []
             else:
-                found = [t for t in dict.fromkeys(known) if regex.search(t)]
+                found = [t for t in dict.fromkeys(known) if regex.fullmatch(t)]
         if not found:
             what = "tag" if block.kind != "hparams" else "hparams element"
             page.unmatched(line, f"no {what} matches {pattern!r}{_near(pattern, known)}.")
@@ -207,7 +209,7 @@ def _overrides(page: _Page, block: Block) -> dict[str, Any]:
             continue
         value = block.keys[key]
         if name == "log_y" and isinstance(value, bool):
-            value = "" if value else None  # "" matches every tag
+            value = "^" if value else None  # "^" matches every tag
             if value is None:
                 values[name] = None
                 continue
@@ -229,7 +231,7 @@ def _report_for(
     return page.reports[key]
 
 
-def _chosen(page: _Page, block: Block) -> list[Element] | None:
+def _chosen(page: _Page, block: Block, within: str | None = None) -> list[Element] | None:
     """The elements a block shows, in the order it names their tags (None: nothing matched)."""
     kind = ELEMENT_BLOCKS.get(block.kind, "scalars")
     universe = [e for e in page.base.charts if e.kind == kind]
@@ -260,7 +262,10 @@ def _chosen(page: _Page, block: Block) -> list[Element] | None:
     if not elements:
         page.unmatched(block.line, f"the {block.kind} block shows no data for these runs.")
         return None
-    return elements
+    # elements that name their own section (custom scalars categories share a tag): those of
+    # the section the block is in, when there are some
+    own = [e for e in elements if within is not None and getattr(e, "section", None) == within]
+    return own or elements
 
 
 def _recolor(element: Element, colors: Mapping[str, str]) -> Element:
@@ -272,8 +277,8 @@ def _recolor(element: Element, colors: Mapping[str, str]) -> Element:
     return replace(element, lines=lines)
 
 
-def _figures(page: _Page, block: Block) -> Part | None:
-    elements = _chosen(page, block)
+def _figures(page: _Page, block: Block, within: str | None) -> Part | None:
+    elements = _chosen(page, block, within)
     if not elements:
         return None
     if block.kind == "chart":
