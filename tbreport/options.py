@@ -621,7 +621,7 @@ def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str 
             raise ConfigError(f"{source}: unknown setting {key!r}. Known settings: {known}.")
         values[name] = coerce(name, value, f"{source}: {key}")
     post = cli.get("source") or values.get("source")
-    if post:
+    if post and Path(str(post)).is_file():  # a missing one is the build's error to report
         values.update(_front_matter_options(str(post)))
     for name, value in cli.items():
         if value is not None:
@@ -631,6 +631,10 @@ def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str 
 
 #: front matter keys of a --source post that are options (the rest is the post's own)
 FRONT_MATTER_OPTIONS = ("title", "date", "layout", "categories", "permalink")
+
+
+#: options a post cannot set for itself: where it is and where it goes
+_NOT_IN_A_POST = ("source", "runs_dir", "out")
 
 
 def _front_matter_options(path: str) -> dict[str, Any]:
@@ -645,13 +649,16 @@ def _front_matter_options(path: str) -> dict[str, Any]:
             values[key] = coerce(key, front[key], f"{path}: front matter {key}")
     table = front.get("tbreport") or {}
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{path}: front matter tbreport must be build options (`smoothing: 0.8`).")
+        raise ConfigError(
+            f"{path}: front matter tbreport must be build options (`smoothing: 0.8`)."
+        )
     for key, value in table.items():
         name = _ALIASES.get(str(key), str(key))
-        if name not in _ALIASES.values() or name in ("source", "runs_dir", "out"):
-            known = ", ".join(sorted(k for k in _ALIASES if k not in ("source", "runs-dir", "out")))
+        if name not in _ALIASES.values() or name in _NOT_IN_A_POST:
+            known = ", ".join(sorted(k for k, n in _ALIASES.items() if n not in _NOT_IN_A_POST))
             raise ConfigError(
-                f"{path}: unknown setting {key!r} in the front matter's tbreport key. Known: {known}."
+                f"{path}: unknown setting {key!r} in the front matter's tbreport key. "
+                f"Known: {known}."
             )
         values[name] = coerce(name, value, f"{path}: front matter tbreport.{key}")
     return values

@@ -14,10 +14,10 @@ from typing import Any
 import markdown  # type: ignore[import-untyped]
 from markupsafe import Markup
 
+from tbreport.formats.escape import yaml_str
 from tbreport.formatting import format_number
 from tbreport.model import Chart, Part, Report
 from tbreport.options import Options
-from tbreport.formats.escape import yaml_str
 from tbreport.source import block_text, front_matter_text, placeholder, yaml_value
 
 #: the format each block kind of the draft is written for (html has a contents block)
@@ -83,9 +83,7 @@ def items(
 
 def _sections(report: Report, figs: list[dict]) -> list[dict[str, Any]]:
     remaining = iter(figs)
-    return [
-        {"section": s, "figures": [next(remaining) for _ in s.charts]} for s in report.sections
-    ]
+    return [{"section": s, "figures": [next(remaining) for _ in s.charts]} for s in report.sections]
 
 
 def _item(

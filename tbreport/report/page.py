@@ -75,7 +75,8 @@ class _Page:
 def compose(source: Source, options: Options, base: Report, build: BuildFn) -> Report:
     """The report ``base`` laid out as ``source`` says."""
     page = _Page(source, options, base, build)
-    names = [str(b.keys["section"]) for b in source.parts if _is(b, "section")]
+    blocks = [b for b in source.parts if isinstance(b, Block)]
+    names = [str(b.keys["section"]) for b in blocks if b.kind == "section"]
     section_slugs = iter(unique_slugs(names)) if names else iter(())
     top: list[Part] = []
     section: list[Any] | None = None  # [name, slug, parts]
@@ -115,10 +116,6 @@ def compose(source: Source, options: Options, base: Report, build: BuildFn) -> R
         page=tuple(top),
         front_matter=own,
     )
-
-
-def _is(item: str | Block, kind: str) -> bool:
-    return isinstance(item, Block) and item.kind == kind
 
 
 def _sections(top: Sequence[Part], elements: Sequence[Element]) -> tuple[Section, ...]:
@@ -291,14 +288,17 @@ def _figures(page: _Page, block: Block, within: str | None) -> Part | None:
 
 def _shape_charts(page: _Page, block: Block, elements: list[Element]) -> list[Element]:
     """A chart block's ``y_range`` and ``overlay``."""
-    charts = [e for e in elements if isinstance(e, Chart)]
+    charts: list[Chart] = [e for e in elements if isinstance(e, Chart)]
     if block.keys.get("overlay") and len(charts) > 1:
-        merged = _overlay(charts)
+        merged: Any = _overlay(charts)
         elements = [merged, *(e for e in elements if not isinstance(e, Chart))]
     y_range = block.keys.get("y_range")
     if y_range is not None:
         limits = _limits(page, block, y_range)
-        elements = [_with_range(e, limits) if isinstance(e, Chart) else e for e in elements]
+        shaped: list[Any] = [
+            _with_range(e, limits) if isinstance(e, Chart) else e for e in elements
+        ]
+        elements = shaped
     return elements
 
 
