@@ -323,3 +323,119 @@ def test_hostile_names_inside_blocks_stay_escaped(tmp_path, hostile_logdir):  # 
             assert all(t.startswith(allowed) for t in liquid), liquid
         if fmt == "html":
             assert "<p>My own {{ site.title }} and <b>HTML</b>.</p>" in text
+
+
+# --- a real Jekyll build of a post that mixes blocks with the author's Liquid and code ------
+
+AUTHOR_POST = """---
+title: My week of training
+author: "Me {{ not liquid in front matter }}"
+---
+
+The diagram I drew: ![diagram]({{ '/assets/x.png' | relative_url }}), and the site's name,
+{{ site.title }}.
+
+```tbreport
+summary: true
+```
+
+This is how the chart below was asked for (the code is mine, so the raw tag is mine too):
+
+{% raw %}
+```yaml
+chart: "{{ tag }}"   # Liquid-looking, kept literal by my raw tag
+```
+{% endraw %}
+
+```tbreport
+chart: TAG0
+caption: The loss, as I wrote it.
+```
+
+```tbreport
+chart: LIST12
+overlay: true
+```
+
+```tbreport
+table: TAG0
+stats: [last, best]
+```
+
+```tbreport
+runs: true
+```
+
+```tbreport
+notes: true
+```
+"""
+
+
+@pytest.mark.skipif(
+    not __import__("sitecheck").have_jekyll(), reason="Debian's jekyll is not installed"
+)
+def test_jekyll_builds_a_source_with_the_author_s_liquid_and_code(tmp_path, hostile_logdir):  # noqa: F811
+    import html as html_lib
+
+    import sitecheck
+    from test_real_tools import BIDI, _site, shown
+
+    from tbreport.source import yaml_value
+
+    site = _site(tmp_path, "plain")
+    (site / "assets").mkdir()
+    (site / "assets" / "x.png").write_bytes(b"\x89PNG the author's own file")
+    text = AUTHOR_POST.replace("LIST12", yaml_value(list(HOSTILE_TAGS[1:3])))
+    for i in range(3):
+        text = text.replace(f"TAG{i}", yaml_value(HOSTILE_TAGS[i]))
+    path = _source(tmp_path, text)
+    _run(["build", str(hostile_logdir), "--format", "jekyll", "--out", str(site), "--date", DATE,
+          "--source", str(path), "--quiet"])  # fmt: skip
+    built = sitecheck.jekyll_build(site, dest=tmp_path / "_site", baseurl="/repo")
+    assert built.ok, built
+    (page,) = (tmp_path / "_site").rglob("my-week-of-training.html")
+    page_text = page.read_text()
+    # the author's Liquid ran: a relative_url under the baseurl, the site's title
+    assert 'src="/repo/assets/x.png"' in page_text and "the site’s name,\nplain." in page_text
+    # names from the logs show literally: Liquid did not eat them, HTML did not run them
+    assert "<script>window.__pwned" not in page_text and not BIDI.search(page_text)
+    plain = html_lib.unescape(re.sub(r"<[^>]+>", "", page_text))
+    # the author's code block kept its Liquid-looking text, inside their raw tag
+    assert 'chart: "{{ tag }}"   # Liquid-looking' in plain
+    for name in (*HOSTILE_TAGS[:3], *HOSTILE_RUNS):
+        assert shown(name).replace('"', "") in plain.replace("“", "").replace("”", "").replace(
+            '"', ""
+        ), name
+    assert "Fig 1." in plain and "The loss, as I wrote it." in plain and "Fig 2." in plain
+    # every chart image and data file the post links is in the built site
+    refs = re.findall(r'(?:src|href)="(/repo/assets/images/[^"]+)"', page_text)
+    assert len(refs) == 4
+    for ref in refs:
+        assert (tmp_path / "_site" / ref.removeprefix("/repo/")).is_file(), ref
+
+
+@pytest.mark.skipif(
+    not __import__("sitecheck").have_jekyll(), reason="Debian's jekyll is not installed"
+)
+def test_jekyll_builds_the_every_block_source_cleanly(tmp_path):
+    import sitecheck
+    from test_real_tools import _site
+
+    site = _site(tmp_path, "plain")
+    logs = _every_kind(tmp_path)
+    shutil.copy(AUTHORING / "post.md", tmp_path / "post.md")
+    _run(["build", str(logs), "--format", "jekyll", "--out", str(site), "--date", KINDS_DATE,
+          "--baseline", "hparams/trial0$", "--source", str(tmp_path / "post.md"), "--quiet"])  # fmt: skip
+    built = sitecheck.jekyll_build(site, dest=tmp_path / "_site", baseurl="/repo")
+    assert built.ok, built
+    (page,) = (tmp_path / "_site").rglob("every-block-and-the-author-s-words.html")
+    text = page.read_text()
+    # kramdown made tables of the generated tables (blank lines around them) and kept the
+    # author's usage example as code
+    assert text.count("<table>") >= 6
+    import html as html_lib
+
+    plain = html_lib.unescape(re.sub(r"<[^>]+>", "", text))
+    assert "```tbreport\nchart: [tutorial/line, tutorial/poly]\n```" in plain
+    assert 'class="language-markdown' in text
