@@ -118,13 +118,6 @@ def render(
         logdir = read_logdir(options.runs_dir, restarts=options.restarts, executor=options.executor)
         logdir, baseline, pairs = with_baseline(logdir, options)
         report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
-        if source is not None:
-            from tbreport.report.page import compose
-
-            def block_report(block_options: Options) -> Report:
-                return build_report(logdir, block_options, now, baseline, pairs)
-
-            report = compose(source, options, report, block_report)
         _check_strict(report, options)
         fmt.check(report, options, now)
         if not report.charts and not report.not_shown:
@@ -134,6 +127,13 @@ def render(
                 "no scalars, text or other data tbreport knows. Check --tags/--runs (or run "
                 "`tbreport ls` to see what is there)."
             )
+        if source is not None:
+            from tbreport.report.page import compose
+
+            def block_report(block_options: Options) -> Report:
+                return build_report(logdir, block_options, now, baseline, pairs)
+
+            report = compose(source, options, report, block_report)
         artifacts = _artifacts(report, needs, pool, progress)
         if "images" in needs:
             report = _glyph_note(report, pool)

@@ -63,9 +63,19 @@ def _draft_and_build(logdir: Path, tmp_path: Path, fmt: str, *extra: str) -> Non
     return draft
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_draft_of_quickstart_builds_the_default_report(tmp_path, fmt):
-    draft = _draft_and_build(fixture_logdir("quickstart"), tmp_path, fmt, "--date", DATE)
+@pytest.mark.parametrize(
+    ("fmt", "flags"),
+    [
+        ("html", ()),
+        ("html", ("--static",)),
+        ("jekyll", ()),
+        ("jekyll", ("--interactive", "--smoothing", "0", "--x-axis", "relative")),
+        ("markdown", ()),
+        ("markdown", ("--image-base-url", "https://example.com/pr/1/")),
+    ],
+)
+def test_draft_of_quickstart_builds_the_default_report(tmp_path, fmt, flags):
+    draft = _draft_and_build(fixture_logdir("quickstart"), tmp_path, fmt, "--date", DATE, *flags)
     assert "```tbreport\nchart: tutorial/line\n```" in draft
     assert "<!-- draft: What should the reader see in Fig 1? -->" in draft
 
@@ -82,6 +92,14 @@ def test_draft_of_every_kind_with_a_baseline_builds_the_default_report(tmp_path,
     assert ("contents: true" in draft) == (fmt == "html")
 
 
+def test_draft_of_grouped_runs_builds_the_default_report(tmp_path):
+    # runs without a tag in a group with runs that have it (the hparams trials' train/loss)
+    logs = _every_kind(tmp_path)
+    extra = ("--date", KINDS_DATE, "--group", r"trial\d", "--band", "minmax")
+    draft = _draft_and_build(logs, tmp_path, "jekyll", *extra)
+    assert "```tbreport\nchart: train/loss\n```" in draft
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_draft_of_hostile_names_builds_the_default_report(tmp_path, fmt, hostile_logdir):  # noqa: F811
     draft = _draft_and_build(hostile_logdir, tmp_path, fmt, "--date", DATE)
@@ -94,22 +112,22 @@ def test_draft_of_hostile_names_builds_the_default_report(tmp_path, fmt, hostile
     assert sorted(tags) == sorted([*HOSTILE_TAGS, "hparam/acc"])
 
 
-def _authoring(tmp_path: Path, fmt: str) -> Path:
-    logs = _every_kind(tmp_path)
-    out = tmp_path / fmt
-    source = tmp_path / "post.md"
-    shutil.copy(AUTHORING / "post.md", source)
-    _run(["build", str(logs), "--format", fmt, "--out", str(out), "--date", KINDS_DATE,
-          "--baseline", "hparams/trial0$", "--source", str(source), "--quiet"])  # fmt: skip
-    return out
+def _authoring(tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    _every_kind(tmp_path)
+    # relative paths: the data notes name files, and the golden text must not hold tmp_path
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(AUTHORING / "post.md", "post.md")
+    _run(["build", "logs", "--format", fmt, "--out", fmt, "--date", KINDS_DATE,
+          "--baseline", "hparams/trial0$", "--source", "post.md", "--quiet"])  # fmt: skip
+    return tmp_path / fmt
 
 
 def _numbers(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"Fig (\d+)\.", text)]
 
 
-def test_golden_source_jekyll(tmp_path, update_golden):
-    out = _authoring(tmp_path, "jekyll")
+def test_golden_source_jekyll(tmp_path, update_golden, monkeypatch):
+    out = _authoring(tmp_path, "jekyll", monkeypatch)
     (post,) = (out / "_posts").iterdir()
     text = post.read_text()
     assert post.name == "2024-05-01-every-block-and-the-author-s-words.md"
@@ -129,8 +147,8 @@ def test_golden_source_jekyll(tmp_path, update_golden):
     _check(AUTHORING / "post.jekyll.md", text, update_golden)
 
 
-def test_golden_source_html(tmp_path, update_golden):
-    out = _authoring(tmp_path, "html")
+def test_golden_source_html(tmp_path, update_golden, monkeypatch):
+    out = _authoring(tmp_path, "html", monkeypatch)
     html = _strip_data_uris((out / "index.html").read_text())
     assert '<pre><code class="language-yaml">chart: loss/train' in html
     assert "<h2>What to make of it</h2>" in html
@@ -139,8 +157,8 @@ def test_golden_source_html(tmp_path, update_golden):
     _check(AUTHORING / "post.html", html, update_golden)
 
 
-def test_golden_source_markdown(tmp_path, update_golden):
-    out = _authoring(tmp_path, "markdown")
+def test_golden_source_markdown(tmp_path, update_golden, monkeypatch):
+    out = _authoring(tmp_path, "markdown", monkeypatch)
     text = (out / "report.md").read_text()
     assert text.startswith("<!-- tbreport: report -->\n## Every block, and the author\\'s words")
     assert "Three trials, lightly smoothed" in text
@@ -426,7 +444,8 @@ def test_jekyll_builds_the_every_block_source_cleanly(tmp_path):
     logs = _every_kind(tmp_path)
     shutil.copy(AUTHORING / "post.md", tmp_path / "post.md")
     _run(["build", str(logs), "--format", "jekyll", "--out", str(site), "--date", KINDS_DATE,
-          "--baseline", "hparams/trial0$", "--source", str(tmp_path / "post.md"), "--quiet"])  # fmt: skip
+          "--baseline", "hparams/trial0$", "--source", str(tmp_path / "post.md"),
+          "--quiet"])  # fmt: skip
     built = sitecheck.jekyll_build(site, dest=tmp_path / "_site", baseurl="/repo")
     assert built.ok, built
     (page,) = (tmp_path / "_site").rglob("every-block-and-the-author-s-words.html")

@@ -138,6 +138,7 @@ def context(report: Report, options: Options, figs: list[dict]) -> dict[str, Any
             "start": format_utc(min(starts)) if starts else None,
             "end": format_utc(max(ends)) if ends else None,
         },
-        "tag_count": sum(1 for element in report.charts if element.kind == "scalars"),
+        # a post may show a tag twice (with other options): tags, not charts
+        "tag_count": len({element.tag for element in report.charts if element.kind == "scalars"}),
         "points": sum(r.points for r in runs),
     }
