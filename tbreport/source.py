@@ -242,6 +242,12 @@ def _block(text: str, path: str, fence_line: int) -> Block:
                 f"{path}:{lines.get(key, fence_line)}: unknown key '{key}' in a {kind} "
                 f"block{hint}; it takes {', '.join(sorted(allowed))}."
             )
+    own = value[kind]
+    where = f"{path}:{lines.get(kind, fence_line)}"
+    if kind == "section" and (own is None or isinstance(own, bool | list | dict)):
+        raise SourceError(f"{where}: a section block names its heading: `section: Results`.")
+    if kind in ("summary", "verdict", "contents", "notes") and own not in (True, None):
+        raise SourceError(f"{where}: `{kind}: true` shows the {kind}; it takes no other value.")
     return Block(kind=kind, keys=value, line=fence_line, lines=lines)
 
 

@@ -247,6 +247,8 @@ def test_tags_on_their_own_lines_name_their_line(tmp_path):
         ("```tbreport\ntable: tutorial/line\nstats: [last, mean]\n```\n",
          "post.md:3: unknown statistic 'mean'"),
         ("---\ndate: soon\n---\n", "post.md: front matter date: cannot read date 'soon'"),
+        ("\n```tbreport\nsection:\n```\n", "post.md:3: a section block names its heading"),
+        ("```tbreport\nnotes: all\n```\n", "post.md:2: `notes: true` shows the notes"),
     ],
 )  # fmt: skip
 def test_errors_name_the_source_line(tmp_path, text, message):
@@ -262,6 +264,13 @@ def test_a_block_with_no_data_is_named(tmp_path):
     assert "post.md:4: no run matches 'run_9' (did you mean 'run_2'?)" in result.output
     result = _build_source(tmp_path, "```tbreport\nverdict: true\n```\n", "--strict")
     assert "post.md:1: a verdict block, but there is no baseline" in result.output
+
+
+def test_a_markdown_post_over_github_s_limit_is_refused_not_shortened(tmp_path):
+    post = "```tbreport\nchart: true\n```\n\n" + "words " * 11_000 + "\n"
+    result = _build_source(tmp_path, post, "--format", "markdown")
+    assert result.exit_code == 2
+    assert "over GitHub's limit of 65,000; show fewer blocks" in result.output
 
 
 def test_the_source_error_is_a_tbreport_error():

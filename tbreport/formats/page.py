@@ -20,7 +20,7 @@ from tbreport.model import Chart, Part, Report
 from tbreport.options import Options
 from tbreport.source import block_text, front_matter_text, placeholder, yaml_value
 
-#: the format each block kind of the draft is written for (html has a contents block)
+#: the formats whose default page lists its sections (the HTML report's contents)
 _CONTENTS = ("html",)
 
 
@@ -194,8 +194,6 @@ _PROMPTS = {
 def draft(report: Report, fmt: str, options: Options) -> str:
     """The report's default page as a ``--source`` post: front matter, a placeholder for the
     author's words before each part, and a block per part that builds to the default report."""
-    from tbreport.registry import get_kind  # noqa: F401  (kinds are loaded by the report)
-
     front: dict[str, Any] = {
         "title": report.title,
         "date": report.date.strftime("%Y-%m-%d %H:%M:%S %z"),

@@ -102,7 +102,9 @@ def compose(source: Source, options: Options, base: Report, build: BuildFn) -> R
                 (section[2] if section is not None else top).append(part)
         else:
             close()
-            top.append(_page_part(page, item))
+            part = _page_part(page, item)
+            if part is not None:
+                top.append(part)
     close()
     own = tuple(
         (str(k), v)
@@ -132,7 +134,7 @@ def _sections(top: Sequence[Part], elements: Sequence[Element]) -> tuple[Section
     return tuple(out)
 
 
-def _page_part(page: _Page, block: Block) -> Part:
+def _page_part(page: _Page, block: Block) -> Part | None:
     kind, value = block.kind, block.keys[block.kind]
     if kind == "verdict" and page.base.comparison is None:
         page.unmatched(block.line, "a verdict block, but there is no baseline (give --baseline).")
@@ -144,6 +146,7 @@ def _page_part(page: _Page, block: Block) -> Part:
                 block.line_of("runs"),
                 f"no run matches {str(value)!r}{_near(value, [r.name for r in page.base.runs])}.",
             )
+            return None
         return Part("runs", runs=names)
     return Part(kind)
 
