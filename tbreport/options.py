@@ -266,9 +266,9 @@ class Options:
     )
     source: str | None = _opt(
         None,
-        "a Markdown post to build around the charts: your prose, with fenced ```` ```tbreport ```` "
-        "blocks naming what to show (charts, tables, runs, hparams, images, notes...); its front "
-        "matter sets title, date, layout, categories and permalink unless given here; "
+        "a Markdown post to build around the charts: your words, and code blocks with the info "
+        "string `tbreport` naming what to show (charts, tables, runs, hparams, images, notes...); "
+        "its front matter sets title, date, layout, categories and permalink unless given here; "
         "`tbreport draft` writes one to start from (docs/authoring.md)",
         flag="--source",
         metavar="FILE",

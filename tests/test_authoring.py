@@ -310,6 +310,23 @@ def test_front_matter_gives_way_to_the_command_line_and_wins_over_config(tmp_pat
     assert "raw values, not smoothed" in text  # the post's tbreport: key set the smoothing
 
 
+def test_front_matter_values_are_written_as_yaml_that_reads_back(tmp_path):
+    import yaml
+
+    title = 'Loss: "down" {{ x }} 🚀'
+    post = "---\n" + yaml.safe_dump(
+        {"title": title, "author": 'a"b {% raw %}\n---', "tags": ["x", "y: z"], "draft": False},
+        allow_unicode=True,
+    )
+    post += "---\n```tbreport\nchart: tutorial/line\n```\n"
+    _build_source(tmp_path, post, "--format", "jekyll", ok=True)
+    (text,) = [p.read_text() for p in (tmp_path / "out" / "_posts").iterdir()]
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["title"] == title and front["author"] == 'a"b {% raw %}\n---'
+    assert front["tags"] == ["x", "y: z"] and front["draft"] is False
+    assert front["layout"] == "post"
+
+
 def test_a_block_s_options_apply_to_that_block_only(tmp_path):
     post = (
         "```tbreport\nchart: tutorial/line\nsmoothing: 0\nruns: run_2\n```\n\n"
