@@ -106,7 +106,8 @@ class Source:
 
 def read_source(path: str) -> Source:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: an editor's byte order mark is not text before the front matter
+        text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise SourceError(f"Source file '{path}' does not exist.") from None
     except IsADirectoryError:
@@ -120,7 +121,8 @@ def read_source(path: str) -> Source:
 
 def parse_source(text: str, path: str) -> Source:
     """Front matter, then the source split into prose and blocks."""
-    lines = text.splitlines(keepends=True)
+    # Windows line ends become LF: the post tbreport writes has one kind (JEKYLL.md)
+    lines = text.replace("\r\n", "\n").splitlines(keepends=True)
     front: Mapping[str, Any] = {}
     start = 0
     if lines and lines[0].rstrip("\r\n") == "---":

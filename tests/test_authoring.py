@@ -296,6 +296,17 @@ def test_fences_as_commonmark_reads_them():
     assert "draft: left out" not in prose and "the author's own comment stays" in prose
 
 
+def test_a_post_saved_with_a_bom_and_windows_line_ends_reads_the_same(tmp_path):
+    post = "---\ntitle: Windows\n---\nWords.\n\n```tbreport\nchart: tutorial/line\n```\n"
+    path = tmp_path / "post.md"
+    path.write_bytes(b"\xef\xbb\xbf" + post.replace("\n", "\r\n").encode())
+    from tbreport.source import read_source
+
+    source = read_source(str(path))
+    assert source.front_matter == {"title": "Windows"}
+    assert source.parts[0] == "Words.\n\n" and "\r" not in "".join(map(str, source.parts))
+
+
 # --- front matter and options ---------------------------------------------------------------
 
 
