@@ -13,13 +13,13 @@ def main() -> None:
     """Reports from TensorBoard runs: Jekyll posts and standalone HTML, no server."""
 
 
-def spec_options(command: str):
+def spec_options(command: str, leave_out: tuple[str, ...] = ()):
     """Decorator adding the click options of ``command`` from the one option spec."""
     from tbreport.options import specs
 
     def decorate(fn):
         for f, spec in reversed(specs(command)):
-            if spec.flag is None:
+            if spec.flag is None or f.name in leave_out:
                 continue  # config-file tables
             names = [spec.flag, f.name] + ([spec.short] if spec.short else [])
             kwargs: dict = {"help": spec.help.replace("`", ""), "default": None}
@@ -203,6 +203,27 @@ def serve_command(runs_dir: str | None, config_path: str | None, **flags) -> Non
     options = options_now()
     log = lambda m: click.echo(m, err=True)  # noqa: E731
     serve(options, write=write, log=log, reload=options_now, files=found)
+
+
+@main.command("draft")
+@click.argument("runs_dir", required=False, type=click.Path(path_type=str))
+@spec_options("build", leave_out=("source", "out", "force", "jobs"))
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=str),
+    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
+)
+def draft_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
+    """Print the report `build` makes of RUNS_DIR as a Markdown post to edit: front matter,
+    placeholders for your words and ```tbreport blocks. Save it, edit it, then
+    `tbreport build RUNS_DIR --source post.md` (docs/authoring.md)."""
+    from tbreport.options import find_config, make_options
+    from tbreport.pipeline import draft
+
+    config, source = find_config(config_path)
+    options = make_options({**flags, "runs_dir": runs_dir}, config, source)
+    click.echo(draft(options), nl=False)
 
 
 @main.command("demo")

@@ -21,3 +21,7 @@ class LogdirNotFoundError(TbreportError):
 
 class StrictModeError(TbreportError):
     """--strict was given and reading produced warnings."""
+
+
+class SourceError(TbreportError):
+    """A ``--source`` post is wrong: the message names its file and line, and the fix."""

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -65,6 +65,8 @@ class WarningKind(str, Enum):
     UNGROUPED_SEEDS = "ungrouped-seeds"
     # drawing
     MISSING_GLYPHS = "missing-glyphs"
+    # a --source post
+    SOURCE_NO_MATCH = "source-no-match"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"
@@ -653,6 +655,32 @@ class NotShown:
 
 
 @dataclass(frozen=True)
+class Part:
+    """One part of a report's page, in order (docs/authoring.md): the author's Markdown
+    (``kind`` "prose") or what tbreport writes for a block ("summary", "verdict", "runs",
+    "contents", "section", "figures", "table", "notes")."""
+
+    kind: str
+    #: prose: the author's Markdown as written; section: the section's name
+    text: str = ""
+    #: figures: the elements shown, by index in ``Report.charts``
+    figures: tuple[int, ...] = ()
+    #: figures: the author's caption of each (None: the generated one)
+    captions: tuple[str | None, ...] = ()
+    #: section: its slug (an HTML id); runs: empty
+    slug: str = ""
+    #: section: what it holds (figures, tables and prose), in order
+    parts: tuple[Part, ...] = ()
+    #: runs: the names of the runs listed (None: every run)
+    runs: tuple[str, ...] | None = None
+    #: table: the scalar charts summarised (not drawn), and the statistics shown
+    elements: tuple[Chart, ...] = ()
+    stats: tuple[str, ...] = ()
+    #: table: the comparison with the baseline of these tags instead of statistics
+    compare: bool = False
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a template needs, built once from a Logdir and the options."""
 
@@ -678,6 +706,10 @@ class Report:
     hparam_columns: tuple[str, ...] = ()
     #: ``--colour-by``: the scale the runs' colours are on
     color_scale: ColorScale | None = None
+    #: the page in order (a ``--source`` post); empty: the format's default page
+    page: tuple[Part, ...] = ()
+    #: a ``--source`` post's own front matter keys (those that are no option), in order
+    front_matter: tuple[tuple[str, Any], ...] = ()
 
     @property
     def charts(self) -> tuple[Element, ...]:

@@ -271,6 +271,15 @@ class Options:
         check=_parse_date,
         default_text="now",
     )
+    source: str | None = _opt(
+        None,
+        "a Markdown post to build around the charts: your words, and code blocks with the info "
+        "string `tbreport` naming what to show (charts, tables, runs, hparams, images, notes...); "
+        "its front matter sets title, date, layout, categories and permalink unless given here; "
+        "`tbreport draft` writes one to start from (docs/authoring.md)",
+        flag="--source",
+        metavar="FILE",
+    )
     layout: str = _opt("post", "Jekyll front matter layout", flag="--layout")
     categories: str = _opt("ml reports", "Jekyll front matter categories", flag="--categories")
     permalink: str | None = _opt(None, "Jekyll front matter permalink", flag="--permalink")
@@ -681,10 +690,48 @@ def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str 
             known = ", ".join(sorted(_ALIASES))
             raise ConfigError(f"{source}: unknown setting {key!r}. Known settings: {known}.")
         values[name] = coerce(name, value, f"{source}: {key}")
+    post = cli.get("source") or values.get("source")
+    if post and Path(str(post)).is_file():  # a missing one is the build's error to report
+        values.update(_front_matter_options(str(post)))
     for name, value in cli.items():
         if value is not None:
             values[name] = coerce(name, value, f"--{name.replace('_', '-')}")
     return replace(Options(), **values)
+
+
+#: front matter keys of a --source post that are options (the rest is the post's own)
+FRONT_MATTER_OPTIONS = ("title", "date", "layout", "categories", "permalink")
+
+
+#: options a post cannot set for itself: where it is and where it goes
+_NOT_IN_A_POST = ("source", "runs_dir", "out")
+
+
+def _front_matter_options(path: str) -> dict[str, Any]:
+    """The options a --source post's front matter sets: its Jekyll keys, and any build option
+    under its ``tbreport:`` key. The config file gives way to them, the command line does not."""
+    from tbreport.source import read_source
+
+    front = read_source(path).front_matter
+    values: dict[str, Any] = {}
+    for key in FRONT_MATTER_OPTIONS:
+        if front.get(key) is not None:
+            values[key] = coerce(key, front[key], f"{path}: front matter {key}")
+    table = front.get("tbreport") or {}
+    if not isinstance(table, Mapping):
+        raise ConfigError(
+            f"{path}: front matter tbreport must be build options (`smoothing: 0.8`)."
+        )
+    for key, value in table.items():
+        name = _ALIASES.get(str(key), str(key))
+        if name not in _ALIASES.values() or name in _NOT_IN_A_POST:
+            known = ", ".join(sorted(k for k, n in _ALIASES.items() if n not in _NOT_IN_A_POST))
+            raise ConfigError(
+                f"{path}: unknown setting {key!r} in the front matter's tbreport key. "
+                f"Known: {known}."
+            )
+        values[name] = coerce(name, value, f"{path}: front matter tbreport.{key}")
+    return values
 
 
 def readme_table() -> str:

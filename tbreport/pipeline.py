@@ -19,7 +19,15 @@ from tbreport.model import WARNING, DataWarning, Logdir, Report
 from tbreport.options import Options
 from tbreport.registry import get_format, get_kind
 
-__all__ = ["BuildResult", "FutureDateError", "RegressionError", "Rendering", "build", "render"]
+__all__ = [
+    "BuildResult",
+    "FutureDateError",
+    "RegressionError",
+    "Rendering",
+    "build",
+    "draft",
+    "render",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -106,9 +114,12 @@ def render(
     its decode cache and hold back a running writer's half-written last record)."""
     from tbreport.read import read_logdir
     from tbreport.report import build_report, with_baseline
+    from tbreport.source import read_source
 
     fmt = get_format(options.format)
     needs = fmt.needs(options)
+    # a --source post is checked before any event file is read
+    source = read_source(options.source) if options.source else None
     with ChartPool(options.jobs, options.image_format, warm="images" in needs) as pool:
         if logdir is None:
             logdir = read_logdir(
@@ -125,10 +136,32 @@ def render(
                 "no scalars, text or other data tbreport knows. Check --tags/--runs (or run "
                 "`tbreport ls` to see what is there)."
             )
+        if source is not None:
+            from tbreport.report.page import compose
+
+            def block_report(block_options: Options) -> Report:
+                return build_report(logdir, block_options, now, baseline, pairs)
+
+            report = compose(source, options, report, block_report)
         artifacts = _artifacts(report, needs, pool, progress)
         if "images" in needs:
             report = _glyph_note(report, pool)
     return Rendering(report, artifacts, fmt.render(report, options, artifacts))
+
+
+def draft(options: Options, now: dt.datetime | None = None) -> str:
+    """The report ``build`` makes with these options, as a ``--source`` post to edit
+    (``tbreport draft``): building it gives the same files."""
+    from tbreport.formats.page import draft as draft_text
+    from tbreport.read import read_logdir
+    from tbreport.report import build_report, with_baseline
+
+    if options.source:
+        raise TbreportError("draft writes a --source post; it does not take one.")
+    logdir = read_logdir(options.runs_dir, restarts=options.restarts, executor=options.executor)
+    logdir, baseline, pairs = with_baseline(logdir, options)
+    report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
+    return draft_text(report, options.format, options)
 
 
 def build(

@@ -96,7 +96,15 @@ def figures(
     for number, (chart, image, data, urls) in enumerate(
         zip(report.charts, image_urls, data_urls, files, strict=True), 1
     ):
-        figure = {"number": number, "chart": chart, "image": image, "data": data, "files": urls}
+        figure = {
+            "number": number,
+            "chart": chart,
+            "image": image,
+            "data": data,
+            "files": urls,
+            # the author's caption (a --source block's), in place of the generated one
+            "caption": None,
+        }
         out.append({**figure, **get_kind(chart.kind).figure(chart)})
     return out
 
@@ -131,9 +139,12 @@ def context(report: Report, options: Options, figs: list[dict]) -> dict[str, Any
             "start": format_utc(min(starts)) if starts else None,
             "end": format_utc(max(ends)) if ends else None,
         },
-        "tag_count": sum(1 for element in report.charts if element.kind == "scalars"),
+        # a post may show a tag twice (with other options): tags, not charts
+        "tag_count": len({element.tag for element in report.charts if element.kind == "scalars"}),
         "points": sum(r.points for r in runs),
         "runs_table": runs_table(report, options.top_runs),
+        # a page's runs part lists the runs a --source block chose
+        "runs_table_of": lambda chosen: runs_table(report, options.top_runs, chosen),
     }
 
 
@@ -141,13 +152,13 @@ def context(report: Report, options: Options, figs: list[dict]) -> dict[str, Any
 HPARAM_COLUMNS = 8
 
 
-def runs_table(report: Report, top: int) -> dict[str, Any]:
+def runs_table(report: Report, top: int, chosen: Any = None) -> dict[str, Any]:
     """The runs table: at most ``top`` rows shown (``top``), the rest collapsed (``rest``).
 
     A table of more than ``top`` runs is ranked best first by the report's primary metric
     (``ranked``; runs without a value of it last), so the rows shown are the best ones; the
     shorter table keeps report order. Only the hyperparameters that differ get columns."""
-    runs = list(report.runs)
+    runs = list(report.runs if chosen is None else chosen)
     ranked = len(runs) > top and report.primary is not None
     if ranked:
         sign = 1.0 if report.primary_direction == "min" else -1.0
@@ -157,13 +168,16 @@ def runs_table(report: Report, top: int) -> dict[str, Any]:
                 sign * r.primary if r.primary is not None and math.isfinite(r.primary) else 0.0,
             )
         )  # stable: report order between ties
+    columns = report.hparam_columns
+    if chosen is not None:  # a --source runs block: the columns that differ between its runs
+        columns = tuple(h for h in columns if len({repr(r.hparams.get(h)) for r in runs}) > 1)
     return {
         "top": runs[:top],
         "rest": runs[top:],
         "ranked": ranked,
         "primary": report.primary,
         "direction": report.primary_direction,
-        "hparams": report.hparam_columns[:HPARAM_COLUMNS],
-        "hparams_more": max(0, len(report.hparam_columns) - HPARAM_COLUMNS),
+        "hparams": columns[:HPARAM_COLUMNS],
+        "hparams_more": max(0, len(columns) - HPARAM_COLUMNS),
         "total": len(runs),
     }

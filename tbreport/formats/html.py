@@ -7,6 +7,7 @@ import datetime as dt
 
 from tbreport.formats import Artifacts, Rendered, context, figures
 from tbreport.formats.interactive import inline_page
+from tbreport.formats.page import items, page_of
 from tbreport.formats.render import Renderer
 from tbreport.model import Report
 from tbreport.options import Options
@@ -40,6 +41,7 @@ class Html:
         files = [{m.name: data_uri(m.mime, m.data) for m in media} for media in artifacts.files]
         ctx = context(report, options, figures(report, images, data, files))
         ctx["page"] = None if options.static else inline_page(report, options)
+        ctx["items"] = items(report, page_of(report, self.name), ctx["figures"], self.name)
         html = Renderer(options.templates).render("report.html.j2", ctx, autoescape=True)
         return Rendered((OutputFile("index.html", html.encode("utf-8")),), manifest_key="html")
 

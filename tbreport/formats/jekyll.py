@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tbreport.formats import Artifacts, FutureDateError, Rendered, context, figures
 from tbreport.formats.interactive import SCRIPTS, SITE_ASSETS, site_files
+from tbreport.formats.page import front_matter, items, page_of
 from tbreport.formats.render import Renderer
 from tbreport.model import Report
 from tbreport.options import Options
@@ -77,6 +78,8 @@ class Jekyll:
                 "scripts": [f"/{SITE_ASSETS}/{SCRIPTS[0]}", f"/{data_path}"]
                 + [f"/{SITE_ASSETS}/{name}" for name in SCRIPTS[1:]],
             }
+        ctx["items"] = items(report, page_of(report, self.name), ctx["figures"], self.name)
+        ctx["front_matter"] = front_matter(dict(report.front_matter)) if report.front_matter else ""
         renderer = Renderer(options.templates)
         post = renderer.render("post.md.j2", ctx, autoescape=False)
         post_path = f"_posts/{report.date.strftime('%Y-%m-%d')}-{slug}.md"

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tbreport.errors import TbreportError
 from tbreport.formats import Artifacts, Rendered, context, figures
 from tbreport.formats.render import Renderer
 from tbreport.model import Report
@@ -136,6 +137,62 @@ def render_summary(
     return Shortened(join([header], dropped), tuple(dropped))
 
 
+def render_page(
+    report: Report, options: Options, figures: list[dict], context: dict, image_ext: str
+) -> Shortened:
+    """A ``--source`` post as report.md: its parts as blocks, joined as the default report's
+    are. Its blocks are the author's choice, so none is dropped: over GitHub's limit it fails."""
+    from tbreport.formats.page import items, page_of
+
+    env = Renderer(options.templates).environment(autoescape=False)
+    module: Any = env.get_template("summary.md.j2").module
+    base = options.image_base_url
+
+    def figure_blocks(item: dict) -> list[str]:
+        blocks = []
+        for f in item["figures"]:
+            url = f"{base}{f['chart'].slug}.{image_ext}" if base else None
+            blocks.append(str(module.tag_block(f, url)))
+            if f["caption"] is not None:  # the author's words under the tag's table
+                blocks.append(f["caption"])
+        return blocks
+
+    def render(item: dict) -> list[str]:
+        kind = item["kind"]
+        if kind == "summary":
+            span = context["span"]
+            return [str(module.summary(report, span, context["tag_count"], context["points"]))]
+        if kind == "verdict":
+            return [str(module.verdict(report, options))]
+        if kind == "runs":
+            return [str(module.run_list(item["runs"]))]
+        if kind == "notes":
+            return [str(module.all_notes(report))]
+        if kind == "section":
+            inner = [block for child in item["children"] for block in render(child)]
+            return [str(module.section(item["name"])), *inner]
+        if kind == "figures":
+            return figure_blocks(item)
+        if kind == "table":
+            return [str(module.table(item))]
+        if kind == "prose":
+            return [item["text"]]
+        return []  # contents, controls: nothing in a PR comment
+
+    blocks = [str(module.title(report, options.marker_id))]
+    for item in items(report, page_of(report, "markdown"), figures, "markdown"):
+        blocks.extend(render(item))
+    blocks.append(str(module.footer()))
+    text = "\n\n".join(b.strip("\n") for b in blocks if b.strip()) + "\n"
+    limit = SUMMARY_LIMIT if options.job_summary else COMMENT_LIMIT
+    if _size(text, options.job_summary) > limit:
+        raise TbreportError(
+            f"{options.source}: the post is {_size(text, options.job_summary):,} characters, "
+            f"over GitHub's limit of {limit:,}; show fewer blocks (a source is never shortened)."
+        )
+    return Shortened(text, ())
+
+
 @dataclass(frozen=True)
 class _Stage:
     """One way of shortening the report: what it leaves out and the blocks it keeps."""
@@ -184,7 +241,11 @@ class Markdown:
         media = artifacts.files if base else ()
         file_urls = [{m.name: f"{base}{m.name}" for m in ms} for ms in media] or None
         figs = figures(report, names, ["" for _ in report.charts], file_urls)
-        summary = render_summary(report, options, figs, context(report, options, figs), ext)
+        ctx = context(report, options, figs)
+        if report.page:
+            summary = render_page(report, options, figs, ctx, ext)
+        else:
+            summary = render_summary(report, options, figs, ctx, ext)
         files = [OutputFile("report.md", summary.text.encode("utf-8"))]
         # drawn only for hosting where --image-base-url points (publish --prefix)
         files.extend(

@@ -40,8 +40,9 @@ def group_lines(tag: str, ctx: KindContext, direction: str) -> tuple[list[Line],
     lines: list[Line] = []
     bucketed = False
     for key, members in ctx.groups.items():
-        held = [(name, by_name[name].scalars[tag]) for name in members if name in by_name]
-        held = [(name, s) for name, s in held if tag in by_name[name].scalars and len(s)]
+        # a member run without the tag is not behind this tag's line
+        found = [(name, by_name[name].scalars.get(tag)) for name in members if name in by_name]
+        held = [(name, s) for name, s in found if s is not None and len(s)]
         if not held:
             continue
         shown = [(s.steps, _shown_values(s, options.smoothing)) for _, s in held]
