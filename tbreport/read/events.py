@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tbreport.model import wall_time_ok
 from tbreport.read import records
 from tbreport.read.records import HEADER, Framing, Group
 
@@ -568,6 +569,31 @@ def _factorize(keys: list[np.ndarray], count: int) -> tuple[np.ndarray, np.ndarr
 # --- per-file result ----------------------------------------------------------------------
 
 
+def _empty(dtype: type) -> np.ndarray:
+    out = np.zeros(0, dtype)
+    out.flags.writeable = False  # shared by every FileData that has no points
+    return out
+
+
+_NO_I64, _NO_I32, _NO_F64, _NO_U8 = (_empty(t) for t in (np.int64, np.int32, np.float64, np.uint8))
+
+
+@dataclass(frozen=True)
+class ByTag:
+    """A file's scalar candidates grouped by tag (file order within a tag), for files where
+    every tag's steps strictly increase, every value and wall time is finite and a date, and
+    one encoding holds throughout: what most files of a sweep are. The run-level rules
+    (restarts, repeats, non-finite notes) then have nothing to do, and each series is a slice.
+    """
+
+    steps: np.ndarray
+    values: np.ndarray
+    walls: np.ndarray
+    #: points of local tag t are [bounds[t], bounds[t + 1])
+    bounds: list[int]
+    encoding: int
+
+
 @dataclass
 class FileData:
     """What one event file holds, before the run-level rules (plugins, restarts) apply."""
@@ -575,12 +601,12 @@ class FileData:
     path: str
     tags: list[str] = field(default_factory=list)
     # scalar candidates, in file order: record index, tag index, step, wall time, value, enc
-    record: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    tag: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    step: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    wall: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
-    value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
-    encoding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    record: np.ndarray = field(default_factory=lambda: _NO_I64)
+    tag: np.ndarray = field(default_factory=lambda: _NO_I32)
+    step: np.ndarray = field(default_factory=lambda: _NO_I64)
+    wall: np.ndarray = field(default_factory=lambda: _NO_F64)
+    value: np.ndarray = field(default_factory=lambda: _NO_F64)
+    encoding: np.ndarray = field(default_factory=lambda: _NO_U8)
     #: tag -> (record index, plugin name) of the first record carrying metadata
     metadata: dict[str, tuple[int, str]] = field(default_factory=dict)
     #: (tag, plugin) -> count, for summaries that are not scalar candidates; plugin None for
@@ -604,6 +630,9 @@ class FileData:
     #: histograms decoded while reading (they are small and every step is charted), one
     #: chunk per layout or per record read by protobuf; their records are not in ``blobs``
     histograms: list[HistogramChunk] = field(default_factory=list)
+    #: the same points grouped by tag, when the file's series need no run-level rule (set for
+    #: files decoded together with others; None: apply the rules)
+    by_tag: ByTag | None = None
 
 
 @dataclass(frozen=True)
@@ -820,22 +849,81 @@ def read_segments(
         return outs
     cuts = np.searchsorted(arrays[0], first_rec).tolist()
     # each file gets its own tags (batches mix runs): ids of (file, tag) pairs, made at once
-    pair = file_of[arrays[0]].astype(np.int64) * max(1, len(col.tags)) + arrays[1]
-    pairs, local_tag = np.unique(pair, return_inverse=True)
-    pair_cuts = np.searchsorted(pairs, np.arange(len(paths) + 1) * max(1, len(col.tags)))
-    pair_tags = (pairs % max(1, len(col.tags))).tolist()
-    local_tag = local_tag.astype(np.int32) - pair_cuts[file_of[arrays[0]]].astype(np.int32)
+    ntags = max(1, len(col.tags))
+    file_of_point = file_of[arrays[0]]
+    pair = file_of_point.astype(np.int64) * ntags + arrays[1]
+    pair_ids, pairs = _dense_ids(pair, len(paths) * ntags)
+    pair_cuts = np.searchsorted(pairs, np.arange(len(paths) + 1) * ntags)
+    pair_tags = (pairs % ntags).tolist()
+    local_tag = (pair_ids - pair_cuts[file_of_point]).astype(np.int32)
+    by_tag = _group_by_tag(arrays, pair_ids, pairs.shape[0], file_of_point, cuts)
     pair_cuts = pair_cuts.tolist()
+    record = arrays[0] - np.asarray(first_rec, dtype=np.int64)[file_of_point]  # the file's own
     for f, out in enumerate(outs):
         lo, hi = cuts[f], cuts[f + 1]
-        out.record = arrays[0][lo:hi] - first_rec[f]
+        out.record = record[lo:hi]
         out.tag = local_tag[lo:hi]
         out.step, out.wall, out.value, out.encoding = (a[lo:hi] for a in arrays[2:])
-        out.tags = [col.tags[t] for t in pair_tags[pair_cuts[f] : pair_cuts[f + 1]]]
-        out.metadata = {tag: (rec - first_rec[f], p) for tag, (rec, p) in out.metadata.items()}
+        first_pair, end_pair = pair_cuts[f], pair_cuts[f + 1]
+        out.tags = [col.tags[t] for t in pair_tags[first_pair:end_pair]]
+        if out.metadata:
+            out.metadata = {tag: (rec - first_rec[f], p) for tag, (rec, p) in out.metadata.items()}
         skipped = tuple(offset for offset, _ in out.skipped)
         out.framing = records.Framing(empty, empty, "ok", skipped=skipped)
+        if by_tag is not None and hi > lo and by_tag[4][f]:
+            steps, values, walls, bounds, _, encodings = by_tag
+            out.by_tag = ByTag(
+                steps[lo:hi], values[lo:hi], walls[lo:hi],
+                [b - lo for b in bounds[first_pair : end_pair + 1]], encodings[f],
+            )  # fmt: skip
     return outs
+
+
+def _dense_ids(keys: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """For keys in 0..span-1: each key's rank among the distinct keys, and the distinct keys
+    in order (np.unique with return_inverse, in linear time when span is not much larger
+    than the number of keys)."""
+    if span > max(1 << 16, 4 * keys.shape[0]):
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return inverse.reshape(-1), uniq
+    present = np.zeros(span, dtype=bool)
+    present[keys] = True
+    rank = np.cumsum(present) - 1
+    return rank[keys], np.flatnonzero(present)
+
+
+def _group_by_tag(
+    arrays: tuple[np.ndarray, ...],
+    pair_ids: np.ndarray,
+    npairs: int,
+    file_of_point: np.ndarray,
+    cuts: list[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[bool], list[int]] | None:
+    """The points of files decoded together grouped by (file, tag), file order within each;
+    the bounds of each pair; per file whether it needs no run-level rule (see
+    :class:`ByTag`) and its encoding. None when no file qualifies."""
+    count = pair_ids.shape[0]
+    if count == 0:
+        return None
+    nfiles = len(cuts) - 1
+    # files are contiguous already: a stable sort by pair only reorders tags within a file,
+    # so each point's file stays where it was
+    key = pair_ids.astype(np.uint16) if npairs <= 1 << 16 else pair_ids
+    order = np.argsort(key, kind="stable")
+    step, wall, value = (arrays[i][order] for i in (2, 3, 4))
+    pair_sorted = pair_ids[order]
+    enc = arrays[5]
+    bad = ~(np.isfinite(value) & wall_time_ok(wall))
+    bad[1:] |= (pair_sorted[1:] == pair_sorted[:-1]) & (step[1:] <= step[:-1])
+    bad[1:] |= (file_of_point[1:] == file_of_point[:-1]) & (enc[1:] != enc[:-1])
+    plain = (np.bincount(file_of_point[bad], minlength=nfiles) == 0).tolist()
+    if not any(plain):
+        return None
+    bounds = np.zeros(npairs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_sorted, minlength=npairs), out=bounds[1:])
+    # one encoding per plain file: its first point says which
+    encodings = enc[np.minimum(np.asarray(cuts[:-1], dtype=np.int64), count - 1)].tolist()
+    return step, value, wall, bounds.tolist(), plain, encodings
 
 
 def load_values(path: str, offsets: Sequence[int], indices: Sequence[int]) -> list[Any]:
