@@ -39,7 +39,9 @@ def is_event_file_name(name: str) -> bool:
 def file_order_key(name: str) -> tuple:
     """Natural order: numeric fields compare as numbers, so counter .10 follows .2."""
     parts = _DIGITS.split(name)
-    return tuple((0, int(p), "") if i % 2 else (1, 0, p) for i, p in enumerate(parts)), name
+    key: list[tuple[int, int, str]] = [(1, 0, p) for p in parts]
+    key[1::2] = [(0, int(p), "") for p in parts[1::2]]
+    return tuple(key), name
 
 
 def discover_runs(
@@ -149,7 +151,8 @@ def discover_runs(
             stack.append((os.path.join(dirpath, name), name if rel == "." else f"{rel}/{name}"))
         if not events:
             continue
-        events.sort(key=lambda e: file_order_key(e[0]))
+        if len(events) > 1:
+            events.sort(key=lambda e: file_order_key(e[0]))
         paths = tuple(os.path.join(dirpath, f) for f, _ in events)
         runs.append(RunDir(rel, dirpath, paths, tuple(size for _, size in events)))
     if not runs:

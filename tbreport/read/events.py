@@ -7,7 +7,7 @@ learnt from the first of them. Any other record is decoded with TensorBoard's pr
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -611,7 +611,9 @@ class FileData:
     metadata: dict[str, tuple[int, str]] = field(default_factory=dict)
     #: (tag, plugin) -> count, for summaries that are not scalar candidates; plugin None for
     #: tensors whose plugin comes from the tag's metadata elsewhere
-    others: Counter = field(default_factory=Counter)
+    others: defaultdict[tuple[str, str | None], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
     hparams: dict[str, object] = field(default_factory=dict)
     #: (byte offset, protobuf's reason) of records with valid checksums protobuf cannot
     #: decode, such as a tag that is not UTF-8; both decoders skip them
@@ -808,11 +810,25 @@ def read_segments(
     ]
     # protobuf decoding only for records kept, in file order
     slow_recs = np.array(slow, dtype=np.int64)
-    for rec in np.sort(slow_recs[kept[slow_recs]]).tolist():
-        f = int(file_of[rec])
-        at = int(starts[rec]) + HEADER
+    # file_version records that differ only in the wall time (the first record of every file
+    # of a sweep) decode to the same version: protobuf reads one of each
+    versions: dict[bytes, str] = {}
+    slow_recs = np.sort(slow_recs[kept[slow_recs]])
+    file_of_slow = file_of[slow_recs].tolist()
+    for rec, f, at, length in zip(
+        slow_recs.tolist(), file_of_slow, (starts[slow_recs] + HEADER).tolist(),
+        lengths[slow_recs].tolist(), strict=True,
+    ):  # fmt: skip
+        data = bytes(buf[at : at + length])
         out = outs[f]
-        _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, at - HEADER - base[f], col, out)
+        timed = data[:1] == b"\x09"  # wall_time first, as every writer puts it
+        known = versions.get(data[9:]) if timed else None
+        if known is not None:
+            if out.file_version is None:
+                out.file_version = known
+            continue
+        if _read_slow(data, rec, at - HEADER - base[f], col, out) == "file_version" and timed:
+            versions[data[9:]] = out.file_version or ""
     for rec, tag, plugin in col.metadata:
         out = outs[int(file_of[rec])]
         seen = out.metadata.get(tag)
@@ -1166,7 +1182,8 @@ def _read_histograms(
 _LEGACY = {"image": "images", "histo": "histograms", "audio": "audio"}
 
 
-def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileData) -> None:
+def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileData) -> str | None:
+    """Decode one record with protobuf; returns what the event holds (``Event.what``)."""
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto.event_pb2 import Event
 
@@ -1179,11 +1196,11 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
     if what == "file_version":
         if out.file_version is None:
             out.file_version = event.file_version
-        return
+        return what
     if what != "summary":
         if what is not None:
             out.others[("", what)] += 1
-        return
+        return what
     for index, value in enumerate(event.summary.value):
         tag = value.tag or value.node_name
         plugin = None
@@ -1223,6 +1240,7 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
                     owner,
                 )
             )
+    return what
 
 
 def _histogram_value(

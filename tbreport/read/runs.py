@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from functools import partial
-from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -191,6 +190,10 @@ def _assemble_run(
     run_dir: RunDir, got: list[FileData | OSError], restarts: str
 ) -> tuple[Run, list[DataWarning]]:
     """A run from its files' decoded records: the run-level rules apply here."""
+    if len(got) == 1:
+        plain = _plain_run(run_dir, got[0])
+        if plain is not None:
+            return plain
     warnings: list[DataWarning] = []
     files: list[FileData] = []
     for path, data in zip(run_dir.files, got, strict=True):
@@ -219,8 +222,8 @@ def _assemble_run(
     tag_names: list[str] = []
     tag_ids: dict[str, int] = {}
     chunks: list[tuple[np.ndarray, ...]] = []
-    others: Counter = Counter()
-    events: Counter = Counter()
+    others: defaultdict[tuple[str, str], int] = defaultdict(int)
+    events: defaultdict[str, int] = defaultdict(int)
     hparams: dict[str, object] = {}
     plain: dict[str, Series] | None = None
     for data in files:
@@ -298,6 +301,8 @@ def _tag_records(
 ) -> tuple[dict[str, TagRecords], dict[str, Histograms]]:
     """Where each non-scalar tag's records are, in file order, for its kind to read; and the
     histograms decoded while reading, for the tags whose plugin is "histograms"."""
+    if not any(data.blobs or data.histograms for data in files):
+        return {}, {}
     index = {path: i for i, path in enumerate(run_dir.files)}
     # per tag: arrays of (file, offset, value index, step, wall time), and histogram pieces
     rows: dict[str, list[tuple[np.ndarray, ...]]] = {}
@@ -389,12 +394,41 @@ def _histograms(pieces: list[tuple[np.ndarray, ...]]) -> Histograms:
     )
 
 
+def _plain_run(run_dir: RunDir, data: FileData | OSError) -> tuple[Run, list[DataWarning]] | None:
+    """The run of one file that holds only scalars needing no run-level rule (most runs of
+    a sweep), without the general assembly's passes; None for any other."""
+    if (
+        isinstance(data, OSError)
+        or data.by_tag is None
+        or data.by_tag.encoding != SIMPLE
+        or data.others
+        or data.blobs
+        or data.histograms
+        or data.hparams
+        or data.undecodable
+    ):
+        return None
+    run = Run(
+        name=run_dir.name,
+        path=run_dir.path,
+        files=run_dir.files,
+        scalars=_plain_series(data.tags, data.by_tag),
+        others={},
+        hparams={},
+        records=data.records,
+        tensors={},
+        events={},
+        histograms={},
+    )
+    return run, _file_warnings(data, run_dir.name)
+
+
 def _plain_series(tags: list[str], by_tag: ByTag) -> dict[str, Series]:
     """Series of a file that needs no run-level rule: slices of its points grouped by tag."""
     encoding = "simple_value" if by_tag.encoding == SIMPLE else "tensor"
     bounds = by_tag.bounds
     out = {}
-    for local in sorted(range(len(tags)), key=tags.__getitem__):
+    for local in sorted(range(len(tags)), key=tags.__getitem__) if len(tags) > 1 else (0,):
         lo, hi = bounds[local], bounds[local + 1]
         if hi > lo:
             out[tags[local]] = Series(
@@ -517,6 +551,14 @@ def _series_by_tag(
 
 def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
     framing = data.framing
+    if (
+        framing is not None
+        and framing.status == "ok"
+        and not data.skipped
+        and (data.file_version is not None or not data.records)
+        and data.size
+    ):
+        return []  # a whole file, as written
     path = data.path
     out = []
     if data.size == 0:
@@ -661,11 +703,12 @@ def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
 
     out = []
     for run in runs:
-        parts = PurePosixPath(run.name).parts
+        # run names are relative POSIX paths: their parts as PurePosixPath gives them
+        parts = [part for part in run.name.split("/") if part and part != "."]
         if run.name == "." or not parts:
             out.append(run)
             continue
-        parent = str(PurePosixPath(*parts[:-1])) if len(parts) > 1 else "."
+        parent = "/".join(parts[:-1]) if len(parts) > 1 else "."
         leaf = parts[-1]
         kind = None
         if _TIMESTAMP_NAME.match(leaf) and any(t.startswith("_hparams_/") for t in run.others):
@@ -677,7 +720,7 @@ def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
                 kind = "add_scalars"  # torch: <logdir>/<main_tag>_<key>
             elif len(parts) >= 2 and parts[-2] == flat:
                 kind = "add_scalars"  # tensorboardX: <logdir>/<main_tag>/<key>
-                parent = str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else "."
+                parent = "/".join(parts[:-2]) if len(parts) > 2 else "."
         if kind is None:
             out.append(run)
             continue

@@ -262,7 +262,7 @@ def _colors_by(keys: Mapping[str, str]) -> dict[str, str]:
 
 def _run_info(run: Run, color: str, baseline: bool, trial: str | None) -> RunInfo:
     steps = [s for s in run.scalars.values() if len(s)]
-    first, last = run.first_wall_time, run.last_wall_time
+    first, last = run.wall_time_span()
     return RunInfo(
         name=run.name,
         color=color,
