@@ -827,7 +827,12 @@ def read_segments(
             if out.file_version is None:
                 out.file_version = known
             continue
-        if _read_slow(data, rec, at - HEADER - base[f], col, out) == "file_version" and timed:
+        version = _file_version(data) if timed else None
+        if version is not None:
+            versions[data[9:]] = version
+            if out.file_version is None:
+                out.file_version = version
+        elif _read_slow(data, rec, at - HEADER - base[f], col, out) == "file_version" and timed:
             versions[data[9:]] = out.file_version or ""
     for rec, tag, plugin in col.metadata:
         out = outs[int(file_of[rec])]
@@ -1180,6 +1185,35 @@ def _read_histograms(
 # --- decoding one record with protobufs ----------------------------------------------------
 
 _LEGACY = {"image": "images", "histo": "histograms", "audio": "audio"}
+
+
+def _file_version(data: bytes) -> str | None:
+    """The version of an Event that holds only wall_time, file_version and the writer's
+    source_metadata (each once), as protobuf would read it; None for any other record.
+
+    Every writer starts a file with one, so a sweep of short runs needs protobuf for nothing
+    else (its import alone costs more than reading a thousand small files).
+    """
+    try:
+        fields = _fields(data, 0, len(data))
+        by_number = {f.number: f for f in fields}
+        if len(by_number) != len(fields) or by_number.keys() - {10} != {1, 3}:
+            return None
+        if by_number[1].wire != 1 or by_number[3].wire != 2:
+            return None
+        meta = by_number.get(10)
+        if meta is not None:
+            if meta.wire != 2:
+                return None
+            inner = _fields(data, meta.start, meta.end)
+            if any(f.number != 1 or f.wire != 2 for f in inner):
+                return None  # SourceMetadata holds only its writer name
+            for f in inner:
+                data[f.start : f.end].decode("utf-8")
+        version = by_number[3]
+        return data[version.start : version.end].decode("utf-8")
+    except (ValueError, UnicodeDecodeError):  # not valid wire format, or a string protobuf
+        return None  # would refuse: protobuf says so
 
 
 def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileData) -> str | None:
