@@ -8,6 +8,7 @@ discovered from one recursive listing of its storage.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import stat
@@ -19,6 +20,7 @@ from tbreport.model import DataWarning
 from tbreport.read.storage import Remote
 
 _DIGITS = re.compile(r"(\d+)")
+_NAME = operator.attrgetter("name")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def discover_runs(
         try:
             st = os.stat(dirpath)
             with os.scandir(dirpath) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_NAME)
         except OSError as err:
             warnings.append(
                 DataWarning(
@@ -94,18 +96,18 @@ def discover_runs(
             )
             continue
         seen.add((st.st_dev, st.st_ino))
-        events: list[tuple[str, int]] = []
-        subdirs: list[str] = []
+        events: list[tuple[str, str, int]] = []
+        subdirs: list[tuple[str, str]] = []
         for entry in entries:
             name = entry.name
-            if not is_event_file_name(name):
+            if "tfevents" not in name or name.endswith(".profile-empty"):  # is_event_file_name
                 try:
                     if entry.is_dir():
-                        subdirs.append(name)
+                        subdirs.append((name, entry.path))
                 except OSError:
                     pass  # gone since listed, or a link that cannot be followed: no folder
                 continue
-            full = os.path.join(dirpath, name)
+            full = entry.path  # os.path.join(dirpath, name), made by scandir
             try:
                 st = entry.stat()
             except OSError as err:
@@ -118,7 +120,7 @@ def discover_runs(
                 )
                 continue
             if stat.S_ISDIR(st.st_mode):
-                subdirs.append(name)
+                subdirs.append((name, full))
                 warnings.append(
                     DataWarning(
                         "not-a-file",
@@ -146,15 +148,17 @@ def discover_runs(
                     )
                 )
                 continue
-            events.append((name, st.st_size))
-        for name in reversed(subdirs):
-            stack.append((os.path.join(dirpath, name), name if rel == "." else f"{rel}/{name}"))
+            events.append((name, full, st.st_size))
+        for name, full in reversed(subdirs):
+            stack.append((full, name if rel == "." else f"{rel}/{name}"))
         if not events:
             continue
         if len(events) > 1:
             events.sort(key=lambda e: file_order_key(e[0]))
-        paths = tuple(os.path.join(dirpath, f) for f, _ in events)
-        runs.append(RunDir(rel, dirpath, paths, tuple(size for _, size in events)))
+            paths, sizes = tuple(e[1] for e in events), tuple(e[2] for e in events)
+        else:
+            paths, sizes = (events[0][1],), (events[0][2],)
+        runs.append(RunDir(rel, dirpath, paths, sizes))
     if not runs:
         raise NoEventFilesError(
             f"No TensorBoard event files under '{logdir}'. Expected files named "
