@@ -880,18 +880,29 @@ def read_segments(
     by_tag = _group_by_tag(arrays, pair_ids, pairs.shape[0], file_of_point, cuts)
     pair_cuts = pair_cuts.tolist()
     record = arrays[0] - np.asarray(first_rec, dtype=np.int64)[file_of_point]  # the file's own
+    step, wall, value, encoding = arrays[2:]
+    whole = records.Framing(empty, empty, "ok")  # shared by the files with nothing skipped
+    plain = by_tag[4] if by_tag is not None else [False] * len(outs)
+    tag_names = col.tags
     for f, out in enumerate(outs):
         lo, hi = cuts[f], cuts[f + 1]
         out.record = record[lo:hi]
         out.tag = local_tag[lo:hi]
-        out.step, out.wall, out.value, out.encoding = (a[lo:hi] for a in arrays[2:])
+        out.step = step[lo:hi]
+        out.wall = wall[lo:hi]
+        out.value = value[lo:hi]
+        out.encoding = encoding[lo:hi]
         first_pair, end_pair = pair_cuts[f], pair_cuts[f + 1]
-        out.tags = [col.tags[t] for t in pair_tags[first_pair:end_pair]]
+        out.tags = [tag_names[t] for t in pair_tags[first_pair:end_pair]]
         if out.metadata:
             out.metadata = {tag: (rec - first_rec[f], p) for tag, (rec, p) in out.metadata.items()}
-        skipped = tuple(offset for offset, _ in out.skipped)
-        out.framing = records.Framing(empty, empty, "ok", skipped=skipped)
-        if by_tag is not None and hi > lo and by_tag[4][f]:
+        if out.skipped:
+            skipped = tuple(offset for offset, _ in out.skipped)
+            out.framing = records.Framing(empty, empty, "ok", skipped=skipped)
+        else:
+            out.framing = whole
+        if plain[f] and hi > lo:
+            assert by_tag is not None
             steps, values, walls, bounds, _, encodings = by_tag
             out.by_tag = ByTag(
                 steps[lo:hi], values[lo:hi], walls[lo:hi],
