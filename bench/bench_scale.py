@@ -30,8 +30,8 @@ DATE = "2021-05-24 20:41:00 -0400"
 TARGETS = {("20k-runs", "ls"): (5.0, None), ("20k-runs", "build"): (30.0, 1024)}
 
 
-def _run(root: Path, args: list[str], cwd: Path) -> tuple[float, int]:
-    """Seconds and the child's peak RSS (MB) of one ``python -m tbreport`` run."""
+def _run(root: Path, args: list[str], cwd: Path) -> tuple[float, int, float]:
+    """Seconds, the child's peak RSS (MB) and its CPU seconds of one ``python -m tbreport``."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tbreport", *args],
@@ -42,24 +42,25 @@ def _run(root: Path, args: list[str], cwd: Path) -> tuple[float, int]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{args} failed under {root}")
-    return seconds, int(usage.ru_maxrss / 1024)  # KB on Linux
+    return seconds, int(usage.ru_maxrss / 1024), usage.ru_utime + usage.ru_stime
 
 
-def _case(root: Path, args: list[str], repeat: int) -> tuple[float, int, float]:
-    """Best seconds, peak RSS (MB) and the size of what was written (MB) over ``repeat``."""
-    best, rss, size = float("inf"), 0, 0.0
+def _case(root: Path, args: list[str], repeat: int) -> tuple[float, float, int, float]:
+    """Best seconds, least CPU seconds, peak RSS (MB) and the size of what was written (MB)
+    over ``repeat`` runs."""
+    best, cpu, rss, size = float("inf"), float("inf"), 0, 0.0
     for _ in range(repeat):
         tmp = Path(tempfile.mkdtemp(prefix="tbreport-scale-"))
         try:
             out = ["--out", str(tmp / "site"), "--quiet", "--date", DATE]
-            seconds, peak = _run(root, [*args, *out] if args[0] == "build" else args, tmp)
-            best, rss = min(best, seconds), max(rss, peak)
+            seconds, peak, used = _run(root, [*args, *out] if args[0] == "build" else args, tmp)
+            best, cpu, rss = min(best, seconds), min(cpu, used), max(rss, peak)
             if (tmp / "site").exists():
                 size = sum(p.stat().st_size for p in (tmp / "site").rglob("*") if p.is_file())
                 size /= 1e6
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    return best, rss, size
+    return best, cpu, rss, size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,8 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     presets = ["1k-runs", "20k-runs"] if args.preset == "both" else [args.preset]
     roots = [("this", ROOT)] + ([("against", args.against)] if args.against else [])
     lines = [
-        "| logdir | command | tree | seconds | peak RSS MB | output MB | target |",
-        "|---|---|---|---:|---:|---:|---|",
+        "| logdir | command | tree | seconds | CPU s | peak RSS MB | output MB | target |",
+        "|---|---|---|---:|---:|---:|---:|---|",
     ]
     for preset in presets:
         logdir = HERE / "data" / preset
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for name, cmd in cases:
             for label, root in roots:
-                seconds, rss, size = _case(root, cmd, args.repeat)
+                seconds, cpu, rss, size = _case(root, cmd, args.repeat)
                 target = TARGETS.get((preset, name))
                 verdict = ""
                 if target is not None:
@@ -95,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
                     verdict = f"{limit}: {'met' if ok else 'NOT met'}"
                 out_mb = f"{size:.1f}" if size else ""
                 lines.append(
-                    f"| {preset} | `{name}` | {label} | {seconds:.2f} | {rss} | {out_mb} | "
-                    f"{verdict} |"
+                    f"| {preset} | `{name}` | {label} | {seconds:.2f} | {cpu:.2f} | {rss} | "
+                    f"{out_mb} | {verdict} |"
                 )
                 print(lines[-1], flush=True)
     load = os.getloadavg()[0]
