@@ -570,7 +570,7 @@ def _factorize(keys: list[np.ndarray], count: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _empty(dtype: type) -> np.ndarray:
-    out = np.zeros(0, dtype)
+    out: np.ndarray = np.zeros(0, dtype)
     out.flags.writeable = False  # shared by every FileData that has no points
     return out
 
@@ -1236,7 +1236,7 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
         event = Event.FromString(data)
     except DecodeError as err:
         out.undecodable.append((offset, str(err)))
-        return
+        return None
     what = event.WhichOneof("what")
     if what == "file_version":
         if out.file_version is None:

@@ -191,9 +191,9 @@ def _assemble_run(
 ) -> tuple[Run, list[DataWarning]]:
     """A run from its files' decoded records: the run-level rules apply here."""
     if len(got) == 1:
-        plain = _plain_run(run_dir, got[0])
-        if plain is not None:
-            return plain
+        alone = _plain_run(run_dir, got[0])
+        if alone is not None:
+            return alone
     warnings: list[DataWarning] = []
     files: list[FileData] = []
     for path, data in zip(run_dir.files, got, strict=True):
@@ -228,11 +228,11 @@ def _assemble_run(
     plain: dict[str, Series] | None = None
     for data in files:
         hparams.update(data.hparams)
-        for (tag, plugin), count in data.others.items():
+        for (tag, owner), count in data.others.items():
             if tag:
-                others[(tag, plugin or plugin_of.get(tag) or "unknown")] += count
-            elif plugin:  # an event that is not a summary: graph_def, tagged_run_metadata...
-                events[plugin] += count
+                others[(tag, owner or plugin_of.get(tag) or "unknown")] += count
+            elif owner:  # an event that is not a summary: graph_def, tagged_run_metadata...
+                events[owner] += count
         if not data.tags:
             continue
         if len(files) == 1 and data.by_tag is not None:
