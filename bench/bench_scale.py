@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--preset", choices=["1k-runs", "20k-runs", "both"], default="both")
     ap.add_argument("--against", type=Path, help="another checkout, measured interleaved")
+    ap.add_argument(
+        "--commands", default="ls,build,build --group,build --format jekyll",
+        help="comma-separated subset of the commands",
+    )  # fmt: skip
     args = ap.parse_args(argv)
     presets = ["1k-runs", "20k-runs"] if args.preset == "both" else [args.preset]
     roots = [("this", ROOT)] + ([("against", args.against)] if args.against else [])
@@ -85,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             ("build --group", ["build", str(logdir), "--group", r"\d$"]),
             ("build --format jekyll", ["build", str(logdir), "--format", "jekyll"]),
         ]
+        wanted = {c.strip() for c in args.commands.split(",")}
         for name, cmd in cases:
+            if name not in wanted:
+                continue
             for label, root in roots:
                 seconds, cpu, rss, size = _case(root, cmd, args.repeat)
                 target = TARGETS.get((preset, name))
