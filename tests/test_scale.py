@@ -231,3 +231,29 @@ def test_plain_and_ruled_runs_read_together_equal_each_run_read_alone(torch_writ
             for name in ("steps", "values", "wall_times"):
                 np.testing.assert_array_equal(getattr(mine, name), getattr(series, name))
         assert [w for w in got.warnings if w.run == run_dir.name] == warnings
+
+
+@pytest.mark.parametrize("change", ["grew", "shrank"])
+def test_a_file_that_changed_since_it_was_listed_is_read_as_it_is_now(torch_writer, change):
+    logdir = _sweep(torch_writer, runs=3)
+    run_dirs, _ = discover_runs(logdir)  # sizes as listed
+    victim = next(r for r in run_dirs if r.name == "lr1_seed1")
+    path = Path(victim.files[0])
+    data = path.read_bytes()
+    if change == "grew":  # a running writer appended a copy of its records
+        path.write_bytes(data * 2)
+    else:
+        path.write_bytes(data[: len(data) // 2])
+    from tbreport.read.runs import read_runs
+
+    got = {run.name: (run, w) for run, w in read_runs(run_dirs)}
+    alone, warnings = read_run(RunDir(victim.name, victim.path, victim.files))
+    run, mine = got[victim.name]
+    assert run.records == alone.records and mine == warnings
+    for tag, series in alone.scalars.items():
+        np.testing.assert_array_equal(run.scalars[tag].steps, series.steps)
+        np.testing.assert_array_equal(run.scalars[tag].values, series.values)
+    one_copy = read_segments(np.frombuffer(data, np.uint8), (str(path),), (0,))
+    assert one_copy is not None
+    # the bytes as they are now, not as listed: twice the records, or the half that is left
+    assert (run.records > one_copy[0].records) == (change == "grew")

@@ -115,6 +115,7 @@ def _load_sized(
     total = int(sum(sizes))
     store = np.zeros(total + PAD, dtype=np.uint8)
     view = memoryview(store)  # type: ignore[arg-type]
+    extra = bytearray(1)
     errors: list[OSError | None] = []
     for path, at, size in zip(paths, bounds, sizes, strict=True):
         try:
@@ -123,13 +124,14 @@ def _load_sized(
             errors.append(err)
             continue
         try:
-            got = os.readv(fd, [view[at : at + size]])
+            # one system call: the file's bytes, and one more byte if it grew since listed
+            got = os.readv(fd, [view[at : at + size], extra])
             while 0 < got < size:  # short reads happen on some filesystems
-                more = os.readv(fd, [view[at + got : at + size]])
+                more = os.readv(fd, [view[at + got : at + size], extra])
                 if not more:
                     break
                 got += more
-            if got != size or os.read(fd, 1):
+            if got != size:
                 return None  # shorter or longer than listed
         except OSError as err:
             errors.append(err)
