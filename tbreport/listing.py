@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from tbreport.formatting import format_duration
-from tbreport.model import Logdir, Run
+from tbreport.model import Logdir
 from tbreport.registry import get_kind, kind_names
 from tbreport.report.coverage import NOT_SHOWN_EVENTS
 
@@ -20,8 +20,7 @@ def kinds_by_plugin() -> dict[str, str]:
     return out
 
 
-def _run_duration(run: Run) -> float | None:
-    first, last = run.first_wall_time, run.last_wall_time
+def _run_duration(first: float | None, last: float | None) -> float | None:
     return None if first is None or last is None else last - first
 
 
@@ -30,6 +29,7 @@ def inventory(logdir: Logdir) -> dict[str, Any]:
     by_plugin = kinds_by_plugin()
     runs = []
     for run in logdir.runs:
+        first, last = run.wall_time_span()
         tags = []
         for tag, series in run.scalars.items():
             tags.append(
@@ -54,8 +54,8 @@ def inventory(logdir: Logdir) -> dict[str, Any]:
                 "files": len(run.files),
                 "records": run.records,
                 "points": run.points,
-                "duration_seconds": _run_duration(run),
-                "start_wall_time": run.first_wall_time,
+                "duration_seconds": _run_duration(first, last),
+                "start_wall_time": first,
                 "scalars": tags,
                 "others": [
                     {
@@ -81,22 +81,19 @@ def to_json(logdir: Logdir) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
     right = [i > 0 and h not in ("tag", "others") for i, h in enumerate(header)]
-
-    def fmt(cells: list[str]) -> str:
-        parts = [
-            c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    return [fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
+    # one format for every row: the cells are padded in C, not one call per cell
+    line = "  ".join(
+        f"{{:{'>' if r else '<'}{w}}}" for w, r in zip(widths, right, strict=True)
+    ).format
+    return [line(*cells).rstrip() for cells in (header, ["-" * w for w in widths], *rows)]
 
 
 def _printable(text: str) -> str:
     """Names come from folders and writers: keep control characters off the terminal."""
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 

@@ -227,16 +227,28 @@ class Run:
     @property
     def first_wall_time(self) -> float | None:
         """Earliest wall time that is a date (see ``formatting.wall_time_ok``)."""
-        times = [float(w.min()) for w in self._dated_wall_times() if w.size]
-        return min(times) if times else None
+        return self.wall_time_span()[0]
 
     @property
     def last_wall_time(self) -> float | None:
-        times = [float(w.max()) for w in self._dated_wall_times() if w.size]
-        return max(times) if times else None
+        return self.wall_time_span()[1]
 
-    def _dated_wall_times(self) -> list[np.ndarray]:
-        return [s.wall_times[wall_time_ok(s.wall_times)] for s in self.scalars.values()]
+    def wall_time_span(self) -> tuple[float | None, float | None]:
+        """The earliest and the latest wall time that are dates, in one pass."""
+        first = last = None
+        for series in self.scalars.values():
+            w = series.wall_times
+            if not w.shape[0]:
+                continue
+            lo, hi = (float(w[0]),) * 2 if w.shape[0] == 1 else (float(w.min()), float(w.max()))
+            if not (lo >= WALL_TIME_MIN and hi < WALL_TIME_END):  # NaN fails both
+                w = w[wall_time_ok(w)]
+                if not w.shape[0]:
+                    continue
+                lo, hi = float(w.min()), float(w.max())
+            first = lo if first is None or lo < first else first
+            last = hi if last is None or hi > last else last
+        return first, last
 
 
 @dataclass(frozen=True)

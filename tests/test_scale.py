@@ -152,3 +152,108 @@ def test_a_chart_of_hundreds_of_runs_draws_every_line_in_a_few_artists():
     pixels = decode(draw_chart(chart))[..., :3]
     red = (pixels[..., 0] > 0.9) & (pixels[..., 1] < 0.2) & (pixels[..., 2] < 0.2)
     assert red.any()  # the lonely point is drawn, in its run's colour
+
+
+def _mixed_sweep(torch_writer) -> Path:
+    """Runs in one batch: plain ones, and one each that a run-level rule has work in."""
+    for r in range(3):
+        w = torch_writer(f"plain{r}")
+        for step in range(0, 30, 2):
+            w.add_scalar("loss", 1.0 / (step + 1 + r), step)
+            w.add_scalar("acc", step / 30.0, step)
+        w.close()
+    w = torch_writer("restart")  # resumed from step 10: the rule drops the earlier 10..19
+    for step in [*range(20), *range(10, 25)]:
+        w.add_scalar("loss", float(step) + (step >= 10) * 0.5, step)
+    w.close()
+    w = torch_writer("repeat")  # Lightning logs epoch twice per step
+    for step in range(10):
+        w.add_scalar("epoch", float(step), step)
+        w.add_scalar("epoch", float(step), step)
+    w.close()
+    w = torch_writer("nan")
+    for step in range(10):
+        w.add_scalar("loss", float("nan") if step == 4 else float(step), step)
+    w.close()
+    w = torch_writer("clock")  # a wall time that is not a date
+    for step in range(5):
+        w.add_scalar("loss", float(step), step, walltime=1e20 if step == 2 else None)
+    w.close()
+    w = torch_writer("mixed")  # one tag as simple_value, one as a tensor
+    for step in range(5):
+        w.add_scalar("a", float(step), step)
+        w.add_scalar("b", float(step), step, new_style=True)
+    w.close()
+    return Path(torch_writer().log_dir).parent
+
+
+def test_only_files_that_need_no_run_level_rule_are_taken_as_plain(torch_writer):
+    logdir = _mixed_sweep(torch_writer)
+    run_dirs, _ = discover_runs(logdir)
+    paths = [f for r in run_dirs for f in r.files if Path(f).stat().st_size]
+    blobs = [Path(p).read_bytes() for p in paths]
+    buf = np.frombuffer(b"".join(blobs), np.uint8)
+    bounds = np.cumsum([0] + [len(b) for b in blobs[:-1]]).tolist()
+    together = read_segments(buf, paths, bounds)
+    assert together is not None
+    plain = {Path(d.path).parent.name for d in together if d.by_tag is not None}
+    assert plain == {"plain0", "plain1", "plain2"}  # "run" is the empty writer of the fixture
+    for data in together:
+        if data.by_tag is None:
+            continue
+        alone = read_file(data.path)
+        for local, tag in enumerate(data.tags):
+            lo, hi = data.by_tag.bounds[local], data.by_tag.bounds[local + 1]
+            mine = alone.tag == alone.tags.index(tag)
+            np.testing.assert_array_equal(data.by_tag.steps[lo:hi], alone.step[mine])
+            np.testing.assert_array_equal(data.by_tag.values[lo:hi], alone.value[mine])
+            np.testing.assert_array_equal(data.by_tag.walls[lo:hi], alone.wall[mine])
+
+
+def test_plain_and_ruled_runs_read_together_equal_each_run_read_alone(torch_writer):
+    logdir = _mixed_sweep(torch_writer)
+    got = read_logdir(logdir)
+    kinds = {w.kind for w in got.warnings}
+    assert {"restart", "duplicate", "nonfinite", "bad-wall-time"} <= kinds
+    by_name = {run.name: run for run in got.runs}
+    for run_dir in discover_runs(logdir)[0]:
+        alone, warnings = read_run(RunDir(run_dir.name, run_dir.path, run_dir.files))
+        run = by_name[run_dir.name]
+        assert (run.records, run.others, run.hparams, run.events) == (
+            alone.records, alone.others, alone.hparams, alone.events,
+        )  # fmt: skip
+        assert list(run.scalars) == list(alone.scalars)
+        for tag, series in alone.scalars.items():
+            mine = run.scalars[tag]
+            assert (mine.records, mine.dropped, mine.encoding) == (
+                series.records, series.dropped, series.encoding,
+            )  # fmt: skip
+            for name in ("steps", "values", "wall_times"):
+                np.testing.assert_array_equal(getattr(mine, name), getattr(series, name))
+        assert [w for w in got.warnings if w.run == run_dir.name] == warnings
+
+
+@pytest.mark.parametrize("change", ["grew", "shrank"])
+def test_a_file_that_changed_since_it_was_listed_is_read_as_it_is_now(torch_writer, change):
+    logdir = _sweep(torch_writer, runs=3)
+    run_dirs, _ = discover_runs(logdir)  # sizes as listed
+    victim = next(r for r in run_dirs if r.name == "lr1_seed1")
+    path = Path(victim.files[0])
+    data = path.read_bytes()
+    if change == "grew":  # a running writer appended a copy of its records
+        path.write_bytes(data * 2)
+    else:
+        path.write_bytes(data[: len(data) // 2])
+    from tbreport.read.runs import read_runs
+
+    got = {run.name: (run, w) for run, w in read_runs(run_dirs)}
+    alone, warnings = read_run(RunDir(victim.name, victim.path, victim.files))
+    run, mine = got[victim.name]
+    assert run.records == alone.records and mine == warnings
+    for tag, series in alone.scalars.items():
+        np.testing.assert_array_equal(run.scalars[tag].steps, series.steps)
+        np.testing.assert_array_equal(run.scalars[tag].values, series.values)
+    one_copy = read_segments(np.frombuffer(data, np.uint8), (str(path),), (0,))
+    assert one_copy is not None
+    # the bytes as they are now, not as listed: twice the records, or the half that is left
+    assert (run.records > one_copy[0].records) == (change == "grew")

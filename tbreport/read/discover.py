@@ -8,6 +8,7 @@ discovered from one recursive listing of its storage.
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import stat
@@ -19,6 +20,7 @@ from tbreport.model import DataWarning
 from tbreport.read.storage import Remote
 
 _DIGITS = re.compile(r"(\d+)")
+_NAME = operator.attrgetter("name")
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ def is_event_file_name(name: str) -> bool:
 def file_order_key(name: str) -> tuple:
     """Natural order: numeric fields compare as numbers, so counter .10 follows .2."""
     parts = _DIGITS.split(name)
-    return tuple((0, int(p), "") if i % 2 else (1, 0, p) for i, p in enumerate(parts)), name
+    key: list[tuple[int, int, str]] = [(1, 0, p) for p in parts]
+    key[1::2] = [(0, int(p), "") for p in parts[1::2]]
+    return tuple(key), name
 
 
 def discover_runs(
@@ -70,7 +74,7 @@ def discover_runs(
         try:
             st = os.stat(dirpath)
             with os.scandir(dirpath) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_NAME)
         except OSError as err:
             warnings.append(
                 DataWarning(
@@ -92,18 +96,18 @@ def discover_runs(
             )
             continue
         seen.add((st.st_dev, st.st_ino))
-        events: list[tuple[str, int]] = []
-        subdirs: list[str] = []
+        events: list[tuple[str, str, int]] = []
+        subdirs: list[tuple[str, str]] = []
         for entry in entries:
             name = entry.name
-            if not is_event_file_name(name):
+            if "tfevents" not in name or name.endswith(".profile-empty"):  # is_event_file_name
                 try:
                     if entry.is_dir():
-                        subdirs.append(name)
+                        subdirs.append((name, entry.path))
                 except OSError:
                     pass  # gone since listed, or a link that cannot be followed: no folder
                 continue
-            full = os.path.join(dirpath, name)
+            full = entry.path  # os.path.join(dirpath, name), made by scandir
             try:
                 st = entry.stat()
             except OSError as err:
@@ -116,7 +120,7 @@ def discover_runs(
                 )
                 continue
             if stat.S_ISDIR(st.st_mode):
-                subdirs.append(name)
+                subdirs.append((name, full))
                 warnings.append(
                     DataWarning(
                         "not-a-file",
@@ -144,14 +148,17 @@ def discover_runs(
                     )
                 )
                 continue
-            events.append((name, st.st_size))
-        for name in reversed(subdirs):
-            stack.append((os.path.join(dirpath, name), name if rel == "." else f"{rel}/{name}"))
+            events.append((name, full, st.st_size))
+        for name, full in reversed(subdirs):
+            stack.append((full, name if rel == "." else f"{rel}/{name}"))
         if not events:
             continue
-        events.sort(key=lambda e: file_order_key(e[0]))
-        paths = tuple(os.path.join(dirpath, f) for f, _ in events)
-        runs.append(RunDir(rel, dirpath, paths, tuple(size for _, size in events)))
+        if len(events) > 1:
+            events.sort(key=lambda e: file_order_key(e[0]))
+            paths, sizes = tuple(e[1] for e in events), tuple(e[2] for e in events)
+        else:
+            paths, sizes = (events[0][1],), (events[0][2],)
+        runs.append(RunDir(rel, dirpath, paths, sizes))
     if not runs:
         raise NoEventFilesError(
             f"No TensorBoard event files under '{logdir}'. Expected files named "

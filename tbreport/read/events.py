@@ -7,13 +7,14 @@ learnt from the first of them. Any other record is decoded with TensorBoard's pr
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
+from tbreport.model import wall_time_ok
 from tbreport.read import records
 from tbreport.read.records import HEADER, Framing, Group
 
@@ -568,6 +569,31 @@ def _factorize(keys: list[np.ndarray], count: int) -> tuple[np.ndarray, np.ndarr
 # --- per-file result ----------------------------------------------------------------------
 
 
+def _empty(dtype: type) -> np.ndarray:
+    out: np.ndarray = np.zeros(0, dtype)
+    out.flags.writeable = False  # shared by every FileData that has no points
+    return out
+
+
+_NO_I64, _NO_I32, _NO_F64, _NO_U8 = (_empty(t) for t in (np.int64, np.int32, np.float64, np.uint8))
+
+
+@dataclass(frozen=True)
+class ByTag:
+    """A file's scalar candidates grouped by tag (file order within a tag), for files where
+    every tag's steps strictly increase, every value and wall time is finite and a date, and
+    one encoding holds throughout: what most files of a sweep are. The run-level rules
+    (restarts, repeats, non-finite notes) then have nothing to do, and each series is a slice.
+    """
+
+    steps: np.ndarray
+    values: np.ndarray
+    walls: np.ndarray
+    #: points of local tag t are [bounds[t], bounds[t + 1])
+    bounds: list[int]
+    encoding: int
+
+
 @dataclass
 class FileData:
     """What one event file holds, before the run-level rules (plugins, restarts) apply."""
@@ -575,17 +601,19 @@ class FileData:
     path: str
     tags: list[str] = field(default_factory=list)
     # scalar candidates, in file order: record index, tag index, step, wall time, value, enc
-    record: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    tag: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
-    step: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    wall: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
-    value: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
-    encoding: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
+    record: np.ndarray = field(default_factory=lambda: _NO_I64)
+    tag: np.ndarray = field(default_factory=lambda: _NO_I32)
+    step: np.ndarray = field(default_factory=lambda: _NO_I64)
+    wall: np.ndarray = field(default_factory=lambda: _NO_F64)
+    value: np.ndarray = field(default_factory=lambda: _NO_F64)
+    encoding: np.ndarray = field(default_factory=lambda: _NO_U8)
     #: tag -> (record index, plugin name) of the first record carrying metadata
     metadata: dict[str, tuple[int, str]] = field(default_factory=dict)
     #: (tag, plugin) -> count, for summaries that are not scalar candidates; plugin None for
     #: tensors whose plugin comes from the tag's metadata elsewhere
-    others: Counter = field(default_factory=Counter)
+    others: defaultdict[tuple[str, str | None], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
     hparams: dict[str, object] = field(default_factory=dict)
     #: (byte offset, protobuf's reason) of records with valid checksums protobuf cannot
     #: decode, such as a tag that is not UTF-8; both decoders skip them
@@ -604,6 +632,9 @@ class FileData:
     #: histograms decoded while reading (they are small and every step is charted), one
     #: chunk per layout or per record read by protobuf; their records are not in ``blobs``
     histograms: list[HistogramChunk] = field(default_factory=list)
+    #: the same points grouped by tag, when the file's series need no run-level rule (set for
+    #: files decoded together with others; None: apply the rules)
+    by_tag: ByTag | None = None
 
 
 @dataclass(frozen=True)
@@ -779,11 +810,30 @@ def read_segments(
     ]
     # protobuf decoding only for records kept, in file order
     slow_recs = np.array(slow, dtype=np.int64)
-    for rec in np.sort(slow_recs[kept[slow_recs]]).tolist():
-        f = int(file_of[rec])
-        at = int(starts[rec]) + HEADER
+    # file_version records that differ only in the wall time (the first record of every file
+    # of a sweep) decode to the same version: protobuf reads one of each
+    versions: dict[bytes, str] = {}
+    slow_recs = np.sort(slow_recs[kept[slow_recs]])
+    file_of_slow = file_of[slow_recs].tolist()
+    for rec, f, at, length in zip(
+        slow_recs.tolist(), file_of_slow, (starts[slow_recs] + HEADER).tolist(),
+        lengths[slow_recs].tolist(), strict=True,
+    ):  # fmt: skip
+        data = bytes(buf[at : at + length])
         out = outs[f]
-        _read_slow(bytes(buf[at : at + int(lengths[rec])]), rec, at - HEADER - base[f], col, out)
+        timed = data[:1] == b"\x09"  # wall_time first, as every writer puts it
+        known = versions.get(data[9:]) if timed else None
+        if known is not None:
+            if out.file_version is None:
+                out.file_version = known
+            continue
+        version = _file_version(data) if timed else None
+        if version is not None:
+            versions[data[9:]] = version
+            if out.file_version is None:
+                out.file_version = version
+        elif _read_slow(data, rec, at - HEADER - base[f], col, out) == "file_version" and timed:
+            versions[data[9:]] = out.file_version or ""
     for rec, tag, plugin in col.metadata:
         out = outs[int(file_of[rec])]
         seen = out.metadata.get(tag)
@@ -820,22 +870,92 @@ def read_segments(
         return outs
     cuts = np.searchsorted(arrays[0], first_rec).tolist()
     # each file gets its own tags (batches mix runs): ids of (file, tag) pairs, made at once
-    pair = file_of[arrays[0]].astype(np.int64) * max(1, len(col.tags)) + arrays[1]
-    pairs, local_tag = np.unique(pair, return_inverse=True)
-    pair_cuts = np.searchsorted(pairs, np.arange(len(paths) + 1) * max(1, len(col.tags)))
-    pair_tags = (pairs % max(1, len(col.tags))).tolist()
-    local_tag = local_tag.astype(np.int32) - pair_cuts[file_of[arrays[0]]].astype(np.int32)
+    ntags = max(1, len(col.tags))
+    file_of_point = file_of[arrays[0]]
+    pair = file_of_point.astype(np.int64) * ntags + arrays[1]
+    pair_ids, pairs = _dense_ids(pair, len(paths) * ntags)
+    pair_cuts = np.searchsorted(pairs, np.arange(len(paths) + 1) * ntags)
+    pair_tags = (pairs % ntags).tolist()
+    local_tag = (pair_ids - pair_cuts[file_of_point]).astype(np.int32)
+    by_tag = _group_by_tag(arrays, pair_ids, pairs.shape[0], file_of_point, cuts)
     pair_cuts = pair_cuts.tolist()
+    record = arrays[0] - np.asarray(first_rec, dtype=np.int64)[file_of_point]  # the file's own
+    step, wall, value, encoding = arrays[2:]
+    whole = records.Framing(empty, empty, "ok")  # shared by the files with nothing skipped
+    plain = by_tag[4] if by_tag is not None else [False] * len(outs)
+    tag_names = col.tags
     for f, out in enumerate(outs):
         lo, hi = cuts[f], cuts[f + 1]
-        out.record = arrays[0][lo:hi] - first_rec[f]
+        out.record = record[lo:hi]
         out.tag = local_tag[lo:hi]
-        out.step, out.wall, out.value, out.encoding = (a[lo:hi] for a in arrays[2:])
-        out.tags = [col.tags[t] for t in pair_tags[pair_cuts[f] : pair_cuts[f + 1]]]
-        out.metadata = {tag: (rec - first_rec[f], p) for tag, (rec, p) in out.metadata.items()}
-        skipped = tuple(offset for offset, _ in out.skipped)
-        out.framing = records.Framing(empty, empty, "ok", skipped=skipped)
+        out.step = step[lo:hi]
+        out.wall = wall[lo:hi]
+        out.value = value[lo:hi]
+        out.encoding = encoding[lo:hi]
+        first_pair, end_pair = pair_cuts[f], pair_cuts[f + 1]
+        out.tags = [tag_names[t] for t in pair_tags[first_pair:end_pair]]
+        if out.metadata:
+            out.metadata = {tag: (rec - first_rec[f], p) for tag, (rec, p) in out.metadata.items()}
+        if out.skipped:
+            skipped = tuple(offset for offset, _ in out.skipped)
+            out.framing = records.Framing(empty, empty, "ok", skipped=skipped)
+        else:
+            out.framing = whole
+        if plain[f] and hi > lo:
+            assert by_tag is not None
+            steps, values, walls, bounds, _, encodings = by_tag
+            out.by_tag = ByTag(
+                steps[lo:hi], values[lo:hi], walls[lo:hi],
+                [b - lo for b in bounds[first_pair : end_pair + 1]], encodings[f],
+            )  # fmt: skip
     return outs
+
+
+def _dense_ids(keys: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """For keys in 0..span-1: each key's rank among the distinct keys, and the distinct keys
+    in order (np.unique with return_inverse, in linear time when span is not much larger
+    than the number of keys)."""
+    if span > max(1 << 16, 4 * keys.shape[0]):
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        return inverse.reshape(-1), uniq
+    present = np.zeros(span, dtype=bool)
+    present[keys] = True
+    rank = np.cumsum(present) - 1
+    return rank[keys], np.flatnonzero(present)
+
+
+def _group_by_tag(
+    arrays: tuple[np.ndarray, ...],
+    pair_ids: np.ndarray,
+    npairs: int,
+    file_of_point: np.ndarray,
+    cuts: list[int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int], list[bool], list[int]] | None:
+    """The points of files decoded together grouped by (file, tag), file order within each;
+    the bounds of each pair; per file whether it needs no run-level rule (see
+    :class:`ByTag`) and its encoding. None when no file qualifies."""
+    count = pair_ids.shape[0]
+    if count == 0:
+        return None
+    nfiles = len(cuts) - 1
+    # files are contiguous already: a stable sort by pair only reorders tags within a file,
+    # so each point's file stays where it was
+    key = pair_ids.astype(np.uint16) if npairs <= 1 << 16 else pair_ids
+    order = np.argsort(key, kind="stable")
+    step, wall, value = (arrays[i][order] for i in (2, 3, 4))
+    pair_sorted = pair_ids[order]
+    enc = arrays[5]
+    bad = ~(np.isfinite(value) & wall_time_ok(wall))
+    bad[1:] |= (pair_sorted[1:] == pair_sorted[:-1]) & (step[1:] <= step[:-1])
+    bad[1:] |= (file_of_point[1:] == file_of_point[:-1]) & (enc[1:] != enc[:-1])
+    plain = (np.bincount(file_of_point[bad], minlength=nfiles) == 0).tolist()
+    if not any(plain):
+        return None
+    bounds = np.zeros(npairs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_sorted, minlength=npairs), out=bounds[1:])
+    # one encoding per plain file: its first point says which
+    encodings = enc[np.minimum(np.asarray(cuts[:-1], dtype=np.int64), count - 1)].tolist()
+    return step, value, wall, bounds.tolist(), plain, encodings
 
 
 def load_values(path: str, offsets: Sequence[int], indices: Sequence[int]) -> list[Any]:
@@ -1078,7 +1198,37 @@ def _read_histograms(
 _LEGACY = {"image": "images", "histo": "histograms", "audio": "audio"}
 
 
-def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileData) -> None:
+def _file_version(data: bytes) -> str | None:
+    """The version of an Event that holds only wall_time, file_version and the writer's
+    source_metadata (each once), as protobuf would read it; None for any other record.
+
+    Every writer starts a file with one, so a sweep of short runs needs protobuf for nothing
+    else (its import alone costs more than reading a thousand small files).
+    """
+    try:
+        fields = _fields(data, 0, len(data))
+        by_number = {f.number: f for f in fields}
+        if len(by_number) != len(fields) or by_number.keys() - {10} != {1, 3}:
+            return None
+        if by_number[1].wire != 1 or by_number[3].wire != 2:
+            return None
+        meta = by_number.get(10)
+        if meta is not None:
+            if meta.wire != 2:
+                return None
+            inner = _fields(data, meta.start, meta.end)
+            if any(f.number != 1 or f.wire != 2 for f in inner):
+                return None  # SourceMetadata holds only its writer name
+            for f in inner:
+                data[f.start : f.end].decode("utf-8")
+        version = by_number[3]
+        return data[version.start : version.end].decode("utf-8")
+    except (ValueError, UnicodeDecodeError):  # not valid wire format, or a string protobuf
+        return None  # would refuse: protobuf says so
+
+
+def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileData) -> str | None:
+    """Decode one record with protobuf; returns what the event holds (``Event.what``)."""
     from google.protobuf.message import DecodeError
     from tensorboard.compat.proto.event_pb2 import Event
 
@@ -1086,16 +1236,16 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
         event = Event.FromString(data)
     except DecodeError as err:
         out.undecodable.append((offset, str(err)))
-        return
+        return None
     what = event.WhichOneof("what")
     if what == "file_version":
         if out.file_version is None:
             out.file_version = event.file_version
-        return
+        return what
     if what != "summary":
         if what is not None:
             out.others[("", what)] += 1
-        return
+        return what
     for index, value in enumerate(event.summary.value):
         tag = value.tag or value.node_name
         plugin = None
@@ -1135,6 +1285,7 @@ def _read_slow(data: bytes, rec: int, offset: int, col: _Collector, out: FileDat
                     owner,
                 )
             )
+    return what
 
 
 def _histogram_value(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from functools import partial
-from pathlib import PurePosixPath
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from tbreport.model import (
     wall_time_ok,
 )
 from tbreport.read.discover import RunDir, discover_runs
-from tbreport.read.events import SIMPLE, FileData, read_file, read_segments
+from tbreport.read.events import SIMPLE, ByTag, FileData, read_file, read_segments
 from tbreport.read.executor import Executor
 from tbreport.read.restarts import apply_restarts, repeated_records
 from tbreport.read.storage import Remote, is_url, load_batch, load_file, open_remote
@@ -122,13 +122,14 @@ def read_runs(
     """
     got: dict[str, FileData | OSError] = {}
     small = [
-        path
+        (path, size)
         for r in run_dirs
         for path, size in zip(r.files, r.sizes or [SMALL_FILE + 1] * len(r.files), strict=True)
         if 0 < size <= SMALL_FILE
     ]
     if small:
-        got.update(_read_small(remote, small, verify_crc, fast))
+        paths, sizes = zip(*small, strict=True)
+        got.update(_read_small(remote, list(paths), verify_crc, fast, sizes))
     for r in run_dirs:
         for path in r.files:
             if path not in got:
@@ -137,9 +138,13 @@ def read_runs(
 
 
 def _read_small(
-    remote: Remote | None, paths: list[str], verify: bool, fast: bool
+    remote: Remote | None,
+    paths: list[str],
+    verify: bool,
+    fast: bool,
+    sizes: Sequence[int] | None = None,
 ) -> dict[str, FileData | OSError]:
-    buf, bounds, errors = load_batch(remote, paths)
+    buf, bounds, errors = load_batch(remote, paths, sizes)
     out: dict[str, FileData | OSError] = {
         p: err for p, err in zip(paths, errors, strict=True) if err is not None
     }
@@ -185,6 +190,10 @@ def _assemble_run(
     run_dir: RunDir, got: list[FileData | OSError], restarts: str
 ) -> tuple[Run, list[DataWarning]]:
     """A run from its files' decoded records: the run-level rules apply here."""
+    if len(got) == 1:
+        alone = _plain_run(run_dir, got[0])
+        if alone is not None:
+            return alone
     warnings: list[DataWarning] = []
     files: list[FileData] = []
     for path, data in zip(run_dir.files, got, strict=True):
@@ -213,18 +222,26 @@ def _assemble_run(
     tag_names: list[str] = []
     tag_ids: dict[str, int] = {}
     chunks: list[tuple[np.ndarray, ...]] = []
-    others: Counter = Counter()
-    events: Counter = Counter()
+    others: defaultdict[tuple[str, str], int] = defaultdict(int)
+    events: defaultdict[str, int] = defaultdict(int)
     hparams: dict[str, object] = {}
+    plain: dict[str, Series] | None = None
     for data in files:
         hparams.update(data.hparams)
-        for (tag, plugin), count in data.others.items():
+        for (tag, owner), count in data.others.items():
             if tag:
-                others[(tag, plugin or plugin_of.get(tag) or "unknown")] += count
-            elif plugin:  # an event that is not a summary: graph_def, tagged_run_metadata...
-                events[plugin] += count
+                others[(tag, owner or plugin_of.get(tag) or "unknown")] += count
+            elif owner:  # an event that is not a summary: graph_def, tagged_run_metadata...
+                events[owner] += count
         if not data.tags:
             continue
+        if len(files) == 1 and data.by_tag is not None:
+            # one file whose series need no run-level rule (most runs of a sweep)
+            if data.by_tag.encoding == SIMPLE or all(
+                plugin_of.get(tag) == "scalars" for tag in data.tags
+            ):
+                plain = _plain_series(data.tags, data.by_tag)
+                continue
         to_run = np.empty(len(data.tags), dtype=np.int64)
         is_scalar_tag = np.empty(len(data.tags), dtype=bool)
         for local, tag in enumerate(data.tags):
@@ -250,7 +267,10 @@ def _assemble_run(
             )
         )
 
-    scalars = _series_by_tag(run_dir.name, tag_names, chunks, restarts, warnings)
+    if plain is not None:
+        scalars, walls_ok = plain, True
+    else:
+        scalars, walls_ok = _series_by_tag(run_dir.name, tag_names, chunks, restarts, warnings)
     tensors, histograms = _tag_records(run_dir, files, plugin_of)
     other_tags: dict[str, TagCount] = {}
     for (tag, plugin), count in sorted(others.items(), key=lambda kv: (kv[0][0], kv[0][1])):
@@ -271,7 +291,8 @@ def _assemble_run(
         events=dict(sorted(events.items())),
         histograms=histograms,
     )
-    warnings.extend(_wall_time_notes(run))
+    if not walls_ok:
+        warnings.extend(_wall_time_notes(run))
     return run, warnings
 
 
@@ -280,6 +301,8 @@ def _tag_records(
 ) -> tuple[dict[str, TagRecords], dict[str, Histograms]]:
     """Where each non-scalar tag's records are, in file order, for its kind to read; and the
     histograms decoded while reading, for the tags whose plugin is "histograms"."""
+    if not any(data.blobs or data.histograms for data in files):
+        return {}, {}
     index = {path: i for i, path in enumerate(run_dir.files)}
     # per tag: arrays of (file, offset, value index, step, wall time), and histogram pieces
     rows: dict[str, list[tuple[np.ndarray, ...]]] = {}
@@ -371,15 +394,61 @@ def _histograms(pieces: list[tuple[np.ndarray, ...]]) -> Histograms:
     )
 
 
+def _plain_run(run_dir: RunDir, data: FileData | OSError) -> tuple[Run, list[DataWarning]] | None:
+    """The run of one file that holds only scalars needing no run-level rule (most runs of
+    a sweep), without the general assembly's passes; None for any other."""
+    if (
+        isinstance(data, OSError)
+        or data.by_tag is None
+        or data.by_tag.encoding != SIMPLE
+        or data.others
+        or data.blobs
+        or data.histograms
+        or data.hparams
+        or data.undecodable
+    ):
+        return None
+    run = Run(
+        name=run_dir.name,
+        path=run_dir.path,
+        files=run_dir.files,
+        scalars=_plain_series(data.tags, data.by_tag),
+        others={},
+        hparams={},
+        records=data.records,
+        tensors={},
+        events={},
+        histograms={},
+    )
+    return run, _file_warnings(data, run_dir.name)
+
+
+def _plain_series(tags: list[str], by_tag: ByTag) -> dict[str, Series]:
+    """Series of a file that needs no run-level rule: slices of its points grouped by tag."""
+    encoding = "simple_value" if by_tag.encoding == SIMPLE else "tensor"
+    bounds = by_tag.bounds
+    out = {}
+    for local in sorted(range(len(tags)), key=tags.__getitem__) if len(tags) > 1 else (0,):
+        lo, hi = bounds[local], bounds[local + 1]
+        if hi > lo:
+            out[tags[local]] = Series(
+                by_tag.steps[lo:hi], by_tag.values[lo:hi], by_tag.walls[lo:hi], records=hi - lo,
+                dropped=0, encoding=encoding,
+            )  # fmt: skip
+    return out
+
+
 def _series_by_tag(
     run_name: str,
     tag_names: list[str],
     chunks: list[tuple[np.ndarray, ...]],
     restarts: str,
     warnings: list[DataWarning],
-) -> dict[str, Series]:
+) -> tuple[dict[str, Series], bool]:
+    """The run's series by tag name, and whether every wall time was found to be a date
+    (False: not checked)."""
     if not chunks:
-        return {}
+        return {}, True
     # a run of one file (most runs of a sweep) needs no joining
     tag, step, wall, value, enc = (
         chunks[0] if len(chunks) == 1 else (np.concatenate(c) for c in zip(*chunks, strict=True))
@@ -393,6 +462,27 @@ def _series_by_tag(
         counts = np.bincount(tag, minlength=len(tag_names))
         bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
     out: dict[str, Series] = {}
+    # the usual series: steps strictly increasing, every value finite, one encoding. Checked
+    # for all the run's series at once; then each is a slice of the run's arrays, with no
+    # per-series passes (a sweep of 1,000 short runs has 5,000 series)
+    step_s = step[order]
+    diffs = np.diff(step_s)
+    inner = np.asarray(bounds[1:-1], dtype=np.int64)
+    diffs[inner[(inner > 0) & (inner < step_s.shape[0])] - 1] = 1  # across tags: no constraint
+    enc_lo, enc_hi = (int(enc.min()), int(enc.max())) if enc.shape[0] else (SIMPLE, SIMPLE)
+    if bool((diffs > 0).all()) and enc_lo == enc_hi:
+        value_s = value[order]
+        wall_s = wall[order]
+        if bool(np.isfinite(value_s).all()) and bool(wall_time_ok(wall_s).all()):
+            encoding = "simple_value" if enc_lo == SIMPLE else "tensor"
+            for tid in sorted(range(len(tag_names)), key=lambda t: tag_names[t]):
+                lo, hi = bounds[tid], bounds[tid + 1]
+                if lo != hi:
+                    out[tag_names[tid]] = Series(
+                        step_s[lo:hi], value_s[lo:hi], wall_s[lo:hi], records=hi - lo,
+                        dropped=0, encoding=encoding,
+                    )  # fmt: skip
+            return out, True
     for tid in sorted(range(len(tag_names)), key=lambda t: tag_names[t]):
         lo, hi = bounds[tid], bounds[tid + 1]
         if lo == hi:
@@ -456,11 +546,19 @@ def _series_by_tag(
                 )
             )
         out[name] = series
-    return out
+    return out, False
 
 
 def _file_warnings(data: FileData, run: str) -> list[DataWarning]:
     framing = data.framing
+    if (
+        framing is not None
+        and framing.status == "ok"
+        and not data.skipped
+        and (data.file_version is not None or not data.records)
+        and data.size
+    ):
+        return []  # a whole file, as written
     path = data.path
     out = []
     if data.size == 0:
@@ -605,11 +703,12 @@ def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
 
     out = []
     for run in runs:
-        parts = PurePosixPath(run.name).parts
+        # run names are relative POSIX paths: their parts as PurePosixPath gives them
+        parts = [part for part in run.name.split("/") if part and part != "."]
         if run.name == "." or not parts:
             out.append(run)
             continue
-        parent = str(PurePosixPath(*parts[:-1])) if len(parts) > 1 else "."
+        parent = "/".join(parts[:-1]) if len(parts) > 1 else "."
         leaf = parts[-1]
         kind = None
         if _TIMESTAMP_NAME.match(leaf) and any(t.startswith("_hparams_/") for t in run.others):
@@ -621,7 +720,7 @@ def _label_sub_runs(runs: list[Run], warnings: list[DataWarning]) -> list[Run]:
                 kind = "add_scalars"  # torch: <logdir>/<main_tag>_<key>
             elif len(parts) >= 2 and parts[-2] == flat:
                 kind = "add_scalars"  # tensorboardX: <logdir>/<main_tag>/<key>
-                parent = str(PurePosixPath(*parts[:-2])) if len(parts) > 2 else "."
+                parent = "/".join(parts[:-2]) if len(parts) > 2 else "."
         if kind is None:
             out.append(run)
             continue

@@ -354,7 +354,7 @@ def _run_info(
     primary: float | None,
 ) -> RunInfo:
     steps = [s for s in run.scalars.values() if len(s)]
-    first, last = run.first_wall_time, run.last_wall_time
+    first, last = run.wall_time_span()
     return RunInfo(
         name=run.name,
         color=color,
