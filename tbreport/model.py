@@ -65,6 +65,8 @@ class WarningKind(str, Enum):
     UNGROUPED_SEEDS = "ungrouped-seeds"
     # drawing
     MISSING_GLYPHS = "missing-glyphs"
+    # building: the cache folder (--cache) cannot be used; the build goes on without it
+    CACHE_UNUSABLE = "cache-unusable"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"
