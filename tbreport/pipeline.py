@@ -27,6 +27,7 @@ from tbreport.read.cache import (
     MemoryCache,
     cache_root,
     open_disk_cache,
+    unusable_message,
 )
 from tbreport.registry import get_format, get_kind
 
@@ -59,6 +60,8 @@ class BuildResult:
     #: charts drawn by this build, and charts whose image came from the cache
     drawn: int = 0
     reused: int = 0
+    #: what the read did per event file, with a cache (tbreport.read.cache.OUTCOMES)
+    read_outcomes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """What ``build --json`` prints (docs/json.md); stable keys."""
@@ -133,14 +136,7 @@ def open_caches(options: Options) -> Caches:
         return Caches(open_disk_cache(root), open_disk_charts(root))
     except CacheUnusable as err:
         return Caches(
-            warnings=(
-                DataWarning(
-                    "cache-unusable",
-                    f"Cannot use the cache folder: {err}. Built without a cache; fix it, pass "
-                    "--cache DIR for another folder, or --no-cache.",
-                    path=str(root),
-                ),
-            )
+            warnings=(DataWarning("cache-unusable", unusable_message(root, err), path=str(root)),)
         )
 
 
@@ -236,6 +232,7 @@ def build(
         shortened=rendered.shortened,
         drawn=done.drawn,
         reused=done.reused,
+        read_outcomes=done.read_outcomes,
     )
     if options.fail_on_regression:
         message = check_regressions(report)

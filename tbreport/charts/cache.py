@@ -4,14 +4,13 @@ from, so a chart whose data and options did not change is not drawn again.
 A chart's key is the SHA-256 of its element (every field, numpy arrays by dtype, shape and
 bytes: the data and every option the report stage put into it), the image format, the font
 folder and which fallback fonts it holds (size and modification time of each), tbreport's
-version and matplotlib's (read from its package metadata, without importing it). The note on
-characters the chart fonts lack is kept the same way, keyed by the texts it checks.
-Only elements of tbreport's own kinds made of plain values are cached; any other is drawn
-every time. :class:`ChartCache` is the protocol (``get(key) -> bytes | None``, ``put(key,
-image)``); :class:`DiskCharts` keeps one file per image under ``ROOT/charts/`` (written
-atomically, checked by digest on reading: a damaged or foreign file is a miss and is
-rewritten), :class:`MemoryCharts` keeps them in this process.
-"""
+version (and a digest of the charts and kinds source), matplotlib's version (read from its
+package metadata, without importing it). The note on characters the chart fonts lack is kept
+the same way, keyed by the texts it checks. Only elements of tbreport's own kinds made of plain
+values are cached; any other is drawn every time. :class:`ChartCache` is the protocol
+(``get(key) -> bytes | None``, ``put(key, image)``); :class:`DiskCharts` keeps one file per
+image under ``ROOT/charts/`` (written atomically, checked by digest on reading: a damaged or
+foreign file is a miss and is rewritten), :class:`MemoryCharts` keeps them in this process."""
 
 from __future__ import annotations
 
@@ -33,7 +32,7 @@ import numpy as np
 
 from tbreport.charts.fallbacks import FALLBACKS, FONT_DIR
 from tbreport.model import DataWarning
-from tbreport.read.cache import open_folder, read_checked, write_atomic
+from tbreport.read.cache import code_version, open_folder, read_checked, write_atomic
 
 __all__ = [
     "ChartCache",
@@ -88,7 +87,8 @@ class MemoryCharts:
 
 
 class DiskCharts:
-    """Images as files in ``folder``: MAGIC, the SHA-256 of the rest, the key, the image."""
+    """Images as files in ``folder`` named by their key: MAGIC, the SHA-256 of the rest, the
+    key and a newline, the image."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -98,16 +98,17 @@ class DiskCharts:
         if not path.exists():
             return None
         body = read_checked(path, MAGIC)
-        if body is None or bytes(body[:32]) != bytes.fromhex(key):
-            return None
-        return bytes(body[32:])
+        label = key.encode("ascii") + b"\n"
+        if body is None or bytes(body[: len(label)]) != label:
+            return None  # damaged, or another key's file under this name
+        return bytes(body[len(label) :])
 
     def empty(self) -> bool:
         with os.scandir(self.folder) as entries:
             return not any(e.name.endswith(".img") for e in entries)
 
     def put(self, key: str, image: bytes) -> None:
-        body = bytes.fromhex(key) + image
+        body = key.encode("ascii") + b"\n" + image
         digest = hashlib.sha256(body).digest()
         write_atomic(self.folder, f"{key}.img", [MAGIC, digest, body])
 
@@ -121,13 +122,12 @@ def open_disk_charts(root: Path) -> DiskCharts:
 def _versions() -> bytes:
     from importlib.metadata import PackageNotFoundError, version
 
-    from tbreport import __version__
-
     try:
         mpl = version("matplotlib")
     except PackageNotFoundError:
         mpl = "none"
-    return f"tbreport {__version__} charts {FORMAT} matplotlib {mpl}".encode()
+    code = code_version("charts", "kinds")
+    return f"tbreport {code} charts {FORMAT} matplotlib {mpl}".encode()
 
 
 class _Unhashable(Exception):
@@ -213,7 +213,7 @@ def glyph_key(texts: Sequence[str], font_dir: Path | None) -> str:
     """The key of the missing-glyphs note for ``texts``."""
     h = hashlib.sha256(_versions() + b" glyphs")
     _feed(h, (_fonts(font_dir), list(texts)))
-    return h.hexdigest()
+    return "note-" + h.hexdigest()
 
 
 def note_bytes(note: DataWarning | None) -> bytes:

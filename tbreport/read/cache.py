@@ -16,17 +16,17 @@ keeps one :class:`MemoryCache` across its reads):
   "new", "shrank", "replaced", "damaged", "bad-entry", "uncached"). "shrank" and "replaced"
   mean the file was read again from the start (a serve loop notes those).
 
-An entry is keyed by the file's absolute path and a fingerprint of tbreport's version, this
-module's format and the decode options (``verify_crc``, ``fast``); it holds the file's size,
-modification time (ns), inode and device as read, the bytes consumed (up to the last whole
-record: a truncated tail is not consumed and is decoded again next time), the number of
-records walked, SHA-256 digests of the first and the last block of the consumed bytes, and the
-decoded :class:`~tbreport.read.events.FileData`. A file whose stat equals the entry's is taken
-from the entry without being opened. One whose size grew from the same inode, with both
-digests still matching, decodes from the consumed offset and the two parts are joined; the
-result is the same ``FileData`` a read from the start gives. Anything else is read whole.
-Restart handling (``--restarts``) applies after the cache, to the decoded records, so it is no
-part of the key.
+An entry is keyed by the file's absolute path and a fingerprint of tbreport's version (and a
+digest of the read stage's source), this module's format and the decode options
+(``verify_crc``, ``fast``); it holds the file's size, modification time (ns), inode and device
+as read, the bytes consumed (up to the last whole record: a truncated tail is not consumed and
+is decoded again next time), the number of records walked, SHA-256 digests of the first and the
+last block of the consumed bytes, and the decoded :class:`~tbreport.read.events.FileData`. A
+file whose stat equals the entry's is taken from the entry without being opened. One whose size
+grew from the same inode, with both digests still matching, decodes from the consumed offset
+and the two parts are joined; the result is the same ``FileData`` a read from the start gives.
+Anything else is read whole. Restart handling (``--restarts``) applies after the cache, to the
+decoded records, so it is no part of the key.
 
 A disk entry is ``MAGIC``, the SHA-256 of the rest, a JSON header and raw numpy arrays; it is
 written to a temporary file in the same folder and renamed into place, so concurrent builds
@@ -37,6 +37,7 @@ magic, digest, format, key or array layout makes it a miss ("bad-entry"), and it
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -63,6 +64,7 @@ __all__ = [
     "FileStat",
     "MemoryCache",
     "cache_root",
+    "decode_cache_for",
     "fingerprint",
     "open_disk_cache",
     "open_folder",
@@ -90,11 +92,32 @@ BLOCK = 4096
 MEMORY_ENTRIES = 100_000
 
 
-def fingerprint(verify: bool, fast: bool) -> str:
-    """What decoded data depend on besides the file: tbreport's version and the options."""
-    from tbreport import __version__
+def code_version(*packages: str) -> str:
+    """tbreport's version and a digest of the source of ``packages`` (subpackages of
+    tbreport): a cache made by other code, even an edited checkout, is never taken."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return f"tbreport {__version__} cache {FORMAT} verify={int(verify)} fast={int(fast)}"
+    try:
+        release = version("tbreport")
+    except PackageNotFoundError:
+        release = "unknown"
+    return f"{release}+{_source_digest(packages)}"
+
+
+@functools.cache
+def _source_digest(packages: tuple[str, ...]) -> str:
+    here = Path(__file__).resolve().parent.parent  # the tbreport package
+    h = hashlib.sha256()
+    for package in packages:
+        for path in sorted((here / package).rglob("*.py")):
+            h.update(str(path.relative_to(here)).encode() + b"\0")
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def fingerprint(verify: bool, fast: bool) -> str:
+    """What decoded data depend on besides the file: tbreport's code and the options."""
+    return f"tbreport {code_version('read')} cache {FORMAT} verify={int(verify)} fast={int(fast)}"
 
 
 @dataclass(frozen=True)
@@ -220,6 +243,26 @@ def open_folder(root: Path, name: str) -> Path:
 def open_disk_cache(root: Path) -> DiskCache:
     """The decode cache under ``root``; CacheUnusable when the folder cannot be used."""
     return DiskCache(open_folder(root, "decode"))
+
+
+def unusable_message(root: Path, err: CacheUnusable) -> str:
+    """The ``cache-unusable`` warning's text."""
+    return (
+        f"Cannot use the cache folder '{root}': {err}. Going on without a cache; fix it, pass "
+        "--cache DIR for another folder, or --no-cache."
+    )
+
+
+def decode_cache_for(folder: str | None, off: bool) -> tuple[DecodeCache | None, str | None]:
+    """The disk decode cache of the ``--cache``/``--no-cache`` options, or None and why not
+    (None, None with ``--no-cache``)."""
+    if off:
+        return None, None
+    root = cache_root(folder)
+    try:
+        return open_disk_cache(root), None
+    except CacheUnusable as err:
+        return None, unusable_message(root, err)
 
 
 def write_atomic(folder: Path, name: str, parts: list[bytes | memoryview]) -> bool:
