@@ -346,9 +346,32 @@ _CHUNK = ("tag", "offsets", "indices", "steps", "walls", "sizes", "buckets")
 _DTYPES = {"<i8", "<i4", "<f8", "|u1", "<u8", "<i2", "<u4", "<f4"}
 
 
+#: narrower types a scalar column may be kept in, when it holds its values exactly
+_NARROWER = {
+    "record": ("<i4",),
+    "tag": ("|u1", "<u2"),
+    "step": ("<i4",),
+    "wall": (),
+    "value": ("<f4",),
+    "encoding": (),
+}
+
+
+def _narrow(name: str, array: np.ndarray) -> np.ndarray:
+    """``array`` in the narrowest type of _NARROWER that gives back every value bit for bit
+    (entries of a million points then take about 22 bytes a point rather than 37)."""
+    for dtype in _NARROWER[name]:
+        narrow = array.astype(dtype)
+        if np.array_equal(narrow.astype(array.dtype).view(np.uint8), array.view(np.uint8)):
+            return narrow
+    return array
+
+
 def _encode_entry(entry: Entry) -> list[bytes | memoryview]:
     data = entry.data
-    arrays: list[tuple[str, np.ndarray]] = [(name, getattr(data, name)) for name, _ in _SCALARS]
+    arrays: list[tuple[str, np.ndarray]] = [
+        (name, _narrow(name, np.ascontiguousarray(getattr(data, name)))) for name, _ in _SCALARS
+    ]
     chunks = []
     for i, chunk in enumerate(data.histograms):
         chunks.append({"tags": chunk.tags, "plugin": chunk.plugin})
@@ -427,10 +450,14 @@ def _decode_entry(body: memoryview, key: str) -> Entry | None:
 def _entry_from(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Entry | None:
     scalars = [arrays[name] for name, _ in _SCALARS]
     n = scalars[0].shape[0]
-    if any(a.ndim != 1 or a.shape[0] != n or a.dtype.str != d for a, (_, d) in zip(
-        scalars, _SCALARS, strict=True
-    )):  # fmt: skip
-        return None
+    for i, (name, dtype) in enumerate(_SCALARS):
+        column = scalars[i]
+        if column.ndim != 1 or column.shape[0] != n:
+            return None
+        if column.dtype.str != dtype:
+            if column.dtype.str not in _NARROWER[name]:
+                return None
+            scalars[i] = column.astype(dtype)
     tags = [str(t) for t in header["tags"]]
     if n and (int(scalars[1].min()) < 0 or int(scalars[1].max()) >= len(tags)):
         return None
