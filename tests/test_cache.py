@@ -247,6 +247,22 @@ def test_a_shrunk_or_replaced_file_is_read_again_from_the_start(logdir, tmp_path
     same_value(read_logdir(logdir.path), rewritten)
 
 
+def test_a_file_changed_in_place_is_read_again(logdir):
+    store = MemoryCache()
+    read_logdir(logdir.path, cache=store)
+    path = max(event_files(logdir.path / "run_a"), key=lambda p: p.stat().st_size)
+    size = path.stat().st_size
+    with open(path, "r+b") as fh:  # one byte in the middle, far from both checked blocks
+        fh.seek(size // 2)
+        byte = fh.read(1)
+        fh.seek(size // 2)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    changed = read_logdir(logdir.path, cache=store)
+    assert store.take_outcomes()[str(path)] == "rewritten"
+    assert {"skipped-record", "corrupt-record"} & {w.kind for w in changed.warnings}
+    same_value(read_logdir(logdir.path), changed)
+
+
 def test_memory_caches_for_repeated_renders(logdir, tmp_path):
     caches = Caches.memory()
     options = build_options(tmp_path / "out", logdir.path, jobs=1)

@@ -13,8 +13,9 @@ keeps one :class:`MemoryCache` across its reads):
   under ``ROOT/decode/``.
 - ``store.take_outcomes()`` returns, and forgets, what each read did per file since the last
   call: ``{path: outcome}`` with an outcome of :data:`OUTCOMES` ("unchanged", "appended",
-  "new", "shrank", "replaced", "damaged", "bad-entry", "uncached"). "shrank" and "replaced"
-  mean the file was read again from the start (a serve loop notes those).
+  "new", "shrank", "replaced", "rewritten", "damaged", "bad-entry", "uncached"). "shrank",
+  "replaced" and "rewritten" mean the file was read again from the start (a serve loop notes
+  those).
 
 An entry is keyed by the file's absolute path and a fingerprint of tbreport's version (and a
 digest of the read stage's source), this module's format and the decode options
@@ -77,6 +78,7 @@ OUTCOMES = (
     "new",  # not in the cache: read whole
     "shrank",  # smaller than what was consumed: read again from the start
     "replaced",  # another inode, or the consumed bytes differ: read again from the start
+    "rewritten",  # the same size with another time stamp (changed in place): read whole
     "damaged",  # the entry's file ended in damage, so it cannot resume: read whole
     "bad-entry",  # the entry was corrupt, foreign or from another version: read whole
     "uncached",  # read without the cache (empty file, unreadable)
@@ -647,8 +649,10 @@ def _resume_outcome(entry: Entry, now: FileStat) -> str | None:
     old = entry.stat
     if old is not None and (old.ino, old.dev) != (now.ino, now.dev):
         return "replaced"
-    if now.size < entry.consumed:
+    if now.size < entry.data.size:
         return "shrank"
+    if now.size == entry.data.size:
+        return "rewritten"  # another time stamp and no new bytes: changed in place
     return None
 
 
