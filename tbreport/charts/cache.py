@@ -147,15 +147,18 @@ def _fonts(font_dir: Path | None) -> tuple[object, ...]:
     return tuple(state)
 
 
-def chart_key(element: Any, image_format: str, font_dir: Path | None) -> str | None:
-    """The key of ``element``'s image, or None for an element that is not cached."""
+def chart_key(
+    element: Any, image_format: str, font_dir: Path | None, fonts: tuple[object, ...] | None = None
+) -> str | None:
+    """The key of ``element``'s image, or None for an element that is not cached. ``fonts``:
+    :func:`_fonts` of ``font_dir``, when the caller has it already."""
     from tbreport.registry import get_kind
 
     kind = get_kind(element.kind)
     if not type(kind).__module__.startswith("tbreport."):
         return None  # another package's kind: its drawing code has a version we cannot see
     h = hashlib.sha256(_versions())
-    _feed(h, (image_format, _fonts(font_dir), element.kind))
+    _feed(h, (image_format, _fonts(font_dir) if fonts is None else fonts, element.kind))
     try:
         _feed(h, element)
     except _Unhashable:
@@ -238,5 +241,6 @@ def cached_images(
     """Each element's key and its image from ``cache`` (None where it must be drawn)."""
     if cache is None:
         return [None] * len(elements), [None] * len(elements)
-    keys = [chart_key(e, image_format, font_dir) for e in elements]
+    fonts = _fonts(font_dir)
+    keys = [chart_key(e, image_format, font_dir, fonts) for e in elements]
     return keys, [None if k is None else cache.get(k) for k in keys]
