@@ -46,7 +46,6 @@ import stat as stat_module
 import tempfile
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -753,8 +752,3 @@ def _join(old: FileData, new: FileData, base: int, walked: int) -> FileData:
         blobs=old.blobs + [(t, p, s, w, o + base, i) for t, p, s, w, o, i in new.blobs],
         histograms=old.histograms + [replace(c, offsets=c.offsets + base) for c in new.histograms],
     )
-
-
-def iter_outcomes(outcomes: dict[str, str]) -> Iterator[tuple[str, str]]:
-    """``outcomes`` in a stable order (by path), for messages."""
-    yield from sorted(outcomes.items())
