@@ -45,6 +45,7 @@ import os
 import stat as stat_module
 import tempfile
 import threading
+import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -238,7 +239,24 @@ def open_folder(root: Path, name: str) -> Path:
             raise CacheUnusable(f"'{folder}' is not writable")
     except OSError as err:
         raise CacheUnusable(f"cannot create '{folder}': {err.strerror or err}") from None
+    _remove_stale(folder)
     return folder
+
+
+#: seconds after which a temporary file of ours is left over from a build that was killed
+STALE = 3600
+
+
+def _remove_stale(folder: Path) -> None:
+    """Delete temporary files a killed build left in ``folder`` (a live build's are younger)."""
+    now = time.time()
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".tmp-") and entry.name.endswith(".part"):
+                with contextlib.suppress(OSError):
+                    st = entry.stat(follow_symlinks=False)
+                    if stat_module.S_ISREG(st.st_mode) and now - st.st_mtime > STALE:
+                        os.unlink(entry.path)
 
 
 def open_disk_cache(root: Path) -> DiskCache:
