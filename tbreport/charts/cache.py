@@ -104,8 +104,11 @@ class DiskCharts:
         return bytes(body[len(label) :])
 
     def empty(self) -> bool:
-        with os.scandir(self.folder) as entries:
-            return not any(e.name.endswith(".img") for e in entries)
+        try:
+            with os.scandir(self.folder) as entries:
+                return not any(e.name.endswith(".img") for e in entries)
+        except OSError:  # the folder went away: nothing is kept
+            return True
 
     def put(self, key: str, image: bytes) -> None:
         body = key.encode("ascii") + b"\n" + image

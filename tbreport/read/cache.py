@@ -287,7 +287,10 @@ def decode_cache_for(folder: str | None, off: bool) -> tuple[DecodeCache | None,
 def write_atomic(folder: Path, name: str, parts: list[bytes | memoryview]) -> bool:
     """Write ``parts`` as ``folder/name`` by a temporary file renamed into place; False when
     that failed (a full disk): the cache then just lacks the entry."""
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
+    except OSError:  # the folder went away, or is full
+        return False
     try:
         with os.fdopen(fd, "wb") as fh:
             for part in parts:
@@ -462,7 +465,7 @@ def _decode_entry(body: memoryview, key: str) -> Entry | None:
                 shape
             )
         return _entry_from(header, arrays)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
         return None
 
 
