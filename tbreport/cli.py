@@ -49,13 +49,18 @@ def ls_command(runs_dir: str, as_json: bool, no_verify: bool, **flags) -> None:
     from tbreport.listing import to_json, to_text
     from tbreport.options import make_options
     from tbreport.read import read_logdir
+    from tbreport.read.cache import decode_cache_for
 
     options = make_options(flags, {}, None)
+    cache, problem = decode_cache_for(options.cache, options.no_cache)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
     logdir = read_logdir(
         runs_dir,
         restarts=options.restarts,
         verify_crc=not no_verify,
         executor=options.executor,
+        cache=cache,
     )
     click.echo(to_json(logdir) if as_json else to_text(logdir), nl=not as_json)
 
@@ -78,6 +83,8 @@ def export_command(runs_dir: str | None, config_path: str | None, **flags) -> No
     config, source = find_config(config_path)
     options = make_options({**flags, "runs_dir": runs_dir}, config, source)
     result = export(options)
+    for problem in result.warnings:
+        click.echo(f"warning: {problem}", err=True)
     if result.data is not None:
         click.echo(result.data.decode("utf-8"), nl=False)
     else:

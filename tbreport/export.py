@@ -36,6 +36,8 @@ class ExportResult:
     series: int
     #: the CSV text when no file was given (for stdout), else None
     data: bytes | None
+    #: problems that did not stop the export (a cache folder that cannot be used)
+    warnings: tuple[str, ...] = ()
 
 
 def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
@@ -81,8 +83,13 @@ def export(options: Options) -> ExportResult:
     """Read ``options.runs_dir`` and write its points to ``options.export_file`` (CSV bytes
     returned instead when it is None)."""
     from tbreport.read import read_logdir
+    from tbreport.read.cache import decode_cache_for
 
-    logdir = read_logdir(options.runs_dir, restarts=options.restarts, executor=options.executor)
+    cache, problem = decode_cache_for(options.cache, options.no_cache)
+    warnings = (problem,) if problem else ()
+    logdir = read_logdir(
+        options.runs_dir, restarts=options.restarts, executor=options.executor, cache=cache
+    )
     cols = scalar_points(logdir, options)
     series = cols.pop("_series")
     points = len(cols["step"])
@@ -93,7 +100,7 @@ def export(options: Options) -> ExportResult:
         )
     target = options.export_file
     if target is None:
-        return ExportResult(points, series, to_csv(cols))
+        return ExportResult(points, series, to_csv(cols), warnings)
     suffix = Path(target).suffix.lower()
     data = {".csv": to_csv, ".jsonl": to_jsonl, ".parquet": to_parquet}[suffix](cols)
     from tbreport.output import OutputFile, write_files
@@ -105,7 +112,7 @@ def export(options: Options) -> ExportResult:
         manifest_key=f"export:{path.name}",
         force=options.force,
     )
-    return ExportResult(points, series, None)
+    return ExportResult(points, series, None, warnings)
 
 
 def _number(value: float) -> str:

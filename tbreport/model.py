@@ -67,6 +67,8 @@ class WarningKind(str, Enum):
     MISSING_GLYPHS = "missing-glyphs"
     # a --source post
     SOURCE_NO_MATCH = "source-no-match"
+    # building: the cache folder (--cache) cannot be used; the build goes on without it
+    CACHE_UNUSABLE = "cache-unusable"
     # publishing a site folder
     SYMLINK_OUTSIDE_SITE = "symlink-outside-site"
     SYMLINK_TO_FOLDER = "symlink-to-folder"

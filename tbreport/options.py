@@ -475,6 +475,22 @@ class Options:
         flag="--interactive",
         type="flag",
     )
+    cache: str | None = _opt(
+        None,
+        "cache folder: decoded event files (a file that grew decodes only its new bytes) and "
+        "chart images, so an unchanged rebuild reads and draws nothing; made with mode 0700",
+        flag="--cache",
+        metavar="DIR",
+        default_text="`$XDG_CACHE_HOME/tbreport`, else `~/.cache/tbreport`",
+        commands=("build", "ls", "export"),
+    )
+    no_cache: bool = _opt(
+        False,
+        "neither read nor write the cache folder",
+        flag="--no-cache",
+        type="flag",
+        commands=("build", "ls", "export"),
+    )
     jobs: int | None = _opt(
         None,
         "chart-drawing processes",

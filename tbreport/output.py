@@ -282,8 +282,9 @@ def read_manifest(out: Path, dir_fd: int | None = None) -> dict[str, dict[str, s
         ) from None
 
 
-def _check(tree: _Tree, f: OutputFile, recorded: dict[str, str], force: bool) -> bool:
-    """Whether to write ``f``; OutputError when its target must not be replaced."""
+def _check(tree: _Tree, f: OutputFile, recorded: dict[str, str], force: bool) -> bool | None:
+    """Whether to write ``f`` (None: it is there already, byte for byte); OutputError when its
+    target must not be replaced."""
     rel = _safe_relpath(f.path)
     target = tree.out / rel
     with _about(target):
@@ -300,7 +301,7 @@ def _check(tree: _Tree, f: OutputFile, recorded: dict[str, str], force: bool) ->
             )
         digest = _sha256(_read(folder, rel.name))
     if digest == _sha256(f.data):
-        return True  # identical content: adopting it loses nothing
+        return None  # identical content: adopting it loses nothing, rewriting it gains nothing
     if f.path not in recorded:
         raise OutputError(
             f"'{target}' exists and was not written by tbreport; not overwriting it. "
@@ -315,10 +316,19 @@ def _check(tree: _Tree, f: OutputFile, recorded: dict[str, str], force: bool) ->
     return True
 
 
+def _current(tree: _Tree, name: str) -> bytes | None:
+    """The bytes of the regular file ``name`` at the top of the output folder, if there is one."""
+    st = _lstat(tree.root, name)
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return None
+    return _read(tree.root, name)
+
+
 def write_files(
     out: Path, files: Iterable[OutputFile], manifest_key: str = "report", *, force: bool = False
 ) -> list[str]:
     """Write ``files`` into ``out``; return the paths written (scaffolding skipped if present).
+    A file already there byte for byte counts as written but is not touched.
 
     ``manifest_key`` names this build in the manifest: a rebuild with the same key removes the
     files it no longer writes; other reports in the same folder (posts of one blog) stay.
@@ -330,7 +340,10 @@ def write_files(
     with _opened(out) as tree:
         manifest = read_manifest(out, tree.root)
         recorded = {path: digest for paths in manifest.values() for path, digest in paths.items()}
-        plan = [f for f in files if _check(tree, f, recorded, force)]
+        checked = [(f, _check(tree, f, recorded, force)) for f in files]
+        plan = [f for f, write in checked if write is not False]
+        # a file already there byte for byte is left as it is (its time stamp too)
+        changed = [f for f, write in checked if write]
         owned = {f.path: _sha256(f.data) for f in files if not f.scaffold}
         previous = manifest.get(manifest_key, {})
         manifest[manifest_key] = dict(sorted(owned.items()))
@@ -338,17 +351,20 @@ def write_files(
             if key != manifest_key:  # a path now written by this build is no longer the other's
                 manifest[key] = {k: v for k, v in manifest[key].items() if k not in owned}
         data = {"tool": "tbreport", "reports": {k: v for k, v in sorted(manifest.items()) if v}}
-        staged = [tree.stage(PurePosixPath(f.path), f.data) for f in plan]
+        staged = [tree.stage(PurePosixPath(f.path), f.data) for f in changed]
         # staged before anything is replaced, so a full disk stops the build with nothing lost
-        text = json.dumps(data, indent=1, sort_keys=True) + "\n"
-        staged_manifest = tree.stage(PurePosixPath(MANIFEST), text.encode("utf-8"))
+        text = (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8")
+        staged_manifest = None
+        if _current(tree, MANIFEST) != text:
+            staged_manifest = tree.stage(PurePosixPath(MANIFEST), text)
         for entry in staged:
             tree.rename(entry)
         for path, digest in previous.items():
             if path not in owned:
                 with _about(out / path):
                     tree.remove(path, digest)
-        tree.rename(staged_manifest)
+        if staged_manifest is not None:
+            tree.rename(staged_manifest)
     return [f.path for f in plan]
 
 

@@ -2,30 +2,44 @@
 
 ``build(options)`` is what ``tbreport build`` runs: nothing is written until every file of the
 build has been rendered in memory, and a gated regression raises after the report is written.
+Both read event files and draw charts through :class:`Caches`: the disk cache that the options
+name (``--cache``, ``--no-cache``) unless the caller passes its own (``Caches.memory()`` for a
+process that renders again and again).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tbreport.charts import ChartPool
+from tbreport.charts.cache import ChartCache, MemoryCharts, open_disk_charts
 from tbreport.errors import StrictModeError, TbreportError
 from tbreport.formats import Artifacts, FutureDateError, Rendered
 from tbreport.model import WARNING, DataWarning, Logdir, Report
 from tbreport.options import Options
+from tbreport.read.cache import (
+    CacheUnusable,
+    DecodeCache,
+    MemoryCache,
+    cache_root,
+    open_disk_cache,
+    unusable_message,
+)
 from tbreport.registry import get_format, get_kind
 
 __all__ = [
     "BuildResult",
+    "Caches",
     "FutureDateError",
     "RegressionError",
     "Rendering",
     "build",
     "draft",
+    "open_caches",
     "render",
 ]
 
@@ -44,6 +58,11 @@ class BuildResult:
     warnings: tuple[DataWarning, ...]
     #: Markdown output: the details dropped to fit the size cap, in order
     shortened: tuple[str, ...] = ()
+    #: charts drawn by this build, and charts whose image came from the cache
+    drawn: int = 0
+    reused: int = 0
+    #: what the read did per event file, with a cache (tbreport.read.cache.OUTCOMES)
+    read_outcomes: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """What ``build --json`` prints (docs/json.md); stable keys."""
@@ -94,12 +113,48 @@ class RegressionError(TbreportError):
 
 
 @dataclass(frozen=True)
+class Caches:
+    """Where decoded event files and chart images are kept between builds (None: nowhere),
+    and why the cache folder could not be used."""
+
+    decode: DecodeCache | None = None
+    charts: ChartCache | None = None
+    warnings: tuple[DataWarning, ...] = ()
+
+    @classmethod
+    def memory(cls) -> Caches:
+        """Caches held in this process: keep one across renders of a long-running process."""
+        return cls(MemoryCache(), MemoryCharts())
+
+
+def open_caches(options: Options) -> Caches:
+    """The disk caches the options name (none with ``--no-cache``); a cache folder that
+    cannot be used gives a ``cache-unusable`` warning and no cache."""
+    if options.no_cache:
+        return Caches()
+    root = cache_root(options.cache)
+    try:
+        return Caches(open_disk_cache(root), open_disk_charts(root))
+    except CacheUnusable as err:
+        return Caches(
+            warnings=(DataWarning("cache-unusable", unusable_message(root, err), path=str(root)),)
+        )
+
+
+@dataclass(frozen=True)
 class Rendering:
     """A build held in memory: the report, what the charts stage made, the rendered files."""
 
     report: Report
     artifacts: Artifacts
     rendered: Rendered
+    #: what the read did per event file (:data:`tbreport.read.cache.OUTCOMES`), with a cache
+    read_outcomes: dict[str, str] = field(default_factory=dict)
+    #: charts drawn, and charts whose image came from the cache
+    drawn: int = 0
+    reused: int = 0
+    #: problems with the caches (not part of the report)
+    warnings: tuple[DataWarning, ...] = ()
 
 
 def render(
@@ -107,11 +162,14 @@ def render(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     logdir: Logdir | None = None,
+    caches: Caches | None = None,
 ) -> Rendering:
     """Every stage but the writing: what ``build`` writes, and what a notebook shows.
 
-    ``logdir``: ``options.runs_dir`` already read (``tbreport serve`` reads it itself, to keep
-    its decode cache and hold back a running writer's half-written last record)."""
+    ``logdir``: ``options.runs_dir`` already read (``tbreport serve`` reads it itself, through
+    its memory cache, to hold back a running writer's half-written last record).
+    ``caches``: where decoded files and images are kept; by default the options' disk cache.
+    """
     from tbreport.read import read_logdir
     from tbreport.report import build_report, with_baseline
     from tbreport.source import read_source
@@ -120,11 +178,25 @@ def render(
     needs = fmt.needs(options)
     # a --source post is checked before any event file is read
     source = read_source(options.source) if options.source else None
-    with ChartPool(options.jobs, options.image_format, warm="images" in needs) as pool:
+    if caches is None:
+        caches = open_caches(options)
+    images = "images" in needs
+    with ChartPool(
+        options.jobs, options.image_format,
+        warm=images and (caches.charts is None or caches.charts.empty()),
+        cache=caches.charts,
+    ) as pool:  # fmt: skip
+        outcomes: dict[str, str] = {}
         if logdir is None:
             logdir = read_logdir(
-                options.runs_dir, restarts=options.restarts, executor=options.executor
+                options.runs_dir,
+                restarts=options.restarts,
+                executor=options.executor,
+                cache=caches.decode,
             )
+            outcomes = caches.decode.take_outcomes() if caches.decode is not None else {}
+        if images and (not outcomes or any(o != "unchanged" for o in outcomes.values())):
+            pool.start_warm()  # new data: charts will be drawn, so matplotlib is needed
         logdir, baseline, pairs = with_baseline(logdir, options)
         report = build_report(logdir, options, now=now, baseline=baseline, pairs=pairs)
         _check_strict(report, options)
@@ -146,7 +218,15 @@ def render(
         artifacts = _artifacts(report, needs, pool, progress)
         if "images" in needs:
             report = _glyph_note(report, pool)
-    return Rendering(report, artifacts, fmt.render(report, options, artifacts))
+    return Rendering(
+        report,
+        artifacts,
+        fmt.render(report, options, artifacts),
+        read_outcomes=outcomes,
+        drawn=pool.drawn,
+        reused=pool.reused,
+        warnings=caches.warnings,
+    )
 
 
 def draft(options: Options, now: dt.datetime | None = None) -> str:
@@ -179,8 +259,11 @@ def build(
         format=options.format,
         written=tuple(written),
         main=rendered.files[0].path,
-        warnings=report.warnings,
+        warnings=(*report.warnings, *done.warnings),
         shortened=rendered.shortened,
+        drawn=done.drawn,
+        reused=done.reused,
+        read_outcomes=done.read_outcomes,
     )
     if options.fail_on_regression:
         message = check_regressions(report)

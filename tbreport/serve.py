@@ -34,6 +34,7 @@ from tbreport.formats.preview import (
 )
 from tbreport.model import DataWarning, Logdir, Report
 from tbreport.options import Options
+from tbreport.pipeline import Caches
 
 #: seconds a file may end in a partial record before the preview says so: a running writer
 #: finishes its record within milliseconds, a writer that died mid-record never does
@@ -140,12 +141,21 @@ class _Tails:
         return tuple(kept), tuple(held), retry
 
 
+#: read-cache outcomes that mean a file was read again from the start, as the terminal says it
+AGAIN = {
+    "shrank": "the file shrank",
+    "replaced": "the file was replaced",
+    "rewritten": "the file was rewritten in place",
+}
+
+
 class Server:
     """The preview server of one logdir. ``start()`` binds and returns the URL; ``run()``
     builds, then watches and rebuilds until ``close()`` (or Ctrl-C).
 
-    ``cache``: a per-process decode cache handed to every read of the logdir (see
-    ``_read``), so a rebuild decodes only the bytes appended since the last one.
+    ``caches``: the decode and chart caches kept in this process across rebuilds (by default
+    :meth:`Caches.memory`, none with ``--no-cache``), so a rebuild decodes only the bytes
+    appended since the last one and redraws only the charts whose data changed.
     """
 
     def __init__(
@@ -154,7 +164,7 @@ class Server:
         *,
         write: bool = False,
         log: Callable[[str], None] = lambda message: None,
-        cache: object | None = None,
+        caches: Caches | None = None,
         settle: float = SETTLE,
         reload: Callable[[], Options] | None = None,
         files: Iterable[str] = (),
@@ -179,7 +189,9 @@ class Server:
         self.files = tuple(Path(f).resolve() for f in files)
         self.write = write
         self.log = log
-        self.cache = cache
+        if caches is None:
+            caches = Caches() if options.no_cache else Caches.memory()
+        self.caches = caches
         self.settle = settle
         self._token = secrets.token_hex(4)  # a restarted server's pages reload too
         self._generation = 0
@@ -323,14 +335,20 @@ class Server:
     # --- building -----------------------------------------------------------------------
 
     def _read(self, options: Options) -> Logdir:
-        """The logdir, read. The decode cache plugs in here: ``read_logdir(..., cache=...)``
-        keeps each file's read position and partial series between rebuilds."""
+        """The logdir, read through the memory cache: each file's read position and partial
+        series are kept between rebuilds; a file that shrank or was replaced is read again
+        from the start, and the terminal says so."""
         from tbreport.read import read_logdir
 
-        extra: dict[str, Any] = {} if self.cache is None else {"cache": self.cache}
-        return read_logdir(
-            options.runs_dir, restarts=options.restarts, executor=options.executor, **extra
+        decode = self.caches.decode
+        logdir = read_logdir(
+            options.runs_dir, restarts=options.restarts, executor=options.executor, cache=decode
         )
+        if decode is not None:
+            for path, outcome in sorted(decode.take_outcomes().items()):
+                if outcome in AGAIN:
+                    self.log(f"{path}: {AGAIN[outcome]}; read again from the start")
+        return logdir
 
     def rebuild(self) -> Snapshot:
         """Read and render once more; publish the new pages (or the error on the old ones)."""
@@ -347,7 +365,7 @@ class Server:
             shown, held, self._retry = self._tails.hold_back(
                 logdir.warnings, time.monotonic(), self.settle
             )
-            done = render(options, logdir=replace(logdir, warnings=shown))
+            done = render(options, logdir=replace(logdir, warnings=shown), caches=self.caches)
             files = served_files(done.report, options, done.rendered)
         except TbreportError as err:
             return self._failed(err.format_message())
@@ -507,14 +525,14 @@ def serve(
     *,
     write: bool,
     log: Callable[[str], None],
-    cache: object | None = None,
+    caches: Caches | None = None,
     reload: Callable[[], Options] | None = None,
     files: Iterable[str] = (),
 ) -> None:
     """``tbreport serve``: start, print the URL, rebuild on changes until Ctrl-C.
     ``reload`` and ``files``: see :class:`Server`."""
     require_watchfiles()
-    server = Server(options, write=write, log=log, cache=cache, reload=reload, files=files)
+    server = Server(options, write=write, log=log, caches=caches, reload=reload, files=files)
     url = server.start()
     where = f", writing to {options.out}" if write else ""
     watched = [*server.watched(), *server.watched_files()]

@@ -39,6 +39,13 @@ def frame_record(data: bytes) -> bytes:
     )
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_folder(tmp_path_factory, monkeypatch):
+    """Each test builds with a cache folder of its own (cold, as a first build), never the
+    user's ~/.cache/tbreport; tests of the cache pass --cache or set XDG_CACHE_HOME."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def torch_writer(tmp_path):
     """Factory for real torch SummaryWriters under tmp_path."""

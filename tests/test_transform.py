@@ -760,3 +760,26 @@ def test_best_of_without_values() -> None:
     assert best_of({}, "max") is None
     with pytest.raises(ValueError):
         best_of({"a": _summary(1.0, 1.0)}, "lower")
+
+
+@pytest.mark.parametrize("weight", [0.6, 0.0, 0.5, 0.95, 0.999, 1e-12, 1.0])
+def test_smooth_many_is_smooth_of_each_bit_for_bit(weight):
+    """The batched recurrence gives the same doubles as smoothing each series alone: series of
+    every length (past the sequential limit too), with NaN and inf, constant, float32."""
+    from tbreport.kinds.scalars.transform import _SEQUENTIAL_MAX, smooth_many
+
+    rng = np.random.RandomState(7)
+    lengths = [0, 1, 2, 3, 17, 300, 4000, _SEQUENTIAL_MAX, _SEQUENTIAL_MAX + 1]
+    series = []
+    for i in range(40):
+        n = lengths[i % len(lengths)] if i % 5 else int(rng.randint(0, 50))
+        x = rng.randn(n) * 10.0 ** rng.uniform(-4, 4, n)
+        if n and i % 3 == 0:
+            x[rng.randint(0, n, 1 + n // 8)] = rng.choice([np.nan, np.inf, -np.inf])
+        if i % 11 == 0:
+            x[:] = 2.5
+        series.append(x.astype(np.float32) if i % 7 == 0 else x)
+    got = smooth_many(series, weight)
+    for values, batched in zip(series, got, strict=True):
+        alone = smooth(values, weight)
+        assert batched.dtype == alone.dtype and batched.tobytes() == alone.tobytes()

@@ -4,7 +4,9 @@
 imports matplotlib on a thread of its own while the logdir is read (the import takes most of a
 second), joins it before starting workers, and forks them so they inherit the import. Each
 element is drawn by its kind (``tbreport.kinds``) with a :class:`~tbreport.charts.figure.Painter`
-that reuses figures. This module itself does not import matplotlib.
+that reuses figures. With a chart cache (:mod:`tbreport.charts.cache`) an element whose image
+is kept is not drawn again; ``drawn`` and ``reused`` count what the pool did. This module itself
+does not import matplotlib.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from tbreport.charts.cache import ChartCache
     from tbreport.charts.figure import Painter
     from tbreport.model import DataWarning
 
@@ -50,6 +53,7 @@ class ChartPool:
         image_format: str = "png",
         warm: bool = True,
         font_dir: Path | None = None,
+        cache: ChartCache | None = None,
     ) -> None:
         if jobs is not None and jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -59,18 +63,28 @@ class ChartPool:
         self.warm = warm
         #: where the fallback fonts are (None: Debian's /usr/share/fonts)
         self.font_dir = font_dir
+        #: images kept between builds (None: every element is drawn)
+        self.cache = cache
+        #: elements drawn, and elements whose image came from the cache, so far
+        self.drawn = 0
+        self.reused = 0
         self._warm: threading.Thread | None = None
         self._painter: Painter | None = None
 
     def __enter__(self) -> ChartPool:
-        if not self.warm:
-            return self
+        if self.warm:
+            self.start_warm()
+        return self
+
+    def start_warm(self) -> None:
+        """Import matplotlib on a thread of its own now (once), ahead of drawing."""
+        if self._warm is not None or "tbreport.charts.figure" in sys.modules:
+            return
         # numpy releases the GIL while the logdir is read: the import overlaps it
         self._warm = threading.Thread(
             target=importlib.import_module, args=("tbreport.charts.figure",), daemon=True
         )
         self._warm.start()
-        return self
 
     def __exit__(
         self,
@@ -88,10 +102,23 @@ class ChartPool:
 
     def missing_glyphs(self, texts: Iterable[str]) -> DataWarning | None:
         """The note for characters of ``texts`` that the chart fonts cannot draw, if any."""
+        key = None
+        if self.cache is not None:
+            from tbreport.charts.cache import glyph_key, note_bytes, note_from
+
+            texts = list(texts)
+            key = glyph_key(texts, self.font_dir)
+            raw = self.cache.get(key)
+            kept = "bad" if raw is None else note_from(raw)
+            if not isinstance(kept, str):
+                return kept
         self._join()
         from tbreport.charts.fonts import FONT_DIR, missing_glyphs
 
-        return missing_glyphs(texts, self.font_dir or FONT_DIR)
+        note = missing_glyphs(texts, self.font_dir or FONT_DIR)
+        if key is not None and self.cache is not None:
+            self.cache.put(key, note_bytes(note))
+        return note
 
     def _join(self) -> None:
         if self._warm is not None:
@@ -106,11 +133,34 @@ class ChartPool:
     ) -> list[bytes]:
         """Every element's image. ``progress(done, total)`` is called here as they complete;
         ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool)."""
+        from tbreport.charts.cache import cached_images
+
+        elements = list(elements)
+        keys, images = cached_images(self.cache, elements, self.image_format, self.font_dir)
+        missing = [i for i, image in enumerate(images) if image is None]
+        self.reused += len(elements) - len(missing)
+        if missing:
+            drawn = self._draw([elements[i] for i in missing], progress, meanwhile)
+            self.drawn += len(drawn)
+            for i, image in zip(missing, drawn, strict=True):
+                images[i] = image
+                key = keys[i]
+                if key is not None and self.cache is not None:
+                    self.cache.put(key, image)
+        elif meanwhile is not None:
+            meanwhile()
+        return [image for image in images if image is not None]
+
+    def _draw(
+        self,
+        elements: list[Any],
+        progress: Progress | None = None,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> list[bytes]:
         self._join()
         from tbreport.charts.figure import check_format
 
         check_format(self.image_format)
-        elements = list(elements)
         total = len(elements)
         workers = min(self.jobs or _usable_cpus(), total)
         if workers <= 1 or total < MIN_PARALLEL:

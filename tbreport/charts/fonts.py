@@ -7,48 +7,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from matplotlib.font_manager import FontProperties, findfont, fontManager
 from matplotlib.ft2font import FT2Font
 
+from tbreport.charts.fallbacks import FALLBACKS, FONT, FONT_DIR, Fallback
 from tbreport.model import NOTE, DataWarning, WarningKind
 from tbreport.names import strip_bidi
 
 __all__ = ["FALLBACKS", "FONT", "FONT_DIR", "Fallback", "fallback_families", "missing_glyphs"]
-
-#: the first font of every chart, bundled with matplotlib
-FONT = "DejaVu Sans"
-#: where Debian's font packages put their files
-FONT_DIR = Path("/usr/share/fonts")
-
-
-@dataclass(frozen=True)
-class Fallback:
-    family: str
-    #: the font file, relative to the fonts folder
-    file: str
-    #: the Debian package that installs it
-    package: str
-
-
-# In this order after DejaVu Sans, for characters it has no glyph for. Emoji come from Symbola's
-# outlines: matplotlib (FreeType, Agg) cannot draw Noto Color Emoji's bitmap glyphs.
-FALLBACKS: tuple[Fallback, ...] = (
-    Fallback("Noto Sans", "truetype/noto/NotoSans-Regular.ttf", "fonts-noto-core"),
-    Fallback("Noto Sans Arabic", "truetype/noto/NotoSansArabic-Regular.ttf", "fonts-noto-core"),
-    Fallback("Noto Sans Hebrew", "truetype/noto/NotoSansHebrew-Regular.ttf", "fonts-noto-core"),
-    Fallback(
-        "Noto Sans Devanagari", "truetype/noto/NotoSansDevanagari-Regular.ttf", "fonts-noto-core"
-    ),
-    Fallback("Noto Sans Thai", "truetype/noto/NotoSansThai-Regular.ttf", "fonts-noto-core"),
-    Fallback("Noto Sans CJK JP", "opentype/noto/NotoSansCJK-Regular.ttc", "fonts-noto-cjk"),
-    Fallback("Noto Sans Symbols", "truetype/noto/NotoSansSymbols-Regular.ttf", "fonts-noto-core"),
-    Fallback("Noto Sans Symbols2", "truetype/noto/NotoSansSymbols2-Regular.ttf", "fonts-noto-core"),
-    Fallback("Symbola", "truetype/ancient-scripts/Symbola_hint.ttf", "fonts-symbola"),
-)
 
 
 class _RegularOnly(logging.Filter):

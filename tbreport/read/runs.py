@@ -26,6 +26,7 @@ from tbreport.model import (
     TagRecords,
     wall_time_ok,
 )
+from tbreport.read.cache import CachedReader, DecodeCache
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.events import SIMPLE, ByTag, FileData, read_file, read_segments
 from tbreport.read.executor import Executor
@@ -54,6 +55,7 @@ def read_logdir(
     verify_crc: bool = True,
     fast: bool = True,
     executor: str | None = None,
+    cache: DecodeCache | None = None,
 ) -> Logdir:
     """Read every run under ``path`` (a folder, or an fsspec URL such as ``s3://bucket/runs``).
 
@@ -63,14 +65,19 @@ def read_logdir(
     same step and value) as ``"duplicate"`` notes rather than restarts. ``verify_crc=False``
     skips data checksums. ``fast=False`` decodes every record with protobufs (slower; the
     reference for tests). ``executor``: ``"dask://HOST:PORT"`` reads the runs on the workers of
-    that Dask scheduler; local threads by default.
+    that Dask scheduler; local threads by default. ``cache``: where decoded files are kept
+    between reads (:mod:`tbreport.read.cache`); used for local files read by local threads.
     """
     if restarts not in RESTART_MODES:
         raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")
     remote = open_remote(os.fspath(path)) if is_url(path) else None
     run_dirs, warnings = discover_runs(path, remote)
     runs = []
-    task = partial(read_runs, remote=remote, restarts=restarts, verify_crc=verify_crc, fast=fast)
+    if remote is not None or (executor or "threads") != "threads":
+        cache = None  # a store of this process, for files it reads itself
+    task = partial(
+        read_runs, remote=remote, restarts=restarts, verify_crc=verify_crc, fast=fast, cache=cache
+    )
     with Executor(executor) as pool:
         chunks = _chunks(run_dirs, pool.workers * _TASKS_PER_WORKER)
         results = pool.map(task, chunks)
@@ -115,17 +122,25 @@ def read_runs(
     restarts: str = "replace",
     verify_crc: bool = True,
     fast: bool = True,
+    cache: DecodeCache | None = None,
 ) -> list[tuple[Run, list[DataWarning]]]:
     """Read several runs: their small files decoded together in one pass, large ones alone.
 
     This is one task of a read (on a local thread or a Dask worker): files in, runs out.
+    With a ``cache``, files it holds are taken from it and the others stored in it.
     """
     got: dict[str, FileData | OSError] = {}
+    reader = None if cache is None else CachedReader(cache, verify_crc, fast)
+    if reader is not None:
+        for path in (p for r in run_dirs for p in r.files):
+            hit = reader.lookup(path)
+            if hit is not None:
+                got[path] = hit
     small = [
         (path, size)
         for r in run_dirs
         for path, size in zip(r.files, r.sizes or [SMALL_FILE + 1] * len(r.files), strict=True)
-        if 0 < size <= SMALL_FILE
+        if 0 < size <= SMALL_FILE and path not in got
     ]
     if small:
         paths, sizes = zip(*small, strict=True)
@@ -134,6 +149,10 @@ def read_runs(
         for path in r.files:
             if path not in got:
                 got[path] = _read_large(remote, path, verify_crc, fast)
+    if reader is not None:
+        for path, data in got.items():
+            if not isinstance(data, OSError):
+                reader.store(path, data)
     return [_assemble_run(r, [got[p] for p in r.files], restarts) for r in run_dirs]
 
 

@@ -19,6 +19,7 @@ from tbreport.kinds.scalars.transform import (
     padded_range,
     series_summary,
     smooth,
+    smooth_many,
     thin,
 )
 from tbreport.model import Chart, FinalValue, FinalValues, Line, Run, Series, wall_time_ok
@@ -49,6 +50,7 @@ def elements(ctx: KindContext) -> list[Chart | FinalValues]:
     overrides = dict(options.directions) if options.directions else None
     log_pattern = re.compile(options.log_y) if options.log_y else None
     tags = [tag for tag in ctx.tags if any(tag in run.scalars for run in ctx.runs)]
+    smoothed = None if ctx.groups else _smoothed(tags, ctx.runs, options.smoothing)
     out: list[Chart | FinalValues] = []
     for tag in tags:
         if all(len(run.scalars[tag]) <= 1 for run in ctx.runs if tag in run.scalars):
@@ -62,14 +64,32 @@ def elements(ctx: KindContext) -> list[Chart | FinalValues]:
             out.append(replace(grouped, color_scale=ctx.color_scale))
             continue
         chart = _build_chart(
-            tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern, ctx.baseline
-        )
+            tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern,
+            ctx.baseline, smoothed,
+        )  # fmt: skip
         lines = tuple(
             replace(line, style=ctx.styles.get(line.run, "solid"), trial=ctx.trial_of.get(line.run))
             for line in chart.lines
         )
         out.append(replace(chart, lines=lines, color_scale=ctx.color_scale))
     return out
+
+
+def _smoothed(
+    tags: Sequence[str], runs: Sequence[Run], weight: float
+) -> dict[tuple[str, str], np.ndarray] | None:
+    """Every charted series smoothed at once (the same values as one by one, faster)."""
+    if weight <= 0:
+        return None
+    keys = [
+        (run.name, tag)
+        for tag in tags
+        for run in runs
+        if tag in run.scalars and len(run.scalars[tag]) > 1
+    ]
+    found = {run.name: run for run in runs}
+    values = [found[name].scalars[tag].values for name, tag in keys]
+    return dict(zip(keys, smooth_many(values, weight), strict=True))
 
 
 def _final_values(tag: str, ctx: KindContext, overrides: dict[str, str] | None) -> FinalValues:
@@ -97,6 +117,7 @@ def _build_chart(
     overrides: dict[str, str] | None,
     log_pattern: re.Pattern[str] | None,
     baseline: frozenset[str] = frozenset(),
+    presmoothed: Mapping[tuple[str, str], np.ndarray] | None = None,
 ) -> Chart:
     lines = []
     summaries = {}
@@ -110,7 +131,12 @@ def _build_chart(
             continue
         x = x_values(series, options.x_axis)
         values = series.values
-        smoothed = smooth(values, options.smoothing) if options.smoothing > 0 else None
+        if options.smoothing <= 0:
+            smoothed = None
+        elif presmoothed is not None and (run.name, tag) in presmoothed:
+            smoothed = presmoothed[run.name, tag]
+        else:
+            smoothed = smooth(values, options.smoothing)
         # smoothed over the full series, like the statistics; only the drawing skips points
         placed = np.flatnonzero(np.isfinite(x))
         undated += len(series) - placed.size

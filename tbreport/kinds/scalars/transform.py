@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -41,6 +41,75 @@ def smooth(values: np.ndarray, weight: float) -> np.ndarray:
         return out
     out[finite] = _debiased_ema(out[finite], w)
     return out
+
+
+def smooth_many(series: Sequence[np.ndarray], weight: float) -> list[np.ndarray]:
+    """``[smooth(values, weight) for values in series]``, bit for bit, faster for many series.
+
+    The recurrence of series short enough for :func:`_sequential_ema` runs down all of them at
+    once (one numpy step per point index rather than one Python step per point): the same
+    multiplications and additions on the same doubles, so the same results.
+    """
+    w = _clamp_weight(weight)
+    out: list[np.ndarray] = []
+    batch: list[tuple[int, np.ndarray, np.ndarray]] = []  # (series, finite mask, finite values)
+    for values in series:
+        one = np.array(values, dtype=np.float64)
+        if one.ndim != 1:
+            raise ValueError(f"smooth expects a 1-D array, got shape {one.shape}")
+        out.append(one)
+        if w <= 0.0 or w == 1.0 or one.size == 0 or bool(np.all(one == one[0])):
+            out[-1] = smooth(one, w)
+            continue
+        finite = np.isfinite(one)
+        count = int(np.count_nonzero(finite))
+        if count == 0 or count > _SEQUENTIAL_MAX:
+            out[-1] = smooth(one, w)
+            continue
+        batch.append((len(out) - 1, finite, one[finite]))
+    if len(batch) < _MIN_BATCH:
+        for i, finite, x in batch:
+            out[i][finite] = _debiased_ema(x, w)
+        return out
+    # longest first: at point index k the series still running are the first ones, so each
+    # step of the recurrence works on one leading slice
+    batch.sort(key=lambda item: -item[2].size)
+    for lo in range(0, len(batch), _BATCH_SERIES):
+        part = batch[lo : lo + _BATCH_SERIES]
+        for (i, finite, _), smoothed in zip(
+            part, _batched_ema([x for _, _, x in part], w), strict=True
+        ):
+            out[i][finite] = smoothed
+    return out
+
+
+#: fewest series worth smoothing together (fewer: one by one is as fast)
+_MIN_BATCH = 8
+#: series smoothed together at most (bounds the padded block: columns x longest series)
+_BATCH_SERIES = 512
+
+
+def _batched_ema(xs: list[np.ndarray], w: float) -> list[np.ndarray]:
+    """:func:`_sequential_ema` of each of ``xs`` (longest first), run side by side."""
+    lengths = np.array([x.size for x in xs])
+    longest = int(lengths[0])
+    block = np.zeros((longest, len(xs)), dtype=np.float64)
+    for j, x in enumerate(xs):
+        block[: x.size, j] = x
+    # running[k]: how many series have a point at index k (a leading slice, longest first)
+    running = np.searchsorted(-lengths, -np.arange(1, longest + 1), side="right")
+    # row k becomes (1 - w) * y_k + w * row_{k-1}: TensorBoard's `w * last + (1 - w) * y`,
+    # the same two products and one sum (both commute exactly), in place
+    block *= 1.0 - w
+    carry = np.zeros(len(xs), dtype=np.float64)
+    previous = carry
+    for k, n in enumerate(running.tolist()):
+        np.multiply(previous[:n], w, out=carry[:n])
+        row = block[k, :n]
+        row += carry[:n]
+        previous = block[k]
+    debias = _debias(w, longest)
+    return [block[: x.size, j] / debias[: x.size] for j, x in enumerate(xs)]
 
 
 def _clamp_weight(weight: float) -> float:
