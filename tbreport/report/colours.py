@@ -174,18 +174,25 @@ def distinct(
     used: set[tuple[str, str]] = set()
     out_colors: dict[str, str] = {}
     styles: dict[str, str] = {}
+    #: per base colour, the first (shade, style) step not yet known to be taken: a sweep of
+    #: thousands of runs on a few hundred ramp colours does not search from the start each time
+    start: dict[str, int] = {}
     for name in order:
         base = colors[name]
         # a bounded search: 4 styles x 64 shades is more than any legend shows apart
-        for k in range(len(_STYLES) * 64):
+        limit = len(_STYLES) * 64
+        k = min(start.get(base, 0), limit - 1)
+        while True:
             shade, style = divmod(k, len(_STYLES))
             color = base
             if shade:
                 amount = min(0.06 * ((shade + 1) // 2), 0.9)
                 color = _mix(base, 255 if shade % 2 else 0, amount)
-            if (color, _STYLES[style]) not in used:
+            if (color, _STYLES[style]) not in used or k == limit - 1:
                 break
+            k += 1
         used.add((color, _STYLES[style]))
+        start[base] = k + 1
         out_colors[name] = color
         styles[name] = _STYLES[style]
     return out_colors, styles
