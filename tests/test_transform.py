@@ -21,6 +21,7 @@ from tbreport.kinds.scalars.transform import (
     padded_range,
     series_summary,
     smooth,
+    smooth_many,
     sparkline,
     thin,
 )
@@ -131,6 +132,21 @@ def test_smooth_equals_the_sequential_recurrence(name: str, weight: float) -> No
     np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12 * scale, equal_nan=True)
     # and what the implementation gives: TB's order of operations, so the same bits
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("weight", [0.6, 0.9, 0.99, 0.999])
+def test_smooth_many_equals_the_sequential_recurrence_per_series(weight: float) -> None:
+    # a chart's runs smoothed together (one blocked scan over all of them): series of
+    # different lengths, short ones, gaps and constants, each the same bits as alone
+    names = ["10k-noisy-zero-crossings", "one-point", "10k-with-nan-inf", "constant", "nan"]
+    series = [CRAFTED[name] for name in names]
+    series += [CRAFTED["10k-loss"][:7_777], np.array([]), CRAFTED["10k-loss"][:3]]
+    outs = smooth_many(series, weight)
+    assert len(outs) == len(series)
+    for ys, out in zip(series, outs, strict=True):
+        expected = np.array(tb_classic_smoothing(ys.tolist(), weight))
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(out, smooth(ys, weight))
 
 
 def test_smooth_hand_computed() -> None:

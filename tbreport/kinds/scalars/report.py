@@ -18,7 +18,7 @@ from tbreport.kinds.scalars.transform import (
     outlier_range,
     padded_range,
     series_summary,
-    smooth,
+    smooth_many,
     thin,
 )
 from tbreport.model import Chart, FinalValue, FinalValues, Line, Run, Series, wall_time_ok
@@ -103,13 +103,16 @@ def _build_chart(
     kept: list[np.ndarray] = []
     undated = 0
     log_y = bool(log_pattern and log_pattern.search(tag))
-    for run in runs:
-        series = run.scalars.get(tag)
-        if series is None:
-            continue
+    present = [(run, run.scalars[tag]) for run in runs if tag in run.scalars]
+    # every run's line at once: one blocked scan for the chart
+    smoothed_all: list[np.ndarray | None] = (
+        list(smooth_many([series.values for _, series in present], options.smoothing))
+        if options.smoothing > 0
+        else [None] * len(present)
+    )
+    for (run, series), smoothed in zip(present, smoothed_all, strict=True):
         x = x_values(series, options.x_axis)
         values = series.values
-        smoothed = smooth(values, options.smoothing) if options.smoothing > 0 else None
         # smoothed over the full series, like the statistics; only the drawing skips points
         placed = np.flatnonzero(np.isfinite(x))
         undated += len(series) - placed.size

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -24,23 +24,38 @@ def smooth(values: np.ndarray, weight: float) -> np.ndarray:
     Non-finite points pass through unchanged and do not advance the average. A series whose
     every value ``==`` the first is returned unchanged (so a series holding a NaN never is).
     """
-    out = np.array(values, dtype=np.float64)
-    if out.ndim != 1:
-        raise ValueError(f"smooth expects a 1-D array, got shape {out.shape}")
+    return smooth_many([values], weight)[0]
+
+
+def smooth_many(series: Sequence[np.ndarray], weight: float) -> list[np.ndarray]:
+    """:func:`smooth` of each of ``series``, the same numbers, computed together: one blocked
+    scan over all of them costs about what one long series does (a chart's runs, say)."""
+    outs = []
+    for values in series:
+        out = np.array(values, dtype=np.float64)
+        if out.ndim != 1:
+            raise ValueError(f"smooth expects a 1-D array, got shape {out.shape}")
+        outs.append(out)
     w = _clamp_weight(weight)
-    if w <= 0.0 or out.size == 0:
-        return out
-    if bool(np.all(out == out[0])):
-        return out
-    finite = np.isfinite(out)
-    if not finite.any():
-        return out
-    if w == 1.0:
-        # (1 - w) * y is 0, so TB's `last` stays 0 and its debias divides by 1
-        out[finite] = 0.0
-        return out
-    out[finite] = _debiased_ema(out[finite], w)
-    return out
+    if w <= 0.0:
+        return outs
+    todo: list[tuple[np.ndarray, np.ndarray]] = []
+    for out in outs:
+        if out.size == 0 or bool(np.all(out == out[0])):
+            continue
+        finite = np.isfinite(out)
+        if not finite.any():
+            continue
+        if w == 1.0:
+            # (1 - w) * y is 0, so TB's `last` stays 0 and its debias divides by 1
+            out[finite] = 0.0
+            continue
+        todo.append((out, finite))
+    for (out, finite), ema in zip(
+        todo, _debiased_emas([out[finite] for out, finite in todo], w), strict=True
+    ):
+        out[finite] = ema
+    return outs
 
 
 def _clamp_weight(weight: float) -> float:
@@ -50,10 +65,14 @@ def _clamp_weight(weight: float) -> float:
     return min(max(w, 0.0), 1.0)
 
 
-#: up to this many points the recurrence runs in plain Python (~0.4 us a point)
-_SEQUENTIAL_MAX = 20_000
-#: fewest points per block of the blocked scan: each of its passes makes this many numpy calls
-_MIN_BLOCK = 256
+#: fewer points than this (all series together) run the recurrence in plain Python
+#: (~0.25 us a point); the blocked scan's numpy calls cost more below it
+_SEQUENTIAL_MAX = 4_000
+#: fewest rows of a block: each row is one numpy call per pass
+_MIN_BLOCK = 16
+#: the blocked scan's blocks: at least this many per series on average, or it runs sequentially
+#: (weights near 1 need blocks of thousands of points)
+_MIN_BLOCKS = 4
 #: a block is long enough for w**block to shrink a start's rounding error by this factor
 _BLOCK_DECAY = 2.0**-16
 #: passes of the blocked scan before its starts must have settled
@@ -65,22 +84,36 @@ _DEBIAS_PYTHON_MAX = 1_000_000
 
 
 def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
-    """``last_k / (1 - w**k)`` for ``last_k = w*last_{k-1} + (1-w)*x_k``, ``last_0 = 0``.
+    return _debiased_emas([x], w)[0]
+
+
+def _debiased_emas(xs: Sequence[np.ndarray], w: float) -> list[np.ndarray]:
+    """``last_k / (1 - w**k)`` for ``last_k = w*last_{k-1} + (1-w)*x_k``, ``last_0 = 0``, for
+    each of ``xs``.
 
     Computed in TensorBoard's order of operations so the result is its sequential recurrence:
     exactly for short series, and for long ones by a blocked scan that runs the same recurrence
-    down every block at once, each block started from the state the previous one ends in.
+    down every block (of every series) at once, each block started from the state the previous
+    one of its series ends in.
     """
-    n = x.size
-    if n <= _SEQUENTIAL_MAX:
-        return _sequential_ema(x.tolist(), w)
-    b = 1.0 - w
+    total = sum(x.size for x in xs)
+    if not xs:
+        return []
     size = max(_MIN_BLOCK, math.ceil(math.log(_BLOCK_DECAY) / math.log(w)))
-    blocks = -(-n // size)
-    # (size, blocks): a column is a block, so each step of the recurrence is one contiguous row
+    if total <= _SEQUENTIAL_MAX or total < size * _MIN_BLOCKS * len(xs):
+        return [_sequential_ema(x.tolist(), w) for x in xs]
+    b = 1.0 - w
+    counts = [-(-x.size // size) for x in xs]
+    # each series' blocks are consecutive columns; a series' first block starts from zero
+    firsts = np.cumsum([0, *counts[:-1]])
+    blocks = int(sum(counts))
     padded = np.zeros(blocks * size, dtype=np.float64)
-    padded[:n] = x
+    for x, first in zip(xs, firsts.tolist(), strict=True):
+        padded[first * size : first * size + x.size] = x
+    # (size, blocks): a column is a block, so each step of the recurrence is one contiguous row
     cols = padded.reshape(blocks, size).T.copy()
+    first_col = np.zeros(blocks, dtype=bool)
+    first_col[firsts] = True
     # pass 1: each block's end state from a zero start, then the starts by the recurrence over
     # blocks (w**size carries a state across a block); the padding zeros only decay the state
     state = np.zeros(blocks, dtype=np.float64)
@@ -88,8 +121,10 @@ def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
         state = w * state + b * row
     carry = w**size
     starts = [0.0] * blocks
+    is_first = first_col.tolist()
     for k, end in enumerate(state.tolist()[:-1]):
-        starts[k + 1] = carry * starts[k] + end
+        if not is_first[k + 1]:
+            starts[k + 1] = carry * starts[k] + end
     # then the recurrence itself, from each block's start, in TB's order of operations, and
     # again with every block starting where the one before it ended. Once no start changes,
     # each block continues its predecessor exactly: the sequential recurrence bit for bit (a
@@ -103,10 +138,16 @@ def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
             state = w * state + b * row
             out[i] = state
         ends = np.concatenate(([0.0], out[-1, :-1]))
+        ends[first_col] = 0.0
         if np.array_equal(ends, begin):
             break
         begin = ends
-    return out.T.reshape(-1)[:n] / _debias(w, n)
+    flat = out.T.reshape(-1)
+    debias = _debias(w, max(x.size for x in xs))
+    return [
+        flat[first * size : first * size + x.size] / debias[: x.size]
+        for x, first in zip(xs, firsts.tolist(), strict=True)
+    ]
 
 
 def _debias(w: float, n: int) -> np.ndarray:
