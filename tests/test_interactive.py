@@ -17,6 +17,7 @@ import sitecheck
 
 from tbreport.formats.escape import script_json
 from tbreport.kinds.scalars.embed import chart_payload, decode_payload
+from tbreport.kinds.scalars.transform import smooth
 from tbreport.options import make_options
 from tbreport.pipeline import build
 
@@ -66,7 +67,7 @@ def close_to(got, want, scale) -> bool:
 
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
-    """Two runs, two tags; run "b" is long enough to be thinned with --max-points 100."""
+    """Two runs, two tags; run "b" is long enough to be thinned with --max-points 100 or 400."""
     from torch.utils.tensorboard import SummaryWriter
 
     root = tmp_path_factory.mktemp("interactive") / "runs"
@@ -99,9 +100,11 @@ def test_vendored_uplot_matches_its_pin():
 
 
 def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
-    result = _build(logdir, tmp_path / "out", max_points=100)
+    # run "a" (300 points) whole, "b" (1,000) thinned
+    result = _build(logdir, tmp_path / "out", max_points=400)
     doc = _payloads((tmp_path / "out" / "index.html").read_text())
-    assert doc["format"] == "tbreport-charts" and doc["version"] == 1
+    assert doc["format"] == "tbreport-charts" and doc["version"] == 2
+    thinned = whole = 0
     for chart, payload in zip(result.report.charts, doc["charts"], strict=True):
         assert payload == chart_payload(chart)
         for line, meta, got in zip(
@@ -112,9 +115,17 @@ def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
             np.testing.assert_array_equal(got["steps"], line.steps)
             np.testing.assert_array_equal(got["wall_times"], line.wall_times)
             np.testing.assert_array_equal(got["values"], line.y)
-            np.testing.assert_array_equal(got["smoothed"], line.smoothed)
+            if len(line.y) < line.points:  # part of the series: the build's smoothing
+                thinned += 1
+                assert meta["smoothed"]
+                np.testing.assert_array_equal(got["smoothed"], line.smoothed)
+            else:  # the whole series: smoothing the held points gives the build's numbers
+                whole += 1
+                assert not meta["smoothed"] and "smoothed" not in got
+                np.testing.assert_array_equal(smooth(got["values"], 0.6), line.smoothed)
+    assert thinned and whole
     long = next(m for m in doc["charts"][0]["lines"] if m["run"] == "b")
-    assert long["points"] == 1000 and long["held"] <= 100
+    assert long["points"] == 1000 and long["held"] <= 400
 
 
 def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdir):
@@ -126,6 +137,32 @@ def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdi
     payload = chart_payload(replace(chart, lines=(line,)))
     assert payload["lines"][0]["values"] == "f8"
     np.testing.assert_array_equal(decode_payload(payload)[0]["values"], line.y)
+
+
+def test_embedded_sections_round_trip_any_bits(tmp_path, logdir):
+    """Byte planes and wrapping int64 differences give back every bit pattern: steps near
+    the int64 limits, wall times that are NaN, infinite, negative or decades apart."""
+    from dataclasses import replace
+
+    result = _build(logdir, tmp_path / "out")
+    chart = result.report.charts[0]
+    n = 6
+    line = replace(
+        chart.lines[0],
+        x=np.arange(n, dtype=np.float64),
+        y=np.array([0.5, -1.0, np.nan, np.inf, 3.0, 1e-40]),
+        smoothed=np.array([0.1, 0.2, np.nan, 0.3, -0.0, 5e-324]),
+        points=n + 1,
+        steps=np.array([-(2**63), 2**63 - 1, 0, -1, 2**62, 7], dtype=np.int64),
+        wall_times=np.array([np.nan, -np.inf, 1.7e9 + 0.123, -5.5, 1e300, np.inf]),
+    )
+    payload = chart_payload(replace(chart, lines=(line,)))
+    (got,) = decode_payload(payload)
+    np.testing.assert_array_equal(got["steps"], line.steps)
+    assert got["wall_times"].tobytes() == line.wall_times.tobytes()
+    assert got["smoothed"].tobytes() == line.smoothed.tobytes()
+    assert payload["lines"][0]["values"] == "f8"
+    np.testing.assert_array_equal(got["values"], line.y)
 
 
 def test_script_json_cannot_close_the_script_element():
@@ -216,7 +253,8 @@ class Watched:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, logdir):
     out = tmp_path_factory.mktemp("report")
-    result = _build(logdir, out, max_points=100)
+    # run "a" (300 points) is held whole, "b" (1,000) thinned: both ways of smoothing
+    result = _build(logdir, out, max_points=400)
     return result, (out / "index.html").resolve().as_uri()
 
 
