@@ -65,14 +65,13 @@ def _clamp_weight(weight: float) -> float:
     return min(max(w, 0.0), 1.0)
 
 
-#: fewer points than this (all series together) run the recurrence in plain Python
-#: (~0.25 us a point); the blocked scan's numpy calls cost more below it
-_SEQUENTIAL_MAX = 4_000
-#: fewest rows of a block: each row is one numpy call per pass
+#: seconds a point of the recurrence in plain Python takes, and a row of the blocked scan
+#: (a few numpy calls) per pass: the cheaper runs (weights near 1 need blocks of thousands of
+#: points, so only long series are scanned)
+_SEQUENTIAL_COST = 0.25e-6
+_ROW_COST = 1.5e-6
+#: fewest rows of a block
 _MIN_BLOCK = 16
-#: the blocked scan's blocks: at least this many per series on average, or it runs sequentially
-#: (weights near 1 need blocks of thousands of points)
-_MIN_BLOCKS = 4
 #: a block is long enough for w**block to shrink a start's rounding error by this factor
 _BLOCK_DECAY = 2.0**-16
 #: passes of the blocked scan before its starts must have settled
@@ -96,14 +95,16 @@ def _debiased_emas(xs: Sequence[np.ndarray], w: float) -> list[np.ndarray]:
     down every block (of every series) at once, each block started from the state the previous
     one of its series ends in.
     """
-    total = sum(x.size for x in xs)
     if not xs:
         return []
     size = max(_MIN_BLOCK, math.ceil(math.log(_BLOCK_DECAY) / math.log(w)))
-    if total <= _SEQUENTIAL_MAX or total < size * _MIN_BLOCKS * len(xs):
+    counts = [-(-x.size // size) for x in xs]
+    # the plain loop costs per point; the scan per row of a block (a few numpy calls a pass)
+    # and per column (the padding of a short series' block counts as points)
+    sequential = _SEQUENTIAL_COST * sum(x.size for x in xs)
+    if sequential <= _ROW_COST * size * 3 + _SEQUENTIAL_COST / 4 * size * sum(counts):
         return [_sequential_ema(x.tolist(), w) for x in xs]
     b = 1.0 - w
-    counts = [-(-x.size // size) for x in xs]
     # each series' blocks are consecutive columns; a series' first block starts from zero
     firsts = np.cumsum([0, *counts[:-1]])
     blocks = int(sum(counts))
@@ -301,13 +302,20 @@ def sparkline(values: np.ndarray, lo: float, hi: float, width: int = 16) -> str:
         return ""
     top = len(SPARK_BARS) - 1
     span = hi - lo
+    # the runs of np.array_split: the first n % k one point longer
+    k = min(width, v.size)
+    size, longer = divmod(v.size, k)
+    index = np.arange(k)
+    starts = index * size + np.minimum(index, longer)
+    finite = np.isfinite(v)
+    sums = np.add.reduceat(np.where(finite, v, 0.0), starts)
+    counts = np.add.reduceat(finite.astype(np.int64), starts)
     out = []
-    for chunk in np.array_split(v, min(width, v.size)):
-        finite = chunk[np.isfinite(chunk)]
-        if finite.size == 0:
+    for total, count in zip(sums.tolist(), counts.tolist(), strict=True):
+        if count == 0:
             out.append(" ")
             continue
-        level = (float(finite.mean()) - lo) / span if span > 0 else 0.5
+        level = (total / count - lo) / span if span > 0 else 0.5
         out.append(SPARK_BARS[min(top, max(0, round(level * top)))])
     return "".join(out)
 
