@@ -9,11 +9,13 @@ import hashlib
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sitecheck
+from conftest import fixture_logdir
 
 from tbreport.formats.escape import script_json
 from tbreport.kinds.scalars.embed import chart_payload, decode_payload
@@ -163,6 +165,46 @@ def test_embedded_sections_round_trip_any_bits(tmp_path, logdir):
     assert got["smoothed"].tobytes() == line.smoothed.tobytes()
     assert payload["lines"][0]["values"] == "f8"
     np.testing.assert_array_equal(got["values"], line.y)
+
+
+def test_fallback_images_are_compact_and_the_rest_full(tmp_path):
+    """The page's static copy of a chart its script draws is a small palette PNG at the
+    fallback resolution; --static keeps full charts, and so does a kind the script does not
+    draw (histograms) in the same page. The same bytes on every build."""
+    import io
+
+    from PIL import Image
+
+    from tbreport.charts.figure import FALLBACK_COLORS, FALLBACK_DPI
+    from tbreport.kinds.scalars.chart import DPI
+
+    logdir = tmp_path / "runs"
+    for name in ("quickstart", "torch_histograms"):
+        shutil.copytree(fixture_logdir(name), logdir / name)
+    built = _build(logdir, tmp_path / "page", jobs=2)
+    _build(logdir, tmp_path / "again", jobs=2)
+    static = _build(logdir, tmp_path / "static", static=True)
+    assert (tmp_path / "page" / "index.html").read_bytes() == (
+        tmp_path / "again" / "index.html"
+    ).read_bytes()
+    pngs = {}
+    for label, html in (("page", tmp_path / "page"), ("static", tmp_path / "static")):
+        text = (html / "index.html").read_text()
+        pngs[label] = [
+            Image.open(io.BytesIO(base64.b64decode(b)))
+            for b in re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+        ]
+    kinds = [e.kind for e in built.report.charts if e.kind in ("scalars", "histograms")]
+    assert kinds == [e.kind for e in static.report.charts if e.kind in kinds]
+    assert "scalars" in kinds and "histograms" in kinds
+    assert len(pngs["page"]) == len(pngs["static"]) >= len(kinds)
+    for kind, page_png, static_png in zip(kinds, pngs["page"], pngs["static"], strict=False):
+        if kind == "scalars":
+            assert page_png.mode == "P" and len(page_png.getcolors()) <= FALLBACK_COLORS
+            assert page_png.width == round(static_png.width * FALLBACK_DPI / DPI)
+            assert static_png.mode in ("RGB", "RGBA")
+        else:
+            assert page_png.tobytes() == static_png.tobytes() and page_png.mode != "P"
 
 
 def test_script_json_cannot_close_the_script_element():

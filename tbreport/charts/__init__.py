@@ -103,14 +103,20 @@ class ChartPool:
         elements: Sequence[Any],
         progress: Progress | None = None,
         meanwhile: Callable[[], object] | None = None,
+        fallback: Sequence[bool] | None = None,
     ) -> list[bytes]:
         """Every element's image. ``progress(done, total)`` is called here as they complete;
-        ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool)."""
+        ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool).
+        ``fallback[i]``: element i's image is only the no-script view of a chart the page's
+        script draws (``Painter.fallback``)."""
         self._join()
         from tbreport.charts.figure import check_format
 
         check_format(self.image_format)
-        elements = list(elements)
+        flags = [False] * len(elements) if fallback is None else list(fallback)
+        if len(flags) != len(elements):
+            raise ValueError(f"{len(elements)} elements but {len(flags)} fallback flags")
+        elements = list(zip(elements, flags, strict=True))
         total = len(elements)
         workers = min(self.jobs or _usable_cpus(), total)
         if workers <= 1 or total < MIN_PARALLEL:
@@ -128,7 +134,7 @@ class ChartPool:
 
     def _draw_parallel(
         self,
-        elements: list[Any],
+        elements: list[tuple[Any, bool]],
         workers: int,
         progress: Progress | None,
         meanwhile: Callable[[], object] | None,
@@ -162,10 +168,15 @@ class ChartPool:
         return results
 
 
-def _draw_one(element: Any, image_format: str, painter: Painter) -> bytes:
+def _draw_one(item: tuple[Any, bool], image_format: str, painter: Painter) -> bytes:
     from tbreport.registry import get_kind
 
-    return bytes(get_kind(element.kind).draw(element, image_format, painter))
+    element, fallback = item
+    painter.fallback = fallback
+    try:
+        return bytes(get_kind(element.kind).draw(element, image_format, painter))
+    finally:
+        painter.fallback = False
 
 
 # A worker process draws with one Painter of its own, made by the pool's initializer; it lives
@@ -179,7 +190,7 @@ def _init_worker(font_dir: Path | None) -> None:
     _worker_painter[:] = [Painter(font_dir or FONT_DIR)]
 
 
-def _draw_chunk(elements: list[Any], image_format: str) -> list[bytes]:
+def _draw_chunk(elements: list[tuple[Any, bool]], image_format: str) -> list[bytes]:
     return [_draw_one(e, image_format, _worker_painter[0]) for e in elements]
 
 

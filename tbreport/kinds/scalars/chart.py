@@ -21,6 +21,7 @@ from matplotlib.transforms import ScaledTranslation
 
 from tbreport.charts.figure import (
     BOTTOM_IN,
+    FALLBACK_DPI,
     INK,
     LABEL_SIZE,
     LEGEND_GAP_IN,
@@ -53,6 +54,9 @@ from tbreport.kinds.scalars.transform import padded_range
 from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, Line
 from tbreport.options import X_AXES
 
+#: dots per inch of a chart image
+DPI = 110.0
+
 
 def draw_chart(
     chart: Chart,
@@ -61,7 +65,7 @@ def draw_chart(
     painter: Painter | None = None,
     width: float = 7.2,
     height: float = 4.0,
-    dpi: float = 110.0,
+    dpi: float | None = None,
 ) -> bytes:
     """One chart as PNG or SVG bytes: every run overlaid, raw faint and smoothed on top.
 
@@ -72,6 +76,8 @@ def draw_chart(
     """
     painter = painter or Painter()
     check_format(image_format)
+    if dpi is None:  # a fallback (the page's script draws the chart) is drawn smaller
+        dpi = FALLBACK_DPI if painter.fallback else DPI
     size = check_size(width, height, dpi)
     if chart.x_axis not in X_AXES:
         raise ValueError(
