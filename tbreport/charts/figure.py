@@ -26,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
 from tbreport.charts.fonts import FONT, FONT_DIR, charmap, fallback_families
@@ -135,6 +136,7 @@ class Painter:
 
     def save(self, fig: Figure, image_format: str, dpi: float) -> bytes:
         """The figure as PNG or SVG bytes, the same bytes every time."""
+        _first_font_only(fig)
         buffer = io.BytesIO()
         if image_format == "png" and self.fallback:
             return _palette_png(fig, dpi)
@@ -150,6 +152,25 @@ class Painter:
         else:
             fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
         return buffer.getvalue()
+
+
+def _first_font_only(fig: Figure) -> None:
+    """Texts DejaVu Sans can draw alone (tick labels, most tags and run names) drawn with it
+    alone: the same glyphs as through the fallback chain, without matplotlib resolving every
+    font of the chain for every text each time it is laid out or drawn."""
+    covered = charmap((FONT,))
+    chain = list(_families())
+    for text in fig.findobj(Text):
+        if text.get_fontfamily() == chain and all(ord(ch) in covered for ch in text.get_text()):
+            text.set_fontfamily([FONT])
+    # tick labels get their text while the figure draws: digits, signs, k/M/B/T and month
+    # names, all in DejaVu Sans; the ticks made while drawing copy the first one's font
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in (axis.majorTicks[0], axis.minorTicks[0]):
+                for label in (tick.label1, tick.label2):
+                    if label.get_fontfamily() == chain:
+                        label.set_fontfamily([FONT])
 
 
 #: a fallback chart's resolution (dots per inch of the same figure size) and PNG palette
@@ -173,7 +194,7 @@ def _palette_png(fig: Figure, dpi: float) -> bytes:
         FALLBACK_COLORS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
     )
     buffer = io.BytesIO()
-    palette.save(buffer, format="png", compress_level=9)
+    palette.save(buffer, format="png", compress_level=6)
     return buffer.getvalue()
 
 
@@ -235,7 +256,16 @@ def shorten(text: str, limit: int) -> str:
 
 def text_width(text: str, size: float, weight: str = "normal") -> float:
     """Width in inches of ``text`` drawn in the chart fonts (no renderer needed)."""
-    prop = FontProperties(family=list(_families()), size=size, weight=weight)
+    families = _families()
+    if all(ord(ch) in charmap((FONT,)) for ch in text):
+        families = (FONT,)  # as it is drawn (``_first_font_only``)
+    return _text_width(text, size, weight, families)
+
+
+@lru_cache(maxsize=4096)
+def _text_width(text: str, size: float, weight: str, families: tuple[str, ...]) -> float:
+    # tick labels and run names recur chart after chart
+    prop = FontProperties(family=list(families), size=size, weight=weight)
     width, _, _ = _text_to_path().get_text_width_height_descent(text, prop, ismath=False)
     return float(width) / 72.0
 
