@@ -66,9 +66,7 @@ class ChartPool:
         if not self.warm:
             return self
         # numpy releases the GIL while the logdir is read: the import overlaps it
-        self._warm = threading.Thread(
-            target=importlib.import_module, args=("tbreport.charts.figure",), daemon=True
-        )
+        self._warm = threading.Thread(target=_warm_up, args=(self.font_dir,), daemon=True)
         self._warm.start()
         return self
 
@@ -166,6 +164,16 @@ class ChartPool:
                     if progress is not None:
                         progress(done, total)
         return results
+
+
+def _warm_up(font_dir: Path | None) -> None:
+    """Import matplotlib and register the fallback fonts and their character maps (cached per
+    process, so the forked workers start with them)."""
+    importlib.import_module("tbreport.charts.figure")
+    from tbreport.charts.fonts import FONT, FONT_DIR, charmap, fallback_families
+
+    charmap(fallback_families(font_dir or FONT_DIR))
+    charmap((FONT,))
 
 
 def _draw_one(item: tuple[Any, bool], image_format: str, painter: Painter) -> bytes:
