@@ -309,13 +309,18 @@
     var idx = u.cursor.idx, rows = chart.rows;
     if (idx == null) { chart.readout.hidden = true; return; }
     var x = u.data[0][idx];
-    chart.readout.hidden = false;
+    if (chart.readout.hidden) chart.readout.hidden = false;
     chart.readout.dataset.x = String(x);
     chart.lines.forEach(function (line, k) {
       var row = rows[k], i = nearest(line, x);
-      row.tr.hidden = state.hidden.has(line.meta.run) || i < 0 || !!line.meta.faint;
-      if (row.tr.hidden) return;
+      var hide = state.hidden.has(line.meta.run) || i < 0 || !!line.meta.faint;
+      if (row.tr.hidden !== hide) row.tr.hidden = hide;
+      if (hide) return;
       var sm = smoothedOf(chart, line);
+      // the same point as the last move: nothing to write (no text, style or layout work)
+      if (row.at === i && row.sm === sm) return;
+      row.at = i;
+      row.sm = sm;
       row.step.textContent = String(line.steps[i]);
       row.wall.textContent = fmtWall(line.wall[i]);
       row.raw.textContent = fmt(line.values[i]);
