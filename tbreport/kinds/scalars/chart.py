@@ -193,7 +193,7 @@ def _build_figure(painter: Painter, chart: Chart, size: Size) -> Figure:
         )
     )
 
-    if len(lines) > MANY_LINES:
+    if len(lines) > MANY_LINES or (painter.fallback and all(map(_plain, lines))):
         _draw_many(ax, lines, to_axis)
     else:
         for index, p in enumerate(lines):
@@ -318,6 +318,13 @@ def _draw_band(ax: Axes, x: np.ndarray, p: _Prepared, zorder: float) -> None:
 #: lines on one chart beyond which they are drawn as collections: one artist per line costs
 #: about 1 ms of matplotlib time (a sweep of 20,000 runs took a minute on one chart)
 MANY_LINES = 200
+
+
+def _plain(p: _Prepared) -> bool:
+    """A run's own solid or dashed line (no group band, faint member or trial style): what
+    ``_draw_many`` draws as ``_draw_line`` would, but for how the edges are rasterised."""
+    line = p.line
+    return not line.faint and line.lower is None and line.style == "solid"
 
 
 def _draw_many(
