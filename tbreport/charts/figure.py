@@ -160,7 +160,17 @@ def _first_font_only(fig: Figure) -> None:
     font of the chain for every text each time it is laid out or drawn."""
     covered = charmap((FONT,))
     chain = list(_families())
-    for text in fig.findobj(Text):
+    # the artists that hold texts, one level down (a full findobj walk costs more than this)
+    texts: list[Text] = list(fig.texts)
+    for ax in fig.axes:
+        texts += [c for c in ax.get_children() if isinstance(c, Text)]  # texts and titles
+        texts += [ax.xaxis.label, ax.yaxis.label, ax.xaxis.offsetText, ax.yaxis.offsetText]
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += legend.get_texts()
+    for legend in fig.legends:
+        texts += legend.get_texts()
+    for text in texts:
         if text.get_fontfamily() == chain and all(ord(ch) in covered for ch in text.get_text()):
             text.set_fontfamily([FONT])
     # tick labels get their text while the figure draws: digits, signs, k/M/B/T and month
