@@ -181,7 +181,8 @@ def build_command(runs_dir: str | None, config_path: str | None, as_json: bool, 
 )
 @click.option("--quiet", "-q", is_flag=True)
 def demo_command(directory: str, format: str, quiet: bool) -> None:
-    """Write the quick-start article's two runs to DIRECTORY/runs and build a report from them."""
+    """Write the quick-start article's two runs to DIRECTORY/runs and build a report from them
+    (the HTML one with --fallback none: its script draws the charts)."""
     from pathlib import Path
 
     from tbreport.demo import run_demo
