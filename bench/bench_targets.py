@@ -1,7 +1,9 @@
 """The issue-10 numbers: html build time, size and peak RSS on the 1M-point logdir and on 500
 tags x 4 runs x 1,000 steps (default and --fallback none), and `tbreport demo`, end to end.
 
-Each build runs in a fresh process (interpreter start and imports included), best of --repeat;
+Each build runs in a fresh process (interpreter start and imports included), best of --repeat
+(seconds, and CPU seconds of the process and its chart workers: steadier than wall time on a
+shared machine; "load" is the 1-minute load average as the case starts);
 with --against DIR the same builds of another checkout run in the same session, interleaved,
 so ratios compare like with like on this shared machine.
 """
@@ -26,8 +28,9 @@ import make_logdir  # noqa: E402
 DATE = "2021-05-24 20:41:00 -0400"
 
 
-def _run(root: Path, args: list[str], cwd: Path) -> tuple[float, int]:
-    """Seconds and the child's peak RSS (MB) of one ``python -m tbreport`` run."""
+def _run(root: Path, args: list[str], cwd: Path) -> tuple[float, int, float]:
+    """Seconds, the child's peak RSS (MB) and CPU seconds (user + system, with the chart
+    workers it waited for) of one ``python -m tbreport`` run."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tbreport", *args],
@@ -38,35 +41,38 @@ def _run(root: Path, args: list[str], cwd: Path) -> tuple[float, int]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{args} failed under {root}")
-    return seconds, int(usage.ru_maxrss / 1024)  # KB on Linux
+    return seconds, int(usage.ru_maxrss / 1024), usage.ru_utime + usage.ru_stime  # KB on Linux
 
 
-def _build(root: Path, logdir: Path, extra: list[str], repeat: int) -> tuple[float, float, int]:
-    best, size, rss = float("inf"), 0.0, 0
+def _build(
+    root: Path, logdir: Path, extra: list[str], repeat: int
+) -> tuple[float, float, int, float]:
+    best, size, rss, cpu = float("inf"), 0.0, 0, float("inf")
     for _ in range(repeat):
         out = Path(tempfile.mkdtemp(prefix="tbreport-bench-"))
         try:
             args = ["build", str(logdir), "--out", str(out / "site"), "--format", "html",
                     "--quiet", "--date", DATE, *extra]  # fmt: skip
-            seconds, peak = _run(root, args, out)
+            seconds, peak, used = _run(root, args, out)
             best = min(best, seconds)
+            cpu = min(cpu, used)
             rss = max(rss, peak)
             size = (out / "site" / "index.html").stat().st_size / 1e6
         finally:
             shutil.rmtree(out, ignore_errors=True)
-    return best, size, rss
+    return best, size, rss, cpu
 
 
-def _demo(root: Path, repeat: int) -> float:
-    best = float("inf")
+def _demo(root: Path, repeat: int) -> tuple[float, float]:
+    best, cpu = float("inf"), float("inf")
     for _ in range(repeat):
         out = Path(tempfile.mkdtemp(prefix="tbreport-demo-"))
         try:
-            seconds, _ = _run(root, ["demo", "--quiet"], out)
-            best = min(best, seconds)
+            seconds, _, used = _run(root, ["demo", "--quiet"], out)
+            best, cpu = min(best, seconds), min(cpu, used)
         finally:
             shutil.rmtree(out, ignore_errors=True)
-    return best
+    return best, cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,14 +91,21 @@ def main(argv: list[str] | None = None) -> int:
         ("500 tags x 4 runs x 1k steps, --fallback none", wide, ["--fallback", "none"]),
         ("500 tags x 4 runs x 1k steps, default", wide, []),
     ]
-    lines = ["| case | tree | seconds | index.html MB | peak RSS MB |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "| case | tree | seconds | CPU s | index.html MB | peak RSS MB | load |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     for name, logdir, extra in cases:
         for label, root in roots:
-            seconds, size, rss = _build(root, logdir, extra, args.repeat)
-            lines.append(f"| {name} | {label} | {seconds:.2f} | {size:.1f} | {rss} |")
+            load = os.getloadavg()[0]
+            seconds, size, rss, cpu = _build(root, logdir, extra, args.repeat)
+            cells = [name, label, f"{seconds:.2f}", f"{cpu:.2f}", f"{size:.1f}", rss, f"{load:.1f}"]
+            lines.append("| " + " | ".join(map(str, cells)) + " |")
             print(lines[-1], flush=True)
     for label, root in roots:
-        lines.append(f"| `tbreport demo` | {label} | {_demo(root, args.repeat):.2f} | | |")
+        load = os.getloadavg()[0]
+        seconds, cpu = _demo(root, args.repeat)
+        lines.append(f"| `tbreport demo` | {label} | {seconds:.2f} | {cpu:.2f} | | | {load:.1f} |")
         print(lines[-1], flush=True)
     text = "\n".join(lines) + "\n"
     print(text)

@@ -242,7 +242,8 @@ def draft_command(runs_dir: str | None, config_path: str | None, **flags) -> Non
 )
 @click.option("--quiet", "-q", is_flag=True)
 def demo_command(directory: str, format: str, quiet: bool) -> None:
-    """Write the quick-start article's two runs to DIRECTORY/runs and build a report from them."""
+    """Write the quick-start article's two runs to DIRECTORY/runs and build a report from them
+    (the HTML one with --fallback none: its script draws the charts)."""
     from pathlib import Path
 
     from tbreport.demo import run_demo

@@ -99,5 +99,8 @@ def run_demo(root: Path, format: str = "html", quiet: bool = False) -> tuple[Bui
         categories="ml general",
         date=ARTICLE_DATE,
         quiet=quiet,
+        # the page draws both charts with its script: no static copies to draw (and no
+        # matplotlib to import) for readers without scripts
+        fallback="none",
     )
     return build(options), reused

@@ -315,9 +315,15 @@ def _artifacts(
     images: list[bytes | None] = [None] * len(elements)
     if "images" in needs:
         drawn = [i for i, k in enumerate(kinds) if IMAGE in k.makes]
+        # an image the page's script replaces is only the no-script view: drawn compact
+        fallback = [
+            "fallback" in needs and getattr(kinds[i], "embed", None) is not None for i in drawn
+        ]
         # the plotted-data files are made while the workers draw
         for i, image in zip(
-            drawn, pool.draw([elements[i] for i in drawn], progress, export), strict=True
+            drawn,
+            pool.draw([elements[i] for i in drawn], progress, export, fallback=fallback),
+            strict=True,
         ):
             images[i] = image
     else:

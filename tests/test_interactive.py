@@ -9,14 +9,17 @@ import hashlib
 import json
 import math
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import sitecheck
+from conftest import fixture_logdir
 
 from tbreport.formats.escape import script_json
 from tbreport.kinds.scalars.embed import chart_payload, decode_payload
+from tbreport.kinds.scalars.transform import smooth
 from tbreport.options import make_options
 from tbreport.pipeline import build
 
@@ -66,7 +69,7 @@ def close_to(got, want, scale) -> bool:
 
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
-    """Two runs, two tags; run "b" is long enough to be thinned with --max-points 100."""
+    """Two runs, two tags; run "b" is long enough to be thinned with --max-points 100 or 400."""
     from torch.utils.tensorboard import SummaryWriter
 
     root = tmp_path_factory.mktemp("interactive") / "runs"
@@ -99,9 +102,11 @@ def test_vendored_uplot_matches_its_pin():
 
 
 def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
-    result = _build(logdir, tmp_path / "out", max_points=100)
+    # run "a" (300 points) whole, "b" (1,000) thinned
+    result = _build(logdir, tmp_path / "out", max_points=400)
     doc = _payloads((tmp_path / "out" / "index.html").read_text())
-    assert doc["format"] == "tbreport-charts" and doc["version"] == 1
+    assert doc["format"] == "tbreport-charts" and doc["version"] == 2
+    thinned = whole = 0
     for chart, payload in zip(result.report.charts, doc["charts"], strict=True):
         assert payload == chart_payload(chart)
         for line, meta, got in zip(
@@ -112,9 +117,17 @@ def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
             np.testing.assert_array_equal(got["steps"], line.steps)
             np.testing.assert_array_equal(got["wall_times"], line.wall_times)
             np.testing.assert_array_equal(got["values"], line.y)
-            np.testing.assert_array_equal(got["smoothed"], line.smoothed)
+            if len(line.y) < line.points:  # part of the series: the build's smoothing
+                thinned += 1
+                assert meta["smoothed"]
+                np.testing.assert_array_equal(got["smoothed"], line.smoothed)
+            else:  # the whole series: smoothing the held points gives the build's numbers
+                whole += 1
+                assert not meta["smoothed"] and "smoothed" not in got
+                np.testing.assert_array_equal(smooth(got["values"], 0.6), line.smoothed)
+    assert thinned and whole
     long = next(m for m in doc["charts"][0]["lines"] if m["run"] == "b")
-    assert long["points"] == 1000 and long["held"] <= 100
+    assert long["points"] == 1000 and long["held"] <= 400
 
 
 def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdir):
@@ -126,6 +139,72 @@ def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdi
     payload = chart_payload(replace(chart, lines=(line,)))
     assert payload["lines"][0]["values"] == "f8"
     np.testing.assert_array_equal(decode_payload(payload)[0]["values"], line.y)
+
+
+def test_embedded_sections_round_trip_any_bits(tmp_path, logdir):
+    """Byte planes and wrapping int64 differences give back every bit pattern: steps near
+    the int64 limits, wall times that are NaN, infinite, negative or decades apart."""
+    from dataclasses import replace
+
+    result = _build(logdir, tmp_path / "out")
+    chart = result.report.charts[0]
+    n = 6
+    line = replace(
+        chart.lines[0],
+        x=np.arange(n, dtype=np.float64),
+        y=np.array([0.5, -1.0, np.nan, np.inf, 3.0, 1e-40]),
+        smoothed=np.array([0.1, 0.2, np.nan, 0.3, -0.0, 5e-324]),
+        points=n + 1,
+        steps=np.array([-(2**63), 2**63 - 1, 0, -1, 2**62, 7], dtype=np.int64),
+        wall_times=np.array([np.nan, -np.inf, 1.7e9 + 0.123, -5.5, 1e300, np.inf]),
+    )
+    payload = chart_payload(replace(chart, lines=(line,)))
+    (got,) = decode_payload(payload)
+    np.testing.assert_array_equal(got["steps"], line.steps)
+    assert got["wall_times"].tobytes() == line.wall_times.tobytes()
+    assert got["smoothed"].tobytes() == line.smoothed.tobytes()
+    assert payload["lines"][0]["values"] == "f8"
+    np.testing.assert_array_equal(got["values"], line.y)
+
+
+def test_fallback_images_are_compact_and_the_rest_full(tmp_path):
+    """The page's static copy of a chart its script draws is a small palette PNG at the
+    fallback resolution; --static keeps full charts, and so does a kind the script does not
+    draw (histograms) in the same page. The same bytes on every build."""
+    import io
+
+    from PIL import Image
+
+    from tbreport.charts.figure import FALLBACK_COLORS, FALLBACK_DPI
+    from tbreport.kinds.scalars.chart import DPI
+
+    logdir = tmp_path / "runs"
+    for name in ("quickstart", "torch_histograms"):
+        shutil.copytree(fixture_logdir(name), logdir / name)
+    built = _build(logdir, tmp_path / "page", jobs=2)
+    _build(logdir, tmp_path / "again", jobs=2)
+    static = _build(logdir, tmp_path / "static", static=True)
+    assert (tmp_path / "page" / "index.html").read_bytes() == (
+        tmp_path / "again" / "index.html"
+    ).read_bytes()
+    pngs = {}
+    for label, html in (("page", tmp_path / "page"), ("static", tmp_path / "static")):
+        text = (html / "index.html").read_text()
+        pngs[label] = [
+            Image.open(io.BytesIO(base64.b64decode(b)))
+            for b in re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+        ]
+    kinds = [e.kind for e in built.report.charts if e.kind in ("scalars", "histograms")]
+    assert kinds == [e.kind for e in static.report.charts if e.kind in kinds]
+    assert "scalars" in kinds and "histograms" in kinds
+    assert len(pngs["page"]) == len(pngs["static"]) >= len(kinds)
+    for kind, page_png, static_png in zip(kinds, pngs["page"], pngs["static"], strict=False):
+        if kind == "scalars":
+            assert page_png.mode == "P" and len(page_png.getcolors()) <= FALLBACK_COLORS
+            assert page_png.width == round(static_png.width * FALLBACK_DPI / DPI)
+            assert static_png.mode in ("RGB", "RGBA")
+        else:
+            assert page_png.tobytes() == static_png.tobytes() and page_png.mode != "P"
 
 
 def test_script_json_cannot_close_the_script_element():
@@ -216,7 +295,8 @@ class Watched:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, logdir):
     out = tmp_path_factory.mktemp("report")
-    result = _build(logdir, out, max_points=100)
+    # run "a" (300 points) is held whole, "b" (1,000) thinned: both ways of smoothing
+    result = _build(logdir, out, max_points=400)
     return result, (out / "index.html").resolve().as_uri()
 
 

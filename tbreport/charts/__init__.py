@@ -81,9 +81,7 @@ class ChartPool:
         if self._warm is not None or "tbreport.charts.figure" in sys.modules:
             return
         # numpy releases the GIL while the logdir is read: the import overlaps it
-        self._warm = threading.Thread(
-            target=importlib.import_module, args=("tbreport.charts.figure",), daemon=True
-        )
+        self._warm = threading.Thread(target=_warm_up, args=(self.font_dir,), daemon=True)
         self._warm.start()
 
     def __exit__(
@@ -130,17 +128,23 @@ class ChartPool:
         elements: Sequence[Any],
         progress: Progress | None = None,
         meanwhile: Callable[[], object] | None = None,
+        fallback: Sequence[bool] | None = None,
     ) -> list[bytes]:
         """Every element's image. ``progress(done, total)`` is called here as they complete;
-        ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool)."""
+        ``meanwhile()`` runs here while the workers draw (or after drawing, without a pool).
+        ``fallback[i]``: element i's image is only the no-script view of a chart the page's
+        script draws (``Painter.fallback``)."""
         from tbreport.charts.cache import cached_images
 
         elements = list(elements)
-        keys, images = cached_images(self.cache, elements, self.image_format, self.font_dir)
+        flags = [False] * len(elements) if fallback is None else list(fallback)
+        if len(flags) != len(elements):
+            raise ValueError(f"{len(elements)} elements but {len(flags)} fallback flags")
+        keys, images = cached_images(self.cache, elements, self.image_format, self.font_dir, flags)
         missing = [i for i, image in enumerate(images) if image is None]
         self.reused += len(elements) - len(missing)
         if missing:
-            drawn = self._draw([elements[i] for i in missing], progress, meanwhile)
+            drawn = self._draw([(elements[i], flags[i]) for i in missing], progress, meanwhile)
             self.drawn += len(drawn)
             for i, image in zip(missing, drawn, strict=True):
                 images[i] = image
@@ -153,7 +157,7 @@ class ChartPool:
 
     def _draw(
         self,
-        elements: list[Any],
+        elements: list[tuple[Any, bool]],
         progress: Progress | None = None,
         meanwhile: Callable[[], object] | None = None,
     ) -> list[bytes]:
@@ -178,7 +182,7 @@ class ChartPool:
 
     def _draw_parallel(
         self,
-        elements: list[Any],
+        elements: list[tuple[Any, bool]],
         workers: int,
         progress: Progress | None,
         meanwhile: Callable[[], object] | None,
@@ -212,10 +216,25 @@ class ChartPool:
         return results
 
 
-def _draw_one(element: Any, image_format: str, painter: Painter) -> bytes:
+def _warm_up(font_dir: Path | None) -> None:
+    """Import matplotlib and register the fallback fonts and their character maps (cached per
+    process, so the forked workers start with them)."""
+    importlib.import_module("tbreport.charts.figure")
+    from tbreport.charts.fonts import FONT, FONT_DIR, charmap, fallback_families
+
+    charmap(fallback_families(font_dir or FONT_DIR))
+    charmap((FONT,))
+
+
+def _draw_one(item: tuple[Any, bool], image_format: str, painter: Painter) -> bytes:
     from tbreport.registry import get_kind
 
-    return bytes(get_kind(element.kind).draw(element, image_format, painter))
+    element, fallback = item
+    painter.fallback = fallback
+    try:
+        return bytes(get_kind(element.kind).draw(element, image_format, painter))
+    finally:
+        painter.fallback = False
 
 
 # A worker process draws with one Painter of its own, made by the pool's initializer; it lives
@@ -229,7 +248,7 @@ def _init_worker(font_dir: Path | None) -> None:
     _worker_painter[:] = [Painter(font_dir or FONT_DIR)]
 
 
-def _draw_chunk(elements: list[Any], image_format: str) -> list[bytes]:
+def _draw_chunk(elements: list[tuple[Any, bool]], image_format: str) -> list[bytes]:
     return [_draw_one(e, image_format, _worker_painter[0]) for e in elements]
 
 

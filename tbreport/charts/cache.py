@@ -151,17 +151,22 @@ def _fonts(font_dir: Path | None) -> tuple[object, ...]:
 
 
 def chart_key(
-    element: Any, image_format: str, font_dir: Path | None, fonts: tuple[object, ...] | None = None
+    element: Any,
+    image_format: str,
+    font_dir: Path | None,
+    fonts: tuple[object, ...] | None = None,
+    fallback: bool = False,
 ) -> str | None:
     """The key of ``element``'s image, or None for an element that is not cached. ``fonts``:
-    :func:`_fonts` of ``font_dir``, when the caller has it already."""
+    :func:`_fonts` of ``font_dir``, when the caller has it already; ``fallback``: the image is
+    the compact no-script copy of a chart the page's script draws."""
     from tbreport.registry import get_kind
 
     kind = get_kind(element.kind)
     if not type(kind).__module__.startswith("tbreport."):
         return None  # another package's kind: its drawing code has a version we cannot see
     h = hashlib.sha256(_versions())
-    _feed(h, (image_format, _fonts(font_dir) if fonts is None else fonts, element.kind))
+    _feed(h, (image_format, _fonts(font_dir) if fonts is None else fonts, element.kind, fallback))
     try:
         _feed(h, element)
     except _Unhashable:
@@ -239,11 +244,19 @@ def note_from(raw: bytes) -> DataWarning | None | str:
 
 
 def cached_images(
-    cache: ChartCache | None, elements: Sequence[Any], image_format: str, font_dir: Path | None
+    cache: ChartCache | None,
+    elements: Sequence[Any],
+    image_format: str,
+    font_dir: Path | None,
+    fallback: Sequence[bool],
 ) -> tuple[list[str | None], list[bytes | None]]:
-    """Each element's key and its image from ``cache`` (None where it must be drawn)."""
+    """Each element's key and its image from ``cache`` (None where it must be drawn);
+    ``fallback[i]``: element i is drawn as a compact no-script copy."""
     if cache is None:
         return [None] * len(elements), [None] * len(elements)
     fonts = _fonts(font_dir)
-    keys = [chart_key(e, image_format, font_dir, fonts) for e in elements]
+    keys = [
+        chart_key(e, image_format, font_dir, fonts, f)
+        for e, f in zip(elements, fallback, strict=True)
+    ]
     return keys, [None if k is None else cache.get(k) for k in keys]

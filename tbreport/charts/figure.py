@@ -26,6 +26,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from matplotlib.textpath import TextToPath
 
 from tbreport.charts.fonts import FONT, FONT_DIR, charmap, fallback_families
@@ -119,6 +120,10 @@ class Painter:
 
     def __init__(self, font_dir: Path | None = FONT_DIR) -> None:
         self._canvases: dict[tuple[float, float, float], tuple[Figure, Axes]] = {}
+        #: the chart being drawn is only the no-script view of one the page's script draws:
+        #: charts that honour it draw at ``FALLBACK_DPI``, and a PNG gets a palette of
+        #: ``FALLBACK_COLORS`` (a third of the bytes and half the time of a full chart)
+        self.fallback = False
         families = fallback_families(font_dir) if font_dir is not None else (FONT,)
         #: the rc params to draw with (``matplotlib.rc_context(painter.rc)``): ``RC`` with the
         #: fallback fonts found in ``font_dir`` (None: DejaVu Sans alone)
@@ -129,10 +134,12 @@ class Painter:
         """A cleared figure of that size with its axes (made once per size)."""
         return _canvas(self._canvases, size)
 
-    @staticmethod
-    def save(fig: Figure, image_format: str, dpi: float) -> bytes:
+    def save(self, fig: Figure, image_format: str, dpi: float) -> bytes:
         """The figure as PNG or SVG bytes, the same bytes every time."""
+        _first_font_only(fig)
         buffer = io.BytesIO()
+        if image_format == "png" and self.fallback:
+            return _palette_png(fig, dpi)
         if image_format == "png":
             # zlib level 1: a fraction of the encode time of the default 6, files ~15% larger
             fig.savefig(
@@ -145,6 +152,60 @@ class Painter:
         else:
             fig.savefig(buffer, format="svg", metadata=_SVG_METADATA)
         return buffer.getvalue()
+
+
+def _first_font_only(fig: Figure) -> None:
+    """Texts DejaVu Sans can draw alone (tick labels, most tags and run names) drawn with it
+    alone: the same glyphs as through the fallback chain, without matplotlib resolving every
+    font of the chain for every text each time it is laid out or drawn."""
+    covered = charmap((FONT,))
+    chain = list(_families())
+    # the artists that hold texts, one level down (a full findobj walk costs more than this)
+    texts: list[Text] = list(fig.texts)
+    for ax in fig.axes:
+        texts += [c for c in ax.get_children() if isinstance(c, Text)]  # texts and titles
+        texts += [ax.xaxis.label, ax.yaxis.label, ax.xaxis.offsetText, ax.yaxis.offsetText]
+        legend = ax.get_legend()
+        if legend is not None:
+            texts += legend.get_texts()
+    for legend in fig.legends:
+        texts += legend.get_texts()
+    for text in texts:
+        if text.get_fontfamily() == chain and all(ord(ch) in covered for ch in text.get_text()):
+            text.set_fontfamily([FONT])
+    # tick labels get their text while the figure draws: digits, signs, k/M/B/T and month
+    # names, all in DejaVu Sans; the ticks made while drawing copy the first one's font
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            for tick in (axis.majorTicks[0], axis.minorTicks[0]):
+                for label in (tick.label1, tick.label2):
+                    if label.get_fontfamily() == chain:
+                        label.set_fontfamily([FONT])
+
+
+#: a fallback chart's resolution (dots per inch of the same figure size) and PNG palette
+FALLBACK_DPI = 72.0
+FALLBACK_COLORS = 32
+
+
+def _palette_png(fig: Figure, dpi: float) -> bytes:
+    """The figure rendered by Agg, its colours reduced to a palette (line charts are mostly
+    white, a few run colours and their anti-aliased edges), as a PNG: no dithering, so the
+    same pixels always give the same bytes."""
+    from PIL import Image
+
+    if fig.dpi != dpi:
+        fig.set_dpi(dpi)
+    canvas = fig.canvas
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())  # type: ignore[attr-defined]
+    image = Image.fromarray(rgba[..., :3], "RGB")
+    palette = image.quantize(
+        FALLBACK_COLORS, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+    )
+    buffer = io.BytesIO()
+    palette.save(buffer, format="png", compress_level=6)
+    return buffer.getvalue()
 
 
 def check_format(image_format: str) -> None:
@@ -205,7 +266,16 @@ def shorten(text: str, limit: int) -> str:
 
 def text_width(text: str, size: float, weight: str = "normal") -> float:
     """Width in inches of ``text`` drawn in the chart fonts (no renderer needed)."""
-    prop = FontProperties(family=list(_families()), size=size, weight=weight)
+    families = _families()
+    if all(ord(ch) in charmap((FONT,)) for ch in text):
+        families = (FONT,)  # as it is drawn (``_first_font_only``)
+    return _text_width(text, size, weight, families)
+
+
+@lru_cache(maxsize=4096)
+def _text_width(text: str, size: float, weight: str, families: tuple[str, ...]) -> float:
+    # tick labels and run names recur chart after chart
+    prop = FontProperties(family=list(families), size=size, weight=weight)
     width, _, _ = _text_to_path().get_text_width_height_descent(text, prop, ismath=False)
     return float(width) / 72.0
 

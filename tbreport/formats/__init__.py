@@ -66,7 +66,9 @@ class Format(Protocol):
     name: str
 
     def needs(self, options: Options) -> frozenset[str]:
-        """Which artifacts to make: "images", "data" (a subset; empty for text only)."""
+        """Which artifacts to make: "images", "data" (a subset; empty for text only), and
+        "fallback" when the images of the charts the page's script draws are only what a reader
+        without scripts sees (they are drawn smaller and with fewer colours)."""
         ...
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:

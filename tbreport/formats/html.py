@@ -27,7 +27,9 @@ class Html:
         if options.static:
             return frozenset({"images", "data"})
         # the script makes the CSV from the embedded data; images only as the no-script view
-        return frozenset({"images"}) if options.fallback == "images" else frozenset()
+        if options.fallback == "images":
+            return frozenset({"images", "fallback"})
+        return frozenset()
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
         pass

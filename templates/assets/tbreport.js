@@ -8,7 +8,7 @@
   enhanceRuns(); // the runs table needs no chart data
   var source = doc.getElementById("tbreport-data");
   var page = source ? JSON.parse(source.textContent) : window.tbreportData;
-  if (!page || page.format !== "tbreport-charts" || page.version !== 1) return;
+  if (!page || page.format !== "tbreport-charts" || page.version !== 2) return;
   if (typeof uPlot !== "function" || typeof DecompressionStream !== "function") return;
 
   var MAX_WEIGHT = 0.999;
@@ -53,24 +53,40 @@
     return new Response(stream).arrayBuffer();
   }
 
+  // format 2: per line, sections of `held` little-endian numbers stored as byte planes
   function decode(payload, buf) {
-    var at = 0;
-    function take(Type, n) {
-      var a = new Type(buf, at, n);
-      at += Math.ceil(a.byteLength / 8) * 8;
-      return a;
+    var bytes = new Uint8Array(buf), at = 0;
+    function take(size, n) { // the section's numbers back in order, as a fresh buffer
+      var out = new Uint8Array(n * size);
+      for (var j = 0; j < size; j++) {
+        for (var i = 0, from = at + j * n; i < n; i++) out[i * size + j] = bytes[from + i];
+      }
+      at += n * size;
+      return out.buffer;
+    }
+    function summed(n) { // int64 first-then-differences, summed in place (wrapping)
+      var u = new Uint32Array(take(8, n)), lo = 0, hi = 0;
+      for (var i = 0; i < n; i++) {
+        var l = (lo + u[2 * i]) >>> 0;
+        hi = (hi + u[2 * i + 1] + (l < lo ? 1 : 0)) >>> 0;
+        lo = l;
+        u[2 * i] = lo;
+        u[2 * i + 1] = hi;
+      }
+      return u;
     }
     return payload.lines.map(function (meta) {
-      var n = meta.held, deltas = take(BigInt64Array, n), steps = new Float64Array(n), s = 0n;
-      for (var i = 0; i < n; i++) { s += deltas[i]; steps[i] = Number(s); }
-      var wall = take(Float64Array, n);
-      var values = Float64Array.from(take(meta.values === "f4" ? Float32Array : Float64Array, n));
-      var built = meta.smoothed ? take(Float64Array, n) : null;
+      var n = meta.held, bits = summed(n), steps = new Float64Array(n);
+      for (var i = 0; i < n; i++) steps[i] = (bits[2 * i + 1] | 0) * 4294967296 + bits[2 * i];
+      var wall = new Float64Array(summed(n).buffer);
+      var values = meta.values === "f4"
+        ? Float64Array.from(new Float32Array(take(4, n))) : new Float64Array(take(8, n));
+      var built = meta.smoothed ? new Float64Array(take(8, n)) : null;
       var line = { meta: meta, steps: steps, wall: wall, values: values, built: built, cache: {} };
       if (meta.band) {
-        line.lower = take(Float64Array, n);
-        line.upper = take(Float64Array, n);
-        line.count = take(Float64Array, n);
+        line.lower = new Float64Array(take(8, n));
+        line.upper = new Float64Array(take(8, n));
+        line.count = new Float64Array(take(8, n));
       }
       return line;
     });
@@ -81,6 +97,7 @@
     // a group's line and its faint runs: the build smoothed each run before aggregating
     if (line.meta.group || line.meta.faint) return line.values;
     // the build's weight: Python's smoothing of the full series, not of the points held here
+    // (embedded when the page holds part of a series; of a whole one, smooth() is the same)
     if (line.built && w === chart.payload.smoothing) return line.built;
     if (!(w > 0)) return line.values;
     if (!line.cache[w]) line.cache = { [w]: smooth(line.values, w) };
@@ -298,13 +315,18 @@
     var idx = u.cursor.idx, rows = chart.rows;
     if (idx == null) { chart.readout.hidden = true; return; }
     var x = u.data[0][idx];
-    chart.readout.hidden = false;
+    if (chart.readout.hidden) chart.readout.hidden = false;
     chart.readout.dataset.x = String(x);
     chart.lines.forEach(function (line, k) {
       var row = rows[k], i = nearest(line, x);
-      row.tr.hidden = state.hidden.has(line.meta.run) || i < 0 || !!line.meta.faint;
-      if (row.tr.hidden) return;
+      var hide = state.hidden.has(line.meta.run) || i < 0 || !!line.meta.faint;
+      if (row.tr.hidden !== hide) row.tr.hidden = hide;
+      if (hide) return;
       var sm = smoothedOf(chart, line);
+      // the same point as the last move: nothing to write (no text, style or layout work)
+      if (row.at === i && row.sm === sm) return;
+      row.at = i;
+      row.sm = sm;
       row.step.textContent = String(line.steps[i]);
       row.wall.textContent = fmtWall(line.wall[i]);
       row.raw.textContent = fmt(line.values[i]);

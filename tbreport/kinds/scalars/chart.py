@@ -21,6 +21,7 @@ from matplotlib.transforms import ScaledTranslation
 
 from tbreport.charts.figure import (
     BOTTOM_IN,
+    FALLBACK_DPI,
     INK,
     LABEL_SIZE,
     LEGEND_GAP_IN,
@@ -55,6 +56,9 @@ from tbreport.kinds.scalars.transform import padded_range
 from tbreport.model import WALL_TIME_END, WALL_TIME_MIN, Chart, ColorScale, Line
 from tbreport.options import X_AXES
 
+#: dots per inch of a chart image
+DPI = 110.0
+
 
 def draw_chart(
     chart: Chart,
@@ -63,7 +67,7 @@ def draw_chart(
     painter: Painter | None = None,
     width: float = 7.2,
     height: float = 4.0,
-    dpi: float = 110.0,
+    dpi: float | None = None,
 ) -> bytes:
     """One chart as PNG or SVG bytes: every run overlaid, raw faint and smoothed on top.
 
@@ -74,6 +78,8 @@ def draw_chart(
     """
     painter = painter or Painter()
     check_format(image_format)
+    if dpi is None:  # a fallback (the page's script draws the chart) is drawn smaller
+        dpi = FALLBACK_DPI if painter.fallback else DPI
     size = check_size(width, height, dpi)
     if chart.x_axis not in X_AXES:
         raise ValueError(
@@ -190,7 +196,7 @@ def _build_figure(painter: Painter, chart: Chart, size: Size) -> Figure:
         )
     )
 
-    if len(lines) > MANY_LINES:
+    if len(lines) > MANY_LINES or (painter.fallback and all(map(_plain, lines))):
         _draw_many(ax, lines, to_axis)
     else:
         for index, p in enumerate(lines):
@@ -379,6 +385,13 @@ def _draw_band(ax: Axes, x: np.ndarray, p: _Prepared, zorder: float) -> None:
 #: lines on one chart beyond which they are drawn as collections: one artist per line costs
 #: about 1 ms of matplotlib time (a sweep of 20,000 runs took a minute on one chart)
 MANY_LINES = 200
+
+
+def _plain(p: _Prepared) -> bool:
+    """A run's own solid or dashed line (no group band, faint member or trial style): what
+    ``_draw_many`` draws as ``_draw_line`` would, but for how the edges are rasterised."""
+    line = p.line
+    return not line.faint and line.lower is None and line.style == "solid"
 
 
 def _draw_many(

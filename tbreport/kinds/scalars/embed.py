@@ -1,11 +1,14 @@
 """Scalars kind, embedding: a Chart in, the compact data the browser draws it from out.
 
-Format version 1 (docs/html-report.md): per chart a JSON header and one base64 string of
-raw-deflated binary; per line, in order, each section little-endian and 8-byte aligned:
-steps as int64 (the first, then differences), wall times as float64, values as float32 when
-every value survives the round trip (else float64), smoothed values as float64 when the chart
-is smoothed; then, for a group's line (``band``), its band's lower and upper bounds and the
-runs behind each point as float64.
+Format version 2 (docs/html-report.md): per chart a JSON header and one base64 string of
+raw-deflated binary; per line, in order, sections of ``held`` little-endian numbers, each
+stored as byte planes (the first byte of every number, then the second, ...; deflate finds
+the runs in the sign and exponent bytes): steps as int64 (the first, then differences), wall
+times as the int64 bit patterns of their float64 (the first, then differences), values as
+float32 when every value survives the round trip (else float64), the build's smoothed values
+as float64 when the page holds fewer points than the series (otherwise the script's smoothing
+of the held points is the same numbers); then, for a group's line (``band``), its band's lower
+and upper bounds and the runs behind each point as float64.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from tbreport.model import Chart, Line
 from tbreport.names import plain_text
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _values_dtype(values: np.ndarray) -> str:
@@ -29,25 +32,44 @@ def _values_dtype(values: np.ndarray) -> str:
     return "f4" if bool(same.all()) else "f8"
 
 
-def _pad(data: bytes) -> bytes:
-    return data + b"\0" * (-len(data) % 8)
+def _planes(values: np.ndarray) -> bytes:
+    """The little-endian numbers as byte planes: byte 0 of each, then byte 1 of each, ..."""
+    a = np.ascontiguousarray(values.astype(values.dtype.newbyteorder("<")))
+    return a.view(np.uint8).reshape(a.size, a.dtype.itemsize).T.tobytes()
+
+
+def _unplanes(data: bytes, dtype: str, n: int) -> np.ndarray:
+    size = np.dtype(dtype).itemsize
+    planes = np.frombuffer(data, dtype=np.uint8, count=n * size).reshape(size, n)
+    return np.ascontiguousarray(planes.T).view("<" + dtype).ravel()
+
+
+def _deltas(values: np.ndarray) -> np.ndarray:
+    # int64 arithmetic wraps: the differences of any bit patterns sum back exactly
+    with np.errstate(over="ignore"):
+        return np.diff(values.astype("<i8"), prepend=np.int64(0))
+
+
+def _embeds_smoothed(line: Line) -> bool:
+    """Whether the build's smoothing must be embedded: only when the page holds part of the
+    series (thinned, or points without an x); otherwise the script computes the same."""
+    return line.smoothed is not None and len(line.y) < line.points
 
 
 def _line_bytes(line: Line, dtype: str) -> bytes:
     if line.steps is None or line.wall_times is None:
         raise ValueError(f"line of run {line.run!r} has no steps or wall times to embed")
-    steps = np.asarray(line.steps, dtype=np.int64)
-    deltas = np.diff(steps, prepend=np.int64(0))  # first step, then differences
+    wall_bits = np.asarray(line.wall_times, dtype="<f8").view("<i8")
     parts = [
-        deltas.astype("<i8").tobytes(),
-        np.asarray(line.wall_times, dtype="<f8").tobytes(),
-        _pad(np.asarray(line.y, dtype=np.float64).astype("<" + dtype).tobytes()),
+        _planes(_deltas(np.asarray(line.steps, dtype=np.int64))),
+        _planes(_deltas(wall_bits)),
+        _planes(np.asarray(line.y, dtype=np.float64).astype("<" + dtype)),
     ]
-    if line.smoothed is not None:
-        parts.append(np.asarray(line.smoothed, dtype="<f8").tobytes())
+    if _embeds_smoothed(line):
+        parts.append(_planes(np.asarray(line.smoothed, dtype="<f8")))
     if _banded(line):
         for part in (line.lower, line.upper, line.n):
-            parts.append(np.asarray(part, dtype="<f8").tobytes())
+            parts.append(_planes(np.asarray(part, dtype="<f8")))
     return b"".join(parts)
 
 
@@ -83,7 +105,7 @@ def chart_payload(chart: Chart) -> dict[str, Any]:
                 "points": line.points,
                 "held": int(len(line.y)),
                 "values": dtype,
-                "smoothed": line.smoothed is not None,
+                "smoothed": _embeds_smoothed(line),
                 **meta,
                 # runs sharing a colour are told apart by line style (solid is not written)
                 **({"style": line.style} if line.style != "solid" else {}),
@@ -111,18 +133,17 @@ def decode_payload(payload: dict[str, Any]) -> list[dict[str, np.ndarray]]:
 
     def take(dtype: str, n: int) -> np.ndarray:
         nonlocal at
-        size = np.dtype(dtype).itemsize * n
-        arr = np.frombuffer(raw, dtype="<" + dtype, count=n, offset=at)
-        at += size + (-size % 8)
+        arr = _unplanes(raw[at:], dtype, n)
+        at += np.dtype(dtype).itemsize * n
         return arr
 
     for line in payload["lines"]:
         n = line["held"]
-        item = {
-            "steps": np.cumsum(take("i8", n)),
-            "wall_times": take("f8", n),
-            "values": take(line["values"], n).astype(np.float64),
-        }
+        with np.errstate(over="ignore"):
+            steps = np.cumsum(take("i8", n))
+            wall = np.cumsum(take("i8", n)).view("<f8")
+        item = {"steps": steps, "wall_times": wall, "values": take(line["values"], n)}
+        item["values"] = item["values"].astype(np.float64)
         if line["smoothed"]:
             item["smoothed"] = take("f8", n)
         if line.get("band"):

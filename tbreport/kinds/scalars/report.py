@@ -18,7 +18,6 @@ from tbreport.kinds.scalars.transform import (
     outlier_range,
     padded_range,
     series_summary,
-    smooth,
     smooth_many,
     thin,
 )
@@ -50,7 +49,6 @@ def elements(ctx: KindContext) -> list[Chart | FinalValues]:
     overrides = dict(options.directions) if options.directions else None
     log_pattern = re.compile(options.log_y) if options.log_y else None
     tags = [tag for tag in ctx.tags if any(tag in run.scalars for run in ctx.runs)]
-    smoothed = None if ctx.groups else _smoothed(tags, ctx.runs, options.smoothing)
     out: list[Chart | FinalValues] = []
     for tag in tags:
         if all(len(run.scalars[tag]) <= 1 for run in ctx.runs if tag in run.scalars):
@@ -64,32 +62,14 @@ def elements(ctx: KindContext) -> list[Chart | FinalValues]:
             out.append(replace(grouped, color_scale=ctx.color_scale))
             continue
         chart = _build_chart(
-            tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern,
-            ctx.baseline, smoothed,
-        )  # fmt: skip
+            tag, ctx.runs, ctx.colors, ctx.slugs[tag], options, overrides, log_pattern, ctx.baseline
+        )
         lines = tuple(
             replace(line, style=ctx.styles.get(line.run, "solid"), trial=ctx.trial_of.get(line.run))
             for line in chart.lines
         )
         out.append(replace(chart, lines=lines, color_scale=ctx.color_scale))
     return out
-
-
-def _smoothed(
-    tags: Sequence[str], runs: Sequence[Run], weight: float
-) -> dict[tuple[str, str], np.ndarray] | None:
-    """Every charted series smoothed at once (the same values as one by one, faster)."""
-    if weight <= 0:
-        return None
-    keys = [
-        (run.name, tag)
-        for tag in tags
-        for run in runs
-        if tag in run.scalars and len(run.scalars[tag]) > 1
-    ]
-    found = {run.name: run for run in runs}
-    values = [found[name].scalars[tag].values for name, tag in keys]
-    return dict(zip(keys, smooth_many(values, weight), strict=True))
 
 
 def _final_values(tag: str, ctx: KindContext, overrides: dict[str, str] | None) -> FinalValues:
@@ -117,7 +97,6 @@ def _build_chart(
     overrides: dict[str, str] | None,
     log_pattern: re.Pattern[str] | None,
     baseline: frozenset[str] = frozenset(),
-    presmoothed: Mapping[tuple[str, str], np.ndarray] | None = None,
 ) -> Chart:
     lines = []
     summaries = {}
@@ -125,18 +104,16 @@ def _build_chart(
     kept: list[np.ndarray] = []
     undated = 0
     log_y = bool(log_pattern and log_pattern.search(tag))
-    for run in runs:
-        series = run.scalars.get(tag)
-        if series is None:
-            continue
+    present = [(run, run.scalars[tag]) for run in runs if tag in run.scalars]
+    # every run's line at once: one blocked scan for the chart
+    smoothed_all: list[np.ndarray | None] = (
+        list(smooth_many([series.values for _, series in present], options.smoothing))
+        if options.smoothing > 0
+        else [None] * len(present)
+    )
+    for (run, series), smoothed in zip(present, smoothed_all, strict=True):
         x = x_values(series, options.x_axis)
         values = series.values
-        if options.smoothing <= 0:
-            smoothed = None
-        elif presmoothed is not None and (run.name, tag) in presmoothed:
-            smoothed = presmoothed[run.name, tag]
-        else:
-            smoothed = smooth(values, options.smoothing)
         # smoothed over the full series, like the statistics; only the drawing skips points
         placed = np.flatnonzero(np.isfinite(x))
         undated += len(series) - placed.size

@@ -24,92 +24,38 @@ def smooth(values: np.ndarray, weight: float) -> np.ndarray:
     Non-finite points pass through unchanged and do not advance the average. A series whose
     every value ``==`` the first is returned unchanged (so a series holding a NaN never is).
     """
-    out = np.array(values, dtype=np.float64)
-    if out.ndim != 1:
-        raise ValueError(f"smooth expects a 1-D array, got shape {out.shape}")
-    w = _clamp_weight(weight)
-    if w <= 0.0 or out.size == 0:
-        return out
-    if bool(np.all(out == out[0])):
-        return out
-    finite = np.isfinite(out)
-    if not finite.any():
-        return out
-    if w == 1.0:
-        # (1 - w) * y is 0, so TB's `last` stays 0 and its debias divides by 1
-        out[finite] = 0.0
-        return out
-    out[finite] = _debiased_ema(out[finite], w)
-    return out
+    return smooth_many([values], weight)[0]
 
 
 def smooth_many(series: Sequence[np.ndarray], weight: float) -> list[np.ndarray]:
-    """``[smooth(values, weight) for values in series]``, bit for bit, faster for many series.
-
-    The recurrence of series short enough for :func:`_sequential_ema` runs down all of them at
-    once (one numpy step per point index rather than one Python step per point): the same
-    multiplications and additions on the same doubles, so the same results.
-    """
-    w = _clamp_weight(weight)
-    out: list[np.ndarray] = []
-    batch: list[tuple[int, np.ndarray, np.ndarray]] = []  # (series, finite mask, finite values)
+    """:func:`smooth` of each of ``series``, the same numbers, computed together: one blocked
+    scan over all of them costs about what one long series does (a chart's runs, say)."""
+    outs = []
     for values in series:
-        one = np.array(values, dtype=np.float64)
-        if one.ndim != 1:
-            raise ValueError(f"smooth expects a 1-D array, got shape {one.shape}")
-        out.append(one)
-        if w <= 0.0 or w == 1.0 or one.size == 0 or bool(np.all(one == one[0])):
-            out[-1] = smooth(one, w)
+        out = np.array(values, dtype=np.float64)
+        if out.ndim != 1:
+            raise ValueError(f"smooth expects a 1-D array, got shape {out.shape}")
+        outs.append(out)
+    w = _clamp_weight(weight)
+    if w <= 0.0:
+        return outs
+    todo: list[tuple[np.ndarray, np.ndarray]] = []
+    for out in outs:
+        if out.size == 0 or bool(np.all(out == out[0])):
             continue
-        finite = np.isfinite(one)
-        count = int(np.count_nonzero(finite))
-        if count == 0 or count > _SEQUENTIAL_MAX:
-            out[-1] = smooth(one, w)
+        finite = np.isfinite(out)
+        if not finite.any():
             continue
-        batch.append((len(out) - 1, finite, one[finite]))
-    if len(batch) < _MIN_BATCH:
-        for i, finite, x in batch:
-            out[i][finite] = _debiased_ema(x, w)
-        return out
-    # longest first: at point index k the series still running are the first ones, so each
-    # step of the recurrence works on one leading slice
-    batch.sort(key=lambda item: -item[2].size)
-    for lo in range(0, len(batch), _BATCH_SERIES):
-        part = batch[lo : lo + _BATCH_SERIES]
-        for (i, finite, _), smoothed in zip(
-            part, _batched_ema([x for _, _, x in part], w), strict=True
-        ):
-            out[i][finite] = smoothed
-    return out
-
-
-#: fewest series worth smoothing together (fewer: one by one is as fast)
-_MIN_BATCH = 8
-#: series smoothed together at most (bounds the padded block: columns x longest series)
-_BATCH_SERIES = 512
-
-
-def _batched_ema(xs: list[np.ndarray], w: float) -> list[np.ndarray]:
-    """:func:`_sequential_ema` of each of ``xs`` (longest first), run side by side."""
-    lengths = np.array([x.size for x in xs])
-    longest = int(lengths[0])
-    block = np.zeros((longest, len(xs)), dtype=np.float64)
-    for j, x in enumerate(xs):
-        block[: x.size, j] = x
-    # running[k]: how many series have a point at index k (a leading slice, longest first)
-    running = np.searchsorted(-lengths, -np.arange(1, longest + 1), side="right")
-    # row k becomes (1 - w) * y_k + w * row_{k-1}: TensorBoard's `w * last + (1 - w) * y`,
-    # the same two products and one sum (both commute exactly), in place
-    block *= 1.0 - w
-    carry = np.zeros(len(xs), dtype=np.float64)
-    previous = carry
-    for k, n in enumerate(running.tolist()):
-        np.multiply(previous[:n], w, out=carry[:n])
-        row = block[k, :n]
-        row += carry[:n]
-        previous = block[k]
-    debias = _debias(w, longest)
-    return [block[: x.size, j] / debias[: x.size] for j, x in enumerate(xs)]
+        if w == 1.0:
+            # (1 - w) * y is 0, so TB's `last` stays 0 and its debias divides by 1
+            out[finite] = 0.0
+            continue
+        todo.append((out, finite))
+    for (out, finite), ema in zip(
+        todo, _debiased_emas([out[finite] for out, finite in todo], w), strict=True
+    ):
+        out[finite] = ema
+    return outs
 
 
 def _clamp_weight(weight: float) -> float:
@@ -119,10 +65,13 @@ def _clamp_weight(weight: float) -> float:
     return min(max(w, 0.0), 1.0)
 
 
-#: up to this many points the recurrence runs in plain Python (~0.4 us a point)
-_SEQUENTIAL_MAX = 20_000
-#: fewest points per block of the blocked scan: each of its passes makes this many numpy calls
-_MIN_BLOCK = 256
+#: seconds a point of the recurrence in plain Python takes, and a row of the blocked scan
+#: (a few numpy calls) per pass: the cheaper runs (weights near 1 need blocks of thousands of
+#: points, so only long series are scanned)
+_SEQUENTIAL_COST = 0.25e-6
+_ROW_COST = 1.5e-6
+#: fewest rows of a block
+_MIN_BLOCK = 16
 #: a block is long enough for w**block to shrink a start's rounding error by this factor
 _BLOCK_DECAY = 2.0**-16
 #: passes of the blocked scan before its starts must have settled
@@ -134,22 +83,38 @@ _DEBIAS_PYTHON_MAX = 1_000_000
 
 
 def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
-    """``last_k / (1 - w**k)`` for ``last_k = w*last_{k-1} + (1-w)*x_k``, ``last_0 = 0``.
+    return _debiased_emas([x], w)[0]
+
+
+def _debiased_emas(xs: Sequence[np.ndarray], w: float) -> list[np.ndarray]:
+    """``last_k / (1 - w**k)`` for ``last_k = w*last_{k-1} + (1-w)*x_k``, ``last_0 = 0``, for
+    each of ``xs``.
 
     Computed in TensorBoard's order of operations so the result is its sequential recurrence:
     exactly for short series, and for long ones by a blocked scan that runs the same recurrence
-    down every block at once, each block started from the state the previous one ends in.
+    down every block (of every series) at once, each block started from the state the previous
+    one of its series ends in.
     """
-    n = x.size
-    if n <= _SEQUENTIAL_MAX:
-        return _sequential_ema(x.tolist(), w)
-    b = 1.0 - w
+    if not xs:
+        return []
     size = max(_MIN_BLOCK, math.ceil(math.log(_BLOCK_DECAY) / math.log(w)))
-    blocks = -(-n // size)
-    # (size, blocks): a column is a block, so each step of the recurrence is one contiguous row
+    counts = [-(-x.size // size) for x in xs]
+    # the plain loop costs per point; the scan per row of a block (a few numpy calls a pass)
+    # and per column (the padding of a short series' block counts as points)
+    sequential = _SEQUENTIAL_COST * sum(x.size for x in xs)
+    if sequential <= _ROW_COST * size * 3 + _SEQUENTIAL_COST / 4 * size * sum(counts):
+        return [_sequential_ema(x.tolist(), w) for x in xs]
+    b = 1.0 - w
+    # each series' blocks are consecutive columns; a series' first block starts from zero
+    firsts = np.cumsum([0, *counts[:-1]])
+    blocks = int(sum(counts))
     padded = np.zeros(blocks * size, dtype=np.float64)
-    padded[:n] = x
+    for x, first in zip(xs, firsts.tolist(), strict=True):
+        padded[first * size : first * size + x.size] = x
+    # (size, blocks): a column is a block, so each step of the recurrence is one contiguous row
     cols = padded.reshape(blocks, size).T.copy()
+    first_col = np.zeros(blocks, dtype=bool)
+    first_col[firsts] = True
     # pass 1: each block's end state from a zero start, then the starts by the recurrence over
     # blocks (w**size carries a state across a block); the padding zeros only decay the state
     state = np.zeros(blocks, dtype=np.float64)
@@ -157,8 +122,10 @@ def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
         state = w * state + b * row
     carry = w**size
     starts = [0.0] * blocks
+    is_first = first_col.tolist()
     for k, end in enumerate(state.tolist()[:-1]):
-        starts[k + 1] = carry * starts[k] + end
+        if not is_first[k + 1]:
+            starts[k + 1] = carry * starts[k] + end
     # then the recurrence itself, from each block's start, in TB's order of operations, and
     # again with every block starting where the one before it ended. Once no start changes,
     # each block continues its predecessor exactly: the sequential recurrence bit for bit (a
@@ -172,10 +139,16 @@ def _debiased_ema(x: np.ndarray, w: float) -> np.ndarray:
             state = w * state + b * row
             out[i] = state
         ends = np.concatenate(([0.0], out[-1, :-1]))
+        ends[first_col] = 0.0
         if np.array_equal(ends, begin):
             break
         begin = ends
-    return out.T.reshape(-1)[:n] / _debias(w, n)
+    flat = out.T.reshape(-1)
+    debias = _debias(w, max(x.size for x in xs))
+    return [
+        flat[first * size : first * size + x.size] / debias[: x.size]
+        for x, first in zip(xs, firsts.tolist(), strict=True)
+    ]
 
 
 def _debias(w: float, n: int) -> np.ndarray:
@@ -329,13 +302,20 @@ def sparkline(values: np.ndarray, lo: float, hi: float, width: int = 16) -> str:
         return ""
     top = len(SPARK_BARS) - 1
     span = hi - lo
+    # the runs of np.array_split: the first n % k one point longer
+    k = min(width, v.size)
+    size, longer = divmod(v.size, k)
+    index = np.arange(k)
+    starts = index * size + np.minimum(index, longer)
+    finite = np.isfinite(v)
+    sums = np.add.reduceat(np.where(finite, v, 0.0), starts)
+    counts = np.add.reduceat(finite.astype(np.int64), starts)
     out = []
-    for chunk in np.array_split(v, min(width, v.size)):
-        finite = chunk[np.isfinite(chunk)]
-        if finite.size == 0:
+    for total, count in zip(sums.tolist(), counts.tolist(), strict=True):
+        if count == 0:
             out.append(" ")
             continue
-        level = (float(finite.mean()) - lo) / span if span > 0 else 0.5
+        level = (total / count - lo) / span if span > 0 else 0.5
         out.append(SPARK_BARS[min(top, max(0, round(level * top)))])
     return "".join(out)
 

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbreport.kinds.text.render import to_html, to_plain
 from tbreport.model import Run, TagRecords
 from tbreport.names import section_of
 
@@ -112,6 +111,9 @@ def decode_texts(value: Any) -> np.ndarray:  # value: Summary.Value
 
 def _text_step(step: int, wall_time: float, value: Any) -> TextStep:
     texts = decode_texts(value)
+    # markdown and nh3 only when a report holds text
+    from tbreport.kinds.text.render import to_html, to_plain
+
     html = to_html(texts)
     cells: tuple[tuple[str, ...], ...] = ()
     if texts.ndim:
