@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_options, event_files
+from conftest import build_options, event_files, fixture_logdir
 
 from tbreport.pipeline import Caches, build, render
 from tbreport.read import read_logdir
@@ -406,3 +406,38 @@ def test_ls_and_export_read_through_the_cache(logdir, tmp_path):
     csv = runner.invoke(main, ["export", str(logdir.path), "--no-cache"])
     cached = runner.invoke(main, ["export", str(logdir.path), "--cache", str(cache)])
     assert cached.exit_code == 0 and cached.output == csv.output
+
+
+def test_compiled_templates_are_kept_and_damaged_ones_compiled_again(tmp_path):
+    """A new process takes Jinja's compiled templates from the cache folder (they are not
+    written again); a damaged or foreign one is never loaded: compiled anew and rewritten,
+    the output the same bytes."""
+    cache = tmp_path / "cache"
+
+    def build_in_process(name: str) -> Path:
+        out = tmp_path / name
+        subprocess.run(
+            [sys.executable, "-m", "tbreport", "build", str(fixture_logdir("quickstart")),
+             "--out", str(out), "--cache", str(cache), "--date", "2021-05-24 20:41:00 -0400",
+             "--quiet"],
+            check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        return out
+
+    first = build_in_process("first")
+    compiled = sorted((cache / "templates").glob("*.jinja"))
+    assert len(compiled) >= 3  # the report and the templates it includes
+    stamps = {p: p.stat().st_mtime_ns for p in compiled}
+    same_tree(first, build_in_process("warm"))
+    assert {p: p.stat().st_mtime_ns for p in compiled} == stamps  # loaded, not compiled again
+
+    good = compiled[0].read_bytes()
+    flipped = bytearray(good)
+    flipped[-3] ^= 0xFF  # the payload no longer matches its digest
+    compiled[0].write_bytes(bytes(flipped))
+    compiled[1].write_bytes(b"TBRJINJA1\n" + b"\0" * 32 + b"not marshalled code")
+    same_tree(first, build_in_process("damaged"))
+    assert compiled[0].read_bytes() == good  # compiled again and rewritten whole
+    assert (
+        compiled[1].read_bytes().startswith(b"TBRJINJA1\n") and len(compiled[1].read_bytes()) > 100
+    )

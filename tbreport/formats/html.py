@@ -44,7 +44,7 @@ class Html:
         ctx = context(report, options, figures(report, images, data, files))
         ctx["page"] = None if options.static else inline_page(report, options)
         ctx["items"] = items(report, page_of(report, self.name), ctx["figures"], self.name)
-        html = Renderer(options.templates).render("report.html.j2", ctx, autoescape=True)
+        html = Renderer.of(options).render("report.html.j2", ctx, autoescape=True)
         return Rendered((OutputFile("index.html", html.encode("utf-8")),), manifest_key="html")
 
 

@@ -80,7 +80,7 @@ class Jekyll:
             }
         ctx["items"] = items(report, page_of(report, self.name), ctx["figures"], self.name)
         ctx["front_matter"] = front_matter(dict(report.front_matter)) if report.front_matter else ""
-        renderer = Renderer(options.templates)
+        renderer = Renderer.of(options)
         post = renderer.render("post.md.j2", ctx, autoescape=False)
         post_path = f"_posts/{report.date.strftime('%Y-%m-%d')}-{slug}.md"
         files = [OutputFile(post_path, post.encode("utf-8"))]

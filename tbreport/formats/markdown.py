@@ -42,7 +42,7 @@ def _size(text: str, job_summary: bool) -> int:
 def render_summary(
     report: Report, options: Options, figures: Sequence[dict], context: dict, image_ext: str
 ) -> Shortened:
-    env = Renderer(options.templates).environment(autoescape=False)
+    env = Renderer.of(options).environment(autoescape=False)
     module: Any = env.get_template("summary.md.j2").module  # the template's macros
     header = str(
         module.header(
@@ -144,7 +144,7 @@ def render_page(
     are. Its blocks are the author's choice, so none is dropped: over GitHub's limit it fails."""
     from tbreport.formats.page import items, page_of
 
-    env = Renderer(options.templates).environment(autoescape=False)
+    env = Renderer.of(options).environment(autoescape=False)
     module: Any = env.get_template("summary.md.j2").module
     base = options.image_base_url
 

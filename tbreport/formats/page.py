@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import markdown  # type: ignore[import-untyped]
 from markupsafe import Markup
 
 from tbreport.formats.escape import yaml_str
@@ -116,7 +115,9 @@ def _item(
     return item
 
 
-def _markdown() -> markdown.Markdown:
+def _markdown() -> Any:
+    import markdown  # type: ignore[import-untyped]  # only for a source's prose
+
     return markdown.Markdown(
         extensions=["markdown.extensions.tables", "markdown.extensions.fenced_code"]
     )

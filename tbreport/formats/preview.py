@@ -110,7 +110,7 @@ def waiting_page(options: Options, building: bool) -> str:
     """The page before the first good build: still building, or it failed."""
     source = getattr(options, "source", None)  # --source, where that option exists
     ctx = {"runs_dir": options.runs_dir, "building": building, "source": source}
-    return Renderer(options.templates).render("serve/waiting.html.j2", ctx, autoescape=True)
+    return Renderer.of(options).render("serve/waiting.html.j2", ctx, autoescape=True)
 
 
 # --- a Jekyll post as a plain page -------------------------------------------------------------
@@ -238,6 +238,6 @@ def served_files(report: Report, options: Options, rendered: Rendered) -> dict[s
         "layout": page.get("layout", ""),
         "body": Markup(markdown_html(liquid_preview(body, page))),
     }
-    text = Renderer(options.templates).render("serve/preview.html.j2", ctx, autoescape=True)
+    text = Renderer.of(options).render("serve/preview.html.j2", ctx, autoescape=True)
     files["index.html"] = Served(text.encode("utf-8"), "text/html; charset=utf-8")
     return files

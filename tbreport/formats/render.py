@@ -8,6 +8,7 @@ the built-in template, so a user template can extend the one it replaces.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from tbreport.formatting import (
     sort_value,
     status_icon,
 )
+from tbreport.read.cache import CacheUnusable, cache_root, open_folder, read_checked, write_atomic
 
 
 class TemplateError(TbreportError):
@@ -49,16 +51,24 @@ class Renderer:
     One per build: its two Jinja environments (HTML autoescaping on and off) are made once.
     """
 
-    def __init__(self, user_dir: str | None) -> None:
+    def __init__(self, user_dir: str | None, cache: Path | None = None) -> None:
         if user_dir is not None and not Path(user_dir).is_dir():
             raise TemplateError(f"Templates folder '{user_dir}' does not exist.")
         self.user_dir = user_dir
+        #: where compiled templates are kept between processes (:func:`template_cache`)
+        self.cache = cache
+
+    @classmethod
+    def of(cls, options: Any) -> Renderer:
+        """The renderer of a build's options: ``--templates``, and the cache folder's compiled
+        templates unless ``--no-cache``."""
+        return cls(options.templates, template_cache(options.cache, options.no_cache))
 
     def environment(self, autoescape: bool) -> jinja2.Environment:
         # the folder as resolved now is part of the key: a relative one names another folder
         # after a chdir
         where = None if self.user_dir is None else str(Path(self.user_dir).resolve())
-        return _environment(self.user_dir, where, autoescape)
+        return _environment(self.user_dir, where, autoescape, self.cache)
 
     def render(self, template: str, context: Mapping[str, Any], autoescape: bool) -> str:
         try:
@@ -77,15 +87,60 @@ class Renderer:
             ) from None
 
 
+def template_cache(cache: str | None, no_cache: bool) -> Path | None:
+    """The folder of compiled templates in the build cache (``--cache``; None with
+    ``--no-cache`` or when the folder cannot be used: templates are then compiled anew)."""
+    if no_cache:
+        return None
+    try:
+        return open_folder(cache_root(cache), "templates")
+    except CacheUnusable:
+        return None  # the build reports the unusable cache folder once, from its read stage
+
+
+class CheckedBytecode(jinja2.BytecodeCache):
+    """Jinja's compiled templates kept in the cache folder, each file behind a SHA-256 of its
+    bytes: a damaged or foreign file is ignored (and rewritten), never unmarshalled. The name
+    holds Jinja's key (template name and path), the environment's escaping and the versions of
+    Jinja and tbreport's render code; Jinja itself drops code compiled from another source."""
+
+    MAGIC = b"TBRJINJA1\n"
+
+    def __init__(self, folder: Path, autoescape: bool) -> None:
+        self.folder = folder
+        from tbreport.read.cache import code_version
+
+        self.salt = f"{autoescape}|{jinja2.__version__}|{code_version('formats')}"
+
+    def _name(self, bucket: jinja2.bccache.Bucket) -> str:
+        return hashlib.sha256(f"{bucket.key}|{self.salt}".encode()).hexdigest() + ".jinja"
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        body = read_checked(self.folder / self._name(bucket), self.MAGIC)
+        if body is not None:
+            bucket.bytecode_from_string(bytes(body))
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        payload = bucket.bytecode_to_string()
+        write_atomic(
+            self.folder, self._name(bucket), [self.MAGIC, hashlib.sha256(payload).digest(), payload]
+        )
+
+
 @functools.lru_cache(maxsize=16)
-def _environment(user_dir: str | None, where: str | None, autoescape: bool) -> jinja2.Environment:
+def _environment(
+    user_dir: str | None, where: str | None, autoescape: bool, cache: Path | None = None
+) -> jinja2.Environment:
     """One environment per templates folder, kept: its templates are compiled once per process
     (a notebook or ``tbreport serve`` renders again and again), and Jinja's auto_reload checks
-    each file's modification time, so an edited template is compiled again."""
-    return _make_environment(user_dir, autoescape)
+    each file's modification time, so an edited template is compiled again. ``cache``: the
+    folder compiled templates are kept in between processes."""
+    return _make_environment(user_dir, autoescape, cache)
 
 
-def _make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environment:
+def _make_environment(
+    user_dir: str | None, autoescape: bool, cache: Path | None = None
+) -> jinja2.Environment:
     builtin = jinja2.FileSystemLoader(str(builtin_templates()))
     loaders: list[jinja2.BaseLoader] = []
     if user_dir is not None:
@@ -99,6 +154,7 @@ def _make_environment(user_dir: str | None, autoescape: bool) -> jinja2.Environm
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=None if cache is None else CheckedBytecode(cache, autoescape),
     )
     env.globals.update(
         plain=lambda text: text,
