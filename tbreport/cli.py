@@ -6,6 +6,14 @@ import click
 
 from tbreport import __version__
 
+#: every command that reads a config file takes it this way
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=str),
+    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
+)
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tbreport")
@@ -68,12 +76,7 @@ def ls_command(runs_dir: str, as_json: bool, no_verify: bool, **flags) -> None:
 @main.command("export")
 @click.argument("runs_dir", required=False, type=click.Path(path_type=str))
 @spec_options("export")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=str),
-    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
-)
+@config_option
 def export_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
     """Write every point of every scalar series under RUNS_DIR as one long table: run, tag,
     step, wall time, value, smoothed value, group (CSV, JSON lines or Parquet)."""
@@ -152,12 +155,7 @@ def _report(result, quiet: bool, as_json: bool = False) -> None:
 @main.command("build")
 @click.argument("runs_dir", required=False, type=click.Path(path_type=str))
 @spec_options("build")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=str),
-    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
-)
+@config_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print what was built as JSON (docs/json.md)."
 )
@@ -182,12 +180,7 @@ def build_command(runs_dir: str | None, config_path: str | None, as_json: bool, 
 @main.command("serve")
 @click.argument("runs_dir", required=False, type=click.Path(path_type=str))
 @spec_options("serve")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=str),
-    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
-)
+@config_option
 def serve_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
     """Preview the report of RUNS_DIR (default: runs/) live in the browser: served from memory
     on http://127.0.0.1:8000/, rebuilt and reloaded when event files grow, runs appear or the
@@ -215,12 +208,7 @@ def serve_command(runs_dir: str | None, config_path: str | None, **flags) -> Non
 @main.command("draft")
 @click.argument("runs_dir", required=False, type=click.Path(path_type=str))
 @spec_options("build", leave_out=("source", "out", "force", "jobs"))
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=str),
-    help="Config file (default: tbreport.toml or [tool.tbreport] in pyproject.toml).",
-)
+@config_option
 def draft_command(runs_dir: str | None, config_path: str | None, **flags) -> None:
     """Print the report `build` makes of RUNS_DIR as a Markdown post to edit: front matter,
     placeholders for your words and ```tbreport blocks. Save it, edit it, then

@@ -717,17 +717,10 @@ def _blocks(fd: int, consumed: int) -> tuple[bytes, bytes]:
 def _load_from(fh: Any, start: int) -> np.ndarray:
     """The file's bytes from ``start`` to its end, followed by records.PAD zero bytes (as
     :func:`records.load` gives them)."""
-    size = max(0, os.fstat(fh.fileno()).st_size - start)
-    store = np.zeros(size + records.PAD, dtype=np.uint8)
-    view = store.data[:size]
+    from tbreport.read.storage import read_into
+
     fh.seek(start)
-    got = 0
-    while got < size:
-        more = fh.readinto(view[got:])
-        if not more:
-            break
-        got += more
-    return store[:got]
+    return read_into(fh, max(0, os.fstat(fh.fileno()).st_size - start))
 
 
 def _join(old: FileData, new: FileData, base: int, walked: int) -> FileData:

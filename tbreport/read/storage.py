@@ -149,15 +149,21 @@ def load_file(remote: Remote, path: str) -> np.ndarray:
     read in blocks with read-ahead straight into the buffer (no second copy)."""
     # fsspec's filesystems raise OSError subclasses (s3fs translates botocore's errors)
     with remote.fs.open(path, "rb", block_size=READ_AHEAD, cache_type="readahead") as fh:
-        size = fh.size
-        store = np.zeros(size + PAD, dtype=np.uint8)
-        view = store.data[:size]
-        got = 0
-        while got < size:
-            more = fh.readinto(view[got:])
-            if not more:
-                break
-            got += more
+        return read_into(fh, fh.size)
+
+
+def read_into(fh: Any, size: int) -> np.ndarray:
+    """Up to ``size`` bytes from ``fh``'s position read straight into a new buffer, followed
+    by PAD zero bytes (as :func:`tbreport.read.records.load` gives a file); shorter when the
+    file ends sooner."""
+    store = np.zeros(size + PAD, dtype=np.uint8)
+    view = store.data[:size]
+    got = 0
+    while got < size:
+        more = fh.readinto(view[got:])
+        if not more:
+            break
+        got += more
     return store[:got]
 
 
