@@ -534,3 +534,44 @@ def test_writes_nothing_without_out_and_what_build_writes_with_it(
     written = (out / "index.html").read_bytes()
     assert written == (built / "index.html").read_bytes()
     assert b"__tbreport" not in written
+
+
+@pytest.mark.parametrize("fmt", ["html", "jekyll"])
+def test_source_edits_reload_the_page(browser, logdir: Path, tmp_path: Path, fmt) -> None:
+    """`serve --source post.md`: the author's edits (words, a block's caption, its front
+    matter's title) show up in the open page; a block with a mistyped key is shown
+    as the error, the last good page kept."""
+    from playwright.sync_api import expect
+
+    writer = Writer(logdir)
+    writer.send("scalars a 0 6")
+    writer.close()
+    post = tmp_path / "post.md"
+    post.write_text(
+        "---\ntitle: Draft one\n---\n\nFirst words.\n\n"
+        "```tbreport\nchart: loss\ncaption: The first caption.\n```\n"
+    )
+    server = Serve(logdir, "--format", fmt, "--source", str(post))
+    try:
+        server.wait_for(lambda s: last_steps(s) == {"a": 5} and s["error"] is None)
+        page, problems = open_page(browser, server.url)
+        expect(page.locator("main")).to_contain_text("First words.")
+        expect(page.locator("main")).to_contain_text("The first caption.")
+        page.evaluate("window.__before = true")
+        post.write_text(
+            "---\ntitle: Draft two\n---\n\nSecond words, <em>edited</em>.\n\n"
+            "```tbreport\nchart: loss\ncaption: The second caption.\n```\n"
+        )
+        expect(page.locator("main")).to_contain_text("Second words, edited.", timeout=30_000)
+        expect(page.locator("main")).to_contain_text("The second caption.")
+        assert "The first caption." not in page.locator("main").inner_text()
+        assert "Draft two" in page.title() or fmt == "jekyll"
+        assert page.evaluate("window.__before") is None  # reloaded
+        # a mistake in the source: the error (naming the line) on the last good page
+        post.write_text("Third words.\n\n```tbreport\nchart: loss\nsmoothin: 0.5\n```\n")
+        status = server.wait_for(lambda s: s["error"] is not None)
+        assert "post.md:5" in status["error"] and "did you mean 'smoothing'" in status["error"]
+        assert "Second words" in server.get("/")[1]
+        assert problems == []
+    finally:
+        server.stop()
