@@ -89,10 +89,13 @@ def _cpu_seconds(pid: int) -> float | None:
 def worker_tbreport(logdir: str, verify_crc: bool, executor: str | None = None) -> dict:
     import tbreport
 
+    # the public API is lazy: the attribute imports the read stage (numpy and all), which is
+    # start-up (the "process s" column), not reading
+    read_logdir = tbreport.read_logdir
     base = _vm_kb("self", "VmRSS")
     c0 = time.process_time()
     t0 = time.perf_counter()
-    ld = tbreport.read_logdir(logdir, verify_crc=verify_crc, executor=executor)
+    ld = read_logdir(logdir, verify_crc=verify_crc, executor=executor)
     points = sum(len(s) for run in ld.runs for s in run.scalars.values())
     total = sum(float(s.values.sum()) for run in ld.runs for s in run.scalars.values())
     return dict(

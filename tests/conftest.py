@@ -44,6 +44,8 @@ def _own_cache_folder(tmp_path_factory, monkeypatch):
     """Each test builds with a cache folder of its own (cold, as a first build), never the
     user's ~/.cache/tbreport; tests of the cache pass --cache or set XDG_CACHE_HOME."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    # the fixtures' event files are tiny: the cache keeps them all, as it keeps real ones
+    monkeypatch.setenv("TBREPORT_CACHE_MIN_SIZE", "0")
 
 
 @pytest.fixture

@@ -441,3 +441,28 @@ def test_compiled_templates_are_kept_and_damaged_ones_compiled_again(tmp_path):
     assert (
         compiled[1].read_bytes().startswith(b"TBRJINJA1\n") and len(compiled[1].read_bytes()) > 100
     )
+
+
+def test_tiny_files_are_not_kept_in_the_disk_cache(logdir, tmp_path, monkeypatch, torch_writer):
+    """At the default size floor, a sweep's tiny event files are decoded each time (faster than
+    their entries load) and larger ones are kept; the report is the same either way."""
+    monkeypatch.delenv("TBREPORT_CACHE_MIN_SIZE")
+    from tbreport.read.cache import MIN_SIZE
+
+    big = torch_writer("run_big")
+    for step in range(2000):  # ~60 kB of scalar records
+        big.add_scalar("loss", 1.0 / (step + 1), step)
+    big.flush()
+    sizes = {p: p.stat().st_size for p in logdir.path.rglob("events.out.tfevents.*")}
+    assert any(s < MIN_SIZE for s in sizes.values()) and any(s >= MIN_SIZE for s in sizes.values())
+
+    cache = tmp_path / "cache"
+    ref, _ = build_into(tmp_path, "ref", logdir.path, "html", no_cache=True)
+    first, one = build_into(tmp_path, "first", logdir.path, "html", cache=str(cache))
+    warm, two = build_into(tmp_path, "warm", logdir.path, "html", cache=str(cache))
+    same_tree(ref, first)
+    same_tree(ref, warm)
+    for path, size in sizes.items():
+        assert one.read_outcomes[str(path)] == ("small" if size < MIN_SIZE else "new")
+        assert two.read_outcomes[str(path)] == ("small" if size < MIN_SIZE else "unchanged")
+    assert len(list((cache / "decode").glob("*.tbc"))) == sum(s >= MIN_SIZE for s in sizes.values())
