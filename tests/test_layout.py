@@ -41,7 +41,8 @@ def _layout(path, width: int) -> dict:
         page.goto(path.as_uri())
         out = page.evaluate(
             """() => {
-            const tops = [...document.querySelectorAll('main section')[0].querySelectorAll('figure')]
+            const first = document.querySelectorAll('main section')[0];
+            const tops = [...first.querySelectorAll('figure')]
                 .map(f => Math.round(f.getBoundingClientRect().top));
             const cells = [...document.querySelectorAll('table.runs td.run')];
             const lines = c => {
@@ -77,3 +78,57 @@ def test_charts_in_columns_on_a_wide_screen_and_one_on_a_phone(report):
 def test_runs_table_keeps_to_columns_that_carry_information(report):
     # tensorboardX logs no hyperparameters here: no column of dashes
     assert _layout(report, 1400)["headers"] == ["Run", "Steps", "Points", "Duration", "Started"]
+
+
+@pytest.fixture(scope="module")
+def long_report(tmp_path_factory):
+    """60 tags in 6 sections of 10: past the first 24 charts, sections are folded."""
+    from tensorboardX import SummaryWriter
+
+    root = tmp_path_factory.mktemp("long")
+    w = SummaryWriter(str(root / "logs" / "run"))
+    for s in range(5):
+        for section in range(6):
+            for t in range(10):
+                w.add_scalar(f"s{section}/metric_{section}_{t}", float(s * t), s)
+    w.close()
+    options = make_options(
+        {"runs_dir": str(root / "logs"), "out": str(root / "site"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    return root / "site" / "index.html"
+
+
+def test_a_long_report_folds_its_later_sections(long_report):
+    from playwright.sync_api import sync_playwright
+
+    html = long_report.read_text()
+    # sections start at charts 0, 10, 20 (open) and 30, 40, 50 (folded: 24 charts above them)
+    assert html.count('<details class="tbr-fold">') == 3
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(long_report.as_uri())
+        state = """() => [...document.querySelectorAll('main section')].map(s => {
+            const d = s.querySelector('details.tbr-fold'); return d ? d.open : null; })"""
+        assert page.evaluate(state) == [None, None, None, False, False, False]
+        # the tag filter opens the folded section holding a match, and its chart draws
+        page.evaluate("tbreport.setFilter('metric_4_7')")
+        assert page.evaluate(state) == [None, None, None, None, True, False][:3] + [
+            False,
+            True,
+            False,
+        ]
+        box = page.locator(".tbr-chart[data-tbreport-tag='s4/metric_4_7']")
+        box.scroll_into_view_if_needed()
+        page.wait_for_selector(
+            ".tbr-chart[data-tbreport-tag='s4/metric_4_7'][data-tbreport-state=drawn]"
+        )
+        # the contents' link to a folded section opens it
+        page.click("nav.toc a[href='#section-s5']")
+        assert page.evaluate(state)[5] is True
+        assert errors == []
+        browser.close()

@@ -55,6 +55,11 @@ def page_of(report: Report, fmt: str) -> tuple[Part, ...]:
     return tuple(parts)
 
 
+#: an HTML report of more charts than this shows sections below its first this many charts
+#: folded (a <details> per section, opened by a click, the contents' link or the tag filter)
+FOLD_AFTER = 24
+
+
 def items(
     report: Report, parts: Sequence[Part], figs: list[dict], fmt: str
 ) -> list[dict[str, Any]]:
@@ -64,6 +69,8 @@ def items(
     named = [s for s in _sections(report, figs) if s["section"].slug]
     out = []
     previous = ""
+    shown = 0  # figures above this part
+    fold = len(figs) > FOLD_AFTER
     for part in parts:
         item = _item(report, part, figs, fmt, named, top=True)
         if part.kind == "section":
@@ -73,6 +80,13 @@ def items(
                 for p in part.parts
                 if p.kind != "prose" or p.text.strip()
             ]
+            count = sum(len(c.get("figures", ())) for c in item["children"])
+            # a long report opens with its first screens of charts; later sections are folded
+            item["folded"] = fold and shown >= FOLD_AFTER
+            item["count"] = count
+            shown += count
+        elif part.kind == "figures":
+            shown += len(item["figures"])
         if part.kind == "prose" and not part.text.strip():
             continue  # the blank lines between blocks
         previous = part.kind

@@ -525,6 +525,9 @@
       var figure = chart.box.closest("figure") || chart.box;
       figure.hidden = !!re && !re.test(chart.payload.tag);
       if (chart.plot && rebuild) { build(chart); paintLegend(chart); }
+      // a folded section holding a chart the filter asks for opens
+      var fold = re && !figure.hidden ? figure.closest("details.tbr-fold") : null;
+      if (fold) fold.open = true;
     });
     syncControls();
     writeHash();
@@ -759,4 +762,14 @@
   });
   changed({ rebuild: false });
   window.addEventListener("hashchange", function () { readHash(); changed(); });
+  // a link to a folded section (the contents) opens it
+  function unfold(id) {
+    var target = id && doc.getElementById(id);
+    var fold = target && (target.querySelector("details.tbr-fold") || target.closest("details.tbr-fold"));
+    if (fold) fold.open = true;
+  }
+  doc.querySelectorAll("nav.toc a[href^='#']").forEach(function (a) {
+    a.addEventListener("click", function () { unfold(a.getAttribute("href").slice(1)); });
+  });
+  if (location.hash.length > 1 && location.hash.indexOf("=") < 0) unfold(decodeURIComponent(location.hash.slice(1)));
 })();
