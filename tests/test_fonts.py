@@ -55,6 +55,17 @@ def test_cjk_devanagari_and_emoji_tags_are_drawn_with_the_fallback_fonts():
     decode(draw_chart(_chart(), "png", painter=Painter()))  # no missing-glyph warning either
 
 
+def test_a_reused_canvas_draws_the_next_charts_text_with_the_fallback_fonts():
+    """One painter draws many charts on the same figure: a title DejaVu Sans could draw alone
+    must not leave the next chart's CJK and emoji title without the fallback fonts."""
+    painter = Painter()
+    plain = make_chart([make_line("run a", ORANGE), make_line("run b", SKY)], tag="plain/loss")
+    draw_chart(plain, "svg", painter=painter)  # the canvas of this size: titles in DejaVu Sans
+    again = draw_chart(_chart(), "svg", painter=painter)
+    assert again == draw_chart(_chart(), "svg", painter=Painter())
+    assert {"NotoSansCJKjp-Regular", "Symbola"} <= _glyph_fonts(again)
+
+
 def test_without_the_fallback_fonts_the_characters_become_replacement_marks(tmp_path):
     painter = Painter(font_dir=tmp_path)
     assert painter.rc["font.family"] == ["DejaVu Sans"]

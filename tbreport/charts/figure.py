@@ -170,9 +170,16 @@ def _first_font_only(fig: Figure) -> None:
             texts += legend.get_texts()
     for legend in fig.legends:
         texts += legend.get_texts()
+    alone = [FONT]
     for text in texts:
-        if text.get_fontfamily() == chain and all(ord(ch) in covered for ch in text.get_text()):
-            text.set_fontfamily([FONT])
+        family = text.get_fontfamily()
+        if family != chain and family != alone:
+            continue  # a text given a font of its own
+        # a reused canvas keeps its artists: a title narrowed for the last chart is widened
+        # again when this chart's text needs the chain
+        wanted = alone if all(ord(ch) in covered for ch in text.get_text()) else chain
+        if family != wanted:
+            text.set_fontfamily(wanted)
     # tick labels get their text while the figure draws: digits, signs, k/M/B/T and month
     # names, all in DejaVu Sans; the ticks made while drawing copy the first one's font
     for ax in fig.axes:
