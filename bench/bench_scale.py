@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,25 +22,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import make_logdir  # noqa: E402
+from bench_targets import _run  # noqa: E402  (one child-process timer for both)
 
 DATE = "2021-05-24 20:41:00 -0400"
 #: the issue's targets for 20k-runs (seconds, MB); None: no target
 TARGETS = {("20k-runs", "ls"): (5.0, None), ("20k-runs", "build"): (30.0, 1024)}
-
-
-def _run(root: Path, args: list[str], cwd: Path) -> tuple[float, int, float]:
-    """Seconds, the child's peak RSS (MB) and its CPU seconds of one ``python -m tbreport``."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tbreport", *args],
-        cwd=cwd, env={**os.environ, "PYTHONPATH": str(root)},
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{args} failed under {root}")
-    return seconds, int(usage.ru_maxrss / 1024), usage.ru_utime + usage.ru_stime
 
 
 def _case(root: Path, args: list[str], repeat: int) -> tuple[float, float, int, float]:

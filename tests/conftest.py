@@ -48,6 +48,23 @@ def _own_cache_folder(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TBREPORT_CACHE_MIN_SIZE", "0")
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Playwright driving Debian's Chromium, one per test module (skipped without them)."""
+    import sitecheck
+
+    if not sitecheck.have_chromium():
+        pytest.skip("needs Debian's chromium and PyPI playwright")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
+
+
 @pytest.fixture
 def torch_writer(tmp_path):
     """Factory for real torch SummaryWriters under tmp_path."""

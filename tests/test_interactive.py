@@ -250,17 +250,6 @@ def test_static_fallback_none_and_full_data(tmp_path, logdir):
 # --- in Chromium --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
-        )
-        yield b
-        b.close()
-
 
 class Watched:
     """A page whose requests, console messages, errors and dialogs are recorded."""

@@ -144,17 +144,6 @@ def last_steps(status: dict) -> dict[str, int | None]:
     return {r["name"]: r["last_step"] for r in status["runs"]}
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
-        )
-        yield b
-        b.close()
-
 
 def open_page(browser, url: str):
     context = browser.new_context(viewport={"width": 1200, "height": 900})

@@ -251,19 +251,6 @@ def test_markdown_drops_the_runs_table_when_no_tag_table_fits_beside_it(
 # --- real Chromium and Jekyll ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not sitecheck.have_chromium():
-        pytest.skip("no chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=sitecheck.chromium_path(), args=sitecheck.CHROMIUM_ARGS
-        )
-        yield b
-        b.close()
-
 
 def test_browser_200_runs_legend_colours_and_runs_table(sweep, tmp_path, browser):
     from tbreport.formats.interactive import page_data
