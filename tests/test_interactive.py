@@ -528,6 +528,14 @@ def test_interactive_jekyll_post_draws_its_charts(tmp_path, browser):
             drawn = page.locator(".tbr-chart[data-tbreport-state=drawn]")
             assert drawn.count() == 1
             assert drawn.get_attribute("data-tbreport-tag") == result.report.charts[0].tag
+            # the legend's swatches are styled by the post's own stylesheet (no report.css
+            # there), and the chart offers its plotted data once: the post's link to the file
+            size = drawn.locator(".tbr-legend .swatch").first.evaluate(
+                "s => [s.getBoundingClientRect().width, s.getBoundingClientRect().height]"
+            )
+            assert size[0] > 4 and size[1] > 4, size
+            first = page.locator(".tbr-chart").first.locator("xpath=..")
+            assert first.get_by_text("Plotted data (CSV)").count() == 1
             assert page.evaluate("window.__pwned") is None and not problems, problems
         finally:
             context.close()

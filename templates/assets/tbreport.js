@@ -483,8 +483,10 @@
       link.type = "button";
       link.addEventListener("click", function () { download(chart); });
       box.replaceChildren(legend(chart), chart.canvas, chart.note, chart.readout);
+      // the HTML report's caption gets the download; a Jekyll post's caption already links
+      // the plotted-data file written beside the post
       var caption = box.closest("figure") && box.closest("figure").querySelector("figcaption");
-      (caption || box).append(" ", link);
+      if (caption) caption.append(" ", link);
       chart.canvas.addEventListener("dblclick", function () { build(chart); });
       build(chart);
       paintLegend(chart);
