@@ -29,6 +29,7 @@ from tbreport.read.cache import (
     open_disk_cache,
     unusable_message,
 )
+from tbreport.rebuild import Builds, Stamp, open_builds
 from tbreport.registry import get_format, get_kind
 
 __all__ = [
@@ -119,6 +120,8 @@ class Caches:
 
     decode: DecodeCache | None = None
     charts: ChartCache | None = None
+    #: what whole builds made, by output (``tbreport.rebuild``): disk caches only
+    builds: Builds | None = None
     warnings: tuple[DataWarning, ...] = ()
 
     @classmethod
@@ -134,7 +137,7 @@ def open_caches(options: Options) -> Caches:
         return Caches()
     root = cache_root(options.cache)
     try:
-        return Caches(open_disk_cache(root), open_disk_charts(root))
+        return Caches(open_disk_cache(root), open_disk_charts(root), open_builds(root))
     except CacheUnusable as err:
         return Caches(
             warnings=(DataWarning("cache-unusable", unusable_message(root, err), path=str(root)),)
@@ -180,6 +183,11 @@ def render(
     source = read_source(options.source) if options.source else None
     if caches is None:
         caches = open_caches(options)
+    # the same files and options as the last build of this output: its report and artifacts
+    stamp = caches.builds.stamp(options, source) if caches.builds and logdir is None else None
+    kept = stamp.load() if stamp is not None else None
+    if stamp is not None and kept is not None:
+        return _rerender(options, now, fmt, stamp, *kept, caches.warnings)
     images = "images" in needs
     with ChartPool(
         options.jobs, options.image_format,
@@ -193,6 +201,7 @@ def render(
                 restarts=options.restarts,
                 executor=options.executor,
                 cache=caches.decode,
+                found=stamp.found if stamp is not None else None,
             )
             outcomes = caches.decode.take_outcomes() if caches.decode is not None else {}
         if images and (not outcomes or any(o != "unchanged" for o in outcomes.values())):
@@ -218,6 +227,8 @@ def render(
         artifacts = _artifacts(report, needs, pool, progress)
         if "images" in needs:
             report = _glyph_note(report, pool)
+    if stamp is not None:
+        stamp.save(report, artifacts)
     return Rendering(
         report,
         artifacts,
@@ -226,6 +237,32 @@ def render(
         drawn=pool.drawn,
         reused=pool.reused,
         warnings=caches.warnings,
+    )
+
+
+def _rerender(
+    options: Options,
+    now: dt.datetime | None,
+    fmt: Any,
+    stamp: Stamp,
+    report: Report,
+    artifacts: Artifacts,
+    warnings: tuple[DataWarning, ...],
+) -> Rendering:
+    """The render stage over what the last build of these files and options made: its date
+    is this build's, and it is checked as a new report is."""
+    from tbreport.report import report_date
+
+    report = replace(report, date=report_date(options, now))
+    _check_strict(report, options)
+    fmt.check(report, options, now)
+    return Rendering(
+        report,
+        artifacts,
+        fmt.render(report, options, artifacts),
+        read_outcomes=dict.fromkeys(stamp.files, "unchanged"),
+        reused=sum(image is not None for image in artifacts.images),
+        warnings=warnings,
     )
 
 

@@ -40,6 +40,8 @@ __all__ = [
     "MemoryCharts",
     "cached_images",
     "chart_key",
+    "feed",
+    "fonts_state",
     "glyph_key",
     "open_disk_charts",
 ]
@@ -137,7 +139,7 @@ class _Unhashable(Exception):
     pass
 
 
-def _fonts(font_dir: Path | None) -> tuple[object, ...]:
+def fonts_state(font_dir: Path | None) -> tuple[object, ...]:
     """Which fallback fonts ``font_dir`` holds, by size and modification time."""
     folder = font_dir or FONT_DIR
     state: list[object] = [str(folder)]
@@ -158,7 +160,7 @@ def chart_key(
     fallback: bool = False,
 ) -> str | None:
     """The key of ``element``'s image, or None for an element that is not cached. ``fonts``:
-    :func:`_fonts` of ``font_dir``, when the caller has it already; ``fallback``: the image is
+    ``fonts_state`` of ``font_dir``, when the caller has it already; ``fallback``: the image is
     the compact no-script copy of a chart the page's script draws."""
     from tbreport.registry import get_kind
 
@@ -166,15 +168,17 @@ def chart_key(
     if not type(kind).__module__.startswith("tbreport."):
         return None  # another package's kind: its drawing code has a version we cannot see
     h = hashlib.sha256(_versions())
-    _feed(h, (image_format, _fonts(font_dir) if fonts is None else fonts, element.kind, fallback))
+    feed(
+        h, (image_format, fonts_state(font_dir) if fonts is None else fonts, element.kind, fallback)
+    )
     try:
-        _feed(h, element)
+        feed(h, element)
     except _Unhashable:
         return None
     return h.hexdigest()
 
 
-def _feed(h: Any, obj: Any) -> None:
+def feed(h: Any, obj: Any) -> None:
     """Hash ``obj`` by type and value (the same value always gives the same bytes)."""
     if obj is None or isinstance(obj, bool):
         h.update(b"N" if obj is None else (b"T" if obj else b"F"))
@@ -197,25 +201,25 @@ def _feed(h: Any, obj: Any) -> None:
         h.update(f"a{obj.dtype.str}{obj.shape};".encode())
         h.update(memoryview(np.ascontiguousarray(obj).data).cast("B"))
     elif isinstance(obj, np.generic):
-        _feed(h, obj.item())
+        feed(h, obj.item())
     elif isinstance(obj, tuple | list):
         h.update(b"(%d;" % len(obj))
         for item in obj:
-            _feed(h, item)
+            feed(h, item)
     elif isinstance(obj, dict):
         h.update(b"{%d;" % len(obj))
         for key, value in obj.items():
-            _feed(h, key)
-            _feed(h, value)
+            feed(h, key)
+            feed(h, value)
     elif isinstance(obj, frozenset | set):
-        _feed(h, sorted(obj, key=repr))
+        feed(h, sorted(obj, key=repr))
     elif isinstance(obj, dt.datetime | dt.date):
         h.update(f"d{obj.isoformat()};".encode())
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         h.update(f"D{type(obj).__module__}.{type(obj).__qualname__};".encode())
         for f in dataclasses.fields(obj):
             h.update(f.name.encode() + b"=")
-            _feed(h, getattr(obj, f.name))
+            feed(h, getattr(obj, f.name))
     else:
         raise _Unhashable
 
@@ -223,7 +227,7 @@ def _feed(h: Any, obj: Any) -> None:
 def glyph_key(texts: Sequence[str], font_dir: Path | None) -> str:
     """The key of the missing-glyphs note for ``texts``."""
     h = hashlib.sha256(_versions() + b" glyphs")
-    _feed(h, (_fonts(font_dir), list(texts)))
+    feed(h, (fonts_state(font_dir), list(texts)))
     return "note-" + h.hexdigest()
 
 
@@ -254,7 +258,7 @@ def cached_images(
     ``fallback[i]``: element i is drawn as a compact no-script copy."""
     if cache is None:
         return [None] * len(elements), [None] * len(elements)
-    fonts = _fonts(font_dir)
+    fonts = fonts_state(font_dir)
     keys = [
         chart_key(e, image_format, font_dir, fonts, f)
         for e, f in zip(elements, fallback, strict=True)

@@ -56,6 +56,7 @@ def read_logdir(
     fast: bool = True,
     executor: str | None = None,
     cache: DecodeCache | None = None,
+    found: tuple[list[RunDir], list[DataWarning]] | None = None,
 ) -> Logdir:
     """Read every run under ``path`` (a folder, or an fsspec URL such as ``s3://bucket/runs``).
 
@@ -67,11 +68,12 @@ def read_logdir(
     reference for tests). ``executor``: ``"dask://HOST:PORT"`` reads the runs on the workers of
     that Dask scheduler; local threads by default. ``cache``: where decoded files are kept
     between reads (:mod:`tbreport.read.cache`); used for local files read by local threads.
+    ``found``: what ``discover_runs(path)`` returned, when the caller has it already.
     """
     if restarts not in RESTART_MODES:
         raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")
     remote = open_remote(os.fspath(path)) if is_url(path) else None
-    run_dirs, warnings = discover_runs(path, remote)
+    run_dirs, warnings = discover_runs(path, remote) if found is None else found
     runs = []
     if remote is not None or (executor or "threads") != "threads":
         cache = None  # a store of this process, for files it reads itself

@@ -41,6 +41,7 @@ __all__ = [
     "build_report",
     "check_regressions",
     "post_slug",
+    "report_date",
     "select_runs",
     "with_baseline",
 ]
@@ -216,7 +217,7 @@ def build_report(
     )
     return Report(
         title=options.title or default_title(runs, logdir.path),
-        date=options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0),
+        date=report_date(options, now),
         logdir=logdir.path,
         runs=infos,
         sections=sections,
@@ -372,3 +373,8 @@ def _run_info(
         trial=trial,
         primary=primary,
     )
+
+
+def report_date(options: Options, now: dt.datetime | None = None) -> dt.datetime:
+    """The report's date: ``--date``, else ``now`` (this moment), to the second."""
+    return options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0)
