@@ -774,3 +774,8 @@ def readme_table() -> str:
         cell = spec.help.replace("|", "\\|")
         rows.append(f"| {name.replace('|', chr(92) + '|')} | {default} | {cell} |")
     return "\n".join(rows) + "\n"
+
+
+def report_date(options: Options, now: dt.datetime | None = None) -> dt.datetime:
+    """A report's date: ``--date``, else ``now`` (this moment), to the second."""
+    return options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0)

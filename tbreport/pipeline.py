@@ -13,14 +13,13 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tbreport.charts import ChartPool
 from tbreport.charts.cache import ChartCache, MemoryCharts, open_disk_charts
 from tbreport.errors import StrictModeError, TbreportError
 from tbreport.formats import Artifacts, FutureDateError, Rendered
 from tbreport.model import WARNING, DataWarning, Logdir, Report
-from tbreport.options import Options
+from tbreport.options import Options, report_date
 from tbreport.read.cache import (
     CacheUnusable,
     DecodeCache,
@@ -31,6 +30,9 @@ from tbreport.read.cache import (
 )
 from tbreport.rebuild import Builds, Stamp, open_builds
 from tbreport.registry import get_format, get_kind
+
+if TYPE_CHECKING:
+    from tbreport.charts import ChartPool
 
 __all__ = [
     "BuildResult",
@@ -173,14 +175,13 @@ def render(
     its memory cache, to hold back a running writer's half-written last record).
     ``caches``: where decoded files and images are kept; by default the options' disk cache.
     """
-    from tbreport.read import read_logdir
-    from tbreport.report import build_report, with_baseline
-    from tbreport.source import read_source
-
     fmt = get_format(options.format)
     needs = fmt.needs(options)
-    # a --source post is checked before any event file is read
-    source = read_source(options.source) if options.source else None
+    source = None
+    if options.source:  # a --source post is checked before any event file is read
+        from tbreport.source import read_source
+
+        source = read_source(options.source)
     if caches is None:
         caches = open_caches(options)
     # the same files and options as the last build of this output: its report and artifacts
@@ -188,6 +189,10 @@ def render(
     kept = stamp.load() if stamp is not None else None
     if stamp is not None and kept is not None:
         return _rerender(options, now, fmt, stamp, *kept, caches.warnings)
+    from tbreport.charts import ChartPool
+    from tbreport.read import read_logdir
+    from tbreport.report import build_report, with_baseline
+
     images = "images" in needs
     with ChartPool(
         options.jobs, options.image_format,
@@ -251,8 +256,6 @@ def _rerender(
 ) -> Rendering:
     """The render stage over what the last build of these files and options made: its date
     is this build's, and it is checked as a new report is."""
-    from tbreport.report import report_date
-
     report = replace(report, date=report_date(options, now))
     _check_strict(report, options)
     fmt.check(report, options, now)

@@ -28,7 +28,7 @@ import os
 import pickle
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tbreport.charts.cache import feed, fonts_state
 from tbreport.formats import Artifacts
@@ -37,7 +37,9 @@ from tbreport.options import Options
 from tbreport.read.cache import open_folder, read_checked, write_atomic
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.storage import is_url
-from tbreport.source import Source
+
+if TYPE_CHECKING:
+    from tbreport.source import Source
 
 __all__ = ["Builds", "Stamp", "open_builds"]
 

@@ -20,7 +20,7 @@ from tbreport.formatting import format_number
 from tbreport.kinds import KindContext
 from tbreport.model import Chart, Comparison, Element, Logdir, Report, Run, RunInfo, Section
 from tbreport.names import natural_key, section_of, slug, unique_slugs
-from tbreport.options import Options
+from tbreport.options import Options, report_date
 from tbreport.registry import get_kind, kind_names
 from tbreport.report.baseline import BaselineError, with_baseline
 from tbreport.report.colours import DISTINCT, rank_colors, run_colors, scale_colors
@@ -41,7 +41,6 @@ __all__ = [
     "build_report",
     "check_regressions",
     "post_slug",
-    "report_date",
     "select_runs",
     "with_baseline",
 ]
@@ -373,8 +372,3 @@ def _run_info(
         trial=trial,
         primary=primary,
     )
-
-
-def report_date(options: Options, now: dt.datetime | None = None) -> dt.datetime:
-    """The report's date: ``--date``, else ``now`` (this moment), to the second."""
-    return options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0)
