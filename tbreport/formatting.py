@@ -61,6 +61,11 @@ def format_utc(timestamp: float | None) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def format_count(n: int) -> str:
+    """A count with thousands separators: ``1,000,000``."""
+    return f"{n:,}"
+
+
 def format_step_range(first: int | None, last: int | None) -> str:
     if first is None or last is None:
         return "–"

@@ -176,7 +176,7 @@ def test_thinning_is_stated_in_the_caption(tmp_path, torch_writer):
     w.close()
     build(_options(tmp_path, runs_dir=str(tmp_path / "logs"), max_points=500))
     html = (tmp_path / "site" / "index.html").read_text()
-    assert re.search(r"5000 points, \d{3} drawn", html)
+    assert re.search(r"5,000 points, \d{3} drawn", html)
     # statistics use every point
     assert "lower is better" in html
 

@@ -58,3 +58,21 @@ def test_every_element_kind_has_its_partial_for_every_builtin_format():
     for kind in BUILTIN_KINDS:
         for fmt in ("html", "jekyll", "markdown"):
             assert (root / "kinds" / kind / f"{fmt}.j2").is_file(), (kind, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["html", "jekyll", "markdown"])
+def test_point_counts_have_thousands_separators(torch_writer, tmp_path, fmt):
+    writer = torch_writer("long_run")
+    for step in range(1200):
+        writer.add_scalar("loss", 1.0 / (step + 1), step)
+    writer.flush()
+    out = tmp_path / "out"
+    result = build(build_options(out, tmp_path / "logs", format=fmt, jobs=1))
+    text = (out / result.main).read_text(encoding="utf-8")
+    assert "1,200 points in all" in text  # the opening sentence
+    if fmt == "html":
+        # the runs and statistics tables show the count and sort by the number
+        assert text.count('data-sort="1200">1,200<') == 2
+        assert ">1200<" not in text and "; 1200 points" not in text
+    else:  # nowhere bare: tables, captions
+        assert "1200" not in text.replace("1,200", "")
