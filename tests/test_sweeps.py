@@ -299,7 +299,7 @@ def test_browser_200_runs_legend_colours_and_runs_table(sweep, tmp_path, browser
 
         assert names() == best_first[:50]
         assert page.locator(".tbr-runs-count").inner_text() == "runs 1–50 of 200"
-        page.get_by_role("button", name="Next ›").click()
+        page.locator(".tbr-runs-bar").get_by_role("button", name="Next ›").click()
         assert names() == best_first[50:100]
         page.get_by_label("Filter runs").fill("_lr0.1_")
         want = [r for r in best_first if "_lr0.1_" in r]
@@ -318,6 +318,51 @@ def test_browser_200_runs_legend_colours_and_runs_table(sweep, tmp_path, browser
     finally:
         page.close()
     assert not problems, problems
+
+
+def test_browser_hparams_table_of_200_trials_is_paged_filtered_and_sorted(
+    sweep, tmp_path, browser
+):
+    root, _, _ = sweep
+    build(_options(root, tmp_path / "html"))
+    url = (tmp_path / "html" / "index.html").resolve().as_uri()
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    try:
+        page.goto(url)
+        table = page.locator("table.hparams[data-tbreport-state=ready]")
+        rows = table.locator("tbody > tr")
+        bar = page.locator(".tbr-trials-bar")
+        assert rows.count() == 50
+        assert bar.locator(".tbr-trials-count").inner_text() == "trials 1–50 of 200"
+        first_page = rows.all_inner_texts()
+        bar.get_by_role("button", name="Next ›").click()
+        assert rows.count() == 50 and not set(rows.all_inner_texts()) & set(first_page)
+        assert bar.locator(".tbr-trials-page").inner_text() == "page 2 of 4"
+        page.get_by_label("Filter trials").fill("_lr0.1_")
+        texts = rows.all_inner_texts()
+        assert len(texts) == 40 and all("_lr0.1_" in t for t in texts)
+        page.get_by_label("Filter trials").fill("")
+        heads = table.locator("thead th").all_inner_texts()
+        lr = heads.index("lr")
+        table.locator("thead th").nth(lr).locator("button").click()
+        values = rows.evaluate_all(f"trs => trs.map(tr => +tr.cells[{lr}].textContent)")
+        assert values == sorted(values) and values[0] == min(LRS)
+        # the runs table's bar is its own
+        assert page.locator(".tbr-runs-count").inner_text() == "runs 1–50 of 200"
+    finally:
+        page.close()
+    assert not problems, problems
+    # without scripts every trial is in the table
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        plain.goto(url)
+        assert plain.locator("table.hparams tbody > tr").count() == 200
+    finally:
+        context.close()
 
 
 def test_browser_colour_bar_under_the_legend(sweep, tmp_path, browser):

@@ -651,12 +651,19 @@
   // The page shows the --top-runs best runs and collapses the rest in a details element; the script
   // joins them and shows RUN_PAGE rows at a time. Sorting uses a cell's data-sort (the full
   // number) when it has one, else its text (numbers in it compared as numbers).
+  // The HParams trials tables (one row per trial) get the same bar, named for trials.
   function enhanceRuns() {
+    enhanceTable(doc.querySelector("table.runs[data-tbreport-runs]"),
+                 doc.querySelector("details.runs-more"), "runs", "run");
+    doc.querySelectorAll("table.hparams[data-tbreport-rows]").forEach(function (table) {
+      enhanceTable(table, null, "trials", "trial");
+    });
+  }
+
+  function enhanceTable(table, more, noun, one) {
     var RUN_PAGE = 50;
-    var table = doc.querySelector("table.runs[data-tbreport-runs]");
     if (!table || table.dataset.tbreportState || !table.tBodies.length || !table.tHead) return;
     var body = table.tBodies[0];
-    var more = doc.querySelector("details.runs-more");
     if (more) {
       more.querySelectorAll("tbody tr").forEach(function (tr) { body.append(tr); });
       more.remove();
@@ -666,12 +673,12 @@
     var view = { filter: "", col: -1, desc: false, page: 0 };
     var input = el("input");
     input.type = "search"; input.placeholder = "regex"; input.spellcheck = false;
-    var count = el("span", "tbr-runs-count");
+    var count = el("span", "tbr-" + noun + "-count tbr-rows-count");
     var prev = el("button", "tbr-page", "\u2039 Previous"), next = el("button", "tbr-page", "Next \u203a");
     prev.type = next.type = "button";
-    var where = el("span", "tbr-runs-page");
-    var bar = el("div", "tbr-runs-bar");
-    bar.append(control("Filter runs", input), count, prev, where, next);
+    var where = el("span", "tbr-" + noun + "-page tbr-rows-page");
+    var bar = el("div", "tbr-" + noun + "-bar tbr-rows-bar");
+    bar.append(control("Filter " + noun, input), count, prev, where, next);
     // a short table needs no filter or pages (its headers still sort)
     bar.hidden = all.length <= RUN_FILTER_FROM;
     (table.closest(".scroll") || table).before(bar);
@@ -702,8 +709,11 @@
         return isFinite(v) ? { num: v } : { missing: true, text: "" };
       }
       var text = td.textContent.trim();
+      // a cell that is just a number (a hyperparameter's 0.001) sorts as that number
+      if (NUMBER.test(text)) return { num: parseFloat(text.replace("\u2212", "-")) };
       return { missing: text === "" || text === "\u2013", text: text };
     }
+    var NUMBER = /^[-+\u2212]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
     var collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
     function compare(a, b) {
       var ka = sortKey(a), kb = sortKey(b);
@@ -726,9 +736,9 @@
       });
       var n = function (v) { return v.toLocaleString("en-US"); };
       count.textContent = rows.length
-        ? "runs " + n(first + 1) + "\u2013" + n(first + shown.length) + " of " + n(rows.length) +
+        ? noun + " " + n(first + 1) + "\u2013" + n(first + shown.length) + " of " + n(rows.length) +
           (rows.length < all.length ? " (filtered from " + n(all.length) + ")" : "")
-        : "no run matches";
+        : "no " + one + " matches";
       where.textContent = "page " + (view.page + 1) + " of " + pages;
       prev.disabled = view.page === 0;
       next.disabled = view.page >= pages - 1;
