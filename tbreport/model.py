@@ -724,6 +724,8 @@ class Report:
     page: tuple[Part, ...] = ()
     #: a ``--source`` post's own front matter keys (those that are no option), in order
     front_matter: tuple[tuple[str, Any], ...] = ()
+    #: the newest wall time (a date) of the runs' scalars: the default post date
+    latest: float | None = None
 
     @property
     def charts(self) -> tuple[Element, ...]:

@@ -265,11 +265,11 @@ class Options:
     )
     date: dt.datetime | None = _opt(
         None,
-        "post date, e.g. `2021-05-24 20:41:00 -0400` (default now; a future date is refused "
-        "because Jekyll skips future posts)",
+        "post date, e.g. `2021-05-24 20:41:00 -0400` (default: the time of the newest record "
+        "in the runs, else now; a future date is refused because Jekyll skips future posts)",
         flag="--date",
         check=_parse_date,
-        default_text="now",
+        default_text="newest record",
     )
     source: str | None = _opt(
         None,
@@ -776,6 +776,19 @@ def readme_table() -> str:
     return "\n".join(rows) + "\n"
 
 
-def report_date(options: Options, now: dt.datetime | None = None) -> dt.datetime:
-    """A report's date: ``--date``, else ``now`` (this moment), to the second."""
-    return options.date or (now or dt.datetime.now().astimezone()).replace(microsecond=0)
+def report_date(
+    options: Options, latest: float | None = None, now: dt.datetime | None = None
+) -> dt.datetime:
+    """A report's date, to the second: ``--date``; else ``latest``, the newest record's wall
+    time (in this machine's timezone), so the same runs give the same report; else (no record
+    has a time) or when that is in the future (a writer's clock ahead), ``now``."""
+    if options.date is not None:
+        return options.date
+    current = (now or dt.datetime.now().astimezone()).replace(microsecond=0)
+    if latest is None:
+        return current
+    try:
+        newest = dt.datetime.fromtimestamp(latest, dt.timezone.utc).astimezone()
+    except (OverflowError, OSError, ValueError):
+        return current
+    return min(newest.replace(microsecond=0), current)

@@ -256,7 +256,7 @@ def _rerender(
 ) -> Rendering:
     """The render stage over what the last build of these files and options made: its date
     is this build's, and it is checked as a new report is."""
-    report = replace(report, date=report_date(options, now))
+    report = replace(report, date=report_date(options, report.latest, now))
     _check_strict(report, options)
     fmt.check(report, options, now)
     return Rendering(

@@ -45,9 +45,7 @@ def entries(cache: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("fmt", ["html", "jekyll", "markdown"])
-def test_an_unchanged_rebuild_reads_and_draws_nothing_and_gives_the_same_bytes(
-    logs, tmp_path, fmt
-):
+def test_an_unchanged_rebuild_reads_and_draws_nothing_and_gives_the_same_bytes(logs, tmp_path, fmt):
     ref, cold = build_into(tmp_path, "ref", logs.path, fmt, no_cache=True)
     cache, out = tmp_path / "cache", tmp_path / "out"
     first = rebuild(out, logs.path, cache, fmt)

@@ -27,7 +27,6 @@ def test_user_template_can_extend_the_builtin_one(tmp_path):
     assert '<meta name="x-custom" content="yes">' in html and "tutorial/poly" in html
 
 
-
 def test_a_renderer_makes_each_environment_once(tmp_path):
     renderer = Renderer(None)
     assert renderer.environment(True) is renderer.environment(True)

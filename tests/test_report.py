@@ -66,3 +66,55 @@ def test_tag_filters_apply_to_every_kind(torch_writer, tmp_path):
     assert {e.tag for e in report.charts} == {"eval/acc", "weights/w"}
     report = build_report(_logdir(torch_writer, tmp_path), Options(exclude_runs="^b_"))
     assert [r.name for r in report.runs] == ["a_run"]
+
+
+def _dated_build(logs, out, fmt="jekyll", now=None):
+    import datetime as dt
+
+    from conftest import build_options
+
+    from tbreport.pipeline import build
+
+    options = build_options(out, logs, format=fmt, jobs=1, date=None, no_cache=True)
+    return build(options, now=now or dt.datetime.now().astimezone())
+
+
+def test_the_default_date_is_the_newest_records_time_so_rebuilds_match(torch_writer, tmp_path):
+    """Without --date the post is dated by the newest record (not the build's clock): two
+    builds of the same runs at different times write the same files."""
+    import datetime as dt
+    import time
+
+    a, b = torch_writer("a"), torch_writer("b")
+    for step in range(5):
+        a.add_scalar("loss", 1.0 / (step + 1), step, walltime=1_600_000_000.0 + step)
+        b.add_scalar("loss", 2.0 / (step + 1), step, walltime=1_600_000_100.5 + step)
+    a.flush()
+    b.flush()
+    logs = tmp_path / "logs"
+    first = _dated_build(logs, tmp_path / "one")
+    later = dt.datetime.now().astimezone() + dt.timedelta(hours=3)
+    second = _dated_build(logs, tmp_path / "two", now=later)
+    newest = dt.datetime.fromtimestamp(1_600_000_104, dt.timezone.utc).astimezone()
+    assert first.report.date == second.report.date == newest
+    (post,) = (tmp_path / "one" / "_posts").iterdir()
+    assert post.name.startswith(newest.strftime("%Y-%m-%d-"))
+    assert f"date: {newest.strftime('%Y-%m-%d %H:%M:%S %z')}" in post.read_text("utf-8")
+    assert post.read_bytes() == (tmp_path / "two" / "_posts" / post.name).read_bytes()
+    # a writer whose clock is ahead: the post is dated now, never in the future
+    c = torch_writer("c")
+    c.add_scalar("loss", 1.0, 0, walltime=time.time() + 86400 * 30)
+    c.flush()
+    ahead = _dated_build(logs, tmp_path / "three")
+    assert ahead.report.date <= dt.datetime.now().astimezone()
+
+
+def test_runs_without_timed_records_are_dated_now(torch_writer, tmp_path):
+    import datetime as dt
+
+    w = torch_writer("notes_only")
+    w.add_text("notes", "hello", 0)
+    w.flush()
+    moment = dt.datetime(2024, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
+    result = _dated_build(tmp_path / "logs", tmp_path / "out", fmt="html", now=moment)
+    assert result.report.date == moment

@@ -251,7 +251,6 @@ def test_markdown_drops_the_runs_table_when_no_tag_table_fits_beside_it(
 # --- real Chromium and Jekyll ----------------------------------------------------------------
 
 
-
 def test_browser_200_runs_legend_colours_and_runs_table(sweep, tmp_path, browser):
     from tbreport.formats.interactive import page_data
 
@@ -320,9 +319,7 @@ def test_browser_200_runs_legend_colours_and_runs_table(sweep, tmp_path, browser
     assert not problems, problems
 
 
-def test_browser_hparams_table_of_200_trials_is_paged_filtered_and_sorted(
-    sweep, tmp_path, browser
-):
+def test_browser_hparams_table_of_200_trials_is_paged_filtered_and_sorted(sweep, tmp_path, browser):
     root, _, _ = sweep
     build(_options(root, tmp_path / "html"))
     url = (tmp_path / "html" / "index.html").resolve().as_uri()

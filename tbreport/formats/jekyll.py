@@ -48,8 +48,8 @@ class Jekyll:
         current = (now or dt.datetime.now().astimezone()).replace(microsecond=0)
         if report.date > current:
             raise FutureDateError(
-                f"--date {report.date.isoformat()} is in the future; Jekyll skips future posts "
-                "without a word. Give today's date or an earlier one."
+                f"The post date {report.date.isoformat()} (--date) is in the future; Jekyll "
+                "skips future posts without a word. Give today's date or an earlier one."
             )
 
     def render(self, report: Report, options: Options, artifacts: Artifacts) -> Rendered:

@@ -18,11 +18,11 @@ import jinja2
 from tbreport.errors import TbreportError
 from tbreport.formats import escape
 from tbreport.formatting import (
+    format_count,
     format_duration,
     format_hparam,
     format_number,
     format_percent,
-    format_count,
     format_step_range,
     format_utc,
     sort_value,

@@ -214,9 +214,11 @@ def build_report(
         )
         for run in runs
     )
+    latest = max((t for t in (run.last_wall_time for run in runs) if t is not None), default=None)
     return Report(
         title=options.title or default_title(runs, logdir.path),
-        date=report_date(options, now),
+        date=report_date(options, latest, now),
+        latest=latest,
         logdir=logdir.path,
         runs=infos,
         sections=sections,
