@@ -76,6 +76,15 @@ def _report(root, tmp_path, **kw):
     return build_report(read_logdir(str(root)), _options(root, tmp_path / "o", **kw))
 
 
+def _watched_page(browser):
+    """A new page and the list its errors and console warnings are added to."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    return page, problems
+
+
 def _loss_chart(report):
     return next(c for c in report.scalar_charts if c.tag == "val/loss")
 
@@ -261,10 +270,7 @@ def test_browser_200_runs_legend_colours_and_runs_table(sweep, tmp_path, browser
     payload = next(c for c in charts if c and c["tag"] == "val/loss")
     looks = {(m["color"], m.get("style", "solid")) for m in payload["lines"]}
     assert len(payload["lines"]) == len(looks) == N_RUNS
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    page, problems = _watched_page(browser)
     try:
         page.goto(url)
         page.evaluate("(t) => tbreport.render(t)", "val/loss")
@@ -323,10 +329,7 @@ def test_browser_hparams_table_of_200_trials_is_paged_filtered_and_sorted(sweep,
     root, _, _ = sweep
     build(_options(root, tmp_path / "html"))
     url = (tmp_path / "html" / "index.html").resolve().as_uri()
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    problems: list[str] = []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("console", lambda m: m.type in ("error", "warning") and problems.append(m.text))
+    page, problems = _watched_page(browser)
     try:
         page.goto(url)
         table = page.locator("table.hparams[data-tbreport-state=ready]")
