@@ -313,8 +313,7 @@ class _Server:
 
         server: Any = forkserver._forkserver
         if server._forkserver_pid is not None:
-            # it has nothing to finish (its workers are gone): ended now rather than after the
-            # interpreter shutdown of a process holding matplotlib (a quarter of a second)
+            # its workers are gone: it reaps them and exits at once (``preload._end``)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(server._forkserver_pid, signal.SIGTERM)
         server._stop()
@@ -379,6 +378,9 @@ _worker_painter: list[Painter] = []
 
 
 def _init_worker(font_dir: Path | None) -> None:
+    preload = sys.modules.get(PRELOAD)
+    if preload is not None and signal.getsignal(signal.SIGTERM) is preload._end:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the fork server's, not a worker's
     from tbreport.charts.figure import FONT_DIR, Painter
 
     _worker_painter[:] = [Painter(font_dir or FONT_DIR)]
