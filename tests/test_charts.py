@@ -523,9 +523,13 @@ def test_draw_charts_with_spawned_workers_matches(monkeypatch):
 
 
 _FORK_SERVER_BUILD = """
-import os, sys
+import os, sys, threading
 from conftest import build_options, fixture_logdir
 from tbreport.pipeline import build
+
+if sys.argv[2] == "thread":  # an application's thread: the server is spawned, not forked
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
 
 # eight images on two workers: the fork server's, with matplotlib imported there, not here
 result = build(build_options(sys.argv[1], fixture_logdir("torch_kinds"), jobs=2, no_cache=True))
@@ -546,7 +550,8 @@ assert not children, children
 """
 
 
-def test_a_build_draws_on_fork_server_workers_and_leaves_no_process_behind(tmp_path):
+@pytest.mark.parametrize("beside", ["nothing", "thread"])
+def test_a_build_draws_on_fork_server_workers_and_leaves_no_process_behind(tmp_path, beside):
     # a fresh interpreter: this one has matplotlib imported, which keeps the fork server off
     import os
     import subprocess
@@ -556,7 +561,7 @@ def test_a_build_draws_on_fork_server_workers_and_leaves_no_process_behind(tmp_p
     tests = str(Path(__file__).parent)
     path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
     done = subprocess.run(
-        [sys.executable, "-c", _FORK_SERVER_BUILD, str(tmp_path / "site")],
+        [sys.executable, "-c", _FORK_SERVER_BUILD, str(tmp_path / "site"), beside],
         env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
