@@ -1,11 +1,12 @@
 """Charts stage: report elements in, their images out, drawn on a pool of worker processes.
 
-:class:`ChartPool` is created by the pipeline before reading and closed after drawing. Where
-it can, it starts multiprocessing's fork server at once, which imports matplotlib (most of a
-second) in a process of its own while this one reads the logdir at full speed; the workers
-are forked from that server and start with the import done. Without a fork server (or with
-``jobs=1``) matplotlib is imported on a thread of this process instead, joined before drawing,
-and the workers are forked from here (spawned where forking is unsafe). Each
+:class:`ChartPool` is created by the pipeline before reading and closed after drawing. In a
+process without threads (the tbreport command) it forks multiprocessing's fork server at once,
+which imports matplotlib (most of a second) in a process of its own while this one reads the
+logdir at full speed; the workers are forked from that server and start with the import done.
+Otherwise (threads running, as in a notebook's kernel; or ``jobs=1``) matplotlib is imported
+on a thread of this process, once per process, joined before drawing, and the workers are
+forked from here (spawned where forking is unsafe). Each
 element is drawn by its kind (``tbreport.kinds``) with a :class:`~tbreport.charts.figure.Painter`
 that reuses figures. With a chart cache (:mod:`tbreport.charts.cache`) an element whose image
 is kept is not drawn again; ``drawn`` and ``reused`` count what the pool did. This module itself
@@ -273,10 +274,10 @@ class ChartPool:
 
 
 class _Server:
-    """multiprocessing's fork server, started by a pool to preload the chart modules, and the
-    resource tracker it needs when that was not running yet; both stopped with the pool. A fork
-    server already running (the application's own) is left alone: the pool then does not use
-    one of its own."""
+    """multiprocessing's fork server, forked by a pool from a process without threads (the
+    tbreport command) to preload the chart modules, and the resource tracker it needs when that
+    was not running yet; both stopped with the pool. A fork server already running (the
+    application's own) is left alone: the pool then does not use one of its own."""
 
     def __init__(self, tracker: bool) -> None:
         #: the resource tracker was started with the server
@@ -288,25 +289,19 @@ class _Server:
             return None
         from multiprocessing import forkserver, resource_tracker
 
-        # multiprocessing's own objects (CPython 3.10-3.13): the preload list for this start
-        # only, and a stop that ends the server with the pool
+        # multiprocessing's own objects (CPython 3.10-3.12): a server started here and a stop
+        # that ends it with the pool
         server: Any = forkserver._forkserver
         tracking: Any = resource_tracker._resource_tracker
-        if not (_has(server, "_forkserver_pid", "_preload_modules", "_stop")
-                and _has(tracking, "_pid", "_stop")):  # fmt: skip
+        if not (_has(server, "_forkserver_pid", "_stop") and _has(tracking, "_pid", "_stop")):
             return None
         if server._forkserver_pid is not None:
             return None
         tracker = tracking._pid is None
+        # a process with threads (a notebook's kernel, an application) is long-lived: there
+        # matplotlib is imported once, here, rather than by a spawned server per build
         if not _fork_server(server):
-            before = list(server._preload_modules)
-            server._preload_modules = [PRELOAD]
-            try:
-                # the server process starts (fork and exec, safe beside threads) and imports
-                # PRELOAD while this returns at once: requests queue on its socket meanwhile
-                server.ensure_running()
-            finally:
-                server._preload_modules = before  # only for this start, not the application's
+            return None
         return cls(tracker)
 
     def stop(self) -> None:
