@@ -522,6 +522,55 @@ def test_draw_charts_with_spawned_workers_matches(monkeypatch):
     assert draw_charts(charts_, jobs=2) == draw_charts(charts_, jobs=1)
 
 
+_FORK_SERVER_BUILD = """
+import os, sys, threading
+from conftest import build_options, fixture_logdir
+from tbreport.pipeline import build
+
+if sys.argv[2] == "thread":  # an application's thread: no fork server, matplotlib here
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+
+# eight images on two workers: the fork server's, with matplotlib imported there, not here
+result = build(build_options(sys.argv[1], fixture_logdir("torch_kinds"), jobs=2, no_cache=True))
+assert result.drawn == 8, result.drawn
+if sys.argv[2] == "thread":
+    assert "matplotlib" in sys.modules
+    sys.exit(0)  # spawned workers: multiprocessing's resource tracker stays, as it does
+assert "matplotlib" not in sys.modules, "the charts were drawn in this process"
+me = str(os.getpid())
+children = []
+for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        with open(f"/proc/{entry}/stat") as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):  # ended meanwhile
+        continue
+    # pid (comm) state ppid ...: comm may hold spaces, the fields after it do not
+    if stat.rsplit(")", 1)[1].split()[1] == me:
+        children.append(stat)
+assert not children, children
+"""
+
+
+@pytest.mark.parametrize("beside", ["nothing", "thread"])
+def test_a_build_draws_on_fork_server_workers_and_leaves_no_process_behind(tmp_path, beside):
+    # a fresh interpreter: this one has matplotlib imported, which keeps the fork server off
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = str(Path(__file__).parent)
+    path = os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_SERVER_BUILD, str(tmp_path / "site"), beside],
+        env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "site" / "index.html").is_file()
+
+
 def test_draw_charts_in_process_reports_each_chart():
     calls: list[tuple[int, int]] = []
     images = draw_charts(_charts(3), progress=lambda d, t: calls.append((d, t)))

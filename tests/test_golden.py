@@ -103,7 +103,7 @@ def test_golden_html(tmp_path, update_golden, monkeypatch):
 
 
 def test_golden_embedded_data(tmp_path, update_golden, monkeypatch):
-    """The data the page's script draws from (format version 2, docs/html-report.md)."""
+    """The data the page's script draws from (format version 3, docs/html-report.md)."""
     out = _build(tmp_path, "html", monkeypatch)
     html = (out / "index.html").read_text()
     found = re.search(r'<script type="application/json" id="tbreport-data">(.*?)</script>', html)

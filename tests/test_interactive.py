@@ -56,6 +56,16 @@ def _js_number(v: float) -> str:
     return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
 
 
+def _f32(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64).astype(np.float32).astype(np.float64)
+
+
+def held_smoothed(line) -> np.ndarray:
+    """The smoothed values the page holds: the build's, rounded to float32 for a thinned
+    line; a line held whole is smoothed by the script (the build's numbers)."""
+    return _f32(line.smoothed) if len(line.y) < line.points else line.smoothed
+
+
 def close_to(got, want, scale) -> bool:
     """Equal where non-finite, within 1e-12 of the series' largest magnitude elsewhere."""
     for g, r in zip(got, want, strict=True):
@@ -105,7 +115,7 @@ def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
     # run "a" (300 points) whole, "b" (1,000) thinned
     result = _build(logdir, tmp_path / "out", max_points=400)
     doc = _payloads((tmp_path / "out" / "index.html").read_text())
-    assert doc["format"] == "tbreport-charts" and doc["version"] == 2
+    assert doc["format"] == "tbreport-charts" and doc["version"] == 3
     thinned = whole = 0
     for chart, payload in zip(result.report.charts, doc["charts"], strict=True):
         assert payload == chart_payload(chart)
@@ -119,8 +129,9 @@ def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
             np.testing.assert_array_equal(got["values"], line.y)
             if len(line.y) < line.points:  # part of the series: the build's smoothing
                 thinned += 1
-                assert meta["smoothed"]
-                np.testing.assert_array_equal(got["smoothed"], line.smoothed)
+                assert meta["smoothed"]  # rounded to float32, as the page holds it
+                np.testing.assert_array_equal(got["smoothed"], _f32(line.smoothed))
+                assert not np.array_equal(got["smoothed"], line.smoothed)
             else:  # the whole series: smoothing the held points gives the build's numbers
                 whole += 1
                 assert not meta["smoothed"] and "smoothed" not in got
@@ -162,7 +173,7 @@ def test_embedded_sections_round_trip_any_bits(tmp_path, logdir):
     (got,) = decode_payload(payload)
     np.testing.assert_array_equal(got["steps"], line.steps)
     assert got["wall_times"].tobytes() == line.wall_times.tobytes()
-    assert got["smoothed"].tobytes() == line.smoothed.tobytes()
+    assert got["smoothed"].tobytes() == _f32(line.smoothed).tobytes()  # 5e-324 -> 0.0
     assert payload["lines"][0]["values"] == "f8"
     np.testing.assert_array_equal(got["values"], line.y)
 
@@ -248,7 +259,6 @@ def test_static_fallback_none_and_full_data(tmp_path, logdir):
 
 
 # --- in Chromium --------------------------------------------------------------------------------
-
 
 
 class Watched:
@@ -343,7 +353,7 @@ def test_page_hover_hide_slider_and_no_requests(browser, report):
             step = int(row.get_attribute("data-step"))
             (i,) = np.flatnonzero(line.steps == step)
             assert float(row.get_attribute("data-raw")) == line.y[i]
-            assert float(row.get_attribute("data-smoothed")) == line.smoothed[i]
+            assert float(row.get_attribute("data-smoothed")) == held_smoothed(line)[i]
             assert float(row.get_attribute("data-wall")) == line.wall_times[i]
             assert row.is_visible()
         # each run shows its point nearest the cursor's x (run "a" ends before it)
@@ -356,7 +366,7 @@ def test_page_hover_hide_slider_and_no_requests(browser, report):
         plotted = p.evaluate("(t) => tbreport.plotted(t)", chart.tag)
         for line, got in zip(chart.lines, plotted["runs"], strict=True):
             at = {x: v for x, v in zip(plotted["x"], got["smoothed"], strict=True) if v is not None}
-            assert [at[float(s)] for s in line.steps] == line.smoothed.tolist()
+            assert [at[float(s)] for s in line.steps] == held_smoothed(line).tolist()
         # hiding a run hides it everywhere, and the readout drops it
         p.locator(".tbr-chart").first.locator(".tbr-run", has_text="a").click()
         plotted = p.evaluate("(t) => tbreport.plotted(t)", chart.tag)

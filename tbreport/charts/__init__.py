@@ -1,8 +1,12 @@
 """Charts stage: report elements in, their images out, drawn on a pool of worker processes.
 
-:class:`ChartPool` is created by the pipeline before reading and closed after drawing. It
-imports matplotlib on a thread of its own while the logdir is read (the import takes most of a
-second), joins it before starting workers, and forks them so they inherit the import. Each
+:class:`ChartPool` is created by the pipeline before reading and closed after drawing. In a
+process without threads (the tbreport command) it forks multiprocessing's fork server at once,
+which imports matplotlib (most of a second) in a process of its own while this one reads the
+logdir at full speed; the workers are forked from that server and start with the import done.
+Otherwise (threads running, as in a notebook's kernel; or ``jobs=1``) matplotlib is imported
+on a thread of this process, once per process, joined before drawing, and the workers are
+forked from here (spawned where forking is unsafe). Each
 element is drawn by its kind (``tbreport.kinds``) with a :class:`~tbreport.charts.figure.Painter`
 that reuses figures. With a chart cache (:mod:`tbreport.charts.cache`) an element whose image
 is kept is not drawn again; ``drawn`` and ``reused`` count what the pool did. This module itself
@@ -11,17 +15,22 @@ does not import matplotlib.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import math
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
+
+from tbreport.options import IMAGE_FORMATS
 
 if TYPE_CHECKING:
     from tbreport.charts.cache import ChartCache
@@ -31,7 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["ChartPool", "Painter"]
 
 #: fewer elements than this are drawn in-process: a pool costs more to start than it saves
+#: (unless the fork server has matplotlib imported and this process has not)
 MIN_PARALLEL = 4
+#: what the fork server imports before it forks a worker (see ``tbreport.charts.preload``)
+PRELOAD = "tbreport.charts.preload"
 
 Progress = Callable[[int, int], None]
 
@@ -70,6 +82,11 @@ class ChartPool:
         self.reused = 0
         self._warm: threading.Thread | None = None
         self._painter: Painter | None = None
+        #: the fork server and resource tracker this pool started (and stops on exit)
+        self._server: _Server | None = None
+        #: the workers, made at the first parallel draw and shut down on exit
+        self._executor: ProcessPoolExecutor | None = None
+        self._workers = 0
 
     def __enter__(self) -> ChartPool:
         if self.warm:
@@ -77,10 +94,18 @@ class ChartPool:
         return self
 
     def start_warm(self) -> None:
-        """Import matplotlib on a thread of its own now (once), ahead of drawing."""
-        if self._warm is not None or "tbreport.charts.figure" in sys.modules:
+        """Have matplotlib imported now (once), ahead of drawing: by the workers' fork server
+        when workers will draw, else on a thread of this process."""
+        if self._warm is not None or self._server is not None:
             return
-        # numpy releases the GIL while the logdir is read: the import overlaps it
+        if "tbreport.charts.figure" in sys.modules:
+            return
+        if (self.jobs or _usable_cpus()) > 1:
+            self._server = _Server.start()
+            if self._server is not None:
+                return
+        # numpy releases the GIL while the logdir is read: the import overlaps it (though
+        # the import's own Python holds the GIL the readers' threads need)
         self._warm = threading.Thread(target=_warm_up, args=(self.font_dir,), daemon=True)
         self._warm.start()
 
@@ -92,6 +117,17 @@ class ChartPool:
     ) -> None:
         self._join()
         self._painter = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def _remote(self) -> bool:
+        """Whether the fork server's workers should do work this process would otherwise
+        need matplotlib for (importing it here costs more than forking a worker there)."""
+        return self._server is not None and "tbreport.charts.figure" not in sys.modules
 
     def _new_painter(self) -> Painter:
         from tbreport.charts.figure import FONT_DIR, Painter
@@ -111,9 +147,10 @@ class ChartPool:
             if not isinstance(kept, str):
                 return kept
         self._join()
-        from tbreport.charts.fonts import FONT_DIR, missing_glyphs
-
-        note = missing_glyphs(texts, self.font_dir or FONT_DIR)
+        if self._remote():
+            note = self._pool(1).submit(_missing_glyphs, list(texts), self.font_dir).result()
+        else:
+            note = _missing_glyphs(texts, self.font_dir)
         if key is not None and self.cache is not None:
             self.cache.put(key, note_bytes(note))
         return note
@@ -162,12 +199,13 @@ class ChartPool:
         meanwhile: Callable[[], object] | None = None,
     ) -> list[bytes]:
         self._join()
-        from tbreport.charts.figure import check_format
-
-        check_format(self.image_format)
+        if self.image_format not in IMAGE_FORMATS:  # checked before any worker starts
+            raise ValueError(
+                f"image_format must be one of {IMAGE_FORMATS}, got {self.image_format!r}"
+            )
         total = len(elements)
         workers = min(self.jobs or _usable_cpus(), total)
-        if workers <= 1 or total < MIN_PARALLEL:
+        if not self._remote() and (workers <= 1 or total < MIN_PARALLEL):
             if self._painter is None:
                 self._painter = self._new_painter()
             images = []
@@ -192,18 +230,14 @@ class ChartPool:
         chunk = max(1, min(16, math.ceil(total / (workers * 4))))
         results: list[bytes] = [b""] * total
         done = 0
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=_pool_context(),
-            initializer=_init_worker,
-            initargs=(self.font_dir,),
-        ) as pool:
-            pending: dict[Future[list[bytes]], int] = {
-                pool.submit(_draw_chunk, elements[s : s + chunk], self.image_format): s
-                for s in range(0, total, chunk)
-            }
-            if meanwhile is not None:
-                meanwhile()  # the workers exist now: no thread of ours runs when they fork
+        pool = self._pool(workers)
+        pending: dict[Future[list[bytes]], int] = {
+            pool.submit(_draw_chunk, elements[s : s + chunk], self.image_format): s
+            for s in range(0, total, chunk)
+        }
+        if meanwhile is not None:
+            meanwhile()  # the workers exist now: no thread of ours runs when they fork
+        try:
             while pending:
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -213,7 +247,167 @@ class ChartPool:
                     done += len(images)
                     if progress is not None:
                         progress(done, total)
+        finally:
+            for future in pending:
+                future.cancel()
         return results
+
+    def _pool(self, workers: int) -> ProcessPoolExecutor:
+        """The workers (at least ``workers`` of them), kept until the pool is closed."""
+        if self._executor is not None and self._workers < workers:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        if self._executor is None:
+            context = (
+                multiprocessing.get_context("forkserver")
+                if self._server is not None
+                else _pool_context()
+            )
+            self._executor = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(self.font_dir,),
+            )
+            self._workers = workers
+        return self._executor
+
+
+class _Server:
+    """multiprocessing's fork server, forked by a pool from a process without threads (the
+    tbreport command) to preload the chart modules, and the resource tracker it needs when that
+    was not running yet; both stopped with the pool. A fork server already running (the
+    application's own) is left alone: the pool then does not use one of its own."""
+
+    def __init__(self, tracker: bool) -> None:
+        #: the resource tracker was started with the server
+        self.tracker = tracker
+
+    @classmethod
+    def start(cls) -> _Server | None:
+        if "forkserver" not in multiprocessing.get_all_start_methods() or not _main_is_inert():
+            return None
+        from multiprocessing import forkserver, resource_tracker
+
+        # multiprocessing's own objects (CPython 3.10-3.12): a server started here and a stop
+        # that ends it with the pool
+        server: Any = forkserver._forkserver
+        tracking: Any = resource_tracker._resource_tracker
+        if not (_has(server, "_forkserver_pid", "_stop") and _has(tracking, "_pid", "_stop")):
+            return None
+        if server._forkserver_pid is not None:
+            return None
+        tracker = tracking._pid is None
+        # a process with threads (a notebook's kernel, an application) is long-lived: there
+        # matplotlib is imported once, here, rather than by a spawned server per build
+        if not _fork_server(server):
+            return None
+        return cls(tracker)
+
+    def stop(self) -> None:
+        from multiprocessing import forkserver, resource_tracker
+
+        server: Any = forkserver._forkserver
+        if server._forkserver_pid is not None:
+            # its workers are gone: it reaps them and exits at once (``_end_server``)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(server._forkserver_pid, signal.SIGTERM)
+        server._stop()
+        if self.tracker:
+            # the queues' semaphores unregister from the tracker as they are freed: free them
+            # first, or the tracker would be started again
+            gc.collect()
+            tracking: Any = resource_tracker._resource_tracker
+            tracking._stop()
+
+
+def _fork_server(server: Any) -> bool:
+    """Start multiprocessing's fork server as ``ensure_running`` does, but forked from this
+    process rather than a new interpreter: it starts with numpy and tbreport imported (a fifth
+    of a second of its head start). Only in a process without threads (a fork copies one
+    thread) and with the server ``main`` of CPython 3.10-3.12; False: not started."""
+    import inspect
+    import socket
+    import traceback
+    from multiprocessing import connection, forkserver, resource_tracker, util
+
+    params = list(inspect.signature(forkserver.main).parameters)
+    if params != ["listener_fd", "alive_r", "preload", "main_path", "sys_path"]:
+        return False
+    if threading.active_count() != 1 or not hasattr(os, "fork"):
+        return False
+    resource_tracker.ensure_running()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
+        if stream is not None:
+            stream.flush()
+    with socket.socket(socket.AF_UNIX) as listener:
+        address = connection.arbitrary_address("AF_UNIX")  # type: ignore[attr-defined]
+        listener.bind(address)
+        if not util.is_abstract_socket_namespace(address):  # type: ignore[attr-defined]
+            os.chmod(address, 0o600)
+        listener.listen()
+        # every client holds the write end of the "alive" pipe: the server ends at its EOF
+        alive_r, alive_w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(alive_r)
+            os.close(alive_w)
+            return False
+        if pid == 0:  # the server: it never returns into the caller's code
+            code = 0
+            try:
+                os.close(alive_w)
+                signal.signal(signal.SIGTERM, _end_server)
+                forkserver.main(listener.fileno(), alive_r, [PRELOAD])
+            except SystemExit:
+                pass
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(alive_r)
+    server._forkserver_address = address
+    server._forkserver_alive_fd = alive_w
+    server._forkserver_pid = pid
+    return True
+
+
+def _end_server(signum: int, frame: FrameType | None) -> None:
+    """The fork server's SIGTERM (the pool is closed): reap the ended workers, so their CPU
+    time counts in the server's and no zombie is left, and exit without the interpreter
+    shutdown of a process holding matplotlib (a quarter of a second)."""
+    with contextlib.suppress(ChildProcessError):
+        while True:
+            os.waitpid(-1, 0)
+    os._exit(0)
+
+
+def _has(thing: object, *names: str) -> bool:
+    return all(hasattr(thing, name) for name in names)
+
+
+def _main_is_inert() -> bool:
+    """Whether a process started from the fork server would not run this program's main
+    script again: multiprocessing imports a main script (``python train.py``) into every
+    worker it does not fork from here, and its top-level code (say ``import torch``, or an
+    unguarded build) would run there. ``python -m ...``, the REPL and tbreport's own command
+    are safe."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None:
+        # ``python -m pkg``: its ``pkg.__main__`` is not imported again
+        return bool(spec.name == "__main__" or spec.name.endswith(".__main__"))
+    path = getattr(main, "__file__", None)
+    # tbreport's console script: an import of tbreport.cli and a guarded call
+    return path is None or Path(path).name in ("tbreport", "tbreport.exe")
+
+
+def _missing_glyphs(texts: Iterable[str], font_dir: Path | None) -> DataWarning | None:
+    from tbreport.charts.fonts import FONT_DIR, missing_glyphs
+
+    return missing_glyphs(texts, font_dir or FONT_DIR)
 
 
 def _warm_up(font_dir: Path | None) -> None:
@@ -243,6 +437,8 @@ _worker_painter: list[Painter] = []
 
 
 def _init_worker(font_dir: Path | None) -> None:
+    if signal.getsignal(signal.SIGTERM) is _end_server:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the fork server's, not a worker's
     from tbreport.charts.figure import FONT_DIR, Painter
 
     _worker_painter[:] = [Painter(font_dir or FONT_DIR)]

@@ -8,7 +8,7 @@
   enhanceRuns(); // the runs table needs no chart data
   var source = doc.getElementById("tbreport-data");
   var page = source ? JSON.parse(source.textContent) : window.tbreportData;
-  if (!page || page.format !== "tbreport-charts" || page.version !== 2) return;
+  if (!page || page.format !== "tbreport-charts" || page.version !== 3) return;
   if (typeof uPlot !== "function" || typeof DecompressionStream !== "function") return;
 
   var MAX_WEIGHT = 0.999;
@@ -81,7 +81,7 @@
       var wall = new Float64Array(summed(n).buffer);
       var values = meta.values === "f4"
         ? Float64Array.from(new Float32Array(take(4, n))) : new Float64Array(take(8, n));
-      var built = meta.smoothed ? new Float64Array(take(8, n)) : null;
+      var built = meta.smoothed ? Float64Array.from(new Float32Array(take(4, n))) : null;
       var line = { meta: meta, steps: steps, wall: wall, values: values, built: built, cache: {} };
       if (meta.band) {
         line.lower = new Float64Array(take(8, n));

@@ -1,13 +1,14 @@
 """Scalars kind, embedding: a Chart in, the compact data the browser draws it from out.
 
-Format version 2 (docs/html-report.md): per chart a JSON header and one base64 string of
+Format version 3 (docs/html-report.md): per chart a JSON header and one base64 string of
 raw-deflated binary; per line, in order, sections of ``held`` little-endian numbers, each
 stored as byte planes (the first byte of every number, then the second, ...; deflate finds
 the runs in the sign and exponent bytes): steps as int64 (the first, then differences), wall
 times as the int64 bit patterns of their float64 (the first, then differences), values as
 float32 when every value survives the round trip (else float64), the build's smoothed values
-as float64 when the page holds fewer points than the series (otherwise the script's smoothing
-of the held points is the same numbers); then, for a group's line (``band``), its band's lower
+as float32 when the page holds fewer points than the series (otherwise the script's smoothing
+of the held points is the same numbers; float32 keeps the seven digits a reader sees, in half
+the bytes of the page's largest section); then, for a group's line (``band``), its band's lower
 and upper bounds and the runs behind each point as float64.
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 from tbreport.model import Chart, Line
 from tbreport.names import plain_text
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def _values_dtype(values: np.ndarray) -> str:
@@ -66,7 +67,7 @@ def _line_bytes(line: Line, dtype: str) -> bytes:
         _planes(np.asarray(line.y, dtype=np.float64).astype("<" + dtype)),
     ]
     if _embeds_smoothed(line):
-        parts.append(_planes(np.asarray(line.smoothed, dtype="<f8")))
+        parts.append(_planes(np.asarray(line.smoothed, dtype=np.float64).astype("<f4")))
     if _banded(line):
         for part in (line.lower, line.upper, line.n):
             parts.append(_planes(np.asarray(part, dtype="<f8")))
@@ -145,7 +146,7 @@ def decode_payload(payload: dict[str, Any]) -> list[dict[str, np.ndarray]]:
         item = {"steps": steps, "wall_times": wall, "values": take(line["values"], n)}
         item["values"] = item["values"].astype(np.float64)
         if line["smoothed"]:
-            item["smoothed"] = take("f8", n)
+            item["smoothed"] = take("f4", n).astype(np.float64)
         if line.get("band"):
             item["lower"], item["upper"], item["n"] = (take("f8", n) for _ in range(3))
         out.append(item)
