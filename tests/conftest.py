@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import struct
 from pathlib import Path
 
@@ -39,11 +40,45 @@ def frame_record(data: bytes) -> bytes:
     )
 
 
+@pytest.fixture(scope="session")
+def _session_caches(tmp_path_factory) -> tuple[Path, Path]:
+    """Per test process: matplotlib's config folder (its font list is built once here, not
+    again in every fresh interpreter a test starts) and every built-in template compiled by
+    Jinja as tbreport keeps them in a cache folder's ``templates/``."""
+    import jinja2
+
+    from tbreport.formats.render import _make_environment
+
+    base = tmp_path_factory.mktemp("session-caches")
+    compiled = base / "templates"
+    compiled.mkdir(mode=0o700)
+    for autoescape in (True, False):
+        env = _make_environment(None, autoescape, compiled)
+        for name in env.list_templates():
+            try:
+                env.get_template(name)
+            except (jinja2.TemplateError, UnicodeDecodeError):
+                pass  # not seeded: the build that uses it compiles it and reports the error
+    return base / "matplotlib", compiled
+
+
 @pytest.fixture(autouse=True)
-def _own_cache_folder(tmp_path_factory, monkeypatch):
-    """Each test builds with a cache folder of its own (cold, as a first build), never the
-    user's ~/.cache/tbreport; tests of the cache pass --cache or set XDG_CACHE_HOME."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+def _own_cache_folder(tmp_path_factory, monkeypatch, _session_caches):
+    """Each test builds with a cache folder of its own, never the user's ~/.cache/tbreport:
+    its decode and chart caches cold, as in a first build; its compiled templates there as
+    any earlier build leaves them (Jinja compiles a template again if its source changed;
+    compiling and loading them is tested in test_cache.py, with --cache). Tests of the
+    cache pass --cache or set XDG_CACHE_HOME."""
+    mpl_config, compiled = _session_caches
+    monkeypatch.setenv("MPLCONFIGDIR", str(mpl_config))
+    home = tmp_path_factory.mktemp("xdg-cache")
+    templates = home / "tbreport" / "templates"
+    templates.mkdir(mode=0o700, parents=True)
+    os.chmod(templates.parent, 0o700)
+    for entry in compiled.iterdir():
+        # links, not copies: tbreport replaces a cache file by renaming, never writes into one
+        os.link(entry, templates / entry.name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
     # the fixtures' event files are tiny: the cache keeps them all, as it keeps real ones
     monkeypatch.setenv("TBREPORT_CACHE_MIN_SIZE", "0")
 
