@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sitecheck
-from conftest import fixture_logdir
+from conftest import DATE, fixture_logdir
 
 from tbreport.formats.escape import script_json
 from tbreport.kinds.scalars.embed import chart_payload, decode_payload
@@ -31,7 +31,8 @@ needs_chromium = pytest.mark.skipif(not sitecheck.have_chromium(), reason="no ch
 
 
 def _build(logdir: Path, out: Path, **kw):
-    cli = {"runs_dir": str(logdir), "out": str(out), "quiet": True, "jobs": 1, **kw}
+    # dated: two builds a minute boundary apart would differ in the date line
+    cli = {"runs_dir": str(logdir), "out": str(out), "date": DATE, "quiet": True, "jobs": 1, **kw}
     return build(make_options(cli, {}, None))
 
 
@@ -248,7 +249,6 @@ def test_static_fallback_none_and_full_data(tmp_path, logdir):
 
 
 # --- in Chromium --------------------------------------------------------------------------------
-
 
 
 class Watched:
