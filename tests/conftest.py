@@ -6,10 +6,17 @@ import json
 import math
 import os
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Each xdist worker and each interpreter a test starts would otherwise compile the test modules
+# (with pytest's assertion rewriting) and tbreport's own from source every run: 3-5 s a
+# worker when PYTHONDONTWRITEBYTECODE is set. The __pycache__ folders are gitignored, and
+# Python checks each file against its source's mtime and size before it uses it.
+sys.dont_write_bytecode = False
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logdirs"
 
