@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -47,45 +48,58 @@ def frame_record(data: bytes) -> bytes:
     )
 
 
+class _SessionCaches:
+    """Per test process: matplotlib's config folder (its font list is built once, not again in
+    every fresh interpreter a test starts), every built-in template compiled by Jinja as a
+    build keeps them in its cache folder's ``templates/``, and fresh cache folders."""
+
+    def __init__(self, base: Path) -> None:
+        import jinja2
+
+        from tbreport.formats.render import Renderer
+
+        self.base = base
+        self.matplotlib = base / "matplotlib"
+        self.templates = base / "templates"
+        self.templates.mkdir(mode=0o700)
+        renderer = Renderer(None, self.templates)
+        for autoescape in (True, False):
+            env = renderer.environment(autoescape)
+            for name in env.list_templates():
+                try:
+                    env.get_template(name)
+                except (jinja2.TemplateError, UnicodeDecodeError):
+                    pass  # not kept: the build that uses it compiles it and reports the error
+        self.compiled = sorted(self.templates.iterdir())
+        self._count = itertools.count()
+
+    def new_home(self) -> Path:
+        """A new $XDG_CACHE_HOME holding tbreport's cache folder with the compiled templates
+        (numbered here: pytest's mktemp lists the whole base folder each time)."""
+        home = self.base / f"xdg-{next(self._count)}"
+        templates = home / "tbreport" / "templates"
+        templates.mkdir(mode=0o700, parents=True)
+        os.chmod(templates.parent, 0o700)
+        for entry in self.compiled:
+            # links, not copies: tbreport replaces a cache file by renaming, never writes in one
+            os.link(entry, templates / entry.name)
+        return home
+
+
 @pytest.fixture(scope="session")
-def _session_caches(tmp_path_factory) -> tuple[Path, Path]:
-    """Per test process: matplotlib's config folder (its font list is built once here, not
-    again in every fresh interpreter a test starts) and every built-in template compiled by
-    Jinja as tbreport keeps them in a cache folder's ``templates/``."""
-    import jinja2
-
-    from tbreport.formats.render import _make_environment
-
-    base = tmp_path_factory.mktemp("session-caches")
-    compiled = base / "templates"
-    compiled.mkdir(mode=0o700)
-    for autoescape in (True, False):
-        env = _make_environment(None, autoescape, compiled)
-        for name in env.list_templates():
-            try:
-                env.get_template(name)
-            except (jinja2.TemplateError, UnicodeDecodeError):
-                pass  # not seeded: the build that uses it compiles it and reports the error
-    return base / "matplotlib", compiled
+def _session_caches(tmp_path_factory) -> _SessionCaches:
+    return _SessionCaches(tmp_path_factory.mktemp("session-caches"))
 
 
 @pytest.fixture(autouse=True)
-def _own_cache_folder(tmp_path_factory, monkeypatch, _session_caches):
+def _own_cache_folder(monkeypatch, _session_caches):
     """Each test builds with a cache folder of its own, never the user's ~/.cache/tbreport:
     its decode and chart caches cold, as in a first build; its compiled templates there as
     any earlier build leaves them (Jinja compiles a template again if its source changed;
     compiling and loading them is tested in test_cache.py, with --cache). Tests of the
     cache pass --cache or set XDG_CACHE_HOME."""
-    mpl_config, compiled = _session_caches
-    monkeypatch.setenv("MPLCONFIGDIR", str(mpl_config))
-    home = tmp_path_factory.mktemp("xdg-cache")
-    templates = home / "tbreport" / "templates"
-    templates.mkdir(mode=0o700, parents=True)
-    os.chmod(templates.parent, 0o700)
-    for entry in compiled.iterdir():
-        # links, not copies: tbreport replaces a cache file by renaming, never writes into one
-        os.link(entry, templates / entry.name)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setenv("MPLCONFIGDIR", str(_session_caches.matplotlib))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_caches.new_home()))
     # the fixtures' event files are tiny: the cache keeps them all, as it keeps real ones
     monkeypatch.setenv("TBREPORT_CACHE_MIN_SIZE", "0")
 
@@ -148,7 +162,7 @@ REAL_TOOL_MODULES = {
     "test_real_tools", "test_action", "test_publish", "test_registry",
     "test_remote", "test_executor", "test_layout", "test_notebook", "test_serve_live",
 }  # fmt: skip
-REAL_TOOL_FIXTURES = {"browser", "built_site"}
+REAL_TOOL_FIXTURES = {"browser", "built_site", "site_builds"}
 REAL_TOOL_WORDS = ("jekyll", "chromium", "sitecheck", "seo_tag", "wheel", "cold_caches")
 
 
