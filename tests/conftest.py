@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import struct
 import sys
 from pathlib import Path
@@ -70,19 +69,16 @@ class _SessionCaches:
                     env.get_template(name)
                 except (jinja2.TemplateError, UnicodeDecodeError):
                     pass  # not kept: the build that uses it compiles it and reports the error
-        self.compiled = sorted(self.templates.iterdir())
         self._count = itertools.count()
 
     def new_home(self) -> Path:
-        """A new $XDG_CACHE_HOME holding tbreport's cache folder with the compiled templates
+        """A new $XDG_CACHE_HOME whose tbreport cache folder has the compiled templates
         (numbered here: pytest's mktemp lists the whole base folder each time)."""
         home = self.base / f"xdg-{next(self._count)}"
-        templates = home / "tbreport" / "templates"
-        templates.mkdir(mode=0o700, parents=True)
-        os.chmod(templates.parent, 0o700)
-        for entry in self.compiled:
-            # links, not copies: tbreport replaces a cache file by renaming, never writes in one
-            os.link(entry, templates / entry.name)
+        root = home / "tbreport"
+        root.mkdir(mode=0o700, parents=True)
+        # a link to the one folder, not 100 files per test (pytest deletes old runs' folders)
+        (root / "templates").symlink_to(self.templates, target_is_directory=True)
         return home
 
 
