@@ -87,6 +87,13 @@ def _session_caches(tmp_path_factory) -> _SessionCaches:
     return _SessionCaches(tmp_path_factory.mktemp("session-caches"))
 
 
+def _point_caches(monkeypatch: pytest.MonkeyPatch, caches: _SessionCaches) -> None:
+    monkeypatch.setenv("MPLCONFIGDIR", str(caches.matplotlib))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(caches.new_home()))
+    # the fixtures' event files are tiny: the cache keeps them all, as it keeps real ones
+    monkeypatch.setenv("TBREPORT_CACHE_MIN_SIZE", "0")
+
+
 @pytest.fixture(autouse=True)
 def _own_cache_folder(monkeypatch, _session_caches):
     """Each test builds with a cache folder of its own, never the user's ~/.cache/tbreport:
@@ -94,10 +101,16 @@ def _own_cache_folder(monkeypatch, _session_caches):
     any earlier build leaves them (Jinja compiles a template again if its source changed;
     compiling and loading them is tested in test_cache.py, with --cache). Tests of the
     cache pass --cache or set XDG_CACHE_HOME."""
-    monkeypatch.setenv("MPLCONFIGDIR", str(_session_caches.matplotlib))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_caches.new_home()))
-    # the fixtures' event files are tiny: the cache keeps them all, as it keeps real ones
-    monkeypatch.setenv("TBREPORT_CACHE_MIN_SIZE", "0")
+    _point_caches(monkeypatch, _session_caches)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cache_folder(_session_caches):
+    """The same for a module's fixtures, which are made before any test's own fixtures
+    (autouse ones first): a build there never uses the user's cache either."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _point_caches(monkeypatch, _session_caches)
+        yield
 
 
 @pytest.fixture(scope="module")

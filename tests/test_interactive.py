@@ -84,6 +84,13 @@ def logdir(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def built(logdir, tmp_path_factory):
+    """The default build of ``logdir`` and its folder (the tests using it only read it)."""
+    out = tmp_path_factory.mktemp("built") / "out"
+    return _build(logdir, out), out
+
+
 def _payloads(html: str) -> dict:
     found = DATA_RE.search(html)
     assert found, "no embedded data"
@@ -131,10 +138,10 @@ def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
     assert long["points"] == 1000 and long["held"] <= 400
 
 
-def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdir):
+def test_values_that_float32_cannot_hold_are_embedded_as_float64(built):
     from dataclasses import replace
 
-    result = _build(logdir, tmp_path / "out")
+    result, _ = built
     chart = result.report.charts[0]
     line = replace(chart.lines[0], y=chart.lines[0].y + 1e-12)  # not a float32 any more
     payload = chart_payload(replace(chart, lines=(line,)))
@@ -142,12 +149,12 @@ def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdi
     np.testing.assert_array_equal(decode_payload(payload)[0]["values"], line.y)
 
 
-def test_embedded_sections_round_trip_any_bits(tmp_path, logdir):
+def test_embedded_sections_round_trip_any_bits(built):
     """Byte planes and wrapping int64 differences give back every bit pattern: steps near
     the int64 limits, wall times that are NaN, infinite, negative or decades apart."""
     from dataclasses import replace
 
-    result = _build(logdir, tmp_path / "out")
+    result, _ = built
     chart = result.report.charts[0]
     n = 6
     line = replace(
@@ -215,9 +222,8 @@ def test_script_json_cannot_close_the_script_element():
     assert json.loads(text) == {"run": hostile, "tag": ["<", ">", "&"]}
 
 
-def test_csp_allows_exactly_the_inline_scripts(tmp_path, logdir):
-    _build(logdir, tmp_path / "out")
-    html = (tmp_path / "out" / "index.html").read_text()
+def test_csp_allows_exactly_the_inline_scripts(built):
+    html = (built[1] / "index.html").read_text()
     csp = re.search(r'Content-Security-Policy" content="([^"]*)"', html).group(1)
     assert "unsafe-inline'; script-src" in csp and "unsafe-eval" not in csp
     scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
