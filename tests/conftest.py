@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import math
@@ -112,6 +113,22 @@ def _module_cache_folder(_session_caches):
     with pytest.MonkeyPatch.context() as monkeypatch:
         _point_caches(monkeypatch, _session_caches)
         yield
+
+
+_MODULES_FROZEN = [0]
+
+
+@pytest.fixture(autouse=True)
+def _fewer_full_collections():
+    """Each of Python's full garbage collections walks every object, and with torch,
+    matplotlib and tensorboard imported that took 3-5 s a worker. After a test that imported
+    many modules, what is left (modules, their tables, long-lived fixtures) moves to the
+    permanent generation: the test's garbage is collected first, and later garbage as ever."""
+    yield
+    if len(sys.modules) > _MODULES_FROZEN[0] + 100:
+        gc.collect()
+        gc.freeze()
+        _MODULES_FROZEN[0] = len(sys.modules)
 
 
 @pytest.fixture(scope="module")
