@@ -27,7 +27,7 @@ ROOT = Path(__file__).parent.parent
 ASSETS = ROOT / "templates" / "assets"
 DATA_RE = re.compile(r'<script type="application/json" id="tbreport-data">(.*?)</script>', re.S)
 
-needs_chromium = pytest.mark.skipif(not sitecheck.have_chromium(), reason="no chromium")
+needs_chromium = pytest.mark.skipif("not sitecheck.have_chromium()", reason="no chromium")
 
 
 def _build(logdir: Path, out: Path, **kw):
@@ -489,7 +489,9 @@ def test_fallback_none_is_drawn_by_the_script(tmp_path, browser, logdir):
 
 
 @pytest.mark.real_tools
-@pytest.mark.skipif(not (sitecheck.have_jekyll() and sitecheck.have_chromium()), reason="no jekyll")
+@pytest.mark.skipif(
+    "not (sitecheck.have_jekyll() and sitecheck.have_chromium())", reason="no jekyll"
+)
 def test_interactive_jekyll_post_draws_its_charts(tmp_path, browser):
     from test_real_tools import HOSTILE_RUNS, _post_page, _site
     from torch.utils.tensorboard import SummaryWriter

@@ -344,7 +344,7 @@ def test_browser_colour_bar_under_the_legend(sweep, tmp_path, browser):
     assert not problems, problems
 
 
-@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="no jekyll")
+@pytest.mark.skipif("not sitecheck.have_jekyll()", reason="no jekyll")
 def test_jekyll_200_run_post_collapses_the_runs_table(sweep, tmp_path):
     root, _, accs = sweep
     site = tmp_path / "site"

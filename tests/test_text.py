@@ -152,7 +152,7 @@ def test_text_in_html_report_is_inert_in_chromium(tmp_path, hostile_text_logdir)
     assert "<p>first {{ x }} step</p>" in (tmp_path / "report" / result.main).read_text()
 
 
-@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+@pytest.mark.skipif("not sitecheck.have_jekyll()", reason="Debian's jekyll is not installed")
 def test_text_in_jekyll_post_is_liquid_and_kramdown_inert(tmp_path, hostile_text_logdir):
     site = tmp_path / "site"
     result = build(_options(hostile_text_logdir, site, format="jekyll"))
