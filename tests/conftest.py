@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import gc
+import itertools
 import json
 import math
+import os
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Each xdist worker and each interpreter a test starts would otherwise compile the test modules
+# (with pytest's assertion rewriting) and tbreport's own from source every run: 3-5 s a
+# worker when PYTHONDONTWRITEBYTECODE is set. The __pycache__ folders are gitignored, and
+# Python checks each file against its source's mtime and size before it uses it.
+sys.dont_write_bytecode = False
 
 FIXTURES = Path(__file__).parent / "fixtures" / "logdirs"
 
@@ -39,13 +49,86 @@ def frame_record(data: bytes) -> bytes:
     )
 
 
-@pytest.fixture(autouse=True)
-def _own_cache_folder(tmp_path_factory, monkeypatch):
-    """Each test builds with a cache folder of its own (cold, as a first build), never the
-    user's ~/.cache/tbreport; tests of the cache pass --cache or set XDG_CACHE_HOME."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+class _SessionCaches:
+    """Per test process: matplotlib's config folder (its font list is built once, not again in
+    every fresh interpreter a test starts), every built-in template compiled by Jinja as a
+    build keeps them in its cache folder's ``templates/``, and fresh cache folders."""
+
+    def __init__(self, base: Path) -> None:
+        import jinja2
+
+        from tbreport.formats.render import Renderer
+
+        self.base = base
+        self.matplotlib = base / "matplotlib"
+        self.templates = base / "templates"
+        self.templates.mkdir(mode=0o700)
+        renderer = Renderer(None, self.templates)
+        for autoescape in (True, False):
+            env = renderer.environment(autoescape)
+            for name in env.list_templates():
+                try:
+                    env.get_template(name)
+                except (jinja2.TemplateError, UnicodeDecodeError):
+                    pass  # not kept: the build that uses it compiles it and reports the error
+        self._count = itertools.count()
+
+    def new_home(self) -> Path:
+        """A new $XDG_CACHE_HOME whose tbreport cache folder has the compiled templates
+        (numbered here: pytest's mktemp lists the whole base folder each time)."""
+        home = self.base / f"xdg-{next(self._count)}"
+        root = home / "tbreport"
+        root.mkdir(mode=0o700, parents=True)
+        # a link to the one folder, not 100 files per test (pytest deletes old runs' folders)
+        (root / "templates").symlink_to(self.templates, target_is_directory=True)
+        return home
+
+
+@pytest.fixture(scope="session")
+def _session_caches(tmp_path_factory) -> _SessionCaches:
+    return _SessionCaches(tmp_path_factory.mktemp("session-caches"))
+
+
+def _point_caches(monkeypatch: pytest.MonkeyPatch, caches: _SessionCaches) -> None:
+    monkeypatch.setenv("MPLCONFIGDIR", str(caches.matplotlib))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(caches.new_home()))
     # the fixtures' event files are tiny: the cache keeps them all, as it keeps real ones
     monkeypatch.setenv("TBREPORT_CACHE_MIN_SIZE", "0")
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_folder(monkeypatch, _session_caches):
+    """Each test builds with a cache folder of its own, never the user's ~/.cache/tbreport:
+    its decode and chart caches cold, as in a first build; its compiled templates there as
+    any earlier build leaves them (Jinja compiles a template again if its source changed;
+    compiling and loading them is tested in test_cache.py, with --cache). Tests of the
+    cache pass --cache or set XDG_CACHE_HOME."""
+    _point_caches(monkeypatch, _session_caches)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cache_folder(_session_caches):
+    """The same for a module's fixtures, which are made before any test's own fixtures
+    (autouse ones first): a build there never uses the user's cache either."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _point_caches(monkeypatch, _session_caches)
+        yield
+
+
+_MODULES_FROZEN = [0]
+
+
+@pytest.fixture(autouse=True)
+def _fewer_full_collections():
+    """Each of Python's full garbage collections walks every object, and with torch,
+    matplotlib and tensorboard imported that took 3-5 s a worker. After a test that imported
+    many modules, what is left (modules, their tables, long-lived fixtures) moves to the
+    permanent generation: the test's garbage is collected first, and later garbage as ever."""
+    yield
+    if len(sys.modules) > _MODULES_FROZEN[0] + 100:
+        gc.collect()
+        gc.freeze()
+        _MODULES_FROZEN[0] = len(sys.modules)
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +169,21 @@ def event_files(run_dir: Path) -> list[Path]:
     return sorted(p for p in run_dir.iterdir() if "tfevents" in p.name)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With ``-n`` and no ``--dist``: xdist's work stealing, where an idle worker takes tests
+    queued on a busy one (the default "load" leaves them queued: with -n 2 one worker ran
+    13 s after the other had finished)."""
+    given = [*config.invocation_params.args, *os.environ.get("PYTEST_ADDOPTS", "").split()]
+    if config.getvalue("dist") != "load" or any(
+        a in ("-d", "--distload", "--dist") or a.startswith("--dist=") for a in given
+    ):
+        return None
+    from xdist.scheduler import WorkStealingScheduling
+
+    return WorkStealingScheduling(config, log)
+
+
 def pytest_addoption(parser):
     parser.addoption(
         "--update-golden",
@@ -106,7 +204,7 @@ REAL_TOOL_MODULES = {
     "test_real_tools", "test_action", "test_publish", "test_registry",
     "test_remote", "test_executor", "test_layout", "test_notebook", "test_serve_live",
 }  # fmt: skip
-REAL_TOOL_FIXTURES = {"browser", "built_site"}
+REAL_TOOL_FIXTURES = {"browser", "built_site", "site_builds"}
 REAL_TOOL_WORDS = ("jekyll", "chromium", "sitecheck", "seo_tag", "wheel", "cold_caches")
 
 

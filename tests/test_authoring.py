@@ -428,7 +428,7 @@ notes: true
 
 
 @pytest.mark.skipif(
-    not __import__("sitecheck").have_jekyll(), reason="Debian's jekyll is not installed"
+    "not __import__('sitecheck').have_jekyll()", reason="Debian's jekyll is not installed"
 )
 def test_jekyll_builds_a_source_with_the_author_s_liquid_and_code(tmp_path, hostile_logdir):  # noqa: F811
     import html as html_lib
@@ -471,7 +471,7 @@ def test_jekyll_builds_a_source_with_the_author_s_liquid_and_code(tmp_path, host
 
 
 @pytest.mark.skipif(
-    not __import__("sitecheck").have_jekyll(), reason="Debian's jekyll is not installed"
+    "not __import__('sitecheck').have_jekyll()", reason="Debian's jekyll is not installed"
 )
 def test_jekyll_builds_the_every_block_source_cleanly(tmp_path):
     import sitecheck

@@ -5,22 +5,22 @@ nothing, and a cache folder that cannot be used is a warning, not a failure."""
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import shutil
 import stat
-import subprocess
-import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_options, event_files, fixture_logdir
+from click.testing import CliRunner
+from conftest import DATE, build_options, event_files, fixture_logdir
 
+from tbreport.cli import main
 from tbreport.pipeline import Caches, build, render
 from tbreport.read import read_logdir
 from tbreport.read.cache import MemoryCache, open_disk_cache
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def write_steps(writer, lo: int, hi: int) -> None:
@@ -52,6 +52,10 @@ def logdir(torch_writer, tmp_path):
         def append(self, lo: int, hi: int) -> None:
             write_steps(a, lo, hi)
             write_steps(b, lo, hi)
+
+        def close(self) -> None:
+            a.close()
+            b.close()
 
     return Logs()
 
@@ -94,6 +98,17 @@ def same_value(a, b, where: str = "logdir") -> None:
             same_value(x, y, f"{where}[{i}]")
     else:
         assert a == b, (where, a, b)
+
+
+def build_in_new_process(args: list[str]) -> multiprocessing.process.BaseProcess:
+    """``tbreport ARGS`` started in a process of its own, forked from this one: nothing of
+    this process's caches in memory is shared, and its imports are done (test_cli.py runs
+    ``python -m tbreport`` in a fresh interpreter)."""
+    # forking a process that runs threads can deadlock the child (tbreport spawns then)
+    assert threading.active_count() == 1, threading.enumerate()
+    proc = multiprocessing.get_context("fork").Process(target=main, args=(args,))
+    proc.start()
+    return proc
 
 
 def entries(cache: Path) -> list[Path]:
@@ -343,45 +358,29 @@ def test_unusable_cache_folder_is_a_warning(logdir, tmp_path):
         assert str(cache) in warning.message and "--no-cache" in warning.message
         assert "cache-unusable" not in [w.kind for w in result.report.warnings]
     assert blocker.read_text() == "not a folder"
-    proc = subprocess.run(
-        [sys.executable, "-m", "tbreport", "build", str(logdir.path),
-         "--out", str(tmp_path / "cli"), "--cache", str(blocker),
+    done = CliRunner().invoke(
+        main,
+        ["build", str(logdir.path), "--out", str(tmp_path / "cli"), "--cache", str(blocker),
          "--date", "2021-05-24 20:41:00 -0400", "--jobs", "1"],
-        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    assert f"warning: Cannot use the cache folder '{blocker}'" in proc.stderr
+    assert done.exit_code == 0, done.stderr
+    assert f"warning: Cannot use the cache folder '{blocker}'" in done.stderr
 
 
 def test_concurrent_builds_share_a_cache(logdir, tmp_path):
     ref, _ = build_into(tmp_path, "ref", logdir.path, "html", no_cache=True)
     cache = tmp_path / "cache"
+    logdir.close()  # no writer thread left when the builds fork
+    flags = ["--cache", str(cache), "--quiet", "--jobs", "1", "--date", DATE]
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tbreport",
-                "build",
-                str(logdir.path),
-                "--out",
-                str(tmp_path / f"out{i}"),
-                "--cache",
-                str(cache),
-                "--quiet",
-                "--jobs",
-                "1",
-                "--date",
-                "2021-05-24 20:41:00 -0400",
-            ],
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
+        build_in_new_process(
+            ["build", str(logdir.path), "--out", str(tmp_path / f"out{i}"), *flags]
+        )
         for i in range(3)
     ]
     for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+        proc.join(timeout=300)
+        assert proc.exitcode == 0  # its traceback is in this test's captured stderr
     for i in range(3):
         same_tree(ref, tmp_path / f"out{i}")
     out, result = build_into(tmp_path, "after", logdir.path, "html", cache=str(cache))
@@ -391,10 +390,6 @@ def test_concurrent_builds_share_a_cache(logdir, tmp_path):
 
 
 def test_ls_and_export_read_through_the_cache(logdir, tmp_path):
-    from click.testing import CliRunner
-
-    from tbreport.cli import main
-
     cache = tmp_path / "cache"
     runner = CliRunner()
     plain = runner.invoke(main, ["ls", str(logdir.path), "--json", "--no-cache"])
@@ -416,12 +411,12 @@ def test_compiled_templates_are_kept_and_damaged_ones_compiled_again(tmp_path):
 
     def build_in_process(name: str) -> Path:
         out = tmp_path / name
-        subprocess.run(
-            [sys.executable, "-m", "tbreport", "build", str(fixture_logdir("quickstart")),
-             "--out", str(out), "--cache", str(cache), "--date", "2021-05-24 20:41:00 -0400",
-             "--quiet"],
-            check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        proc = build_in_new_process(
+            ["build", str(fixture_logdir("quickstart")), "--out", str(out), "--cache", str(cache),
+             "--date", "2021-05-24 20:41:00 -0400", "--quiet"]
         )  # fmt: skip
+        proc.join(timeout=300)
+        assert proc.exitcode == 0  # its traceback is in this test's captured stderr
         return out
 
     first = build_in_process("first")

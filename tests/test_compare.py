@@ -59,8 +59,15 @@ def test_judge_directions_and_tolerance():
     assert judge(math.inf, 0.5, "min", 0.01) == "worse"
 
 
-def test_baseline_logdir_deltas(logdirs, tmp_path):
-    result = build(_options(logdirs, tmp_path))
+@pytest.fixture(scope="module")
+def compared(logdirs, tmp_path_factory):
+    """The default build of pr against main (the tests below only read it)."""
+    tmp_path = tmp_path_factory.mktemp("compared")
+    return build(_options(logdirs, tmp_path)), tmp_path / "out"
+
+
+def test_baseline_logdir_deltas(compared):
+    result, _ = compared
     comparison = result.report.comparison
     verdicts = {v.tag: v for v in comparison.tags}
     assert {t: v.status for t, v in verdicts.items()} == {
@@ -79,8 +86,8 @@ def test_baseline_logdir_deltas(logdirs, tmp_path):
     assert comparison.regressions == ()  # no gates configured
 
 
-def test_baseline_runs_are_dashed_in_every_chart(logdirs, tmp_path):
-    result = build(_options(logdirs, tmp_path))
+def test_baseline_runs_are_dashed_in_every_chart(compared):
+    result, _ = compared
     for chart in result.report.charts:
         dashed = {line.run: line.dashed for line in chart.lines}
         assert dashed == {"exp": False, "baseline/exp": True}
@@ -164,9 +171,8 @@ def test_fail_on_regression_needs_a_baseline(logdirs, tmp_path):
     assert result.exit_code == 2 and "--fail-on-regression needs --baseline" in result.output
 
 
-def test_comparison_in_html_and_post(logdirs, tmp_path):
-    build(_options(logdirs, tmp_path))
-    html = (tmp_path / "out" / "index.html").read_text()
+def test_comparison_in_html_and_post(logdirs, tmp_path, compared):
+    html = (compared[1] / "index.html").read_text()
     assert "1 tag better, 1 worse, 1 unchanged, 1 not judged" in html
     assert "baseline runs dashed" in html
     build(_options(logdirs, tmp_path / "j", format="jekyll"))

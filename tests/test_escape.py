@@ -32,12 +32,12 @@ from tbreport.formats.escape import (
 )
 
 needs_jekyll = pytest.mark.skipif(
-    not sitecheck.have_jekyll(),
+    "not sitecheck.have_jekyll()",
     reason="needs Debian's jekyll (apt-get install jekyll jekyll-theme-minima ruby-jekyll-feed "
     "ruby-jekyll-seo-tag ruby-jekyll-sitemap)",
 )
 needs_chromium = pytest.mark.skipif(
-    not sitecheck.have_chromium(),
+    "not sitecheck.have_chromium()",
     reason="needs Debian's chromium and PyPI playwright (apt-get install chromium)",
 )
 RUBY = shutil.which("ruby")

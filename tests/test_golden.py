@@ -153,7 +153,7 @@ def test_repository_site_is_current(tmp_path, monkeypatch, update_golden):
             assert new == old, f"site/{rel} is out of date: pytest --update-golden"
 
 
-@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+@pytest.mark.skipif("not sitecheck.have_jekyll()", reason="Debian's jekyll is not installed")
 def test_repository_site_builds_with_jekyll(tmp_path):
     result = sitecheck.jekyll_build(ROOT / "site", dest=tmp_path / "_site", baseurl="/tbreport")
     assert result.ok, result

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sitecheck
-from conftest import fixture_logdir
+from conftest import DATE, fixture_logdir
 
 from tbreport.formats.escape import script_json
 from tbreport.kinds.scalars.embed import chart_payload, decode_payload
@@ -27,11 +27,12 @@ ROOT = Path(__file__).parent.parent
 ASSETS = ROOT / "templates" / "assets"
 DATA_RE = re.compile(r'<script type="application/json" id="tbreport-data">(.*?)</script>', re.S)
 
-needs_chromium = pytest.mark.skipif(not sitecheck.have_chromium(), reason="no chromium")
+needs_chromium = pytest.mark.skipif("not sitecheck.have_chromium()", reason="no chromium")
 
 
 def _build(logdir: Path, out: Path, **kw):
-    cli = {"runs_dir": str(logdir), "out": str(out), "quiet": True, "jobs": 1, **kw}
+    # dated: two builds a minute boundary apart would differ in the date line
+    cli = {"runs_dir": str(logdir), "out": str(out), "date": DATE, "quiet": True, "jobs": 1, **kw}
     return build(make_options(cli, {}, None))
 
 
@@ -93,6 +94,13 @@ def logdir(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def built(logdir, tmp_path_factory):
+    """The default build of ``logdir`` and its folder (the tests using it only read it)."""
+    out = tmp_path_factory.mktemp("built") / "out"
+    return _build(logdir, out), out
+
+
 def _payloads(html: str) -> dict:
     found = DATA_RE.search(html)
     assert found, "no embedded data"
@@ -141,10 +149,10 @@ def test_embedded_data_round_trips_to_the_charts_points(tmp_path, logdir):
     assert long["points"] == 1000 and long["held"] <= 400
 
 
-def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdir):
+def test_values_that_float32_cannot_hold_are_embedded_as_float64(built):
     from dataclasses import replace
 
-    result = _build(logdir, tmp_path / "out")
+    result, _ = built
     chart = result.report.charts[0]
     line = replace(chart.lines[0], y=chart.lines[0].y + 1e-12)  # not a float32 any more
     payload = chart_payload(replace(chart, lines=(line,)))
@@ -152,12 +160,12 @@ def test_values_that_float32_cannot_hold_are_embedded_as_float64(tmp_path, logdi
     np.testing.assert_array_equal(decode_payload(payload)[0]["values"], line.y)
 
 
-def test_embedded_sections_round_trip_any_bits(tmp_path, logdir):
+def test_embedded_sections_round_trip_any_bits(built):
     """Byte planes and wrapping int64 differences give back every bit pattern: steps near
     the int64 limits, wall times that are NaN, infinite, negative or decades apart."""
     from dataclasses import replace
 
-    result = _build(logdir, tmp_path / "out")
+    result, _ = built
     chart = result.report.charts[0]
     n = 6
     line = replace(
@@ -225,9 +233,8 @@ def test_script_json_cannot_close_the_script_element():
     assert json.loads(text) == {"run": hostile, "tag": ["<", ">", "&"]}
 
 
-def test_csp_allows_exactly_the_inline_scripts(tmp_path, logdir):
-    _build(logdir, tmp_path / "out")
-    html = (tmp_path / "out" / "index.html").read_text()
+def test_csp_allows_exactly_the_inline_scripts(built):
+    html = (built[1] / "index.html").read_text()
     csp = re.search(r'Content-Security-Policy" content="([^"]*)"', html).group(1)
     assert "unsafe-inline'; script-src" in csp and "unsafe-eval" not in csp
     scripts = re.findall(r"<script>(.*?)</script>", html, re.S)
@@ -493,7 +500,9 @@ def test_fallback_none_is_drawn_by_the_script(tmp_path, browser, logdir):
 
 
 @pytest.mark.real_tools
-@pytest.mark.skipif(not (sitecheck.have_jekyll() and sitecheck.have_chromium()), reason="no jekyll")
+@pytest.mark.skipif(
+    "not (sitecheck.have_jekyll() and sitecheck.have_chromium())", reason="no jekyll"
+)
 def test_interactive_jekyll_post_draws_its_charts(tmp_path, browser):
     from test_real_tools import HOSTILE_RUNS, _post_page, _site
     from torch.utils.tensorboard import SummaryWriter

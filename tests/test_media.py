@@ -260,7 +260,7 @@ def test_markdown_lists_counts(tmp_path):
 # --- real Chromium ---------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not sitecheck.have_chromium(), reason="chromium is not installed")
+@pytest.mark.skipif("not sitecheck.have_chromium()", reason="chromium is not installed")
 def test_chromium_shows_the_grid_and_players_from_file_url(tmp_path):
     with sitecheck.ChromiumSession() as browser:
         for fixture in ("media", "tf2_media"):

@@ -238,7 +238,7 @@ def _report_frame(page):
 
 
 @pytest.mark.real_tools
-@pytest.mark.skipif(not sitecheck.have_chromium(), reason="no chromium")
+@pytest.mark.skipif("not sitecheck.have_chromium()", reason="no chromium")
 def test_converted_notebook_in_chromium(converted):
     from playwright.sync_api import sync_playwright
 

@@ -105,7 +105,7 @@ def _post_page(dest: Path, slug: str) -> Path:
     return page
 
 
-@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+@pytest.mark.skipif("not sitecheck.have_jekyll()", reason="Debian's jekyll is not installed")
 @pytest.mark.parametrize("flavour", ["plain", "minima"])
 def test_jekyll_builds_hostile_post_cleanly(tmp_path, hostile_logdir, flavour):
     site = _site(tmp_path, flavour)
@@ -138,7 +138,8 @@ def test_jekyll_builds_hostile_post_cleanly(tmp_path, hostile_logdir, flavour):
 
 
 @pytest.mark.skipif(
-    not (sitecheck.have_jekyll() and sitecheck.have_chromium()), reason="jekyll or chromium missing"
+    "not (sitecheck.have_jekyll() and sitecheck.have_chromium())",
+    reason="jekyll or chromium missing",
 )
 def test_jekyll_post_in_chromium(tmp_path, hostile_logdir):
     site = _site(tmp_path, "minima")
@@ -157,7 +158,7 @@ def test_jekyll_post_in_chromium(tmp_path, hostile_logdir):
     assert all(i.complete and i.natural_width > 0 for i in charts), charts
 
 
-@pytest.mark.skipif(not sitecheck.have_chromium(), reason="chromium is not installed")
+@pytest.mark.skipif("not sitecheck.have_chromium()", reason="chromium is not installed")
 @pytest.mark.parametrize("image_format", ["png", "svg"])
 def test_html_report_in_chromium_from_file_url(tmp_path, hostile_logdir, image_format):
     # --static: the script-free report (the interactive one: tests/test_interactive.py)
@@ -177,7 +178,7 @@ def test_html_report_in_chromium_from_file_url(tmp_path, hostile_logdir, image_f
     assert html.escape(HOSTILE_HPARAM, quote=False) in text
 
 
-@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+@pytest.mark.skipif("not sitecheck.have_jekyll()", reason="Debian's jekyll is not installed")
 @pytest.mark.parametrize(
     ("date", "day", "zone"),
     [

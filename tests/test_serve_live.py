@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-import sitecheck
+import sitecheck  # noqa: F401 (named by the skip condition)
 from conftest import DATE
 
 from tbreport.formatting import format_step_range
@@ -25,7 +25,7 @@ from tbreport.kinds.scalars.embed import decode_payload
 ROOT = Path(__file__).resolve().parent.parent
 DATA_RE = re.compile(r'<script type="application/json" id="tbreport-data">(.*?)</script>', re.S)
 
-pytestmark = pytest.mark.skipif(not sitecheck.have_chromium(), reason="no chromium")
+pytestmark = pytest.mark.skipif("not sitecheck.have_chromium()", reason="no chromium")
 
 #: a training script's stand-in: a real SummaryWriter per run, driven line by line on stdin.
 #: "scalars RUN LO HI": steps LO..HI-1 of tag loss (value step/4, exact in float32), flushed;
@@ -142,7 +142,6 @@ class Serve:
 
 def last_steps(status: dict) -> dict[str, int | None]:
     return {r["name"]: r["last_step"] for r in status["runs"]}
-
 
 
 def open_page(browser, url: str):

@@ -54,6 +54,14 @@ def sweep(tmp_path_factory) -> tuple[Path, dict[str, float], dict[str, float]]:
     return root, losses, accs
 
 
+@pytest.fixture(scope="module")
+def sweep_markdown(sweep, tmp_path_factory) -> str:
+    """The default Markdown summary of the 200 runs (the tests using it only read it)."""
+    out = tmp_path_factory.mktemp("sweep-md")
+    result = build(_options(sweep[0], out, format="markdown"))
+    return (out / result.main).read_text()
+
+
 def _options(root: Path, out: Path, config: dict | None = None, **kw):
     cli = {"runs_dir": str(root), "out": str(out), "date": DATE, "quiet": True, "jobs": 1, **kw}
     return make_options(cli, config or {}, None)
@@ -191,7 +199,7 @@ def _name_cell(cell: str) -> str:
     return cell.split()[0]
 
 
-def test_runs_tables_show_the_best_first_and_collapse_the_rest(sweep, tmp_path):
+def test_runs_tables_show_the_best_first_and_collapse_the_rest(sweep, sweep_markdown, tmp_path):
     root, _, accs = sweep
     best_first = sorted(accs, key=lambda r: -accs[r])  # val/acc: higher is better
     result = build(_options(root, tmp_path / "html", static=True))
@@ -216,8 +224,7 @@ def test_runs_tables_show_the_best_first_and_collapse_the_rest(sweep, tmp_path):
     before, after = runs.split('<details markdown="1">')
     assert before.count("| <span") == 20 and after.count("| <span") == 180
 
-    md_result = build(_options(root, tmp_path / "md", format="markdown"))
-    md = (tmp_path / "md" / md_result.main).read_text()
+    md = sweep_markdown
     block = md[md.index("### Runs") : md.index("more runs, ranked lower")]
     rows = re.findall(r"^\| (r\d{3}\S*) \|", block, re.M)
     assert [n.replace("\\_", "_").replace("\\.", ".") for n in rows] == best_first[:20]
@@ -240,13 +247,12 @@ def test_the_first_gate_is_the_primary_metric(sweep, tmp_path):
 
 
 def test_markdown_drops_the_runs_table_when_no_tag_table_fits_beside_it(
-    sweep, tmp_path, monkeypatch
+    sweep, sweep_markdown, tmp_path, monkeypatch
 ):
     import tbreport.formats.markdown as markdown
 
     root = sweep[0]
-    full = build(_options(root, tmp_path / "full", format="markdown"))
-    text = (tmp_path / "full" / full.main).read_text()
+    text = sweep_markdown
     runs_block = text[text.index("### Runs") : text.index("more runs, ranked lower")]
     assert len(runs_block) > 1000
     # room for the header, the footer and the line saying what was left out; not the runs
@@ -384,7 +390,7 @@ def test_browser_colour_bar_under_the_legend(sweep, tmp_path, browser):
     assert not problems, problems
 
 
-@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="no jekyll")
+@pytest.mark.skipif("not sitecheck.have_jekyll()", reason="no jekyll")
 def test_jekyll_200_run_post_collapses_the_runs_table(sweep, tmp_path):
     root, _, accs = sweep
     site = tmp_path / "site"

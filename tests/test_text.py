@@ -65,13 +65,28 @@ def _panels(result):
     return [e for e in result.report.charts if e.kind == "text"]
 
 
+@pytest.fixture(scope="module")
+def default_build(tmp_path_factory):
+    """``default_build(name)``: the default build of a fixture logdir, made once in this
+    module (the tests using it only read the result)."""
+    done = {}
+
+    def get(name: str):
+        if name not in done:
+            out = tmp_path_factory.mktemp(name) / "out"
+            done[name] = build(_options(fixture_logdir(name), out))
+        return done[name]
+
+    return get
+
+
 @pytest.mark.parametrize("fixture", ["torch_kinds", "tf2_text"])
-def test_text_matches_tensorboards_text_plugin(tmp_path, fixture):
+def test_text_matches_tensorboards_text_plugin(fixture, default_build):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.text import text_plugin
     from tensorboard.util import tensor_util
 
-    result = build(_options(fixture_logdir(fixture), tmp_path / "out"))
+    result = default_build(fixture)
     panels = _panels(result)
     assert panels
     for panel in panels:
@@ -137,7 +152,7 @@ def test_text_in_html_report_is_inert_in_chromium(tmp_path, hostile_text_logdir)
     assert "<p>first {{ x }} step</p>" in (tmp_path / "report" / result.main).read_text()
 
 
-@pytest.mark.skipif(not sitecheck.have_jekyll(), reason="Debian's jekyll is not installed")
+@pytest.mark.skipif("not sitecheck.have_jekyll()", reason="Debian's jekyll is not installed")
 def test_text_in_jekyll_post_is_liquid_and_kramdown_inert(tmp_path, hostile_text_logdir):
     site = tmp_path / "site"
     result = build(_options(hostile_text_logdir, site, format="jekyll"))
@@ -214,9 +229,9 @@ def test_graph_only_logdir_builds_a_report_that_says_so(tmp_path, torch_writer):
     assert "graph_def (not shown)" in text
 
 
-def test_fixture_with_every_kind_accounts_for_every_tag(tmp_path):
+def test_fixture_with_every_kind_accounts_for_every_tag(default_build):
     logdir = read_logdir(str(fixture_logdir("torch_kinds")))
-    result = build(_options(fixture_logdir("torch_kinds"), tmp_path / "o"))
+    result = default_build("torch_kinds")
     listed = {(t["tag"]) for t in result.to_dict()["tags"]}
     for run in logdir.runs:
         for tag in [*run.scalars, *run.others]:
