@@ -136,7 +136,7 @@ def capped_mb(shown) -> str:
 def test_showing_again_reads_the_new_points(torch_writer, logdir):
     def points(shown) -> list[str]:
         runs = shown.html.split('<table class="runs"')[1].split("</table>")[0]
-        return re.findall(r'<td class="num">(\d+)</td>', runs)
+        return re.findall(r'<td class="num" data-sort="\d+">([\d,]+)</td>', runs)
 
     before = tbreport.show(logdir)
     write_runs(torch_writer, steps=35, start=20)
@@ -283,6 +283,7 @@ def test_converted_notebook_in_chromium(converted):
         _, frame = _report_frame(page)
         frame.wait_for_load_state()
         images = frame.locator("img[src^='data:image/png']")
+        images.first.wait_for(state="attached")  # the srcdoc frame may still be parsing
         assert images.count() == 2
         for i in range(2):
             images.nth(i).wait_for(state="visible")
