@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 from pathlib import Path
 
@@ -16,11 +17,16 @@ from tbreport.pipeline import build
 from tbreport.read import read_logdir
 from tbreport.read.executor import ExecutorError
 
-distributed = pytest.importorskip("distributed")
+# found, not imported, at collection: the quick loop collects this module too (0.5 s)
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="could not import 'distributed'"
+)
 
 
 @pytest.fixture(scope="module")
 def cluster():
+    import distributed
+
     with distributed.LocalCluster(
         n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
     ) as c:
