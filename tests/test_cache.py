@@ -101,14 +101,18 @@ def same_value(a, b, where: str = "logdir") -> None:
 
 
 def build_in_new_process(args: list[str]) -> multiprocessing.process.BaseProcess:
-    """``tbreport ARGS`` started in a process of its own, forked from this one: nothing of
-    this process's caches in memory is shared, and its imports are done (test_cli.py runs
-    ``python -m tbreport`` in a fresh interpreter)."""
-    # forking a process that runs threads can deadlock the child (tbreport spawns then)
-    assert threading.active_count() == 1, threading.enumerate()
-    proc = multiprocessing.get_context("fork").Process(target=main, args=(args,))
+    """``tbreport ARGS`` started in a process of its own: forked from this one (its imports
+    done; nothing it holds in memory is used, as each build opens its caches itself), or a
+    fresh interpreter when a thread runs here, as forking then can deadlock the child.
+    test_cli.py runs ``python -m tbreport`` itself."""
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    proc = multiprocessing.get_context(method).Process(target=_cli, args=(args,))
     proc.start()
     return proc
+
+
+def _cli(args: list[str]) -> None:
+    main(args)  # exits with the command's code
 
 
 def entries(cache: Path) -> list[Path]:
