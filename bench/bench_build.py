@@ -30,26 +30,11 @@ def _cli_seconds(logdir: Path, fmt: str, image_format: str, repeat: int) -> floa
         try:
             start = time.perf_counter()
             subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "tbreport",
-                    "build",
-                    str(logdir),
-                    "--out",
-                    str(out / "site"),
-                    "--format",
-                    fmt,
-                    "--image-format",
-                    image_format,
-                    "--quiet",
-                    "--date",
-                    "2021-05-24 20:41:00 -0400",
-                ],
-                check=True,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
+                [sys.executable, "-m", "tbreport", "build", str(logdir), "--out", str(out / "site"),
+                 "--format", fmt, "--image-format", image_format, "--quiet",
+                 "--date", "2021-05-24 20:41:00 -0400"],
+                check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )  # fmt: skip
             best = min(best, time.perf_counter() - start)
         finally:
             shutil.rmtree(out, ignore_errors=True)
