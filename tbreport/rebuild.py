@@ -20,7 +20,6 @@ are not local metadata).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -34,7 +33,7 @@ from tbreport.charts.cache import feed, fonts_state
 from tbreport.formats import Artifacts
 from tbreport.model import DataWarning, Report
 from tbreport.options import Options
-from tbreport.read.cache import open_folder, read_checked, write_atomic
+from tbreport.read.cache import code_version, open_folder, read_checked, write_atomic
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.storage import is_url
 
@@ -50,8 +49,9 @@ FORMAT = 1
 LIBRARIES = ("numpy", "matplotlib", "pillow", "markdown", "nh3", "pyyaml", "protobuf")
 
 #: options that only the render and write stages read, or that do not change any output
-RENDER_ONLY: dict[str, Any] = {"date": None, "cache": None, "no_cache": False, "jobs": None}
-RENDER_ONLY |= {"force": False, "quiet": False}
+RENDER_ONLY: dict[str, Any] = {
+    "date": None, "cache": None, "no_cache": False, "jobs": None, "force": False, "quiet": False,
+}  # fmt: skip
 
 Found = tuple[list[RunDir], list[DataWarning]]
 
@@ -121,20 +121,16 @@ class Builds:
                     files.append(path)
                     feed(h, _file_state(path))
         slot = hashlib.sha256(
-            repr((_absolute(options.runs_dir), _absolute(options.out), options.format)).encode()
+            repr(
+                (os.path.abspath(options.runs_dir), os.path.abspath(options.out), options.format)
+            ).encode()
         ).hexdigest()[:40]
-        # the read stage extends the warnings it is given: it gets copies
-        copy = (list(found[0]), list(found[1]))
-        return Stamp(h.hexdigest(), self.folder / f"{slot}.tbb", copy, tuple(files))
+        return Stamp(h.hexdigest(), self.folder / f"{slot}.tbb", found, tuple(files))
 
 
 def open_builds(root: Path) -> Builds:
     """The build entries under ``root``; CacheUnusable when the folder cannot be used."""
     return Builds(open_folder(root, "builds"))
-
-
-def _absolute(path: str) -> str:
-    return os.path.abspath(path)
 
 
 def _file_state(path: str) -> tuple[object, ...]:
@@ -149,21 +145,10 @@ def _file_state(path: str) -> tuple[object, ...]:
 def _versions() -> bytes:
     from importlib.metadata import PackageNotFoundError, version
 
-    parts = [f"tbreport-build {FORMAT}", sys.version, _code_digest()]
+    parts = [f"tbreport-build {FORMAT}", sys.version, code_version()]
     for name in LIBRARIES:
         try:
             parts.append(f"{name} {version(name)}")
         except PackageNotFoundError:
             parts.append(f"{name} none")
     return "\n".join(parts).encode()
-
-
-def _code_digest() -> str:
-    """SHA-256 of every module of tbreport (an edited checkout is another code)."""
-    here = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for path in sorted(here.rglob("*.py")):
-        h.update(str(path.relative_to(here)).encode() + b"\0")
-        with contextlib.suppress(OSError):
-            h.update(path.read_bytes())
-    return h.hexdigest()

@@ -102,7 +102,8 @@ MEMORY_ENTRIES = 100_000
 
 def code_version(*packages: str) -> str:
     """tbreport's version and a digest of the source of ``packages`` (subpackages of
-    tbreport): a cache made by other code, even an edited checkout, is never taken."""
+    tbreport; none: every module): a cache made by other code, even an edited checkout, is
+    never taken."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -116,7 +117,7 @@ def code_version(*packages: str) -> str:
 def _source_digest(packages: tuple[str, ...]) -> str:
     here = Path(__file__).resolve().parent.parent  # the tbreport package
     h = hashlib.sha256()
-    for package in packages:
+    for package in packages or ("",):
         for path in sorted((here / package).rglob("*.py")):
             h.update(str(path.relative_to(here)).encode() + b"\0")
             h.update(path.read_bytes())

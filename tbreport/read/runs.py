@@ -73,7 +73,8 @@ def read_logdir(
     if restarts not in RESTART_MODES:
         raise ValueError(f"restarts must be one of {RESTART_MODES}, not {restarts!r}")
     remote = open_remote(os.fspath(path)) if is_url(path) else None
-    run_dirs, warnings = discover_runs(path, remote) if found is None else found
+    run_dirs, found_warnings = discover_runs(path, remote) if found is None else found
+    warnings = list(found_warnings)  # the caller's list stays as it was
     runs = []
     if remote is not None or (executor or "threads") != "threads":
         cache = None  # a store of this process, for files it reads itself
