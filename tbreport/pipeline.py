@@ -32,7 +32,7 @@ from tbreport.rebuild import Builds, Stamp, open_builds
 from tbreport.registry import get_format, get_kind
 
 if TYPE_CHECKING:
-    from tbreport.charts import ChartPool
+    from tbreport.charts import ChartPool, Later
 
 __all__ = [
     "BuildResult",
@@ -168,12 +168,15 @@ def render(
     now: dt.datetime | None = None,
     logdir: Logdir | None = None,
     caches: Caches | None = None,
+    later: Later | None = None,
 ) -> Rendering:
     """Every stage but the writing: what ``build`` writes, and what a notebook shows.
 
     ``logdir``: ``options.runs_dir`` already read (``tbreport serve`` reads it itself, through
     its memory cache, to hold back a running writer's half-written last record).
     ``caches``: where decoded files and images are kept; by default the options' disk cache.
+    ``later``: images not in the chart cache are drawn there after this returns, and the
+    artifacts hold :class:`~tbreport.charts.Pending` images (a preview server's; never written).
     """
     fmt = get_format(options.format)
     needs = fmt.needs(options)
@@ -198,6 +201,7 @@ def render(
         options.jobs, options.image_format,
         warm=images and (caches.charts is None or caches.charts.empty()),
         cache=caches.charts,
+        later=later,
     ) as pool:  # fmt: skip
         outcomes: dict[str, str] = {}
         if logdir is None:

@@ -16,12 +16,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from tbreport.charts import Pending
 from tbreport.errors import TbreportError
 from tbreport.formats.preview import (
     EVENTS_PATH,
@@ -36,6 +38,9 @@ from tbreport.model import DataWarning, Logdir, Report
 from tbreport.options import Options
 from tbreport.pipeline import Caches
 
+if TYPE_CHECKING:
+    from tbreport.charts import Later
+
 #: seconds a file may end in a partial record before the preview says so: a running writer
 #: finishes its record within milliseconds, a writer that died mid-record never does
 SETTLE = 2.0
@@ -46,6 +51,8 @@ DEBOUNCE_MS = 300
 TICK_MS = 200
 #: a comment line on idle event streams, so a closed tab's connection is noticed
 KEEPALIVE = 15.0
+#: seconds a request for a chart still being drawn waits for it
+DRAW_TIMEOUT = 120.0
 
 
 class ServeError(TbreportError):
@@ -103,6 +110,11 @@ class Snapshot:
             "error": self.error,
             "held": list(self.held),
             "seconds": self.seconds,
+            #: a Jekyll preview's chart images still being drawn (served once drawn)
+            "drawing": sum(
+                isinstance(f.data, Pending) and not f.data.future.done()
+                for f in self.files.values()
+            ),
             "runs": []
             if report is None
             else [
@@ -206,6 +218,8 @@ class Server:
         self._publish(self._waiting(building=True), None, None, (), None)
         self._http: ThreadingHTTPServer | None = None
         self._http_thread: threading.Thread | None = None
+        #: draws a Jekyll preview's changed charts after its page is served (made when needed)
+        self._later: Later | None = None
 
     # --- HTTP ---------------------------------------------------------------------------
 
@@ -248,6 +262,9 @@ class Server:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
+        if self._later is not None:
+            self._later.close()
+            self._later = None
 
     def wait_for_build(self, seen: str | None, timeout: float) -> str:
         """The current build id, once it differs from ``seen`` (or after ``timeout``)."""
@@ -365,7 +382,10 @@ class Server:
             shown, held, self._retry = self._tails.hold_back(
                 logdir.warnings, time.monotonic(), self.settle
             )
-            done = render(options, logdir=replace(logdir, warnings=shown), caches=self.caches)
+            done = render(
+                options, logdir=replace(logdir, warnings=shown), caches=self.caches,
+                later=self._drawer(options),
+            )  # fmt: skip
             files = served_files(done.report, options, done.rendered)
         except TbreportError as err:
             return self._failed(err.format_message())
@@ -383,6 +403,19 @@ class Server:
         self._good = (files, done.report, held, seconds)
         self._note(done.report, seconds, error)
         return self._publish(files, error, done.report, held, seconds)
+
+    def _drawer(self, options: Options) -> Later | None:
+        """Where a Jekyll preview's images are drawn: after its page is served, so the page
+        shows new records without waiting for every changed chart (the browser gets each image
+        when it is drawn). Not for what is written (``--out``), nor for the HTML report (its
+        fallback images are inside the page)."""
+        if options.format != "jekyll" or self.write:
+            return None
+        if self._later is None:
+            from tbreport.charts import Later
+
+            self._later = Later()
+        return self._later
 
     def _failed(self, message: str) -> Snapshot:
         self._retry = None
@@ -438,6 +471,7 @@ class Server:
 
 
 _HTML = "text/html; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
 
 
 def _with_live(served: Served, build: str, error: str | None) -> Served:
@@ -485,6 +519,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, served, body)
 
     def _send(self, status: int, served: Served, body: bool) -> None:
+        if isinstance(served.data, Pending):  # a chart still being drawn: wait for it
+            try:
+                served = Served(served.data.result(DRAW_TIMEOUT), served.content_type)
+            except CancelledError:  # a newer build dropped it: its page reloads
+                status, served = 503, Served(b"Superseded by a newer build.\n", _TEXT)
+            except TimeoutError:
+                status, served = 503, Served(b"Still drawing; reload.\n", _TEXT)
+            except Exception:  # noqa: BLE001 - a bug in drawing: said, the server stays up
+                self.app.log(
+                    "error: drawing a chart failed (a bug; please report it):\n" + _trace()
+                )
+                status, served = 500, Served(b"Drawing this chart failed.\n", _TEXT)
         self.send_response(status)
         self.send_header("Content-Type", served.content_type)
         self.send_header("Content-Length", str(len(served.data)))

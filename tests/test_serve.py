@@ -7,14 +7,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import DATE, build_options
+from conftest import DATE, build_options, frame_record
 
+from tbreport.charts import Later, Pending
 from tbreport.cli import main
 from tbreport.formats.preview import (
+    Served,
     allow_live,
     front_matter,
     liquid_preview,
@@ -26,7 +33,7 @@ from tbreport.formats.preview import (
 from tbreport.model import NOTE, DataWarning
 from tbreport.options import Options, specs
 from tbreport.pipeline import render
-from tbreport.serve import ServeError, _Tails, preview_options
+from tbreport.serve import ServeError, Server, _Tails, preview_options
 
 CSP = re.compile(r'<meta http-equiv="Content-Security-Policy" content="([^"]*)">')
 
@@ -230,3 +237,149 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         options = build_options(tmp_path, tmp_path / "runs", port=port)
         with pytest.raises(ServeError, match=f"Cannot listen on 127.0.0.1 port {port}"):
             Server(options).start()
+
+
+# --- a Jekyll preview's images: drawn after its page is served -------------------------------
+
+
+def _copy_quickstart(tmp_path: Path) -> Path:
+    from conftest import fixture_logdir
+
+    runs = tmp_path / "runs"
+    shutil.copytree(fixture_logdir("quickstart"), runs)
+    return runs
+
+
+def scalar_event(step: int, tag: str, value: float) -> bytes:
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    summary = Summary(value=[Summary.Value(tag=tag, simple_value=value)])
+    return Event(wall_time=1621903260.0 + step, step=step, summary=summary).SerializeToString()
+
+
+def _images(files: dict) -> dict:
+    return {path: served.data for path, served in files.items() if path.endswith(".png")}
+
+
+def test_jekyll_preview_serves_its_page_before_drawing_and_the_images_a_build_draws(
+    tmp_path: Path,
+) -> None:
+    runs = _copy_quickstart(tmp_path)
+    options = preview_options(build_options(tmp_path / "site", runs, format="jekyll"), [])
+    built = {
+        f.path: f.data
+        for f in render(build_options(tmp_path / "b", runs, format="jekyll")).rendered.files
+        if f.path.endswith(".png")
+    }
+    server = Server(options)
+    try:
+        snapshot = server.rebuild()
+        pending = _images(snapshot.files)
+        assert pending.keys() == built.keys() and len(built) >= 2
+        # the page is ready; every image is still to come, then the same bytes a build draws
+        assert not isinstance(snapshot.files["index.html"].data, Pending)
+        assert all(isinstance(image, Pending) for image in pending.values())
+        assert {path: image.result(60) for path, image in pending.items()} == built
+        # nothing changed: the images come from the chart cache, drawn already
+        again = _images(server.rebuild().files)
+        assert not any(isinstance(image, Pending) for image in again.values())
+        assert again == built
+        (event_file,) = (runs / "run_1").glob("events.out.tfevents.*")
+        with event_file.open("ab") as fh:
+            fh.write(frame_record(scalar_event(100, "tutorial/line", 250.0)))
+        grown = _images(server.rebuild().files)
+        # a record appended to run_1's line: that chart alone is drawn again, and differs
+        redrawn = {path for path, image in grown.items() if isinstance(image, Pending)}
+        assert len(redrawn) == 1 and "line" in next(iter(redrawn))
+        for path, image in grown.items():
+            if path in redrawn:
+                assert image.result(60).startswith(b"\x89PNG") and image.result() != built[path]
+            else:
+                assert image == built[path]
+    finally:
+        server.close()
+
+
+def test_what_is_written_or_an_html_preview_is_drawn_before_it_is_served(tmp_path: Path) -> None:
+    runs = _copy_quickstart(tmp_path)
+    for fmt, write, given in (("jekyll", True, ()), ("html", False, ("fallback",))):
+        options = build_options(tmp_path / f"site-{fmt}", runs, format=fmt)
+        server = Server(preview_options(options, given, write=write), write=write)
+        try:
+            files = server.rebuild().files
+        finally:
+            server.close()
+        assert not any(isinstance(f.data, Pending) for f in files.values())
+    # what was written is the images themselves
+    written = sorted((tmp_path / "site-jekyll").rglob("*.png"))
+    assert written and all(p.read_bytes().startswith(b"\x89PNG") for p in written)
+
+
+def test_a_newer_build_drops_the_images_an_older_one_queued(tmp_path: Path) -> None:
+    from tbreport.charts.cache import MemoryCharts
+
+    report = render(build_options(tmp_path / "site", format="jekyll")).report
+    charts = [c for c in report.charts if c.kind == "scalars"]
+    assert len(charts) >= 2
+    later = Later()
+    cache = MemoryCharts()
+    gate = threading.Event()
+    try:
+        # the drawing thread is busy until the gate opens: everything after it is queued
+        busy = later._executor.submit(gate.wait, 60)
+        old = later.draw([("a", charts[0], False), ("b", charts[1], False)], "png", None, cache)
+        new = later.draw([("b", charts[1], False), ("c", charts[0], True)], "png", None, cache)
+        assert old[0].future.cancelled()  # "a" is not wanted any more
+        assert new[0].future is old[1].future  # "b" is drawn once, for both builds
+        gate.set()
+        busy.result(60)
+        with pytest.raises(CancelledError):
+            old[0].result(60)
+        b, c = new[0].result(60), new[1].result(60)
+        assert b.startswith(b"\x89PNG") and c.startswith(b"\x89PNG") and b != c
+        assert cache.get("b") == b and cache.get("c") == c and cache.get("a") is None
+    finally:
+        gate.set()
+        later.close()
+
+
+def test_the_server_answers_a_chart_once_drawn_and_a_dropped_one_with_503(tmp_path: Path) -> None:
+    runs = _copy_quickstart(tmp_path)
+    options = preview_options(build_options(tmp_path / "site", runs, format="jekyll", port=0), [])
+    server = Server(options)
+    gate = threading.Event()
+    try:
+        url = server.start()
+        later = server._drawer(options)
+        assert later is not None
+        busy = later._executor.submit(gate.wait, 60)  # the drawing thread held up
+        pending = _images(server.rebuild().files)
+        path, image = sorted(pending.items())[0]
+        answers: list[tuple[int, bytes]] = []
+
+        def fetch() -> None:
+            try:
+                with urllib.request.urlopen(url + path, timeout=60) as response:
+                    answers.append((response.status, response.read()))
+            except urllib.error.HTTPError as err:
+                answers.append((err.code, err.read()))
+
+        waiting = threading.Thread(target=fetch)
+        waiting.start()
+        waiting.join(0.5)
+        assert waiting.is_alive()  # the request waits for its image
+        gate.set()
+        busy.result(60)
+        waiting.join(60)
+        assert answers == [(200, image.result(60))]
+        # a newer build no longer wants a queued image: a request for it gets 503 at once
+        dropped = Pending(Future())
+        dropped.future.cancel()
+        server.snapshot.files[path] = Served(dropped, "image/png")
+        answers.clear()
+        fetch()
+        assert answers[0][0] == 503 and b"newer build" in answers[0][1]
+    finally:
+        gate.set()
+        server.close()

@@ -169,7 +169,9 @@ def logdir(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("fmt", ["html", "jekyll", "jekyll-interactive"])
-def test_page_reloads_with_appended_records_and_new_runs(browser, logdir: Path, fmt) -> None:
+def test_page_reloads_with_appended_records_and_new_runs(
+    browser, logdir: Path, fmt, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     writer = Writer(logdir)
@@ -189,6 +191,8 @@ def test_page_reloads_with_appended_records_and_new_runs(browser, logdir: Path, 
         writer.send("scalars a 10 20")
         expect(steps_cell(page, "a")).to_contain_text(format_step_range(0, 19), timeout=30_000)
         assert page.evaluate("window.__before") is None  # a new page, not the old one
+        if fmt == "jekyll":  # its images came as drawn: the ones a build of the runs draws
+            _same_images_as_a_build(page, logdir, tmp_path)
         # a new run appears
         page.evaluate("window.__before = true")
         writer.send("scalars b 0 5")
@@ -203,6 +207,25 @@ def test_page_reloads_with_appended_records_and_new_runs(browser, logdir: Path, 
     finally:
         server.stop()
         writer.close()
+
+
+def _same_images_as_a_build(page, logdir: Path, tmp_path: Path) -> None:
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('main img')]"
+        ".every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
+    shown = page.evaluate("[...document.querySelectorAll('main img')].map(i => i.src)")
+    assert shown
+    out = tmp_path / "built"
+    cmd = [sys.executable, "-m", "tbreport", "build", str(logdir), "--format", "jekyll"]
+    subprocess.run(
+        [*cmd, "--out", str(out), "--date", DATE, "--no-cache", "-q"], check=True, cwd=tmp_path
+    )
+    for src in shown:
+        served = page.request.get(src).body()
+        path = out / src.split("/", 3)[3]
+        assert served == path.read_bytes(), src
 
 
 def test_a_writer_mid_record_is_never_shown(browser, logdir: Path) -> None:

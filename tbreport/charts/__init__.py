@@ -25,7 +25,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -37,7 +43,7 @@ if TYPE_CHECKING:
     from tbreport.charts.figure import Painter
     from tbreport.model import DataWarning
 
-__all__ = ["ChartPool", "Painter"]
+__all__ = ["ChartPool", "Later", "Painter", "Pending"]
 
 #: fewer elements than this are drawn in-process: a pool costs more to start than it saves
 #: (unless the fork server has matplotlib imported and this process has not)
@@ -66,6 +72,7 @@ class ChartPool:
         warm: bool = True,
         font_dir: Path | None = None,
         cache: ChartCache | None = None,
+        later: Later | None = None,
     ) -> None:
         if jobs is not None and jobs < 1:
             raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -77,6 +84,9 @@ class ChartPool:
         self.font_dir = font_dir
         #: images kept between builds (None: every element is drawn)
         self.cache = cache
+        #: where the images to draw go instead of being drawn here (a preview server's): the
+        #: artifacts then hold a :class:`Pending` image for each
+        self.later = later
         #: elements drawn, and elements whose image came from the cache, so far
         self.drawn = 0
         self.reused = 0
@@ -180,7 +190,17 @@ class ChartPool:
         keys, images = cached_images(self.cache, elements, self.image_format, self.font_dir, flags)
         missing = [i for i, image in enumerate(images) if image is None]
         self.reused += len(elements) - len(missing)
-        if missing:
+        if missing and self.later is not None:
+            pending = self.later.draw(
+                [(keys[i], elements[i], flags[i]) for i in missing],
+                self.image_format, self.font_dir, self.cache,
+            )  # fmt: skip
+            self.drawn += len(pending)
+            for i, waiting in zip(missing, pending, strict=True):
+                images[i] = waiting
+            if meanwhile is not None:
+                meanwhile()
+        elif missing:
             drawn = self._draw([(elements[i], flags[i]) for i in missing], progress, meanwhile)
             self.drawn += len(drawn)
             for i, image in zip(missing, drawn, strict=True):
@@ -271,6 +291,87 @@ class ChartPool:
             )
             self._workers = workers
         return self._executor
+
+
+class Pending(bytes):
+    """An image :class:`Later` is still drawing, in the artifacts where its bytes go. Its own
+    bytes are not an image: what serves it waits for ``result()``; nothing may write it."""
+
+    future: Future[bytes]
+
+    def __new__(cls, future: Future[bytes]) -> Pending:
+        pending = super().__new__(cls, b"(tbreport: this image is still being drawn)")
+        pending.future = future
+        return pending
+
+    def result(self, timeout: float | None = None) -> bytes:
+        """The image once drawn (``concurrent.futures.CancelledError``: a newer build dropped
+        it before it was started; a drawing error is raised here)."""
+        return self.future.result(timeout)
+
+
+class Later:
+    """Draws images after the render, one at a time in page order, on a thread of this
+    process: a preview server answers a page as soon as its text is ready and each image when it
+    is drawn. A new build's images go first: what an older build queued and had not started is
+    dropped (its page reloads anyway); an image both builds need is drawn once. Each image goes
+    into the build's chart cache when drawn, so a rebuild draws only the charts whose data
+    changed. One per long-running process; ``close()`` when done."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="tbreport-draw")
+        self._painters: dict[Path | None, Painter] = {}  # used on the drawing thread only
+        self._queued: dict[str, Future[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def draw(
+        self,
+        items: Sequence[tuple[str | None, Any, bool]],
+        image_format: str,
+        font_dir: Path | None,
+        cache: ChartCache | None,
+    ) -> list[Pending]:
+        """A :class:`Pending` image for each (key, element, fallback) item."""
+        if image_format not in IMAGE_FORMATS:  # as the pool checks it, before drawing
+            raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
+        with self._lock:
+            wanted = {key for key, _, _ in items if key is not None}
+            for old, future in self._queued.items():
+                if old not in wanted:
+                    future.cancel()  # only one not started yet is cancelled
+            queued = {k: f for k, f in self._queued.items() if k in wanted and not f.cancelled()}
+            out = []
+            for key, element, fallback in items:
+                found = queued.get(key) if key is not None else None
+                if found is not None:
+                    future = found
+                else:
+                    future = self._executor.submit(
+                        self._draw, key, element, fallback, image_format, font_dir, cache
+                    )
+                    if key is not None:
+                        queued[key] = future
+                out.append(Pending(future))
+            self._queued = queued
+        return out
+
+    def _draw(
+        self, key: str | None, element: Any, fallback: bool, image_format: str,
+        font_dir: Path | None, cache: ChartCache | None,
+    ) -> bytes:  # fmt: skip
+        painter = self._painters.get(font_dir)
+        if painter is None:
+            from tbreport.charts.figure import FONT_DIR, Painter
+
+            painter = self._painters[font_dir] = Painter(font_dir or FONT_DIR)
+        image = _draw_one((element, fallback), image_format, painter)
+        if key is not None and cache is not None:
+            cache.put(key, image)
+        return image
+
+    def close(self) -> None:
+        """Drop what is queued and wait for the image being drawn."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 class _Server:
