@@ -123,3 +123,32 @@ def test_tensor_of_wrong_shape_is_a_warning(tmp_path, torch_writer):
     assert warning.offset is not None and "byte offset" in warning.message
     assert warning.path and "tfevents" in warning.path
     assert not _charts(result)  # the last step's record is the broken one: no curve
+
+
+def test_the_precision_label_stays_clear_of_the_tick_labels_on_a_reused_figure(tmp_path):
+    """Scalar charts skip matplotlib's placing of a y label (they have none); a PR curve has
+    one, placed beside its tick labels, also on a figure a scalar chart was drawn on before."""
+    from tbreport.charts.figure import Painter
+    from tbreport.kinds.pr_curves.chart import draw as draw_pr
+    from tbreport.kinds.scalars.chart import draw_chart
+
+    result = build(_options(fixture_logdir("torch_kinds"), tmp_path / "out", format="markdown"))
+    (chart, *_) = _charts(result)
+    scalar = next(e for e in result.report.charts if e.kind == "scalars")
+    painter = Painter()
+    # the PR curve's size, so both draw on one figure, the scalar chart first
+    draw_chart(scalar, "png", painter=painter, width=5.6, height=4.6, dpi=110.0)
+    draw_pr(chart, "png", painter)
+    (fig, ax), *_ = [c for s, c in painter._canvases.items() if s == (5.6, 4.6, 110.0)]
+    renderer = fig.canvas.get_renderer()
+    label = ax.yaxis.label.get_window_extent(renderer)
+    lo, hi = ax.get_ylim()
+    ticks = [
+        t.label1.get_window_extent(renderer)
+        for t in ax.yaxis.get_major_ticks()
+        if lo <= t.get_loc() <= hi and t.label1.get_text()
+    ]
+    assert ax.yaxis.label.get_text() == "precision" and ticks
+    # beside the widest tick label, one label pad (4 pt) away: not over them, not adrift
+    gap = min(t.x0 for t in ticks) - label.x1
+    assert gap == pytest.approx(4 / 72 * fig.dpi, abs=1.0)

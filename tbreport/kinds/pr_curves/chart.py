@@ -41,7 +41,7 @@ def draw(chart: PRChart, image_format: str, painter: Painter) -> bytes:
     # square-ish: both axes are [0, 1]; a size of its own, the painter reuses figures per size
     size = check_size(5.6, 4.6, 110.0)
     with matplotlib.rc_context(RC):
-        fig, ax = painter.canvas(size)
+        fig, ax = painter.canvas(size, y_label=True)
         # room on the left for the y label besides the tick labels
         left = 0.8
         ax.set_position(
