@@ -29,12 +29,14 @@ pytestmark = pytest.mark.skipif("not sitecheck.have_chromium()", reason="no chro
 
 #: a training script's stand-in: a real SummaryWriter per run, driven line by line on stdin.
 #: "scalars RUN LO HI": steps LO..HI-1 of tag loss (value step/4, exact in float32), flushed;
+#: "tags RUN LO HI N": the same for N tags train/t00, eval/t01, opt/t02, sys/t03, misc/t04, ...;
 #: "stream RUN LO HI": steps LO..HI-1 flushed every 3 steps, each 10th with a 90 kB text record
 #: (long writes, so a reader can catch a record half-written), as fast as it goes.
 WRITER = r"""
 import sys, time
 from torch.utils.tensorboard import SummaryWriter
 writers = {}
+GROUPS = ("train", "eval", "opt", "sys", "misc")
 for line in sys.stdin:
     cmd, run, *args = line.split()
     if run not in writers:
@@ -43,6 +45,11 @@ for line in sys.stdin:
     if cmd == "scalars":
         for step in range(int(args[0]), int(args[1])):
             w.add_scalar("loss", step / 4, step)
+        w.flush()
+    elif cmd == "tags":  # "tags RUN LO HI N": steps LO..HI-1 of tags t00..t(N-1)
+        for step in range(int(args[0]), int(args[1])):
+            for t in range(int(args[2])):
+                w.add_scalar("%s/t%02d" % (GROUPS[t % 5], t), (step + t) / 4, step)
         w.flush()
     elif cmd == "stream":
         for step in range(int(args[0]), int(args[1])):
@@ -226,6 +233,48 @@ def _same_images_as_a_build(page, logdir: Path, tmp_path: Path) -> None:
         served = page.request.get(src).body()
         path = out / src.split("/", 3)[3]
         assert served == path.read_bytes(), src
+
+
+#: what is at the top of the window: the first chart (its figure's id in the HTML report, its
+#: image's address in a Jekyll preview) whose top is in view, and that top
+AT_TOP = """() => {
+  const items = [...document.querySelectorAll('main figure[id], main img')];
+  for (const el of items) {
+    const top = el.getBoundingClientRect().top;
+    if (top >= 0) return [el.id || el.getAttribute('src'), top];
+  }
+  return null;
+}"""
+
+
+@pytest.mark.parametrize("fmt", ["html", "jekyll"])
+def test_a_reload_keeps_the_reader_where_they_were(browser, logdir: Path, fmt) -> None:
+    writer = Writer(logdir)
+    for run in "abcd":  # four runs, five sections of five charts: a page of some 18,000 px
+        writer.send(f"tags {run} 0 200 25")
+    server = Serve(logdir, "--format", fmt)
+    try:
+        server.wait_for(lambda s: last_steps(s) == dict.fromkeys("abcd", 199))
+        page, problems = open_page(browser, server.url)
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)
+        page.evaluate("window.scrollTo(0, 6000)")  # a reader down the page
+        page.wait_for_timeout(300)
+        before = page.evaluate(AT_TOP)
+        assert before is not None and page.evaluate("window.scrollY") > 5000
+        page.evaluate("window.__before = true")
+        with page.expect_event("load", timeout=30_000):
+            writer.send("tags a 200 205 25")  # every chart changes; its images are drawn anew
+        page.wait_for_function("() => window.__before === undefined")
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(300)
+        after = page.evaluate(AT_TOP)
+        assert after is not None and after[0] == before[0]
+        assert abs(after[1] - before[1]) <= 2, (before, after)
+        assert problems == []
+    finally:
+        server.stop()
+        writer.close()
 
 
 def test_a_writer_mid_record_is_never_shown(browser, logdir: Path) -> None:
