@@ -120,12 +120,25 @@ def _tolerance(value: object, where: str) -> float:
 
 
 def _regex(value: object, where: str) -> str:
+    if isinstance(value, bool | list | tuple | dict):  # str() of a list is a character class
+        raise ConfigError(f"{where}: give one regular expression (text), not {value!r}.")
     text = str(value)
     try:
         re.compile(text)
     except re.error as err:
         raise ConfigError(f"{where}: {text!r} is not a valid regular expression ({err}).") from None
     return text
+
+
+def _categories(value: object, where: str) -> str:
+    """Jekyll's categories: words separated by spaces, or a YAML list of them (a post's
+    front matter ``categories: [ml, reports]``)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    if any(isinstance(item, bool | list | tuple | dict) or item is None for item in items):
+        raise ConfigError(
+            f"{where}: categories are words (`ml reports`) or a list of them, not {value!r}."
+        )
+    return " ".join(str(item).strip() for item in items if str(item).strip())
 
 
 def _names(value: object, where: str) -> tuple[str, ...]:
@@ -281,7 +294,9 @@ class Options:
         metavar="FILE",
     )
     layout: str = _opt("post", "Jekyll front matter layout", flag="--layout")
-    categories: str = _opt("ml reports", "Jekyll front matter categories", flag="--categories")
+    categories: str = _opt(
+        "ml reports", "Jekyll front matter categories", flag="--categories", check=_categories
+    )
     permalink: str | None = _opt(None, "Jekyll front matter permalink", flag="--permalink")
     smoothing: float = _opt(
         0.6,

@@ -352,6 +352,63 @@ def test_a_block_s_options_apply_to_that_block_only(tmp_path):
     assert "raw points outside the range" in second  # run_2 starts below 1
 
 
+def _runs_of(text: str) -> list[str]:
+    """The runs a Markdown report's first table lists."""
+    return re.findall(r"^\| (run\\_\d)", text, flags=re.MULTILINE)
+
+
+def test_a_block_s_runs_may_be_a_list_or_true(tmp_path):
+    # a list is several regexes (never str() of it: "['run_1']" is a character class that
+    # matches every run); `true` is every run; each regex matching nothing is named at its line
+    post = "```tbreport\nchart: tutorial/line\nruns: [run_1,\n  run_9]\n```\n"
+    result = _build_source(tmp_path, post, "--format", "markdown", "--json", ok=True)
+    assert _runs_of((tmp_path / "out" / "report.md").read_text()) == ["run\\_1"]
+    assert "post.md:4: no run matches 'run_9'" in result.stdout
+    post = "```tbreport\nchart: tutorial/line\nexclude_runs: [run_1]\n```\n"
+    _build_source(tmp_path, post, "--format", "markdown", ok=True)
+    assert _runs_of((tmp_path / "out" / "report.md").read_text()) == ["run\\_2"]
+    post = "```tbreport\nchart: tutorial/line\nruns: true\n```\n"
+    _build_source(tmp_path, post, "--format", "markdown", "--runs", "run_1", "--strict", ok=True)
+    assert _runs_of((tmp_path / "out" / "report.md").read_text()) == ["run\\_1", "run\\_2"]
+    post = "```tbreport\nruns: [run_2]\n```\n"
+    _build_source(tmp_path, post, "--format", "jekyll", ok=True)
+    (text,) = [p.read_text() for p in (tmp_path / "out" / "_posts").iterdir()]
+    assert ">run\\_2</span> |" in text and ">run\\_1</span> |" not in text
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("exclude_runs: true", "post.md:3: exclude_runs takes a run-name regex, a list of them;"),
+        ("runs: [run_1, {a: 1}]", "post.md:3: runs takes a run-name regex, a list of them or"),
+        ("runs:\n  - run_1\n  - run_(", "post.md:5: 'run_(' is not a valid regular expression"),
+    ],
+)
+def test_a_block_s_bad_runs_are_errors_at_their_line(tmp_path, block, message):
+    result = _build_source(tmp_path, f"```tbreport\nchart: tutorial/line\n{block}\n```\n")
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_regex_option_given_a_list_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tbreport.toml").write_text('runs = ["run_1"]\n')
+    result = _build_source(tmp_path, "Words.\n")
+    assert result.exit_code == 2
+    assert "runs: give one regular expression (text), not ['run_1']." in result.output
+
+
+def test_front_matter_categories_may_be_a_yaml_list(tmp_path):
+    import yaml
+
+    post = "---\ncategories: [ml, weekly-notes]\n---\nWords.\n"
+    _build_source(tmp_path, post, "--format", "jekyll", ok=True)
+    (text,) = [p.read_text() for p in (tmp_path / "out" / "_posts").iterdir()]
+    assert yaml.safe_load(text.split("---\n")[1])["categories"] == "ml weekly-notes"
+    result = _build_source(tmp_path, "---\ncategories: [[ml]]\n---\n", "--format", "jekyll")
+    assert result.exit_code == 2
+    assert "front matter categories: categories are words" in result.output
+
+
 def test_hostile_names_inside_blocks_stay_escaped(tmp_path, hostile_logdir):  # noqa: F811
     from tbreport.source import block_text
 
