@@ -139,7 +139,7 @@ def test_golden_source_jekyll(tmp_path, update_golden, monkeypatch):
                  "<abbr title=\"TensorBoard\">TB</abbr>", "## What to make of it"):  # fmt: skip
         assert kept in source and kept in text, kept
     assert _numbers(text) == list(range(1, len(_numbers(text)) + 1))
-    assert "*Fig 1. train/loss: Three trials, lightly smoothed; trial0 is the baseline" in text
+    assert "*Fig 1. train/loss:* Three trials, lightly smoothed; trial0 is the baseline" in text
     assert "Fig 2. train/loss: mean of each group's runs at each step, shaded minimum to" in text
     assert "train-loss-2.png" in text and (out / "assets/images").is_dir()
     assert ">kinds/torch · loss/train</span> |" in text  # the overlay: a line per run and tag
@@ -461,7 +461,7 @@ chart: "{{ tag }}"   # Liquid-looking, kept literal by my raw tag
 
 ```tbreport
 chart: TAG0
-caption: The loss, as I wrote it.
+caption: The loss, *as I wrote it*.
 ```
 
 ```tbreport
@@ -482,6 +482,31 @@ runs: true
 notes: true
 ```
 """
+
+
+def test_a_caption_s_markdown_is_not_inside_tbreport_s_italics(tmp_path):
+    # `*Fig 1. tag: a *word* here*` ends the italics at "a *": the label is italic alone
+    post = "```tbreport\nchart: tutorial/line\ncaption: A *word* and _more_.\n```\n"
+    _build_source(tmp_path, post, "--format", "jekyll", ok=True)
+    (text,) = [p.read_text() for p in (tmp_path / "out" / "_posts").iterdir()]
+    assert "\n*Fig 1. tutorial/line:* A *word* and _more_. [Plotted data (CSV)](" in text
+    # the default caption stays one italic line
+    assert re.search(r"\n\*Fig 1\. [^\n]*relative_url \}\}\)\*\n", _build_default(tmp_path))
+    # a text figure sits in HTML (markdown="0"): its caption is made HTML there
+    post = "```tbreport\ntext: true\ncaption: The *log* says `hi`.\n```\n"
+    path = _source(tmp_path, post)
+    _run(["build", str(fixture_logdir("torch_text")), "--format", "jekyll", "--out",
+          str(tmp_path / "text"), "--date", DATE, "--source", str(path), "--quiet"])  # fmt: skip
+    (text,) = [p.read_text() for p in (tmp_path / "text" / "_posts").iterdir()]
+    assert ":</em> The <em>log</em> says <code>hi</code>. <a href=" in text
+
+
+def _build_default(tmp_path: Path) -> str:
+    out = tmp_path / "default"
+    _run(["build", str(fixture_logdir("quickstart")), "--format", "jekyll", "--out", str(out),
+          "--date", DATE, "--quiet"])  # fmt: skip
+    (text,) = [p.read_text() for p in (out / "_posts").iterdir()]
+    return text
 
 
 @pytest.mark.skipif(
@@ -520,6 +545,8 @@ def test_jekyll_builds_a_source_with_the_author_s_liquid_and_code(tmp_path, host
             '"', ""
         ), name
     assert "Fig 1." in plain and "The loss, as I wrote it." in plain and "Fig 2." in plain
+    # the author's emphasis is theirs: tbreport's italic label closes before the caption
+    assert ":</em> The loss, <em>as I wrote it</em>." in page_text
     # every chart image and data file the post links is in the built site
     refs = re.findall(r'(?:src|href)="(/repo/assets/images/[^"]+)"', page_text)
     assert len(refs) == 4
