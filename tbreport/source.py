@@ -147,6 +147,7 @@ def parse_source(text: str, path: str) -> Source:
         fence, info = match["fence"], match["info"].strip()
         close = _closing(lines, i + 1, fence)
         if info != "tbreport":
+            _swallowed(lines, i, close, fence, path)
             # another code block (```yaml showing tbreport usage): the author's, kept whole
             prose.extend(lines[i : (close if close is not None else len(lines) - 1) + 1])
             i = len(lines) if close is None else close + 1
@@ -164,6 +165,27 @@ def parse_source(text: str, path: str) -> Source:
     if prose:
         parts.append("".join(prose))
     return Source(path=path, front_matter=front, parts=tuple(parts))
+
+
+def _swallowed(lines: Sequence[str], opened: int, close: int | None, fence: str, path: str) -> None:
+    """A ```` ```tbreport ```` line inside another code block is shown as code. That is meant
+    when the block is an example fenced longer (```` ````markdown ````); it is a mistake when
+    the code block is never closed (it runs to the end of the post, CommonMark) or when the
+    inner fence is as long as the outer one (the example's closing line closes the outer
+    block: a code block left unclosed above a tbreport block)."""
+    for j in range(opened + 1, len(lines) if close is None else close):
+        match = _FENCE.match(lines[j].rstrip("\r\n"))
+        if match is None or match["info"].strip() != "tbreport":
+            continue
+        inner = match["fence"]
+        if close is None or (inner[0] == fence[0] and len(inner) >= len(fence)):
+            ended = "is never closed" if close is None else f"ends at line {close + 1}"
+            raise SourceError(
+                f"{path}:{opened + 1}: the code block opened here {ended}, so the tbreport "
+                f"block at line {j + 1} would be shown as code; close the code block before "
+                f"it with a line of {fence} (to show a block as an example, fence the example "
+                f"with more {'backticks' if fence[0] == '`' else 'tildes'} than the block)."
+            )
 
 
 def _closing(lines: Sequence[str], start: int, fence: str) -> int | None:

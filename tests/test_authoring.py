@@ -249,6 +249,12 @@ def test_tags_on_their_own_lines_name_their_line(tmp_path):
         ("---\ndate: soon\n---\n", "post.md: front matter date: cannot read date 'soon'"),
         ("\n```tbreport\nsection:\n```\n", "post.md:3: a section block names its heading"),
         ("```tbreport\nnotes: all\n```\n", "post.md:2: `notes: true` shows the notes"),
+        ("Words.\n\n```python\nx = 1\n\n```tbreport\nchart: tutorial/line\n```\n",
+         "post.md:3: the code block opened here ends at line 8, so the tbreport block at "
+         "line 6 would be shown as code; close the code block before it with a line of ```"),
+        ("~~~\nx = 1\n```tbreport\nchart: tutorial/line\n```\n",
+         "post.md:1: the code block opened here is never closed, so the tbreport block at "
+         "line 3 would be shown as code"),
     ],
 )  # fmt: skip
 def test_errors_name_the_source_line(tmp_path, text, message):
