@@ -450,8 +450,9 @@ class Options:
     fallback: str = _opt(
         "images",
         "HTML: `images` keeps each chart's static image for readers without scripts (the script "
-        "replaces it); `none` leaves the images out (smaller, faster; the page says the charts "
-        "need scripts, the tables remain)",
+        "replaces it); `none` leaves those images out (smaller, faster; the page says the charts "
+        "need scripts, the tables remain; kinds the script does not draw, such as histograms, "
+        "keep theirs)",
         flag="--fallback",
         type="choice",
         choices=FALLBACKS,

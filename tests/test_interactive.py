@@ -226,6 +226,28 @@ def test_fallback_images_are_compact_and_the_rest_full(tmp_path):
             assert page_png.tobytes() == static_png.tobytes() and page_png.mode != "P"
 
 
+@pytest.mark.parametrize("fallback", ["images", "none"])
+def test_kinds_the_script_does_not_draw_keep_their_image_and_csv(tmp_path, fallback):
+    """Histograms, hparams and text have no script view: whatever --fallback says (`serve`'s
+    default is none), their image and CSV link are in the page, never `src="None"`."""
+    logdir = tmp_path / "runs"
+    for name in ("quickstart", "torch_histograms", "torch_text", "hparams_torch"):
+        shutil.copytree(fixture_logdir(name), logdir / name)
+    built = _build(logdir, tmp_path / "out", fallback=fallback)
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert '"None"' not in html
+    links = dict(re.findall(r'<a download="([^"]+)" href="([^"]{0,21})', html))
+    for kind in ("histograms", "hparams", "text"):
+        element = next(e for e in built.report.charts if e.kind == kind)
+        assert links[f"{element.slug}.csv"] == "data:text/csv;base64,", kind
+    (histogram,) = [e for e in built.report.charts if e.kind == "histograms"][:1]
+    alt = re.escape(f"of {histogram.tag} for run")
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="[A-Za-z]+ ' + alt, html)
+    # the scalar charts' CSV is the script's (from the embedded data), not a data: link
+    scalar = next(e for e in built.report.charts if e.kind == "scalars")
+    assert f"{scalar.slug}.csv" not in links
+
+
 def test_script_json_cannot_close_the_script_element():
     hostile = "</script><script>alert(1)</script><!-- &amp; \u2028\u2029 \udc80 ]]>"
     text = script_json({"run": hostile, "tag": ["<", ">", "&"]})
