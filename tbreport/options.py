@@ -754,10 +754,13 @@ def _front_matter_options(path: str) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: front matter tbreport must be build options (`smoothing: 0.8`)."
         )
+    # build options only: a post (perhaps someone else's) cannot move `serve`'s address
+    # (`host: 0.0.0.0` would show the report to the network) or set another command's options
+    in_a_post = {f.name for f, _ in specs("build")} - set(_NOT_IN_A_POST)
     for key, value in table.items():
         name = _ALIASES.get(str(key), str(key))
-        if name not in _ALIASES.values() or name in _NOT_IN_A_POST:
-            known = ", ".join(sorted(k for k, n in _ALIASES.items() if n not in _NOT_IN_A_POST))
+        if name not in in_a_post:
+            known = ", ".join(sorted(k for k, n in _ALIASES.items() if n in in_a_post))
             raise ConfigError(
                 f"{path}: unknown setting {key!r} in the front matter's tbreport key. "
                 f"Known: {known}."

@@ -403,6 +403,17 @@ def test_a_regex_option_given_a_list_is_refused(tmp_path, monkeypatch):
     assert "runs: give one regular expression (text), not ['run_1']." in result.output
 
 
+@pytest.mark.parametrize("key", ["host: 0.0.0.0", "port: 80", "out: elsewhere", "export-file: x"])
+def test_a_post_sets_build_options_only(tmp_path, key):
+    # not where `serve` listens (a post shared with you must not open the report to the
+    # network), where the build writes, or another command's options
+    result = _build_source(tmp_path, f"---\ntbreport:\n  {key}\n---\nWords.\n")
+    assert result.exit_code == 2
+    name = key.split(":")[0]
+    assert f"unknown setting '{name}' in the front matter's tbreport key" in result.output
+    assert "smoothing" in result.output.split("Known:")[1]
+
+
 def test_front_matter_categories_may_be_a_yaml_list(tmp_path):
     import yaml
 
