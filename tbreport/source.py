@@ -242,6 +242,12 @@ def _block(text: str, path: str, fence_line: int) -> Block:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
+            if key in lines:  # YAML would keep the last one without a word
+                raise SourceError(
+                    f"{path}:{first + key_node.start_mark.line}: '{key}' is given twice in "
+                    f"this block (first at line {lines[key]}); one block shows one thing: "
+                    "name several tags as a list, `chart: [a, b]`."
+                )
             lines[key] = first + key_node.start_mark.line
             if isinstance(value_node, yaml.SequenceNode):
                 for index, item in enumerate(value_node.value):
@@ -266,6 +272,18 @@ def _block(text: str, path: str, fence_line: int) -> Block:
                 f"{path}:{lines.get(key, fence_line)}: unknown key '{key}' in a {kind} "
                 f"block{hint}; it takes {', '.join(sorted(allowed))}."
             )
+    for key, given in value.items():
+        at = f"{path}:{lines.get(key, fence_line)}"
+        if key == kind:
+            continue
+        if given is None:
+            raise SourceError(f"{at}: `{key}:` has no value; give one or leave the key out.")
+        if key in ("overlay", "compare") and not isinstance(given, bool):
+            raise SourceError(f"{at}: {key} is true or false, not {given!r}.")
+        if key == "caption" and isinstance(given, bool | list | dict):
+            raise SourceError(f"{at}: a caption is text (quote it), not {given!r}.")
+        if key == "stats" and given == []:
+            raise SourceError(f"{at}: stats names what to show: `stats: [last, min, best]`.")
     own = value[kind]
     where = f"{path}:{lines.get(kind, fence_line)}"
     if kind == "section" and (own is None or isinstance(own, bool | list | dict)):

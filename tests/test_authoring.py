@@ -252,6 +252,15 @@ def test_tags_on_their_own_lines_name_their_line(tmp_path):
         ("Words.\n\n```python\nx = 1\n\n```tbreport\nchart: tutorial/line\n```\n",
          "post.md:3: the code block opened here ends at line 8, so the tbreport block at "
          "line 6 would be shown as code; close the code block before it with a line of ```"),
+        ("```tbreport\nchart: tutorial/line\nsmoothing:\n```\n",
+         "post.md:3: `smoothing:` has no value; give one or leave the key out."),
+        ("```tbreport\nchart: tutorial/line\nchart: tutorial/poly\n```\n",
+         "post.md:3: 'chart' is given twice in this block (first at line 2)"),
+        ("```tbreport\nchart: tutorial/line\noverlay: 'no'\n```\n",
+         "post.md:3: overlay is true or false, not 'no'."),
+        ("```tbreport\nchart: tutorial/line\ncaption: [a, b]\n```\n",
+         "post.md:3: a caption is text (quote it), not ['a', 'b']."),
+        ("```tbreport\ntable: tutorial/line\nstats: []\n```\n", "post.md:3: stats names what"),
         ("~~~\nx = 1\n```tbreport\nchart: tutorial/line\n```\n",
          "post.md:1: the code block opened here is never closed, so the tbreport block at "
          "line 3 would be shown as code"),
@@ -270,6 +279,11 @@ def test_a_block_with_no_data_is_named(tmp_path):
     assert "post.md:4: no run matches 'run_9' (did you mean 'run_2'?)" in result.output
     result = _build_source(tmp_path, "```tbreport\nverdict: true\n```\n", "--strict")
     assert "post.md:1: a verdict block, but there is no baseline" in result.output
+
+
+def test_a_block_naming_an_empty_list_of_tags_is_named(tmp_path):
+    result = _build_source(tmp_path, "\n```tbreport\nchart: []\n```\n", "--strict")
+    assert "post.md:3: the chart block names no tag. (--strict)" in result.output
 
 
 def test_a_markdown_post_over_github_s_limit_is_refused_not_shortened(tmp_path):

@@ -223,6 +223,8 @@ def _select_tags(page: _Page, block: Block, known: Sequence[str]) -> list[str]:
     if patterns is None:
         return list(dict.fromkeys(known))
     chosen: list[str] = []
+    if not patterns:  # `chart: []`
+        page.unmatched(block.line_of(block.kind), f"the {block.kind} block names no tag.")
     for pattern, line in patterns:
         if pattern in known:
             found = [pattern]
