@@ -522,6 +522,43 @@ def test_fallback_none_is_drawn_by_the_script(tmp_path, browser, logdir):
 
 
 @pytest.mark.real_tools
+@needs_chromium
+def test_a_source_block_s_y_range_is_the_drawn_chart_s(tmp_path, browser):
+    """The script fits the y axis to the view, except where the author fixed it (`y_range`
+    in a --source block); a log scale's low end at or below zero gives way to the data's."""
+    post = tmp_path / "post.md"
+    post.write_text(
+        "```tbreport\nchart: tutorial/poly\ny_range: [-50, 200]\n```\n\n"
+        "```tbreport\nchart: tutorial/line\nlog_y: true\ny_range: [0, 150]\n```\n"
+    )
+    result = _build(fixture_logdir("quickstart"), tmp_path / "out", source=str(post))
+    payloads = json.loads(DATA_RE.search((tmp_path / "out" / "index.html").read_text())[1])
+    assert [c.get("y_range") for c in payloads["charts"]] == [[-50, 200], [0, 150]]
+    _build(fixture_logdir("quickstart"), tmp_path / "default")
+    default = (tmp_path / "default" / "index.html").resolve().as_uri()
+    page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
+    try:
+        ranges = []
+        for chart in result.report.charts:
+            page.drawn(chart.tag)
+            ranges.append(page.page.evaluate("(t) => tbreport.plotted(t).y", chart.tag))
+        assert ranges[0] == [-50, 200]
+        assert 0 < ranges[1][0] < 2 and ranges[1][1] == 150
+        page.page.evaluate("tbreport.setSmoothing(0.9)")
+        assert page.page.evaluate("(t) => tbreport.plotted(t).y", "tutorial/poly") == [-50, 200]
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+    page = Watched(browser, default)
+    try:  # without a y_range: fitted, every value in view
+        page.drawn("tutorial/poly")
+        low, high = page.page.evaluate("(t) => tbreport.plotted(t).y", "tutorial/poly")
+        assert low < -2500 and high > 9801
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
 @pytest.mark.skipif(
     "not (sitecheck.have_jekyll() and sitecheck.have_chromium())", reason="no jekyll"
 )

@@ -363,7 +363,7 @@ def _with_range(chart: Chart, limits: tuple[float, float]) -> Chart:
     for line in chart.lines:
         finite = line.y[np.isfinite(line.y)]
         clipped += int(np.count_nonzero((finite < lo) | (finite > hi)))
-    return replace(chart, y_range=limits, clipped=clipped)
+    return replace(chart, y_range=limits, clipped=clipped, fixed_y=True)
 
 
 def _overlay(charts: list[Chart]) -> Chart:

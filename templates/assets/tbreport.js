@@ -157,6 +157,15 @@
 
   // --- y range: every smoothed point and every last point in view; raw outliers may be cut --
   function yRange(chart, u) {
+    // the author's y_range (a --source block's) stays; on a log scale a low end at or below
+    // zero gives way to the data's, as in the image
+    var fixed = chart.payload.y_range, log = logScale(chart);
+    if (fixed && (!log || fixed[0] > 0)) return [fixed[0], fixed[1]];
+    var auto = fittedRange(chart, u);
+    return fixed && fixed[1] > 0 ? [auto[0] < fixed[1] ? auto[0] : fixed[1] / 1000, fixed[1]] : auto;
+  }
+
+  function fittedRange(chart, u) {
     var log = logScale(chart), xmin = u.scales.x.min, xmax = u.scales.x.max;
     var raw = [], keep = [];
     chart.lines.forEach(function (line) {
@@ -643,7 +652,7 @@
       return { x: Array.from(c.data[0]), runs: c.lines.map(function (line, k) {
         return { run: line.meta.run, raw: c.data[1 + 2 * k], smoothed: c.data[2 + 2 * k],
           shown: c.plot.series[1 + 2 * k].show };
-      }) };
+      }), y: [c.plot.scales.y.min, c.plot.scales.y.max] };
     },
   };
 
