@@ -559,6 +559,35 @@ def test_a_source_block_s_y_range_is_the_drawn_chart_s(tmp_path, browser):
 
 
 @pytest.mark.real_tools
+@needs_chromium
+def test_a_source_block_s_x_axis_is_the_drawn_chart_s(tmp_path, browser):
+    """`x: relative` in a block draws that chart against seconds (the page's control, once
+    the reader picks an axis, sets every chart's)."""
+    post = tmp_path / "post.md"
+    post.write_text(
+        "```tbreport\nchart: tutorial/line\nx: relative\n```\n\n"
+        "```tbreport\nchart: tutorial/poly\n```\n"
+    )
+    result = _build(fixture_logdir("quickstart"), tmp_path / "out", source=str(post))
+    payloads = json.loads(DATA_RE.search((tmp_path / "out" / "index.html").read_text())[1])
+    assert [c.get("x_axis") for c in payloads["charts"]] == ["relative", None]
+    page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
+    try:
+        xs = {}
+        for chart in result.report.charts:
+            page.drawn(chart.tag)
+            xs[chart.tag] = page.page.evaluate("(t) => tbreport.plotted(t).x", chart.tag)
+        for chart in result.report.charts:  # as the build computed each axis
+            want = np.unique(np.concatenate([line.x for line in chart.lines]))
+            np.testing.assert_allclose(xs[chart.tag], want, rtol=0, atol=1e-6)
+        assert result.report.charts[0].x_axis == "relative"
+        assert xs["tutorial/poly"] == list(range(100))  # the page's axis: steps
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
 @pytest.mark.skipif(
     "not (sitecheck.have_jekyll() and sitecheck.have_chromium())", reason="no jekyll"
 )

@@ -42,7 +42,11 @@ def page_data(report: Report, options: Options) -> dict[str, Any]:
     charts = []
     for element in report.charts:
         embed = getattr(get_kind(element.kind), "embed", None)
-        charts.append(None if embed is None else embed(element))
+        payload = None if embed is None else embed(element)
+        axis = getattr(element, "x_axis", options.x_axis)
+        if payload is not None and axis != options.x_axis:
+            payload["x_axis"] = axis  # a --source block's own `x`
+        charts.append(payload)
     data: dict[str, Any] = {
         "format": "tbreport-charts",
         "version": FORMAT_VERSION,

@@ -106,13 +106,19 @@
 
   function dated(t) { return isFinite(t) && t >= WALL_MIN && t < WALL_END; }
 
-  function xOf(line) {
-    if (state.xAxis === "step") return line.steps;
+  // a --source block's own `x` is its chart's axis until the reader picks one for the page
+  function xAxisOf(chart) {
+    return state.xAxis === page.x_axis && chart.payload.x_axis ? chart.payload.x_axis : state.xAxis;
+  }
+
+  function xOf(chart, line) {
+    var axis = xAxisOf(chart);
+    if (axis === "step") return line.steps;
     var x = new Float64Array(line.wall.length), first = NaN, i;
     for (i = 0; i < x.length; i++) if (dated(line.wall[i])) { first = line.wall[i]; break; }
     for (i = 0; i < x.length; i++) {
       var t = line.wall[i];
-      x[i] = dated(t) ? (state.xAxis === "relative" ? t - first : t) : NaN;
+      x[i] = dated(t) ? (axis === "relative" ? t - first : t) : NaN;
     }
     return x;
   }
@@ -125,7 +131,7 @@
   function plotData(chart) {
     var log = logScale(chart), all = [];
     chart.lines.forEach(function (line) {
-      line.x = xOf(line);
+      line.x = xOf(chart, line);
       line.order = Array.from(line.x.keys()).filter(function (i) { return isFinite(line.x[i]); });
       line.order.sort(function (a, b) { return line.x[a] - line.x[b]; });
       line.order.forEach(function (i) { all.push(line.x[i]); });
@@ -266,10 +272,10 @@
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { show: false } },
       scales: {
-        x: { time: state.xAxis === "wall" },
+        x: { time: xAxisOf(chart) === "wall" },
         y: { distr: log ? 3 : 1, range: function (u) { return yRange(chart, u); } },
       },
-      axes: [{ label: { step: "step", relative: "seconds", wall: "" }[state.xAxis] }, {}],
+      axes: [{ label: { step: "step", relative: "seconds", wall: "" }[xAxisOf(chart)] }, {}],
       series: series,
       hooks: {
         setCursor: [function (u) { readout(chart, u); }],
@@ -459,10 +465,10 @@
       if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // spreadsheets run such cells as formulas
       return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
     };
-    var xname = state.xAxis === "wall" ? "wall_time" : state.xAxis;
+    var axis = xAxisOf(chart), xname = axis === "wall" ? "wall_time" : axis;
     var out = ["run," + xname + ",step,value,smoothed"];
     chart.lines.forEach(function (line) {
-      var sm = smoothedOf(chart, line), x = xOf(line), name = quote(line.meta.run);
+      var sm = smoothedOf(chart, line), x = xOf(chart, line), name = quote(line.meta.run);
       for (var i = 0; i < line.values.length; i++) {
         out.push([name, x[i], line.steps[i], line.values[i], sm[i]].join(","));
       }
