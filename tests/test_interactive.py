@@ -560,12 +560,12 @@ def test_a_source_block_s_y_range_is_the_drawn_chart_s(tmp_path, browser):
 
 @pytest.mark.real_tools
 @needs_chromium
-def test_a_source_block_s_x_axis_is_the_drawn_chart_s(tmp_path, browser):
-    """`x: relative` in a block draws that chart against seconds (the page's control, once
-    the reader picks an axis, sets every chart's)."""
+def test_a_source_block_s_x_axis_and_smoothing_are_the_drawn_chart_s(tmp_path, browser):
+    """`x: relative` and `smoothing: 0` in a block draw that chart against seconds, raw (the
+    page's controls, once the reader moves them, set every chart's)."""
     post = tmp_path / "post.md"
     post.write_text(
-        "```tbreport\nchart: tutorial/line\nx: relative\n```\n\n"
+        "```tbreport\nchart: tutorial/line\nx: relative\nsmoothing: 0\n```\n\n"
         "```tbreport\nchart: tutorial/poly\n```\n"
     )
     result = _build(fixture_logdir("quickstart"), tmp_path / "out", source=str(post))
@@ -582,6 +582,13 @@ def test_a_source_block_s_x_axis_is_the_drawn_chart_s(tmp_path, browser):
             np.testing.assert_allclose(xs[chart.tag], want, rtol=0, atol=1e-6)
         assert result.report.charts[0].x_axis == "relative"
         assert xs["tutorial/poly"] == list(range(100))  # the page's axis: steps
+        # the block's smoothing: 0 draws raw values, the other chart the page's 0.6
+        (line, poly) = (page.page.evaluate("(t) => tbreport.plotted(t).runs[0]", t)
+                        for t in ("tutorial/line", "tutorial/poly"))  # fmt: skip
+        assert line["smoothed"] == line["raw"] and poly["smoothed"] != poly["raw"]
+        page.page.evaluate("tbreport.setSmoothing(0.9)")  # the reader's weight: every chart
+        line = page.page.evaluate("(t) => tbreport.plotted(t).runs[0]", "tutorial/line")
+        assert line["smoothed"] != line["raw"]
         assert not page.problems, page.problems
     finally:
         page.close()

@@ -92,8 +92,14 @@
     });
   }
 
+  // a chart's weight: its own (a --source block's `smoothing`, else the page's) until the
+  // reader moves the slider, then the slider's for every chart
+  function weightOf(chart) {
+    return state.smoothing === page.smoothing ? chart.payload.smoothing : state.smoothing;
+  }
+
   function smoothedOf(chart, line) {
-    var w = state.smoothing;
+    var w = weightOf(chart);
     // a group's line and its faint runs: the build smoothed each run before aggregating
     if (line.meta.group || line.meta.faint) return line.values;
     // the build's weight: Python's smoothing of the full series, not of the points held here
@@ -260,7 +266,7 @@
           show: false, points: { show: false } });
         return;
       }
-      var smoothing = state.smoothing > 0;
+      var smoothing = weightOf(chart) > 0;
       series.push({ label: line.meta.label, stroke: rgba(line.meta.color, smoothing ? 0.25 : 1),
         width: 1, spanGaps: true, show: show, dash: dash, points: { show: false } });
       series.push({ label: line.meta.label, stroke: line.meta.color, width: smoothing ? 1.5 : 0,
@@ -363,9 +369,10 @@
     var text = "";
     if (held < points) {
       var n = function (v) { return v.toLocaleString("en-US"); };
-      text = state.smoothing === chart.payload.smoothing && state.smoothing > 0
+      var w = weightOf(chart);
+      text = w === chart.payload.smoothing && w > 0
         ? "smoothed over all " + n(points) + " points; the page holds " + n(held)
-        : state.smoothing > 0 ? "smoothing over " + n(held) + " of " + n(points) + " points" : "";
+        : w > 0 ? "smoothing over " + n(held) + " of " + n(points) + " points" : "";
     }
     chart.note.textContent = text;
   }
