@@ -561,16 +561,19 @@ def test_a_source_block_s_y_range_is_the_drawn_chart_s(tmp_path, browser):
 @pytest.mark.real_tools
 @needs_chromium
 def test_a_source_block_s_x_axis_and_smoothing_are_the_drawn_chart_s(tmp_path, browser):
-    """`x: relative` and `smoothing: 0` in a block draw that chart against seconds, raw (the
-    page's controls, once the reader moves them, set every chart's)."""
+    """`x: relative`, `smoothing: 0` and `ignore_outliers: false` in a block draw that chart
+    against seconds, raw, over all values (the page's controls, once the reader moves them,
+    set every chart's)."""
     post = tmp_path / "post.md"
     post.write_text(
-        "```tbreport\nchart: tutorial/line\nx: relative\nsmoothing: 0\n```\n\n"
+        "```tbreport\nchart: tutorial/line\nx: relative\nsmoothing: 0\n"
+        "ignore_outliers: false\n```\n\n"
         "```tbreport\nchart: tutorial/poly\n```\n"
     )
     result = _build(fixture_logdir("quickstart"), tmp_path / "out", source=str(post))
     payloads = json.loads(DATA_RE.search((tmp_path / "out" / "index.html").read_text())[1])
     assert [c.get("x_axis") for c in payloads["charts"]] == ["relative", None]
+    assert [c.get("ignore_outliers") for c in payloads["charts"]] == [False, None]
     page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
     try:
         xs = {}
@@ -589,6 +592,34 @@ def test_a_source_block_s_x_axis_and_smoothing_are_the_drawn_chart_s(tmp_path, b
         page.page.evaluate("tbreport.setSmoothing(0.9)")  # the reader's weight: every chart
         line = page.page.evaluate("(t) => tbreport.plotted(t).runs[0]", "tutorial/line")
         assert line["smoothed"] != line["raw"]
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_a_source_block_s_ignore_outliers_is_the_drawn_chart_s(tmp_path, browser, torch_writer):
+    w = torch_writer("spiky")
+    for step in range(100):
+        value = 1e6 if step == 50 else float(step)
+        w.add_scalar("a", value, step)
+        w.add_scalar("b", value, step)
+    w.close()
+    post = tmp_path / "post.md"
+    post.write_text(
+        "```tbreport\nchart: a\nsmoothing: 0.9\nignore_outliers: false\n```\n\n"
+        "```tbreport\nchart: b\nsmoothing: 0.9\n```\n"
+    )
+    result = _build(tmp_path / "logs", tmp_path / "out", source=str(post))
+    assert [c.tag for c in result.report.charts] == ["a", "b"]
+    page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
+    try:
+        highs = {}
+        for tag in ("a", "b"):
+            page.drawn(tag)
+            highs[tag] = page.page.evaluate("(t) => tbreport.plotted(t).y[1]", tag)
+        assert highs["a"] >= 1e6 > highs["b"]  # a's range holds the spike; b leaves it out
         assert not page.problems, page.problems
     finally:
         page.close()

@@ -46,6 +46,9 @@ def page_data(report: Report, options: Options) -> dict[str, Any]:
         axis = getattr(element, "x_axis", options.x_axis)
         if payload is not None and axis != options.x_axis:
             payload["x_axis"] = axis  # a --source block's own `x`
+        outliers = getattr(element, "ignore_outliers", options.ignore_outliers)
+        if payload is not None and outliers != options.ignore_outliers:
+            payload["ignore_outliers"] = outliers  # a block's own `ignore_outliers`
         charts.append(payload)
     data: dict[str, Any] = {
         "format": "tbreport-charts",

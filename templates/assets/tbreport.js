@@ -199,7 +199,9 @@
       });
     });
     var lo = Infinity, hi = -Infinity;
-    if (state.outliers && raw.length > 2) {
+    var own = chart.payload.ignore_outliers;
+    var outliers = state.outliers === page.ignore_outliers && own !== undefined ? own : state.outliers;
+    if (outliers && raw.length > 2) {
       raw.sort(function (a, b) { return a - b; });
       var n = raw.length;
       lo = raw[Math.ceil((n - 1) * 0.05)];
