@@ -121,8 +121,15 @@ def read_source(path: str) -> Source:
 
 def parse_source(text: str, path: str) -> Source:
     """Front matter, then the source split into prose and blocks."""
-    # Windows line ends become LF: the post tbreport writes has one kind (JEKYLL.md)
-    lines = text.replace("\r\n", "\n").splitlines(keepends=True)
+    # Windows (and old Mac) line ends become LF: the post tbreport writes has one kind
+    # (JEKYLL.md). Lines end at LF only, as for CommonMark and editors: str.splitlines would
+    # also end them at U+2028, NEL or a form feed in the prose, and every line number after
+    # it would be off
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    if not lines[-1]:
+        lines.pop()
     front: Mapping[str, Any] = {}
     start = 0
     if lines and lines[0].rstrip("\r\n") == "---":

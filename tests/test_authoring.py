@@ -316,6 +316,18 @@ def test_fences_as_commonmark_reads_them():
     assert "draft: left out" not in prose and "the author's own comment stays" in prose
 
 
+def test_lines_end_at_line_feeds_only():
+    # U+2028, NEL and a form feed in the prose are text, not line ends: the line numbers are
+    # an editor's, and a fence after one on the same line is no fence
+    text = "A\u2028B, \x85C\x0cD ```tbreport\n\n```tbreport\nchart: tutorial/line\n```\n"
+    source = parse_source(text, "p.md")
+    (block,) = [p for p in source.parts if not isinstance(p, str)]
+    assert block.line == 3 and block.line_of("chart") == 4
+    assert source.parts[0] == "A\u2028B, \x85C\x0cD ```tbreport\n\n"
+    old_mac = parse_source("Words.\r\r```tbreport\rchart: x\r```", "p.md")
+    assert [p.line for p in old_mac.parts if not isinstance(p, str)] == [3]
+
+
 def test_a_post_saved_with_a_bom_and_windows_line_ends_reads_the_same(tmp_path):
     post = "---\ntitle: Windows\n---\nWords.\n\n```tbreport\nchart: tutorial/line\n```\n"
     path = tmp_path / "post.md"
