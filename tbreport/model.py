@@ -403,6 +403,11 @@ class Chart:
     undated: int = 0
     #: drawn raw points outside y_range (outliers; marked on the chart's edge)
     clipped: int = 0
+    #: y_range is the author's (a --source block's `y_range`): the page's script keeps it
+    #: instead of fitting the range to the smoothing the reader picks
+    fixed_y: bool = False
+    #: the range left raw outliers out (``--ignore-outliers``, or a block's own)
+    ignore_outliers: bool = True
     #: groups: "mean" or "median" and the band kind; None when runs are not grouped
     center: str | None = None
     band: str | None = None

@@ -120,12 +120,25 @@ def _tolerance(value: object, where: str) -> float:
 
 
 def _regex(value: object, where: str) -> str:
+    if isinstance(value, bool | list | tuple | dict):  # str() of a list is a character class
+        raise ConfigError(f"{where}: give one regular expression (text), not {value!r}.")
     text = str(value)
     try:
         re.compile(text)
     except re.error as err:
         raise ConfigError(f"{where}: {text!r} is not a valid regular expression ({err}).") from None
     return text
+
+
+def _categories(value: object, where: str) -> str:
+    """Jekyll's categories: words separated by spaces, or a YAML list of them (a post's
+    front matter ``categories: [ml, reports]``)."""
+    items = value if isinstance(value, list | tuple) else [value]
+    if any(isinstance(item, bool | list | tuple | dict) or item is None for item in items):
+        raise ConfigError(
+            f"{where}: categories are words (`ml reports`) or a list of them, not {value!r}."
+        )
+    return " ".join(str(item).strip() for item in items if str(item).strip())
 
 
 def _names(value: object, where: str) -> tuple[str, ...]:
@@ -281,7 +294,9 @@ class Options:
         metavar="FILE",
     )
     layout: str = _opt("post", "Jekyll front matter layout", flag="--layout")
-    categories: str = _opt("ml reports", "Jekyll front matter categories", flag="--categories")
+    categories: str = _opt(
+        "ml reports", "Jekyll front matter categories", flag="--categories", check=_categories
+    )
     permalink: str | None = _opt(None, "Jekyll front matter permalink", flag="--permalink")
     smoothing: float = _opt(
         0.6,
@@ -435,8 +450,9 @@ class Options:
     fallback: str = _opt(
         "images",
         "HTML: `images` keeps each chart's static image for readers without scripts (the script "
-        "replaces it); `none` leaves the images out (smaller, faster; the page says the charts "
-        "need scripts, the tables remain)",
+        "replaces it); `none` leaves those images out (smaller, faster; the page says the charts "
+        "need scripts, the tables remain; kinds the script does not draw, such as histograms, "
+        "keep theirs)",
         flag="--fallback",
         type="choice",
         choices=FALLBACKS,
@@ -738,10 +754,13 @@ def _front_matter_options(path: str) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: front matter tbreport must be build options (`smoothing: 0.8`)."
         )
+    # build options only: a post (perhaps someone else's) cannot move `serve`'s address
+    # (`host: 0.0.0.0` would show the report to the network) or set another command's options
+    in_a_post = {f.name for f, _ in specs("build")} - set(_NOT_IN_A_POST)
     for key, value in table.items():
         name = _ALIASES.get(str(key), str(key))
-        if name not in _ALIASES.values() or name in _NOT_IN_A_POST:
-            known = ", ".join(sorted(k for k, n in _ALIASES.items() if n not in _NOT_IN_A_POST))
+        if name not in in_a_post:
+            known = ", ".join(sorted(k for k, n in _ALIASES.items() if n in in_a_post))
             raise ConfigError(
                 f"{path}: unknown setting {key!r} in the front matter's tbreport key. "
                 f"Known: {known}."

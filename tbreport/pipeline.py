@@ -234,7 +234,7 @@ def render(
 
             report = compose(source, options, report, block_report)
         artifacts = _artifacts(report, needs, pool, progress)
-        if "images" in needs:
+        if "images" in needs or "unscripted" in needs:
             report = _glyph_note(report, pool)
     if stamp is not None:
         stamp.save(report, artifacts)
@@ -348,17 +348,20 @@ def _artifacts(
     elements = report.charts
     kinds = [get_kind(e.kind) for e in elements]
     data: list[bytes | None] = []
+    # "unscripted": the kinds the page's script does not draw (no `embed`) keep their image
+    # and data file whatever else the format asks for (a histogram has no other view)
+    own = ["unscripted" in needs and getattr(k, "embed", None) is None for k in kinds]
 
     def export() -> None:
-        if "data" in needs:
+        if "data" in needs or any(own):
             data.extend(
-                k.export(e) if DATA in k.makes else None
-                for k, e in zip(kinds, elements, strict=True)
+                k.export(e) if DATA in k.makes and ("data" in needs or own[i]) else None
+                for i, (k, e) in enumerate(zip(kinds, elements, strict=True))
             )
 
     images: list[bytes | None] = [None] * len(elements)
-    if "images" in needs:
-        drawn = [i for i, k in enumerate(kinds) if IMAGE in k.makes]
+    drawn = [i for i, k in enumerate(kinds) if IMAGE in k.makes and ("images" in needs or own[i])]
+    if drawn:
         # an image the page's script replaces is only the no-script view: drawn compact
         fallback = [
             "fallback" in needs and getattr(kinds[i], "embed", None) is not None for i in drawn

@@ -121,8 +121,15 @@ def read_source(path: str) -> Source:
 
 def parse_source(text: str, path: str) -> Source:
     """Front matter, then the source split into prose and blocks."""
-    # Windows line ends become LF: the post tbreport writes has one kind (JEKYLL.md)
-    lines = text.replace("\r\n", "\n").splitlines(keepends=True)
+    # Windows (and old Mac) line ends become LF: the post tbreport writes has one kind
+    # (JEKYLL.md). Lines end at LF only, as for CommonMark and editors: str.splitlines would
+    # also end them at U+2028, NEL or a form feed in the prose, and every line number after
+    # it would be off
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    if not lines[-1]:
+        lines.pop()
     front: Mapping[str, Any] = {}
     start = 0
     if lines and lines[0].rstrip("\r\n") == "---":
@@ -147,6 +154,7 @@ def parse_source(text: str, path: str) -> Source:
         fence, info = match["fence"], match["info"].strip()
         close = _closing(lines, i + 1, fence)
         if info != "tbreport":
+            _swallowed(lines, i, close, fence, path)
             # another code block (```yaml showing tbreport usage): the author's, kept whole
             prose.extend(lines[i : (close if close is not None else len(lines) - 1) + 1])
             i = len(lines) if close is None else close + 1
@@ -164,6 +172,27 @@ def parse_source(text: str, path: str) -> Source:
     if prose:
         parts.append("".join(prose))
     return Source(path=path, front_matter=front, parts=tuple(parts))
+
+
+def _swallowed(lines: Sequence[str], opened: int, close: int | None, fence: str, path: str) -> None:
+    """A ```` ```tbreport ```` line inside another code block is shown as code. That is meant
+    when the block is an example fenced longer (```` ````markdown ````); it is a mistake when
+    the code block is never closed (it runs to the end of the post, CommonMark) or when the
+    inner fence is as long as the outer one (the example's closing line closes the outer
+    block: a code block left unclosed above a tbreport block)."""
+    for j in range(opened + 1, len(lines) if close is None else close):
+        match = _FENCE.match(lines[j].rstrip("\r\n"))
+        if match is None or match["info"].strip() != "tbreport":
+            continue
+        inner = match["fence"]
+        if close is None or (inner[0] == fence[0] and len(inner) >= len(fence)):
+            ended = "is never closed" if close is None else f"ends at line {close + 1}"
+            raise SourceError(
+                f"{path}:{opened + 1}: the code block opened here {ended}, so the tbreport "
+                f"block at line {j + 1} would be shown as code; close the code block before "
+                f"it with a line of {fence} (to show a block as an example, fence the example "
+                f"with more {'backticks' if fence[0] == '`' else 'tildes'} than the block)."
+            )
 
 
 def _closing(lines: Sequence[str], start: int, fence: str) -> int | None:
@@ -220,6 +249,12 @@ def _block(text: str, path: str, fence_line: int) -> Block:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
+            if key in lines:  # YAML would keep the last one without a word
+                raise SourceError(
+                    f"{path}:{first + key_node.start_mark.line}: '{key}' is given twice in "
+                    f"this block (first at line {lines[key]}); one block shows one thing: "
+                    "name several tags as a list, `chart: [a, b]`."
+                )
             lines[key] = first + key_node.start_mark.line
             if isinstance(value_node, yaml.SequenceNode):
                 for index, item in enumerate(value_node.value):
@@ -244,6 +279,18 @@ def _block(text: str, path: str, fence_line: int) -> Block:
                 f"{path}:{lines.get(key, fence_line)}: unknown key '{key}' in a {kind} "
                 f"block{hint}; it takes {', '.join(sorted(allowed))}."
             )
+    for key, given in value.items():
+        at = f"{path}:{lines.get(key, fence_line)}"
+        if key == kind:
+            continue
+        if given is None:
+            raise SourceError(f"{at}: `{key}:` has no value; give one or leave the key out.")
+        if key in ("overlay", "compare") and not isinstance(given, bool):
+            raise SourceError(f"{at}: {key} is true or false, not {given!r}.")
+        if key == "caption" and isinstance(given, bool | list | dict):
+            raise SourceError(f"{at}: a caption is text (quote it), not {given!r}.")
+        if key == "stats" and given == []:
+            raise SourceError(f"{at}: stats names what to show: `stats: [last, min, best]`.")
     own = value[kind]
     where = f"{path}:{lines.get(kind, fence_line)}"
     if kind == "section" and (own is None or isinstance(own, bool | list | dict)):

@@ -139,7 +139,7 @@ def test_golden_source_jekyll(tmp_path, update_golden, monkeypatch):
                  "<abbr title=\"TensorBoard\">TB</abbr>", "## What to make of it"):  # fmt: skip
         assert kept in source and kept in text, kept
     assert _numbers(text) == list(range(1, len(_numbers(text)) + 1))
-    assert "*Fig 1. train/loss: Three trials, lightly smoothed; trial0 is the baseline" in text
+    assert "*Fig 1. train/loss:* Three trials, lightly smoothed; trial0 is the baseline" in text
     assert "Fig 2. train/loss: mean of each group's runs at each step, shaded minimum to" in text
     assert "train-loss-2.png" in text and (out / "assets/images").is_dir()
     assert ">kinds/torch · loss/train</span> |" in text  # the overlay: a line per run and tag
@@ -249,6 +249,21 @@ def test_tags_on_their_own_lines_name_their_line(tmp_path):
         ("---\ndate: soon\n---\n", "post.md: front matter date: cannot read date 'soon'"),
         ("\n```tbreport\nsection:\n```\n", "post.md:3: a section block names its heading"),
         ("```tbreport\nnotes: all\n```\n", "post.md:2: `notes: true` shows the notes"),
+        ("Words.\n\n```python\nx = 1\n\n```tbreport\nchart: tutorial/line\n```\n",
+         "post.md:3: the code block opened here ends at line 8, so the tbreport block at "
+         "line 6 would be shown as code; close the code block before it with a line of ```"),
+        ("```tbreport\nchart: tutorial/line\nsmoothing:\n```\n",
+         "post.md:3: `smoothing:` has no value; give one or leave the key out."),
+        ("```tbreport\nchart: tutorial/line\nchart: tutorial/poly\n```\n",
+         "post.md:3: 'chart' is given twice in this block (first at line 2)"),
+        ("```tbreport\nchart: tutorial/line\noverlay: 'no'\n```\n",
+         "post.md:3: overlay is true or false, not 'no'."),
+        ("```tbreport\nchart: tutorial/line\ncaption: [a, b]\n```\n",
+         "post.md:3: a caption is text (quote it), not ['a', 'b']."),
+        ("```tbreport\ntable: tutorial/line\nstats: []\n```\n", "post.md:3: stats names what"),
+        ("~~~\nx = 1\n```tbreport\nchart: tutorial/line\n```\n",
+         "post.md:1: the code block opened here is never closed, so the tbreport block at "
+         "line 3 would be shown as code"),
     ],
 )  # fmt: skip
 def test_errors_name_the_source_line(tmp_path, text, message):
@@ -264,6 +279,11 @@ def test_a_block_with_no_data_is_named(tmp_path):
     assert "post.md:4: no run matches 'run_9' (did you mean 'run_2'?)" in result.output
     result = _build_source(tmp_path, "```tbreport\nverdict: true\n```\n", "--strict")
     assert "post.md:1: a verdict block, but there is no baseline" in result.output
+
+
+def test_a_block_naming_an_empty_list_of_tags_is_named(tmp_path):
+    result = _build_source(tmp_path, "\n```tbreport\nchart: []\n```\n", "--strict")
+    assert "post.md:3: the chart block names no tag. (--strict)" in result.output
 
 
 def test_a_markdown_post_over_github_s_limit_is_refused_not_shortened(tmp_path):
@@ -294,6 +314,18 @@ def test_fences_as_commonmark_reads_them():
     prose = "".join(p for p in source.parts if isinstance(p, str))
     assert "```tbreport\nchart: a\n```" in prose and "chart: c" in prose
     assert "draft: left out" not in prose and "the author's own comment stays" in prose
+
+
+def test_lines_end_at_line_feeds_only():
+    # U+2028, NEL and a form feed in the prose are text, not line ends: the line numbers are
+    # an editor's, and a fence after one on the same line is no fence
+    text = "A\u2028B, \x85C\x0cD ```tbreport\n\n```tbreport\nchart: tutorial/line\n```\n"
+    source = parse_source(text, "p.md")
+    (block,) = [p for p in source.parts if not isinstance(p, str)]
+    assert block.line == 3 and block.line_of("chart") == 4
+    assert source.parts[0] == "A\u2028B, \x85C\x0cD ```tbreport\n\n"
+    old_mac = parse_source("Words.\r\r```tbreport\rchart: x\r```", "p.md")
+    assert [p.line for p in old_mac.parts if not isinstance(p, str)] == [3]
 
 
 def test_a_post_saved_with_a_bom_and_windows_line_ends_reads_the_same(tmp_path):
@@ -352,6 +384,74 @@ def test_a_block_s_options_apply_to_that_block_only(tmp_path):
     assert "raw points outside the range" in second  # run_2 starts below 1
 
 
+def _runs_of(text: str) -> list[str]:
+    """The runs a Markdown report's first table lists."""
+    return re.findall(r"^\| (run\\_\d)", text, flags=re.MULTILINE)
+
+
+def test_a_block_s_runs_may_be_a_list_or_true(tmp_path):
+    # a list is several regexes (never str() of it: "['run_1']" is a character class that
+    # matches every run); `true` is every run; each regex matching nothing is named at its line
+    post = "```tbreport\nchart: tutorial/line\nruns: [run_1,\n  run_9]\n```\n"
+    result = _build_source(tmp_path, post, "--format", "markdown", "--json", ok=True)
+    assert _runs_of((tmp_path / "out" / "report.md").read_text()) == ["run\\_1"]
+    assert "post.md:4: no run matches 'run_9'" in result.stdout
+    post = "```tbreport\nchart: tutorial/line\nexclude_runs: [run_1]\n```\n"
+    _build_source(tmp_path, post, "--format", "markdown", ok=True)
+    assert _runs_of((tmp_path / "out" / "report.md").read_text()) == ["run\\_2"]
+    post = "```tbreport\nchart: tutorial/line\nruns: true\n```\n"
+    _build_source(tmp_path, post, "--format", "markdown", "--runs", "run_1", "--strict", ok=True)
+    assert _runs_of((tmp_path / "out" / "report.md").read_text()) == ["run\\_1", "run\\_2"]
+    post = "```tbreport\nruns: [run_2]\n```\n"
+    _build_source(tmp_path, post, "--format", "jekyll", ok=True)
+    (text,) = [p.read_text() for p in (tmp_path / "out" / "_posts").iterdir()]
+    assert ">run\\_2</span> |" in text and ">run\\_1</span> |" not in text
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("exclude_runs: true", "post.md:3: exclude_runs takes a run-name regex, a list of them;"),
+        ("runs: [run_1, {a: 1}]", "post.md:3: runs takes a run-name regex, a list of them or"),
+        ("runs:\n  - run_1\n  - run_(", "post.md:5: 'run_(' is not a valid regular expression"),
+    ],
+)
+def test_a_block_s_bad_runs_are_errors_at_their_line(tmp_path, block, message):
+    result = _build_source(tmp_path, f"```tbreport\nchart: tutorial/line\n{block}\n```\n")
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_a_regex_option_given_a_list_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tbreport.toml").write_text('runs = ["run_1"]\n')
+    result = _build_source(tmp_path, "Words.\n")
+    assert result.exit_code == 2
+    assert "runs: give one regular expression (text), not ['run_1']." in result.output
+
+
+@pytest.mark.parametrize("key", ["host: 0.0.0.0", "port: 80", "out: elsewhere", "export-file: x"])
+def test_a_post_sets_build_options_only(tmp_path, key):
+    # not where `serve` listens (a post shared with you must not open the report to the
+    # network), where the build writes, or another command's options
+    result = _build_source(tmp_path, f"---\ntbreport:\n  {key}\n---\nWords.\n")
+    assert result.exit_code == 2
+    name = key.split(":")[0]
+    assert f"unknown setting '{name}' in the front matter's tbreport key" in result.output
+    assert "smoothing" in result.output.split("Known:")[1]
+
+
+def test_front_matter_categories_may_be_a_yaml_list(tmp_path):
+    import yaml
+
+    post = "---\ncategories: [ml, weekly-notes]\n---\nWords.\n"
+    _build_source(tmp_path, post, "--format", "jekyll", ok=True)
+    (text,) = [p.read_text() for p in (tmp_path / "out" / "_posts").iterdir()]
+    assert yaml.safe_load(text.split("---\n")[1])["categories"] == "ml weekly-notes"
+    result = _build_source(tmp_path, "---\ncategories: [[ml]]\n---\n", "--format", "jekyll")
+    assert result.exit_code == 2
+    assert "front matter categories: categories are words" in result.output
+
+
 def test_hostile_names_inside_blocks_stay_escaped(tmp_path, hostile_logdir):  # noqa: F811
     from tbreport.source import block_text
 
@@ -404,7 +504,7 @@ chart: "{{ tag }}"   # Liquid-looking, kept literal by my raw tag
 
 ```tbreport
 chart: TAG0
-caption: The loss, as I wrote it.
+caption: The loss, *as I wrote it*.
 ```
 
 ```tbreport
@@ -425,6 +525,31 @@ runs: true
 notes: true
 ```
 """
+
+
+def test_a_caption_s_markdown_is_not_inside_tbreport_s_italics(tmp_path):
+    # `*Fig 1. tag: a *word* here*` ends the italics at "a *": the label is italic alone
+    post = "```tbreport\nchart: tutorial/line\ncaption: A *word* and _more_.\n```\n"
+    _build_source(tmp_path, post, "--format", "jekyll", ok=True)
+    (text,) = [p.read_text() for p in (tmp_path / "out" / "_posts").iterdir()]
+    assert "\n*Fig 1. tutorial/line:* A *word* and _more_. [Plotted data (CSV)](" in text
+    # the default caption stays one italic line
+    assert re.search(r"\n\*Fig 1\. [^\n]*relative_url \}\}\)\*\n", _build_default(tmp_path))
+    # a text figure sits in HTML (markdown="0"): its caption is made HTML there
+    post = "```tbreport\ntext: true\ncaption: The *log* says `hi`.\n```\n"
+    path = _source(tmp_path, post)
+    _run(["build", str(fixture_logdir("torch_text")), "--format", "jekyll", "--out",
+          str(tmp_path / "text"), "--date", DATE, "--source", str(path), "--quiet"])  # fmt: skip
+    (text,) = [p.read_text() for p in (tmp_path / "text" / "_posts").iterdir()]
+    assert ":</em> The <em>log</em> says <code>hi</code>. <a href=" in text
+
+
+def _build_default(tmp_path: Path) -> str:
+    out = tmp_path / "default"
+    _run(["build", str(fixture_logdir("quickstart")), "--format", "jekyll", "--out", str(out),
+          "--date", DATE, "--quiet"])  # fmt: skip
+    (text,) = [p.read_text() for p in (out / "_posts").iterdir()]
+    return text
 
 
 @pytest.mark.skipif(
@@ -463,6 +588,8 @@ def test_jekyll_builds_a_source_with_the_author_s_liquid_and_code(tmp_path, host
             '"', ""
         ), name
     assert "Fig 1." in plain and "The loss, as I wrote it." in plain and "Fig 2." in plain
+    # the author's emphasis is theirs: tbreport's italic label closes before the caption
+    assert ":</em> The loss, <em>as I wrote it</em>." in page_text
     # every chart image and data file the post links is in the built site
     refs = re.findall(r'(?:src|href)="(/repo/assets/images/[^"]+)"', page_text)
     assert len(refs) == 4

@@ -226,6 +226,28 @@ def test_fallback_images_are_compact_and_the_rest_full(tmp_path):
             assert page_png.tobytes() == static_png.tobytes() and page_png.mode != "P"
 
 
+@pytest.mark.parametrize("fallback", ["images", "none"])
+def test_kinds_the_script_does_not_draw_keep_their_image_and_csv(tmp_path, fallback):
+    """Histograms, hparams and text have no script view: whatever --fallback says (`serve`'s
+    default is none), their image and CSV link are in the page, never `src="None"`."""
+    logdir = tmp_path / "runs"
+    for name in ("quickstart", "torch_histograms", "torch_text", "hparams_torch"):
+        shutil.copytree(fixture_logdir(name), logdir / name)
+    built = _build(logdir, tmp_path / "out", fallback=fallback)
+    html = (tmp_path / "out" / "index.html").read_text()
+    assert '"None"' not in html
+    links = dict(re.findall(r'<a download="([^"]+)" href="([^"]{0,21})', html))
+    for kind in ("histograms", "hparams", "text"):
+        element = next(e for e in built.report.charts if e.kind == kind)
+        assert links[f"{element.slug}.csv"] == "data:text/csv;base64,", kind
+    (histogram,) = [e for e in built.report.charts if e.kind == "histograms"][:1]
+    alt = re.escape(f"of {histogram.tag} for run")
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="[A-Za-z]+ ' + alt, html)
+    # the scalar charts' CSV is the script's (from the embedded data), not a data: link
+    scalar = next(e for e in built.report.charts if e.kind == "scalars")
+    assert f"{scalar.slug}.csv" not in links
+
+
 def test_script_json_cannot_close_the_script_element():
     hostile = "</script><script>alert(1)</script><!-- &amp; \u2028\u2029 \udc80 ]]>"
     text = script_json({"run": hostile, "tag": ["<", ">", "&"]})
@@ -494,6 +516,110 @@ def test_fallback_none_is_drawn_by_the_script(tmp_path, browser, logdir):
             page.page.evaluate("(t) => tbreport.render(t)", chart.tag)
         assert page.page.locator(".tbr-chart[data-tbreport-state=drawn] canvas").count() >= 2
         assert page.page.locator(".tbr-needs-js").count() == 0
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_a_source_block_s_y_range_is_the_drawn_chart_s(tmp_path, browser):
+    """The script fits the y axis to the view, except where the author fixed it (`y_range`
+    in a --source block); a log scale's low end at or below zero gives way to the data's."""
+    post = tmp_path / "post.md"
+    post.write_text(
+        "```tbreport\nchart: tutorial/poly\ny_range: [-50, 200]\n```\n\n"
+        "```tbreport\nchart: tutorial/line\nlog_y: true\ny_range: [0, 150]\n```\n"
+    )
+    result = _build(fixture_logdir("quickstart"), tmp_path / "out", source=str(post))
+    payloads = json.loads(DATA_RE.search((tmp_path / "out" / "index.html").read_text())[1])
+    assert [c.get("y_range") for c in payloads["charts"]] == [[-50, 200], [0, 150]]
+    _build(fixture_logdir("quickstart"), tmp_path / "default")
+    default = (tmp_path / "default" / "index.html").resolve().as_uri()
+    page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
+    try:
+        ranges = []
+        for chart in result.report.charts:
+            page.drawn(chart.tag)
+            ranges.append(page.page.evaluate("(t) => tbreport.plotted(t).y", chart.tag))
+        assert ranges[0] == [-50, 200]
+        assert 0 < ranges[1][0] < 2 and ranges[1][1] == 150
+        page.page.evaluate("tbreport.setSmoothing(0.9)")
+        assert page.page.evaluate("(t) => tbreport.plotted(t).y", "tutorial/poly") == [-50, 200]
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+    page = Watched(browser, default)
+    try:  # without a y_range: fitted, every value in view
+        page.drawn("tutorial/poly")
+        low, high = page.page.evaluate("(t) => tbreport.plotted(t).y", "tutorial/poly")
+        assert low < -2500 and high > 9801
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_a_source_block_s_x_axis_and_smoothing_are_the_drawn_chart_s(tmp_path, browser):
+    """`x: relative`, `smoothing: 0` and `ignore_outliers: false` in a block draw that chart
+    against seconds, raw, over all values (the page's controls, once the reader moves them,
+    set every chart's)."""
+    post = tmp_path / "post.md"
+    post.write_text(
+        "```tbreport\nchart: tutorial/line\nx: relative\nsmoothing: 0\n"
+        "ignore_outliers: false\n```\n\n"
+        "```tbreport\nchart: tutorial/poly\n```\n"
+    )
+    result = _build(fixture_logdir("quickstart"), tmp_path / "out", source=str(post))
+    payloads = json.loads(DATA_RE.search((tmp_path / "out" / "index.html").read_text())[1])
+    assert [c.get("x_axis") for c in payloads["charts"]] == ["relative", None]
+    assert [c.get("ignore_outliers") for c in payloads["charts"]] == [False, None]
+    page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
+    try:
+        xs = {}
+        for chart in result.report.charts:
+            page.drawn(chart.tag)
+            xs[chart.tag] = page.page.evaluate("(t) => tbreport.plotted(t).x", chart.tag)
+        for chart in result.report.charts:  # as the build computed each axis
+            want = np.unique(np.concatenate([line.x for line in chart.lines]))
+            np.testing.assert_allclose(xs[chart.tag], want, rtol=0, atol=1e-6)
+        assert result.report.charts[0].x_axis == "relative"
+        assert xs["tutorial/poly"] == list(range(100))  # the page's axis: steps
+        # the block's smoothing: 0 draws raw values, the other chart the page's 0.6
+        (line, poly) = (page.page.evaluate("(t) => tbreport.plotted(t).runs[0]", t)
+                        for t in ("tutorial/line", "tutorial/poly"))  # fmt: skip
+        assert line["smoothed"] == line["raw"] and poly["smoothed"] != poly["raw"]
+        page.page.evaluate("tbreport.setSmoothing(0.9)")  # the reader's weight: every chart
+        line = page.page.evaluate("(t) => tbreport.plotted(t).runs[0]", "tutorial/line")
+        assert line["smoothed"] != line["raw"]
+        assert not page.problems, page.problems
+    finally:
+        page.close()
+
+
+@pytest.mark.real_tools
+@needs_chromium
+def test_a_source_block_s_ignore_outliers_is_the_drawn_chart_s(tmp_path, browser, torch_writer):
+    w = torch_writer("spiky")
+    for step in range(100):
+        value = 1e6 if step == 50 else float(step)
+        w.add_scalar("a", value, step)
+        w.add_scalar("b", value, step)
+    w.close()
+    post = tmp_path / "post.md"
+    post.write_text(
+        "```tbreport\nchart: a\nsmoothing: 0.9\nignore_outliers: false\n```\n\n"
+        "```tbreport\nchart: b\nsmoothing: 0.9\n```\n"
+    )
+    result = _build(tmp_path / "logs", tmp_path / "out", source=str(post))
+    assert [c.tag for c in result.report.charts] == ["a", "b"]
+    page = Watched(browser, (tmp_path / "out" / "index.html").resolve().as_uri())
+    try:
+        highs = {}
+        for tag in ("a", "b"):
+            page.drawn(tag)
+            highs[tag] = page.page.evaluate("(t) => tbreport.plotted(t).y[1]", tag)
+        assert highs["a"] >= 1e6 > highs["b"]  # a's range holds the spike; b leaves it out
         assert not page.problems, page.problems
     finally:
         page.close()

@@ -66,9 +66,11 @@ class Format(Protocol):
     name: str
 
     def needs(self, options: Options) -> frozenset[str]:
-        """Which artifacts to make: "images", "data" (a subset; empty for text only), and
+        """Which artifacts to make: "images", "data" (a subset; empty for text only),
         "fallback" when the images of the charts the page's script draws are only what a reader
-        without scripts sees (they are drawn smaller and with fewer colours)."""
+        without scripts sees (they are drawn smaller and with fewer colours), and "unscripted"
+        for the images and data of the kinds the page's script does not draw (no ``embed``)
+        whatever else is asked."""
         ...
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:

@@ -26,10 +26,11 @@ class Html:
     def needs(self, options: Options) -> frozenset[str]:
         if options.static:
             return frozenset({"images", "data"})
-        # the script makes the CSV from the embedded data; images only as the no-script view
+        # the script draws the charts and makes their CSV from the embedded data: their images
+        # only as the no-script view; the kinds it does not draw keep their image and CSV
         if options.fallback == "images":
-            return frozenset({"images", "fallback"})
-        return frozenset()
+            return frozenset({"images", "fallback", "unscripted"})
+        return frozenset({"unscripted"})
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
         pass

@@ -42,7 +42,14 @@ def page_data(report: Report, options: Options) -> dict[str, Any]:
     charts = []
     for element in report.charts:
         embed = getattr(get_kind(element.kind), "embed", None)
-        charts.append(None if embed is None else embed(element))
+        payload = None if embed is None else embed(element)
+        axis = getattr(element, "x_axis", options.x_axis)
+        if payload is not None and axis != options.x_axis:
+            payload["x_axis"] = axis  # a --source block's own `x`
+        outliers = getattr(element, "ignore_outliers", options.ignore_outliers)
+        if payload is not None and outliers != options.ignore_outliers:
+            payload["ignore_outliers"] = outliers  # a block's own `ignore_outliers`
+        charts.append(payload)
     data: dict[str, Any] = {
         "format": "tbreport-charts",
         "version": FORMAT_VERSION,

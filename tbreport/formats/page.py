@@ -112,6 +112,8 @@ def _item(
         for index, caption in zip(part.figures, part.captions, strict=False):
             if caption is not None:
                 figs[index]["caption"] = inline_html(caption) if fmt == "html" else caption
+                # where a Jekyll post holds HTML (a text figure), the caption as HTML
+                figs[index]["caption_html"] = inline_html(caption)
         item["figures"] = [figs[i] for i in part.figures]
     elif part.kind == "runs":
         wanted = part.runs

@@ -139,15 +139,10 @@ def _page_part(page: _Page, block: Block) -> Part | None:
     if kind == "verdict" and page.base.comparison is None:
         page.unmatched(block.line, "a verdict block, but there is no baseline (give --baseline).")
     if kind == "runs" and value not in (True, None):
-        pattern = _regex(page, block, "runs", value)
-        names = tuple(r.name for r in page.base.runs if pattern.search(r.name))
-        if not names:
-            page.unmatched(
-                block.line_of("runs"),
-                f"no run matches {str(value)!r}{_near(value, [r.name for r in page.base.runs])}.",
-            )
+        pattern = _regex(page, block, "runs", _run_patterns(page, block, "runs", value))
+        if not _runs_found(page, block, "runs"):
             return None
-        return Part("runs", runs=names)
+        return Part("runs", runs=tuple(r.name for r in page.base.runs if pattern.search(r.name)))
     return Part(kind)
 
 
@@ -159,6 +154,49 @@ def _regex(page: _Page, block: Block, key: str, value: Any) -> re.Pattern[str]:
             f"{page.where(block.line_of(key))}: {str(value)!r} is not a valid regular "
             f"expression ({err})."
         ) from None
+
+
+def _run_patterns(page: _Page, block: Block, key: str, value: Any) -> str | None:
+    """A ``runs`` or ``exclude_runs`` value as one regex: a regex, a list of them (any of
+    them), or for ``runs`` ``true`` (every run, None)."""
+    if key == "runs" and value is True:
+        return None
+    if key == "exclude_runs" and value is False:
+        return None
+    items = value if isinstance(value, list) else [value]
+    if not items or any(isinstance(v, bool | list | dict) or v is None for v in items):
+        every = " or `true` (every run)" if key == "runs" else ""
+        raise SourceError(
+            f"{page.where(block.line_of(key))}: {key} takes a run-name regex, a list of "
+            f"them{every}; got {value!r}."
+        )
+    if len(items) == 1:
+        return str(items[0])
+    for i, item in enumerate(items):  # each one checked, its error at its own line
+        try:
+            re.compile(str(item))
+        except re.error as err:
+            raise SourceError(
+                f"{page.where(block.line_of(key, i))}: {str(item)!r} is not a valid regular "
+                f"expression ({err})."
+            ) from None
+    return "|".join(f"(?:{item})" for item in items)
+
+
+def _runs_found(page: _Page, block: Block, key: str) -> bool:
+    """Whether the ``runs`` regexes of a block find runs: each one that finds none is named
+    at its line (a list's others still show); False when none finds any."""
+    value = block.keys[key]
+    items = value if isinstance(value, list) else [value]
+    names = [r.name for r in page.base.runs]
+    found = False
+    for i, item in enumerate(items):
+        if any(re.search(str(item), n) for n in names):
+            found = True
+        else:
+            line = block.line_of(key, i if isinstance(value, list) else None)
+            page.unmatched(line, f"no run matches {str(item)!r}{_near(item, names)}.")
+    return found
 
 
 def _near(name: Any, known: Sequence[str]) -> str:
@@ -185,6 +223,8 @@ def _select_tags(page: _Page, block: Block, known: Sequence[str]) -> list[str]:
     if patterns is None:
         return list(dict.fromkeys(known))
     chosen: list[str] = []
+    if not patterns:  # `chart: []`
+        page.unmatched(block.line_of(block.kind), f"the {block.kind} block names no tag.")
     for pattern, line in patterns:
         if pattern in known:
             found = [pattern]
@@ -208,6 +248,11 @@ def _overrides(page: _Page, block: Block) -> dict[str, Any]:
         if key not in block.keys:
             continue
         value = block.keys[key]
+        if name in ("runs", "exclude_runs"):
+            value = _run_patterns(page, block, key, value)
+            if value is None:
+                values[name] = None
+                continue
         if name == "log_y" and isinstance(value, bool):
             value = "^" if value else None  # "^" matches every tag
             if value is None:
@@ -243,15 +288,8 @@ def _chosen(page: _Page, block: Block, within: str | None = None) -> list[Elemen
     if not tags:
         return None
     overrides = _overrides(page, block)
-    if "runs" in overrides and overrides["runs"] is not None:
-        pattern = re.compile(overrides["runs"])
-        run_names = [r.name for r in page.base.runs]
-        if not any(pattern.search(n) for n in run_names):
-            page.unmatched(
-                block.line_of("runs"),
-                f"no run matches {overrides['runs']!r}{_near(overrides['runs'], run_names)}.",
-            )
-            return None
+    if overrides.get("runs") is not None and not _runs_found(page, block, "runs"):
+        return None
     report = _report_for(page, kind, tags, overrides)
     colors = {r.name: r.color for r in page.base.runs}
     elements = []
@@ -325,7 +363,7 @@ def _with_range(chart: Chart, limits: tuple[float, float]) -> Chart:
     for line in chart.lines:
         finite = line.y[np.isfinite(line.y)]
         clipped += int(np.count_nonzero((finite < lo) | (finite > hi)))
-    return replace(chart, y_range=limits, clipped=clipped)
+    return replace(chart, y_range=limits, clipped=clipped, fixed_y=True)
 
 
 def _overlay(charts: list[Chart]) -> Chart:

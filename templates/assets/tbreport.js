@@ -92,8 +92,14 @@
     });
   }
 
+  // a chart's weight: its own (a --source block's `smoothing`, else the page's) until the
+  // reader moves the slider, then the slider's for every chart
+  function weightOf(chart) {
+    return state.smoothing === page.smoothing ? chart.payload.smoothing : state.smoothing;
+  }
+
   function smoothedOf(chart, line) {
-    var w = state.smoothing;
+    var w = weightOf(chart);
     // a group's line and its faint runs: the build smoothed each run before aggregating
     if (line.meta.group || line.meta.faint) return line.values;
     // the build's weight: Python's smoothing of the full series, not of the points held here
@@ -106,13 +112,19 @@
 
   function dated(t) { return isFinite(t) && t >= WALL_MIN && t < WALL_END; }
 
-  function xOf(line) {
-    if (state.xAxis === "step") return line.steps;
+  // a --source block's own `x` is its chart's axis until the reader picks one for the page
+  function xAxisOf(chart) {
+    return state.xAxis === page.x_axis && chart.payload.x_axis ? chart.payload.x_axis : state.xAxis;
+  }
+
+  function xOf(chart, line) {
+    var axis = xAxisOf(chart);
+    if (axis === "step") return line.steps;
     var x = new Float64Array(line.wall.length), first = NaN, i;
     for (i = 0; i < x.length; i++) if (dated(line.wall[i])) { first = line.wall[i]; break; }
     for (i = 0; i < x.length; i++) {
       var t = line.wall[i];
-      x[i] = dated(t) ? (state.xAxis === "relative" ? t - first : t) : NaN;
+      x[i] = dated(t) ? (axis === "relative" ? t - first : t) : NaN;
     }
     return x;
   }
@@ -125,7 +137,7 @@
   function plotData(chart) {
     var log = logScale(chart), all = [];
     chart.lines.forEach(function (line) {
-      line.x = xOf(line);
+      line.x = xOf(chart, line);
       line.order = Array.from(line.x.keys()).filter(function (i) { return isFinite(line.x[i]); });
       line.order.sort(function (a, b) { return line.x[a] - line.x[b]; });
       line.order.forEach(function (i) { all.push(line.x[i]); });
@@ -157,6 +169,15 @@
 
   // --- y range: every smoothed point and every last point in view; raw outliers may be cut --
   function yRange(chart, u) {
+    // the author's y_range (a --source block's) stays; on a log scale a low end at or below
+    // zero gives way to the data's, as in the image
+    var fixed = chart.payload.y_range, log = logScale(chart);
+    if (fixed && (!log || fixed[0] > 0)) return [fixed[0], fixed[1]];
+    var auto = fittedRange(chart, u);
+    return fixed && fixed[1] > 0 ? [auto[0] < fixed[1] ? auto[0] : fixed[1] / 1000, fixed[1]] : auto;
+  }
+
+  function fittedRange(chart, u) {
     var log = logScale(chart), xmin = u.scales.x.min, xmax = u.scales.x.max;
     var raw = [], keep = [];
     chart.lines.forEach(function (line) {
@@ -178,7 +199,9 @@
       });
     });
     var lo = Infinity, hi = -Infinity;
-    if (state.outliers && raw.length > 2) {
+    var own = chart.payload.ignore_outliers;
+    var outliers = state.outliers === page.ignore_outliers && own !== undefined ? own : state.outliers;
+    if (outliers && raw.length > 2) {
       raw.sort(function (a, b) { return a - b; });
       var n = raw.length;
       lo = raw[Math.ceil((n - 1) * 0.05)];
@@ -245,7 +268,7 @@
           show: false, points: { show: false } });
         return;
       }
-      var smoothing = state.smoothing > 0;
+      var smoothing = weightOf(chart) > 0;
       series.push({ label: line.meta.label, stroke: rgba(line.meta.color, smoothing ? 0.25 : 1),
         width: 1, spanGaps: true, show: show, dash: dash, points: { show: false } });
       series.push({ label: line.meta.label, stroke: line.meta.color, width: smoothing ? 1.5 : 0,
@@ -257,10 +280,10 @@
       legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { show: false } },
       scales: {
-        x: { time: state.xAxis === "wall" },
+        x: { time: xAxisOf(chart) === "wall" },
         y: { distr: log ? 3 : 1, range: function (u) { return yRange(chart, u); } },
       },
-      axes: [{ label: { step: "step", relative: "seconds", wall: "" }[state.xAxis] }, {}],
+      axes: [{ label: { step: "step", relative: "seconds", wall: "" }[xAxisOf(chart)] }, {}],
       series: series,
       hooks: {
         setCursor: [function (u) { readout(chart, u); }],
@@ -348,9 +371,10 @@
     var text = "";
     if (held < points) {
       var n = function (v) { return v.toLocaleString("en-US"); };
-      text = state.smoothing === chart.payload.smoothing && state.smoothing > 0
+      var w = weightOf(chart);
+      text = w === chart.payload.smoothing && w > 0
         ? "smoothed over all " + n(points) + " points; the page holds " + n(held)
-        : state.smoothing > 0 ? "smoothing over " + n(held) + " of " + n(points) + " points" : "";
+        : w > 0 ? "smoothing over " + n(held) + " of " + n(points) + " points" : "";
     }
     chart.note.textContent = text;
   }
@@ -450,10 +474,10 @@
       if (/^[=+\-@\t\r]/.test(s)) s = "'" + s; // spreadsheets run such cells as formulas
       return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
     };
-    var xname = state.xAxis === "wall" ? "wall_time" : state.xAxis;
+    var axis = xAxisOf(chart), xname = axis === "wall" ? "wall_time" : axis;
     var out = ["run," + xname + ",step,value,smoothed"];
     chart.lines.forEach(function (line) {
-      var sm = smoothedOf(chart, line), x = xOf(line), name = quote(line.meta.run);
+      var sm = smoothedOf(chart, line), x = xOf(chart, line), name = quote(line.meta.run);
       for (var i = 0; i < line.values.length; i++) {
         out.push([name, x[i], line.steps[i], line.values[i], sm[i]].join(","));
       }
@@ -643,7 +667,7 @@
       return { x: Array.from(c.data[0]), runs: c.lines.map(function (line, k) {
         return { run: line.meta.run, raw: c.data[1 + 2 * k], smoothed: c.data[2 + 2 * k],
           shown: c.plot.series[1 + 2 * k].show };
-      }) };
+      }), y: [c.plot.scales.y.min, c.plot.scales.y.max] };
     },
   };
 

@@ -156,6 +156,7 @@ def _chart(tag: str, slug: str, section: str, chart: Any, ctx: KindContext) -> L
         x_axis=ctx.options.x_axis,
         log_y=False,
         y_range=y_range,
+        ignore_outliers=ctx.options.ignore_outliers,
         smoothing=ctx.options.smoothing,
         direction="none",
         best=None,

@@ -121,6 +121,8 @@ def chart_payload(chart: Chart) -> dict[str, Any]:
         "log_y": chart.log_y,
         "direction": chart.direction,
         "smoothing": chart.smoothing,
+        # the author's y_range (only then: the script fits the range to the view otherwise)
+        **({"y_range": list(chart.y_range)} if chart.fixed_y and chart.y_range else {}),
         "lines": lines,
         "data": base64.b64encode(packed).decode("ascii"),
     }

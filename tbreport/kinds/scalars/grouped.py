@@ -138,6 +138,7 @@ def make_group_chart(
         x_axis="step",
         log_y=log_y,
         y_range=y_range,
+        ignore_outliers=ctx.options.ignore_outliers,
         smoothing=ctx.options.smoothing,
         direction=direction,
         best=best_of(summaries, direction) if len(summaries) > 1 else None,

@@ -154,6 +154,7 @@ def _build_chart(
         x_axis=options.x_axis,
         log_y=log_y,
         y_range=y_range,
+        ignore_outliers=options.ignore_outliers,
         smoothing=options.smoothing,
         direction=direction,
         best=best_of(summaries, direction) if len(summaries) > 1 else None,
