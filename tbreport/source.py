@@ -102,6 +102,14 @@ class Source:
     front_matter: Mapping[str, Any]
     #: the author's Markdown (a str) and the blocks, in source order
     parts: tuple[str | Block, ...]
+    #: the source line of each front matter key, and of each key under ``tbreport:``
+    #: (``("tbreport", key)``)
+    front_lines: Mapping[Any, int] = field(default_factory=dict)
+
+    def where(self, key: str, sub: str | None = None) -> str:
+        """``path:line`` of a front matter key (``path`` alone when unknown)."""
+        line = self.front_lines.get(key if sub is None else (key, sub))
+        return self.path if line is None else f"{self.path}:{line}"
 
 
 def read_source(path: str) -> Source:
@@ -131,6 +139,7 @@ def parse_source(text: str, path: str) -> Source:
     if not lines[-1]:
         lines.pop()
     front: Mapping[str, Any] = {}
+    front_lines: dict[Any, int] = {}
     start = 0
     if lines and lines[0].rstrip("\r\n") == "---":
         end = next(
@@ -138,7 +147,7 @@ def parse_source(text: str, path: str) -> Source:
         )
         if end is None:
             raise SourceError(f"{path}:1: the front matter opened here is never closed with '---'.")
-        front = _front_matter("".join(lines[1:end]), path, 2)
+        front, front_lines = _front_matter("".join(lines[1:end]), path, 2)
         start = end + 1
     parts: list[str | Block] = []
     prose: list[str] = []
@@ -171,7 +180,7 @@ def parse_source(text: str, path: str) -> Source:
         i = close + 1
     if prose:
         parts.append("".join(prose))
-    return Source(path=path, front_matter=front, parts=tuple(parts))
+    return Source(path=path, front_matter=front, parts=tuple(parts), front_lines=front_lines)
 
 
 def _swallowed(lines: Sequence[str], opened: int, close: int | None, fence: str, path: str) -> None:
@@ -224,16 +233,27 @@ def _load(text: str, path: str, first_line: int) -> tuple[Any, yaml.Node | None]
     return value, node
 
 
-def _front_matter(text: str, path: str, first_line: int) -> Mapping[str, Any]:
-    value, _ = _load(text, path, first_line)
+def _front_matter(
+    text: str, path: str, first_line: int
+) -> tuple[Mapping[str, Any], dict[Any, int]]:
+    """The front matter's keys and values, and the line of each key (those under
+    ``tbreport:`` as ``("tbreport", key)``)."""
+    value, node = _load(text, path, first_line)
     if value is None:
-        return {}
+        return {}, {}
     if not isinstance(value, dict):
         raise SourceError(
             f"{path}:{first_line}: the front matter must be YAML keys and values "
             "(`title: My post`)."
         )
-    return value
+    lines: dict[Any, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            lines[key_node.value] = first_line + key_node.start_mark.line
+            if key_node.value == "tbreport" and isinstance(value_node, yaml.MappingNode):
+                for sub, _ in value_node.value:
+                    lines[("tbreport", sub.value)] = first_line + sub.start_mark.line
+    return value, lines
 
 
 def _block(text: str, path: str, fence_line: int) -> Block:
