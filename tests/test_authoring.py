@@ -446,6 +446,32 @@ def test_a_post_sets_build_options_only(tmp_path, key):
     assert "smoothing" in result.output.split("Known:")[1]
 
 
+def test_a_source_inside_the_jekyll_site_is_named(tmp_path):
+    import json
+
+    site = tmp_path / "blog"
+
+    def warned(source: str, config: str | None = None) -> list[str]:
+        path = site / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("Words.\n\n```tbreport\nchart: tutorial/line\n```\n")
+        if config is not None:
+            (site / "_config.yml").write_text(config)
+        result = _run(["build", str(fixture_logdir("quickstart")), "--format", "jekyll",
+                       "--out", str(site), "--date", DATE, "--source", str(path), "--json",
+                       "--quiet", "--force"])  # fmt: skip
+        data = json.loads(result.stdout)
+        return [w["message"] for w in data["warnings"] if w["kind"] == "source-published"]
+
+    (message,) = warned("drafts/post.md")
+    assert f"'{site / 'drafts/post.md'}' is inside the Jekyll site '{site}'" in message
+    assert warned("_posts/post.md")  # Jekyll makes a post of it
+    assert warned("_notes/post.md") == [] and warned(".notes/post.md") == []
+    assert warned("notes/post.md", "exclude:\n  - notes/\n") == []
+    result = _build_source(tmp_path, "Words.\n", "--format", "jekyll", "--json", ok=True)
+    assert "source-published" not in result.stdout  # outside the site
+
+
 def test_front_matter_categories_may_be_a_yaml_list(tmp_path):
     import yaml
 
