@@ -225,12 +225,39 @@ def _load(text: str, path: str, first_line: int) -> tuple[Any, yaml.Node | None]
         value = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line = first_line + (mark.line if mark is not None else 0)
         problem = err.problem or err.context or "cannot read it"
-        raise SourceError(f"{path}:{line}: bad YAML: {problem}.") from None
+        ended = "end of stream" in problem or "<stream end>" in problem
+        if ended and err.context and err.context_mark is not None:
+            # a quote or bracket never closed: where it opened, not the end of the block
+            mark = err.context_mark
+            if "quoted scalar" in err.context:
+                problem = f"a quoted value is never closed ({problem})"
+            else:
+                problem = f"{problem}, {err.context} that starts here"
+        line = first_line + (mark.line if mark is not None else 0)
+        raise SourceError(f"{path}:{line}: bad YAML: {problem}.{_quote_hint(text, mark)}") from None
     except yaml.YAMLError as err:
         raise SourceError(f"{path}:{first_line}: bad YAML: {err}.") from None
     return value, node
+
+
+_KEY_LINE = re.compile(r"^\s*(?:- )?(?P<key>[A-Za-z_][\w-]*):[ \t]+(?P<value>\S.*)$")
+
+
+def _quote_hint(text: str, mark: Any) -> str:
+    """For an error on a ``key: value`` line whose value is unquoted text (a caption starting
+    with a backtick, holding ``: `` or ``{{ }}``), how to write it as text."""
+    lines = text.split("\n")
+    if mark is None or not 0 <= mark.line < len(lines):
+        return ""
+    match = _KEY_LINE.match(lines[mark.line])
+    if match is None or match["value"][0] in "\"'":
+        return ""
+    key = match["key"]
+    return (
+        f' If `{key}` is text, quote it (`{key}: "..."`, a `"` inside as `\\"`) or write '
+        f"`{key}: >` and the text indented on the lines below."
+    )
 
 
 def _front_matter(

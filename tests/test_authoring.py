@@ -234,8 +234,18 @@ def test_tags_on_their_own_lines_name_their_line(tmp_path):
     [
         ("intro\n\n```tbreport\nchart: tutorial/line\nsmothing: 0.5\n```\n",
          "post.md:5: unknown key 'smothing' in a chart block (did you mean 'smoothing'?)"),
-        ("```tbreport\nchart: [tutorial/line\n```\n", "post.md:3: bad YAML:"),
-        ("---\ntitle: [a\n---\n", "post.md:3: bad YAML:"),
+        # a bracket or quote never closed: the line it opens on, not the block's end
+        ("```tbreport\nchart: [tutorial/line\n```\n", "post.md:2: bad YAML:"),
+        ("---\ntitle: [a\n---\n", "post.md:2: bad YAML:"),
+        ("```tbreport\nchart: tutorial/line\ncaption: \"open\n\n```\n",
+         "post.md:3: bad YAML: a quoted value is never closed"),
+        # Markdown in an unquoted caption: how to write it as text
+        ("```tbreport\nchart: tutorial/line\ncaption: `code` first\n```\n",
+         "post.md:3: bad YAML: found character '`' that cannot start any token. If `caption` "
+         "is text, quote it (`caption: \"...\"`, a `\"` inside as `\\\"`) or write "
+         "`caption: >` and the text indented on the lines below."),
+        ("---\ntitle: Loss: down\n---\n", "post.md:2: bad YAML: mapping values are not "
+         "allowed here. If `title` is text, quote it"),
         ("\n\n```tbreport\nchart: tutorial/line\n", "post.md:3: the tbreport block opened here "
          "is never closed"),
         ("```tbreport\nchrt: tutorial/line\n```\n", "post.md:1: the block names no kind ('chrt')"),
