@@ -67,6 +67,7 @@ class WarningKind(str, Enum):
     MISSING_GLYPHS = "missing-glyphs"
     # a --source post
     SOURCE_NO_MATCH = "source-no-match"
+    SOURCE_PUBLISHED = "source-published"
     # building: the cache folder (--cache) cannot be used; the build goes on without it
     CACHE_UNUSABLE = "cache-unusable"
     # publishing a site folder

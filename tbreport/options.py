@@ -744,15 +744,17 @@ def _front_matter_options(path: str) -> dict[str, Any]:
     under its ``tbreport:`` key. The config file gives way to them, the command line does not."""
     from tbreport.source import read_source
 
-    front = read_source(path).front_matter
+    source = read_source(path)
+    front = source.front_matter
     values: dict[str, Any] = {}
     for key in FRONT_MATTER_OPTIONS:
         if front.get(key) is not None:
-            values[key] = coerce(key, front[key], f"{path}: front matter {key}")
+            values[key] = coerce(key, front[key], f"{source.where(key)}: front matter {key}")
     table = front.get("tbreport") or {}
     if not isinstance(table, Mapping):
         raise ConfigError(
-            f"{path}: front matter tbreport must be build options (`smoothing: 0.8`)."
+            f"{source.where('tbreport')}: front matter tbreport must be build options "
+            "(`smoothing: 0.8`)."
         )
     # build options only: a post (perhaps someone else's) cannot move `serve`'s address
     # (`host: 0.0.0.0` would show the report to the network) or set another command's options
@@ -762,10 +764,11 @@ def _front_matter_options(path: str) -> dict[str, Any]:
         if name not in in_a_post:
             known = ", ".join(sorted(k for k, n in _ALIASES.items() if n in in_a_post))
             raise ConfigError(
-                f"{path}: unknown setting {key!r} in the front matter's tbreport key. "
-                f"Known: {known}."
+                f"{source.where('tbreport', key)}: unknown setting {key!r} in the front "
+                f"matter's tbreport key. Known: {known}."
             )
-        values[name] = coerce(name, value, f"{path}: front matter tbreport.{key}")
+        where = f"{source.where('tbreport', key)}: front matter tbreport.{key}"
+        values[name] = coerce(name, value, where)
     return values
 
 

@@ -158,7 +158,7 @@ class Rendering:
     #: charts drawn, and charts whose image came from the cache
     drawn: int = 0
     reused: int = 0
-    #: problems with the caches (not part of the report)
+    #: problems with the caches, or with where the output goes (not part of the report)
     warnings: tuple[DataWarning, ...] = ()
 
 
@@ -190,8 +190,11 @@ def render(
     # the same files and options as the last build of this output: its report and artifacts
     stamp = caches.builds.stamp(options, source) if caches.builds and logdir is None else None
     kept = stamp.load() if stamp is not None else None
+    from tbreport.formats.jekyll import published_source
+
+    warnings = (*caches.warnings, *published_source(options))
     if stamp is not None and kept is not None:
-        return _rerender(options, now, fmt, stamp, *kept, caches.warnings)
+        return _rerender(options, now, fmt, stamp, *kept, warnings)
     from tbreport.charts import ChartPool
     from tbreport.read import read_logdir
     from tbreport.report import build_report, with_baseline
@@ -245,7 +248,7 @@ def render(
         read_outcomes=outcomes,
         drawn=pool.drawn,
         reused=pool.reused,
-        warnings=caches.warnings,
+        warnings=warnings,
     )
 
 

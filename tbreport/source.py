@@ -102,6 +102,14 @@ class Source:
     front_matter: Mapping[str, Any]
     #: the author's Markdown (a str) and the blocks, in source order
     parts: tuple[str | Block, ...]
+    #: the source line of each front matter key, and of each key under ``tbreport:``
+    #: (``("tbreport", key)``)
+    front_lines: Mapping[Any, int] = field(default_factory=dict)
+
+    def where(self, key: str, sub: str | None = None) -> str:
+        """``path:line`` of a front matter key (``path`` alone when unknown)."""
+        line = self.front_lines.get(key if sub is None else (key, sub))
+        return self.path if line is None else f"{self.path}:{line}"
 
 
 def read_source(path: str) -> Source:
@@ -131,6 +139,7 @@ def parse_source(text: str, path: str) -> Source:
     if not lines[-1]:
         lines.pop()
     front: Mapping[str, Any] = {}
+    front_lines: dict[Any, int] = {}
     start = 0
     if lines and lines[0].rstrip("\r\n") == "---":
         end = next(
@@ -138,7 +147,7 @@ def parse_source(text: str, path: str) -> Source:
         )
         if end is None:
             raise SourceError(f"{path}:1: the front matter opened here is never closed with '---'.")
-        front = _front_matter("".join(lines[1:end]), path, 2)
+        front, front_lines = _front_matter("".join(lines[1:end]), path, 2)
         start = end + 1
     parts: list[str | Block] = []
     prose: list[str] = []
@@ -171,7 +180,7 @@ def parse_source(text: str, path: str) -> Source:
         i = close + 1
     if prose:
         parts.append("".join(prose))
-    return Source(path=path, front_matter=front, parts=tuple(parts))
+    return Source(path=path, front_matter=front, parts=tuple(parts), front_lines=front_lines)
 
 
 def _swallowed(lines: Sequence[str], opened: int, close: int | None, fence: str, path: str) -> None:
@@ -216,24 +225,62 @@ def _load(text: str, path: str, first_line: int) -> tuple[Any, yaml.Node | None]
         value = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        line = first_line + (mark.line if mark is not None else 0)
         problem = err.problem or err.context or "cannot read it"
-        raise SourceError(f"{path}:{line}: bad YAML: {problem}.") from None
+        ended = "end of stream" in problem or "<stream end>" in problem
+        if ended and err.context and err.context_mark is not None:
+            # a quote or bracket never closed: where it opened, not the end of the block
+            mark = err.context_mark
+            if "quoted scalar" in err.context:
+                problem = f"a quoted value is never closed ({problem})"
+            else:
+                problem = f"{problem}, {err.context} that starts here"
+        line = first_line + (mark.line if mark is not None else 0)
+        raise SourceError(f"{path}:{line}: bad YAML: {problem}.{_quote_hint(text, mark)}") from None
     except yaml.YAMLError as err:
         raise SourceError(f"{path}:{first_line}: bad YAML: {err}.") from None
     return value, node
 
 
-def _front_matter(text: str, path: str, first_line: int) -> Mapping[str, Any]:
-    value, _ = _load(text, path, first_line)
+_KEY_LINE = re.compile(r"^\s*(?:- )?(?P<key>[A-Za-z_][\w-]*):[ \t]+(?P<value>\S.*)$")
+
+
+def _quote_hint(text: str, mark: Any) -> str:
+    """For an error on a ``key: value`` line whose value is unquoted text (a caption starting
+    with a backtick, holding ``: `` or ``{{ }}``), how to write it as text."""
+    lines = text.split("\n")
+    if mark is None or not 0 <= mark.line < len(lines):
+        return ""
+    match = _KEY_LINE.match(lines[mark.line])
+    if match is None or match["value"][0] in "\"'":
+        return ""
+    key = match["key"]
+    return (
+        f' If `{key}` is text, quote it (`{key}: "..."`, a `"` inside as `\\"`) or write '
+        f"`{key}: >` and the text indented on the lines below."
+    )
+
+
+def _front_matter(
+    text: str, path: str, first_line: int
+) -> tuple[Mapping[str, Any], dict[Any, int]]:
+    """The front matter's keys and values, and the line of each key (those under
+    ``tbreport:`` as ``("tbreport", key)``)."""
+    value, node = _load(text, path, first_line)
     if value is None:
-        return {}
+        return {}, {}
     if not isinstance(value, dict):
         raise SourceError(
             f"{path}:{first_line}: the front matter must be YAML keys and values "
             "(`title: My post`)."
         )
-    return value
+    lines: dict[Any, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            lines[key_node.value] = first_line + key_node.start_mark.line
+            if key_node.value == "tbreport" and isinstance(value_node, yaml.MappingNode):
+                for sub, _ in value_node.value:
+                    lines[("tbreport", sub.value)] = first_line + sub.start_mark.line
+    return value, lines
 
 
 def _block(text: str, path: str, fence_line: int) -> Block:

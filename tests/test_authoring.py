@@ -234,8 +234,18 @@ def test_tags_on_their_own_lines_name_their_line(tmp_path):
     [
         ("intro\n\n```tbreport\nchart: tutorial/line\nsmothing: 0.5\n```\n",
          "post.md:5: unknown key 'smothing' in a chart block (did you mean 'smoothing'?)"),
-        ("```tbreport\nchart: [tutorial/line\n```\n", "post.md:3: bad YAML:"),
-        ("---\ntitle: [a\n---\n", "post.md:3: bad YAML:"),
+        # a bracket or quote never closed: the line it opens on, not the block's end
+        ("```tbreport\nchart: [tutorial/line\n```\n", "post.md:2: bad YAML:"),
+        ("---\ntitle: [a\n---\n", "post.md:2: bad YAML:"),
+        ("```tbreport\nchart: tutorial/line\ncaption: \"open\n\n```\n",
+         "post.md:3: bad YAML: a quoted value is never closed"),
+        # Markdown in an unquoted caption: how to write it as text
+        ("```tbreport\nchart: tutorial/line\ncaption: `code` first\n```\n",
+         "post.md:3: bad YAML: found character '`' that cannot start any token. If `caption` "
+         "is text, quote it (`caption: \"...\"`, a `\"` inside as `\\\"`) or write "
+         "`caption: >` and the text indented on the lines below."),
+        ("---\ntitle: Loss: down\n---\n", "post.md:2: bad YAML: mapping values are not "
+         "allowed here. If `title` is text, quote it"),
         ("\n\n```tbreport\nchart: tutorial/line\n", "post.md:3: the tbreport block opened here "
          "is never closed"),
         ("```tbreport\nchrt: tutorial/line\n```\n", "post.md:1: the block names no kind ('chrt')"),
@@ -246,7 +256,13 @@ def test_tags_on_their_own_lines_name_their_line(tmp_path):
          "post.md:3: y_range must be two numbers"),
         ("```tbreport\ntable: tutorial/line\nstats: [last, mean]\n```\n",
          "post.md:3: unknown statistic 'mean'"),
-        ("---\ndate: soon\n---\n", "post.md: front matter date: cannot read date 'soon'"),
+        ("---\ndate: soon\n---\n", "post.md:2: front matter date: cannot read date 'soon'"),
+        ("---\ntitle: T\ntbreport:\n  x-axis: step\n  smoothing: 2\n---\n",
+         "post.md:5: front matter tbreport.smoothing: smoothing 2.0 is out of range"),
+        ("---\ntbreport:\n  smothing: 0.5\n---\n",
+         "post.md:3: unknown setting 'smothing' in the front matter's tbreport key"),
+        ("---\ntitle: T\ntbreport: 0.8\n---\n",
+         "post.md:3: front matter tbreport must be build options"),
         ("\n```tbreport\nsection:\n```\n", "post.md:3: a section block names its heading"),
         ("```tbreport\nnotes: all\n```\n", "post.md:2: `notes: true` shows the notes"),
         ("Words.\n\n```python\nx = 1\n\n```tbreport\nchart: tutorial/line\n```\n",
@@ -438,6 +454,32 @@ def test_a_post_sets_build_options_only(tmp_path, key):
     name = key.split(":")[0]
     assert f"unknown setting '{name}' in the front matter's tbreport key" in result.output
     assert "smoothing" in result.output.split("Known:")[1]
+
+
+def test_a_source_inside_the_jekyll_site_is_named(tmp_path):
+    import json
+
+    site = tmp_path / "blog"
+
+    def warned(source: str, config: str | None = None) -> list[str]:
+        path = site / source
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("Words.\n\n```tbreport\nchart: tutorial/line\n```\n")
+        if config is not None:
+            (site / "_config.yml").write_text(config)
+        result = _run(["build", str(fixture_logdir("quickstart")), "--format", "jekyll",
+                       "--out", str(site), "--date", DATE, "--source", str(path), "--json",
+                       "--quiet", "--force"])  # fmt: skip
+        data = json.loads(result.stdout)
+        return [w["message"] for w in data["warnings"] if w["kind"] == "source-published"]
+
+    (message,) = warned("drafts/post.md")
+    assert f"'{site / 'drafts/post.md'}' is inside the Jekyll site '{site}'" in message
+    assert warned("_posts/post.md")  # Jekyll makes a post of it
+    assert warned("_notes/post.md") == [] and warned(".notes/post.md") == []
+    assert warned("notes/post.md", "exclude:\n  - notes/\n") == []
+    result = _build_source(tmp_path, "Words.\n", "--format", "jekyll", "--json", ok=True)
+    assert "source-published" not in result.stdout  # outside the site
 
 
 def test_front_matter_categories_may_be_a_yaml_list(tmp_path):

@@ -13,10 +13,52 @@ from tbreport.formats import Artifacts, FutureDateError, Rendered, context, figu
 from tbreport.formats.interactive import SCRIPTS, SITE_ASSETS, site_files
 from tbreport.formats.page import front_matter, items, page_of
 from tbreport.formats.render import Renderer
-from tbreport.model import Report
+from tbreport.model import DataWarning, Report, WarningKind
 from tbreport.options import Options
 from tbreport.output import OutputFile
 from tbreport.report import post_slug
+
+
+def published_source(options: Options) -> tuple[DataWarning, ...]:
+    """A warning when the ``--source`` post sits where Jekyll would publish it from the site
+    folder: a page (or a copied file) showing its blocks as code, beside the post built."""
+    if options.format != "jekyll" or not options.source:
+        return ()
+    site = Path(options.out).resolve()
+    try:
+        where = Path(options.source).resolve().relative_to(site)
+    except ValueError:
+        return ()  # outside the site: where it belongs
+    # Jekyll leaves out names starting with _ or . (but makes posts of _posts)
+    if any(p.startswith((".", "_")) for p in where.parts) and where.parts[0] != "_posts":
+        return ()
+    if _excluded(site / "_config.yml", where.as_posix()):
+        return ()
+    return (
+        DataWarning(
+            WarningKind.SOURCE_PUBLISHED.value,
+            f"The source post '{options.source}' is inside the Jekyll site '{options.out}': "
+            "Jekyll publishes it as a page of its own, its tbreport blocks shown as code. "
+            "Keep it outside the site, in a folder whose name starts with '_', or list it "
+            "under exclude: in _config.yml.",
+            path=options.source,
+        ),
+    )
+
+
+def _excluded(config: Path, name: str) -> bool:
+    """Whether the site's ``_config.yml`` ``exclude:`` names ``name`` or a folder of it."""
+    import yaml  # type: ignore[import-untyped]
+
+    try:
+        listed = yaml.safe_load(config.read_text(encoding="utf-8")).get("exclude") or []
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+        return False
+    for entry in listed if isinstance(listed, list) else []:
+        entry = str(entry).strip("/")
+        if entry and (name == entry or name.startswith(entry + "/")):
+            return True
+    return False
 
 
 def site_timezone(date: dt.datetime) -> str:
