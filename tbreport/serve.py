@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import html
 import json
+import posixpath
+import re
 import secrets
 import socket
 import threading
@@ -30,6 +32,7 @@ from tbreport.formats.preview import (
     PREVIEWED,
     STATUS_PATH,
     Served,
+    content_type,
     live_page,
     served_files,
     waiting_page,
@@ -387,6 +390,8 @@ class Server:
                 later=self._drawer(options),
             )  # fmt: skip
             files = served_files(done.report, options, done.rendered)
+            made = {f.path for f in done.rendered.files}
+            files.update(site_files(files, options.out, made))
         except TbreportError as err:
             return self._failed(err.format_message())
         except Exception:  # noqa: BLE001 - a bug: shown with its traceback, the server stays up
@@ -472,6 +477,54 @@ class Server:
 
 _HTML = "text/html; charset=utf-8"
 _TEXT = "text/plain; charset=utf-8"
+
+
+#: the largest file of the site folder a preview serves (an author's figure, not a dataset)
+SITE_FILE_MAX = 32 * 1024 * 1024
+#: the addresses an HTML page refers to (attribute values up to a query or fragment)
+_REFERENCE = re.compile(r"""\b(?:src|href)\s*=\s*["']([^"'#?]+)""", re.IGNORECASE)
+
+
+def site_files(files: dict[str, Served], out: str, made: set[str]) -> dict[str, Served]:
+    """The files of the site folder (``--out``: where the report goes) that the served pages
+    refer to and the build does not make: an author's own figure, as the quick-start article's
+    ``/assets/images/tensorboard_display.png``. Read at each rebuild, served from memory like
+    the rest. Only addresses of this site (a site-root path, or one relative to the page), only
+    regular files inside the folder (no link leading out of it), no ``_`` or ``.`` part (Jekyll
+    does not publish those), none the build writes (``made``), at most SITE_FILE_MAX bytes."""
+    try:
+        base = Path(out).resolve(strict=True)
+    except OSError:
+        return {}
+    extra: dict[str, Served] = {}
+    for page in [path for path in files if path.endswith(".html")]:
+        text = bytes(files[page].data).decode("utf-8", "replace")
+        for ref in _REFERENCE.findall(text):
+            parts = urlsplit(html.unescape(ref).strip())
+            if parts.scheme or parts.netloc:
+                continue  # another site, or a data: address
+            path = unquote(parts.path)
+            key = (
+                path.lstrip("/")
+                if path.startswith("/")
+                else posixpath.normpath(posixpath.join(posixpath.dirname(page), path))
+            )
+            segments = key.split("/")
+            if key in files or key in extra or key in made:
+                continue
+            if any(s in ("", ".", "..") or s.startswith(("_", ".")) for s in segments):
+                continue
+            try:
+                real = base.joinpath(*segments).resolve(strict=True)
+                if not real.is_relative_to(base) or not real.is_file():
+                    continue
+                if real.stat().st_size > SITE_FILE_MAX:
+                    continue
+                data = real.read_bytes()
+            except OSError:
+                continue
+            extra[key] = Served(data, content_type(key))
+    return extra
 
 
 def _with_live(served: Served, build: str, error: str | None) -> Served:

@@ -383,3 +383,66 @@ def test_the_server_answers_a_chart_once_drawn_and_a_dropped_one_with_503(tmp_pa
     finally:
         gate.set()
         server.close()
+
+
+# --- the author's own files in the site folder ----------------------------------------------
+
+POST = """---
+title: Quick start
+---
+The runs, as TensorBoard shows them:
+
+![TensorBoard]({{ '/assets/images/tensorboard_display.png' | relative_url }})
+*Fig 1. TensorBoard's view.*
+
+```tbreport
+chart: tutorial/line
+```
+
+[config](/_config.yml) [git](/.git/config) [up](/../secret.txt) [link](/assets/link.txt)
+[figure](figure.png) [elsewhere](https://example.com/x.png)
+"""
+
+
+def _site(tmp_path: Path) -> tuple[Path, bytes]:
+    site = tmp_path / "site"
+    (site / "assets" / "images").mkdir(parents=True)
+    (site / ".git").mkdir()
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/2Vb3WQAAAABJRU5ErkJggg=="
+    )
+    (site / "assets" / "images" / "tensorboard_display.png").write_bytes(png)
+    (site / "figure.png").write_bytes(png + b"figure")
+    (site / "_config.yml").write_text("title: mine\n")
+    (site / ".git" / "config").write_text("[core]\n")
+    (tmp_path / "secret.txt").write_text("not the site's")
+    (site / "assets" / "link.txt").symlink_to(tmp_path / "secret.txt")
+    return site, png
+
+
+@pytest.mark.parametrize("fmt", ["jekyll", "html"])
+def test_the_preview_serves_the_authors_own_files_of_the_site_folder_and_no_others(
+    tmp_path: Path, fmt: str
+) -> None:
+    site, png = _site(tmp_path)
+    post = tmp_path / "post.md"
+    post.write_text(POST, encoding="utf-8")
+    options = build_options(site, format=fmt, source=str(post))
+    server = Server(preview_options(options, []))
+    try:
+        files = server.rebuild().files
+    finally:
+        server.close()
+    page = files["index.html"].data.decode()
+    if fmt == "jekyll":  # the article's figure, at the address its Liquid gives
+        assert 'src="/assets/images/tensorboard_display.png"' in page
+        served = files["assets/images/tensorboard_display.png"]
+        assert served.data == png and served.content_type == "image/png"
+    # a page-relative address: the page is the site folder's index.html
+    assert files["figure.png"].data == png + b"figure"
+    # what Jekyll would not publish, what is outside the folder (also through a link): never
+    for path in files:
+        assert not path.startswith(("_", ".", "..")) and "secret" not in path
+    assert "assets/link.txt" not in files
+    assert not any(b"not the site's" in bytes(f.data) for f in files.values())
+    assert not any("example.com" in path for path in files)

@@ -208,7 +208,8 @@ def markdown_html(text: str) -> str:
     return str(md.convert(text))
 
 
-def _content_type(path: str) -> str:
+def content_type(path: str) -> str:
+    """The Content-Type a preview answers a file with, by its name."""
     kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
     return (
         f"{kind}; charset=utf-8"
@@ -226,7 +227,7 @@ def served_files(report: Report, options: Options, rendered: Rendered) -> dict[s
         return {"index.html": Served(main.data, "text/html; charset=utf-8")}
     post = rendered.files[0]
     files = {
-        f.path: Served(f.data, _content_type(f.path))
+        f.path: Served(f.data, content_type(f.path))
         for f in rendered.files[1:]
         if not f.scaffold and not any(part.startswith(("_", ".")) for part in f.path.split("/"))
     }
