@@ -132,3 +132,64 @@ def test_a_long_report_folds_its_later_sections(long_report):
         assert page.evaluate(state)[5] is True
         assert errors == []
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def hparams_report(tmp_path_factory):
+    """Trials with long names and eight hyperparameters, and a text summary from a run whose
+    name is one 200-character word."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path_factory.mktemp("hparams_layout")
+    for i in range(4):
+        w = SummaryWriter(str(root / "logs" / f"sweep/lr0.00{i + 1}_wd0.1_seed{i}"))
+        for s in range(5):
+            w.add_scalar("train/loss", 1.0 / (s + 1 + i), s)
+        hparams = {f"hyperparameter_{k}": 0.001 * (i + 1) * (k + 1) for k in range(8)}
+        w.add_hparams(hparams, {"hparam/final_loss": 0.1 * i}, run_name=".")
+        w.close()
+    w = SummaryWriter(str(root / "logs" / ("L" * 200)))
+    w.add_text("notes/text", "M" * 300, 0)
+    w.close()
+    options = make_options(
+        {"runs_dir": str(root / "logs"), "out": str(root / "site"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    return root / "site" / "index.html"
+
+
+def test_hparams_table_and_long_words_keep_to_the_page(hparams_report):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(hparams_report.as_uri())
+        out = page.evaluate(
+            """() => {
+            const lines = el => {
+                const range = document.createRange();
+                range.selectNodeContents(el);
+                return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+            };
+            const table = document.querySelector('table.hparams');
+            const grid = table.closest('.grid');
+            return {
+                pageWidth: document.documentElement.scrollWidth,
+                figure: Math.round(table.closest('figure').getBoundingClientRect().width),
+                grid: Math.round(grid.getBoundingClientRect().width),
+                trialLines: [...table.querySelectorAll('tbody tr')].map(
+                    tr => lines(tr.cells[0].querySelector('.swatch').nextSibling)),
+                valueLines: [...table.querySelectorAll('tbody td:not(:first-child)')].map(lines),
+            };
+        }"""
+        )
+        browser.close()
+    # the trials table takes the whole row of the grid, not one 400px column of it, so a
+    # trial name and each value stay on one line (it scrolls sideways when wider still)
+    assert out["figure"] == out["grid"]
+    assert out["trialLines"] == [1] * 4
+    assert set(out["valueLines"]) == {1}
+    # a run name or text that is one long word wraps instead of widening the page
+    assert out["pageWidth"] <= 1200
