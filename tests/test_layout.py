@@ -193,3 +193,43 @@ def test_hparams_table_and_long_words_keep_to_the_page(hparams_report):
     assert set(out["valueLines"]) == {1}
     # a run name or text that is one long word wraps instead of widening the page
     assert out["pageWidth"] <= 1200
+
+
+def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
+    import sitecheck
+    from playwright.sync_api import sync_playwright
+    from torch.utils.tensorboard import SummaryWriter
+
+    if not sitecheck.have_jekyll():
+        pytest.skip("Debian's jekyll is not installed")
+    for name in ("L" * 200, "short"):
+        w = SummaryWriter(str(tmp_path / "logs" / name))
+        for s in range(5):
+            w.add_scalar("train/loss", 1.0 / (s + 1), s)
+        w.close()
+    options = make_options(
+        {"runs_dir": str(tmp_path / "logs"), "out": str(tmp_path / "blog"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400", "format": "jekyll"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    built = sitecheck.jekyll_build(tmp_path / "blog", dest=tmp_path / "_site")
+    assert built.ok, built
+    (post,) = (tmp_path / "_site").rglob("comparing-*.html")
+    with sitecheck.serve_dir(tmp_path / "_site") as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(base + post.relative_to(tmp_path / "_site").as_posix())
+        lead = page.locator("p", has_text="This report compares")
+        out = lead.evaluate(
+            """p => ({
+            right: Math.round(p.getBoundingClientRect().right),
+            names: [...p.querySelectorAll('span')]
+                .map(s => Math.round(s.getBoundingClientRect().right)),
+            text: p.textContent,
+        })"""
+        )
+        browser.close()
+    # the opening sentence's 200-character name is cut with an ellipsis inside the paragraph
+    # (it stretched the page past 4,000 px); it is still whole in the text
+    assert "L" * 200 in out["text"] and len(out["names"]) == 2
+    assert max(out["names"]) <= out["right"]
