@@ -233,3 +233,42 @@ def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
     # (it stretched the page past 4,000 px); it is still whole in the text
     assert "L" * 200 in out["text"] and len(out["names"]) == 2
     assert max(out["names"]) <= out["right"]
+
+
+def test_a_folded_legend_shows_its_more_button_whole(tmp_path):
+    """14 runs with long names: the legend shows 11 and "+3 more" on a fourth row, which the
+    legend's three-row scroll box cut to a dashed sliver; it scrolls only once unfolded."""
+    from playwright.sync_api import sync_playwright
+    from torch.utils.tensorboard import SummaryWriter
+
+    for i in range(14):
+        w = SummaryWriter(str(tmp_path / "logs" / f"experiment_{i:02d}_with_a_longer_name"))
+        for s in range(5):
+            w.add_scalar("train/loss", 1.0 / (s + 1 + i), s)
+        w.close()
+    options = make_options(
+        {"runs_dir": str(tmp_path / "logs"), "out": str(tmp_path / "site"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto((tmp_path / "site" / "index.html").as_uri())
+        page.evaluate("tbreport.render('train/loss')")
+        box = page.locator(".tbr-legend")
+        geometry = """b => {
+            const more = b.querySelector('.tbr-more').getBoundingClientRect();
+            const rows = new Set([...b.querySelectorAll('.tbr-run:not([hidden])')]
+                .map(e => Math.round(e.getBoundingClientRect().top)));
+            return {rows: rows.size, moreBottom: more.bottom,
+                    boxBottom: b.getBoundingClientRect().bottom,
+                    scrolls: b.scrollHeight > b.clientHeight};
+        }"""
+        folded = box.evaluate(geometry)
+        box.locator(".tbr-more").click()
+        unfolded = box.evaluate(geometry)
+        browser.close()
+    assert folded["rows"] >= 3  # the case that cut the button: it sits below three rows
+    assert folded["moreBottom"] <= folded["boxBottom"] and not folded["scrolls"]
+    assert unfolded["scrolls"]  # 14 entries: the unfolded legend scrolls within its box
