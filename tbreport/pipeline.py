@@ -343,16 +343,18 @@ def _artifacts(
     report: Report, needs: frozenset[str], pool: ChartPool, progress: Progress | None
 ) -> Artifacts:
     """Chart images, plotted-data files and the elements' own files, made by their kinds."""
-    from tbreport.kinds import DATA, IMAGE
+    from tbreport.kinds import DATA, IMAGE, drawn_by_script
 
     elements = report.charts
     kinds = [get_kind(e.kind) for e in elements]
     data: list[bytes | None] = []
 
     def export() -> None:
-        if "data" in needs:
+        if "data" in needs or "static-data" in needs:
+            # "static-data": the page's script makes the CSV of the elements it draws
+            every = "data" in needs
             data.extend(
-                k.export(e) if DATA in k.makes else None
+                k.export(e) if DATA in k.makes and (every or not drawn_by_script(k, e)) else None
                 for k, e in zip(kinds, elements, strict=True)
             )
 
@@ -360,9 +362,7 @@ def _artifacts(
     if "images" in needs:
         drawn = [i for i, k in enumerate(kinds) if IMAGE in k.makes]
         # an image the page's script replaces is only the no-script view: drawn compact
-        fallback = [
-            "fallback" in needs and getattr(kinds[i], "embed", None) is not None for i in drawn
-        ]
+        fallback = ["fallback" in needs and drawn_by_script(kinds[i], elements[i]) for i in drawn]
         # the plotted-data files are made while the workers draw
         for i, image in zip(
             drawn,

@@ -47,6 +47,19 @@ def test_golden_every_kind_html(tmp_path, update_golden, monkeypatch):
     _check(GOLDEN / "every_kind.html", html, update_golden)
 
 
+def test_every_kind_html_links_its_csv(tmp_path, monkeypatch):
+    """The page's script makes the CSV of the charts it draws; every other element's CSV
+    link is a data URI made at build (it was href="None", a link to a file named None)."""
+    import re
+
+    out = _build(tmp_path, "html", monkeypatch)
+    links = re.findall(r'<a download="([^"]+)" href="([^"]*)"', (out / "index.html").read_text())
+    assert links and not [name for name, href in links if not href.startswith("data:text/csv;")]
+    names = {name for name, _ in links}
+    for kind in ("hparams--table.csv", "pr-class0.csv"):
+        assert kind in names
+
+
 def test_golden_every_kind_markdown(tmp_path, update_golden, monkeypatch):
     out = _build(tmp_path, "markdown", monkeypatch)
     _check(GOLDEN / "every_kind.md", (out / "report.md").read_text(), update_golden)

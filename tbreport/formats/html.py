@@ -26,10 +26,11 @@ class Html:
     def needs(self, options: Options) -> frozenset[str]:
         if options.static:
             return frozenset({"images", "data"})
-        # the script makes the CSV from the embedded data; images only as the no-script view
+        # the script makes the drawn charts' CSV from the embedded data (the other kinds'
+        # files are made here); images only as the no-script view
         if options.fallback == "images":
-            return frozenset({"images", "fallback"})
-        return frozenset()
+            return frozenset({"images", "fallback", "static-data"})
+        return frozenset({"static-data"})
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
         pass
