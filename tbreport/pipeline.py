@@ -196,7 +196,7 @@ def render(
     from tbreport.read import read_logdir
     from tbreport.report import build_report, with_baseline
 
-    images = "images" in needs
+    images = "images" in needs or "static-images" in needs
     with ChartPool(
         options.jobs, options.image_format,
         warm=images and (caches.charts is None or caches.charts.empty()),
@@ -234,7 +234,7 @@ def render(
 
             report = compose(source, options, report, block_report)
         artifacts = _artifacts(report, needs, pool, progress)
-        if "images" in needs:
+        if images:
             report = _glyph_note(report, pool)
     if stamp is not None:
         stamp.save(report, artifacts)
@@ -359,8 +359,13 @@ def _artifacts(
             )
 
     images: list[bytes | None] = [None] * len(elements)
-    if "images" in needs:
-        drawn = [i for i, k in enumerate(kinds) if IMAGE in k.makes]
+    if "images" in needs or "static-images" in needs:
+        # "static-images": only the elements the page's script does not draw
+        every = "images" in needs
+        drawn = [
+            i for i, k in enumerate(kinds)
+            if IMAGE in k.makes and (every or not drawn_by_script(k, elements[i]))
+        ]  # fmt: skip
         # an image the page's script replaces is only the no-script view: drawn compact
         fallback = ["fallback" in needs and drawn_by_script(kinds[i], elements[i]) for i in drawn]
         # the plotted-data files are made while the workers draw
