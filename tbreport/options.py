@@ -450,9 +450,8 @@ class Options:
     fallback: str = _opt(
         "images",
         "HTML: `images` keeps each chart's static image for readers without scripts (the script "
-        "replaces it); `none` leaves those images out (smaller, faster; the page says the charts "
-        "need scripts, the tables remain; kinds the script does not draw, such as histograms, "
-        "keep theirs)",
+        "replaces it); `none` leaves those images out (smaller, faster; the page says the "
+        "charts need scripts; the tables and the images the script does not replace remain)",
         flag="--fallback",
         type="choice",
         choices=FALLBACKS,

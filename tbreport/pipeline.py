@@ -199,7 +199,7 @@ def render(
     from tbreport.read import read_logdir
     from tbreport.report import build_report, with_baseline
 
-    images = "images" in needs
+    images = "images" in needs or "static-images" in needs
     with ChartPool(
         options.jobs, options.image_format,
         warm=images and (caches.charts is None or caches.charts.empty()),
@@ -237,7 +237,7 @@ def render(
 
             report = compose(source, options, report, block_report)
         artifacts = _artifacts(report, needs, pool, progress)
-        if "images" in needs or "unscripted" in needs:
+        if images:
             report = _glyph_note(report, pool)
     if stamp is not None:
         stamp.save(report, artifacts)
@@ -346,29 +346,31 @@ def _artifacts(
     report: Report, needs: frozenset[str], pool: ChartPool, progress: Progress | None
 ) -> Artifacts:
     """Chart images, plotted-data files and the elements' own files, made by their kinds."""
-    from tbreport.kinds import DATA, IMAGE
+    from tbreport.kinds import DATA, IMAGE, drawn_by_script
 
     elements = report.charts
     kinds = [get_kind(e.kind) for e in elements]
     data: list[bytes | None] = []
-    # "unscripted": the kinds the page's script does not draw (no `embed`) keep their image
-    # and data file whatever else the format asks for (a histogram has no other view)
-    own = ["unscripted" in needs and getattr(k, "embed", None) is None for k in kinds]
 
     def export() -> None:
-        if "data" in needs or any(own):
+        if "data" in needs or "static-data" in needs:
+            # "static-data": the page's script makes the CSV of the elements it draws
+            every = "data" in needs
             data.extend(
-                k.export(e) if DATA in k.makes and ("data" in needs or own[i]) else None
-                for i, (k, e) in enumerate(zip(kinds, elements, strict=True))
+                k.export(e) if DATA in k.makes and (every or not drawn_by_script(k, e)) else None
+                for k, e in zip(kinds, elements, strict=True)
             )
 
     images: list[bytes | None] = [None] * len(elements)
-    drawn = [i for i, k in enumerate(kinds) if IMAGE in k.makes and ("images" in needs or own[i])]
-    if drawn:
+    if "images" in needs or "static-images" in needs:
+        # "static-images": only the elements the page's script does not draw
+        every = "images" in needs
+        drawn = [
+            i for i, k in enumerate(kinds)
+            if IMAGE in k.makes and (every or not drawn_by_script(k, elements[i]))
+        ]  # fmt: skip
         # an image the page's script replaces is only the no-script view: drawn compact
-        fallback = [
-            "fallback" in needs and getattr(kinds[i], "embed", None) is not None for i in drawn
-        ]
+        fallback = ["fallback" in needs and drawn_by_script(kinds[i], elements[i]) for i in drawn]
         # the plotted-data files are made while the workers draw
         for i, image in zip(
             drawn,

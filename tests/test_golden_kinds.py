@@ -24,7 +24,7 @@ PARTS = {
 }
 
 
-def _build(tmp_path: Path, fmt: str, monkeypatch) -> Path:
+def _build(tmp_path: Path, fmt: str, monkeypatch, *extra: str) -> Path:
     logs = tmp_path / "logs"
     for folder, fixture in PARTS.items():
         shutil.copytree(
@@ -33,7 +33,7 @@ def _build(tmp_path: Path, fmt: str, monkeypatch) -> Path:
     # relative paths: the data notes name files, and the golden text must not hold tmp_path
     monkeypatch.chdir(tmp_path)
     args = ["build", "logs", "--format", fmt, "--out", "out", "--title", "Every kind",
-            "--date", "2024-05-01 12:00:00 +0000", "--quiet"]  # fmt: skip
+            "--date", "2024-05-01 12:00:00 +0000", "--quiet", *extra]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     return tmp_path / "out"
@@ -45,6 +45,35 @@ def test_golden_every_kind_html(tmp_path, update_golden, monkeypatch):
     for shown in ("Precision-recall curves of pr/class0", "Custom scalars chart band"):
         assert shown in html
     _check(GOLDEN / "every_kind.html", html, update_golden)
+
+
+def test_every_kind_html_links_its_csv(tmp_path, monkeypatch):
+    """The page's script makes the CSV of the charts it draws; every other element's CSV
+    link is a data URI made at build (it was href="None", a link to a file named None)."""
+    import re
+
+    out = _build(tmp_path, "html", monkeypatch)
+    links = re.findall(r'<a download="([^"]+)" href="([^"]*)"', (out / "index.html").read_text())
+    assert links and not [name for name, href in links if not href.startswith("data:text/csv;")]
+    names = {name for name, _ in links}
+    for kind in ("hparams--table.csv", "pr-class0.csv"):
+        assert kind in names
+
+
+def test_fallback_none_keeps_the_images_the_script_does_not_draw(tmp_path, monkeypatch):
+    """--fallback none leaves out the images of the charts the script draws; histograms, PR
+    curves, custom scalars and the hparams charts have no other view (they were src="None")."""
+    import re
+
+    out = _build(tmp_path, "html", monkeypatch, "--fallback", "none")
+    html = (out / "index.html").read_text()
+    sources = re.findall(r'<img src="([^"]*)" alt="([^"]*)"', html)
+    assert sources and all(src.startswith("data:image/") for src, _ in sources)
+    alts = " ".join(alt for _, alt in sources)
+    for shown in ("Histograms of", "Precision-recall curves of", "Parallel coordinates"):
+        assert shown in alts
+    # no image of a chart the script draws
+    assert "Chart of " not in alts and "allow JavaScript to see it" in html
 
 
 def test_golden_every_kind_markdown(tmp_path, update_golden, monkeypatch):

@@ -318,3 +318,28 @@ def test_hostile_hparams_in_jekyll(tmp_path, hostile_trials):
 import re as _re  # noqa: E402
 
 re_tags = _re.compile(r"<[^>]+>")
+
+
+def test_no_scatter_where_the_metric_s_trials_do_not_vary_the_hyperparameter(
+    torch_writer, tmp_path
+):
+    """Two experiments in one logdir: trials that log ``best`` vary ``lr``; trials that log
+    ``final`` vary ``seed`` as well. The first metric, ``best``, has no point with a seed:
+    its scatter against seed was an empty chart; and one with a NaN metric is no point."""
+    for i, lr in enumerate((0.1, 0.01)):
+        w = torch_writer(f"a{i}")
+        w.add_hparams({"lr": lr}, {"hparam/best": 0.5 + i}, run_name=".")
+        w.close()
+    for seed in range(3):
+        w = torch_writer(f"b{seed}")
+        w.add_hparams(
+            {"lr": 0.3, "seed": seed}, {"hparam/final": 0.1 * seed, "hparam/best": float("nan")},
+            run_name=".",
+        )  # fmt: skip
+        w.close()
+    report = _report(tmp_path / "logs")
+    (table,) = _elements(report, HParamsTable)
+    assert table.metrics[0].label == "hparam/best" and "seed" in table.columns
+    scatters = {s.hparam: s for s in _elements(report, HParamsScatter)}
+    assert list(scatters) == ["lr"]
+    assert sorted(p[2] for p in scatters["lr"].points) == [0.01, 0.1]

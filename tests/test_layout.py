@@ -132,3 +132,143 @@ def test_a_long_report_folds_its_later_sections(long_report):
         assert page.evaluate(state)[5] is True
         assert errors == []
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def hparams_report(tmp_path_factory):
+    """Trials with long names and eight hyperparameters, and a text summary from a run whose
+    name is one 200-character word."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    root = tmp_path_factory.mktemp("hparams_layout")
+    for i in range(4):
+        w = SummaryWriter(str(root / "logs" / f"sweep/lr0.00{i + 1}_wd0.1_seed{i}"))
+        for s in range(5):
+            w.add_scalar("train/loss", 1.0 / (s + 1 + i), s)
+        hparams = {f"hyperparameter_{k}": 0.001 * (i + 1) * (k + 1) for k in range(8)}
+        w.add_hparams(hparams, {"hparam/final_loss": 0.1 * i}, run_name=".")
+        w.close()
+    w = SummaryWriter(str(root / "logs" / ("L" * 200)))
+    w.add_text("notes/text", "M" * 300, 0)
+    w.close()
+    options = make_options(
+        {"runs_dir": str(root / "logs"), "out": str(root / "site"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    return root / "site" / "index.html"
+
+
+def test_hparams_table_and_long_words_keep_to_the_page(hparams_report):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(hparams_report.as_uri())
+        out = page.evaluate(
+            """() => {
+            const lines = el => {
+                const range = document.createRange();
+                range.selectNodeContents(el);
+                return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+            };
+            const table = document.querySelector('table.hparams');
+            const grid = table.closest('.grid');
+            return {
+                pageWidth: document.documentElement.scrollWidth,
+                figure: Math.round(table.closest('figure').getBoundingClientRect().width),
+                grid: Math.round(grid.getBoundingClientRect().width),
+                trialLines: [...table.querySelectorAll('tbody tr')].map(
+                    tr => lines(tr.cells[0].querySelector('.swatch').nextSibling)),
+                valueLines: [...table.querySelectorAll('tbody td:not(:first-child)')].map(lines),
+            };
+        }"""
+        )
+        browser.close()
+    # the trials table takes the whole row of the grid, not one 400px column of it, so a
+    # trial name and each value stay on one line (it scrolls sideways when wider still)
+    assert out["figure"] == out["grid"]
+    assert out["trialLines"] == [1] * 4
+    assert set(out["valueLines"]) == {1}
+    # a run name or text that is one long word wraps instead of widening the page
+    assert out["pageWidth"] <= 1200
+
+
+def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
+    import sitecheck
+    from playwright.sync_api import sync_playwright
+    from torch.utils.tensorboard import SummaryWriter
+
+    if not sitecheck.have_jekyll():
+        pytest.skip("Debian's jekyll is not installed")
+    for name in ("L" * 200, "short"):
+        w = SummaryWriter(str(tmp_path / "logs" / name))
+        for s in range(5):
+            w.add_scalar("train/loss", 1.0 / (s + 1), s)
+        w.close()
+    options = make_options(
+        {"runs_dir": str(tmp_path / "logs"), "out": str(tmp_path / "blog"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400", "format": "jekyll"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    built = sitecheck.jekyll_build(tmp_path / "blog", dest=tmp_path / "_site")
+    assert built.ok, built
+    (post,) = (tmp_path / "_site").rglob("comparing-*.html")
+    with sitecheck.serve_dir(tmp_path / "_site") as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(base + post.relative_to(tmp_path / "_site").as_posix())
+        lead = page.locator("p", has_text="This report compares")
+        out = lead.evaluate(
+            """p => ({
+            right: Math.round(p.getBoundingClientRect().right),
+            names: [...p.querySelectorAll('span')]
+                .map(s => Math.round(s.getBoundingClientRect().right)),
+            text: p.textContent,
+        })"""
+        )
+        browser.close()
+    # the opening sentence's 200-character name is cut with an ellipsis inside the paragraph
+    # (it stretched the page past 4,000 px); it is still whole in the text
+    assert "L" * 200 in out["text"] and len(out["names"]) == 2
+    assert max(out["names"]) <= out["right"]
+
+
+def test_a_folded_legend_shows_its_more_button_whole(tmp_path):
+    """14 runs with long names: the legend shows 11 and "+3 more" on a fourth row, which the
+    legend's three-row scroll box cut to a dashed sliver; it scrolls only once unfolded."""
+    from playwright.sync_api import sync_playwright
+    from torch.utils.tensorboard import SummaryWriter
+
+    for i in range(14):
+        w = SummaryWriter(str(tmp_path / "logs" / f"experiment_{i:02d}_with_a_longer_name"))
+        for s in range(5):
+            w.add_scalar("train/loss", 1.0 / (s + 1 + i), s)
+        w.close()
+    options = make_options(
+        {"runs_dir": str(tmp_path / "logs"), "out": str(tmp_path / "site"), "quiet": True,
+         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
+    )  # fmt: skip
+    build(options)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto((tmp_path / "site" / "index.html").as_uri())
+        page.evaluate("tbreport.render('train/loss')")
+        box = page.locator(".tbr-legend")
+        geometry = """b => {
+            const more = b.querySelector('.tbr-more').getBoundingClientRect();
+            const rows = new Set([...b.querySelectorAll('.tbr-run:not([hidden])')]
+                .map(e => Math.round(e.getBoundingClientRect().top)));
+            return {rows: rows.size, moreBottom: more.bottom,
+                    boxBottom: b.getBoundingClientRect().bottom,
+                    scrolls: b.scrollHeight > b.clientHeight};
+        }"""
+        folded = box.evaluate(geometry)
+        box.locator(".tbr-more").click()
+        unfolded = box.evaluate(geometry)
+        browser.close()
+    assert folded["rows"] >= 3  # the case that cut the button: it sits below three rows
+    assert folded["moreBottom"] <= folded["boxBottom"] and not folded["scrolls"]
+    assert unfolded["scrolls"]  # 14 entries: the unfolded legend scrolls within its box

@@ -411,9 +411,41 @@ def test_jekyll_200_run_post_collapses_the_runs_table(sweep, tmp_path):
     assert "<summary>180 more runs, ranked by the last val/acc</summary>" in html
     # names are kept whole on one line, in the opening sentence and in the table
     lead = html[html.index("<p>This report compares") :].split("</p>", 1)[0]
-    assert lead.count('<span style="white-space:nowrap">') == 8 and "and 192 more" in lead
+    assert lead.count('<span style="white-space:nowrap') == 8 and "and 192 more" in lead
     assert html.count('<span style="white-space:nowrap">r') >= N_RUNS
     assert not math.isnan(float(top["rows"][1][1]))
     # each chart's table of 200 runs is collapsed too
     assert html.count("<summary>Last, min and max of 200 runs</summary>") == 2
     assert result.report.primary == "val/acc"
+
+
+def test_runs_without_the_primary_metric_keep_palette_colours(tmp_path):
+    """Past the palette colour is the rank by the primary metric; runs that never logged it
+    have no rank. On the ramp they all landed at its light end, so a chart of only those runs
+    drew every line nearly the same light green; they take the palette's colours instead."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tbreport.report.colours import PALETTE, run_colors
+
+    root = tmp_path / "runs"
+    for i in range(20):
+        w = SummaryWriter(log_dir=str(root / f"sweep_{i:02d}"))
+        for step in range(3):
+            w.add_scalar("val/loss", 1.0 / (step + 1 + i), step)
+        w.close()
+    others = [f"baseline_{k}" for k in range(6)]
+    for name in others:
+        w = SummaryWriter(log_dir=str(root / name))
+        for step in range(3):
+            w.add_scalar("probe/score", float(step), step)
+        w.close()
+    report = _report(root, tmp_path)
+    probe = next(c for c in report.scalar_charts if c.tag == "probe/score")
+    colors = {line.run: line.color for line in probe.lines}
+    assert colors == run_colors(others)
+    assert len(set(colors.values())) == 6 and set(colors.values()) <= set(PALETTE)
+    # the ranked runs still go dark (best) to light along the ramp
+    loss = next(c for c in report.scalar_charts if c.tag == "val/loss")
+    ranked = sorted(loss.lines, key=lambda line: line.run, reverse=True)  # best: highest i
+    lum = [_luminance(line.color) for line in ranked]
+    assert lum == sorted(lum) and lum[0] < lum[-1]

@@ -67,10 +67,10 @@ class Format(Protocol):
 
     def needs(self, options: Options) -> frozenset[str]:
         """Which artifacts to make: "images", "data" (a subset; empty for text only),
-        "fallback" when the images of the charts the page's script draws are only what a reader
-        without scripts sees (they are drawn smaller and with fewer colours), and "unscripted"
-        for the images and data of the kinds the page's script does not draw (no ``embed``)
-        whatever else is asked."""
+        "static-images" and "static-data" for the images or data of only the elements the
+        page's script does not draw (it draws the others from the embedded data), and
+        "fallback" when the images of the charts the page's script draws are only what a
+        reader without scripts sees (they are drawn smaller and with fewer colours)."""
         ...
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:

@@ -56,6 +56,19 @@ def md_run_name(s: str) -> str:
     return f'<span style="white-space:nowrap">{md_text(s)}</span>'
 
 
+#: the HTML report's ``.run-name``, inline: one line, cut with an ellipsis when wider than the page
+_LEAD_NAME_STYLE = (
+    "white-space:nowrap;display:inline-block;max-width:100%;overflow:hidden;"
+    "text-overflow:ellipsis;vertical-align:bottom"
+)
+
+
+def md_lead_name(s: str) -> str:
+    """:func:`md_run_name` for running text (a post's opening sentence): a name longer than
+    the page is cut with an ellipsis instead of widening the page."""
+    return f'<span style="{_LEAD_NAME_STYLE}">{md_text(s)}</span>'
+
+
 # JSON inside <script type="application/json">: "<" cannot start "</script" or "<!--", ">" and
 # "&" are escaped too so the text is inert in any HTML context, and U+2028/U+2029 (line
 # terminators to older JavaScript) never appear raw: ensure_ascii writes every non-ASCII

@@ -26,11 +26,11 @@ class Html:
     def needs(self, options: Options) -> frozenset[str]:
         if options.static:
             return frozenset({"images", "data"})
-        # the script draws the charts and makes their CSV from the embedded data: their images
-        # only as the no-script view; the kinds it does not draw keep their image and CSV
+        # the script draws the embedded charts and makes their CSV (the other elements'
+        # images and files are made here); their images only as the no-script view
         if options.fallback == "images":
-            return frozenset({"images", "fallback", "unscripted"})
-        return frozenset({"unscripted"})
+            return frozenset({"images", "fallback", "static-data"})
+        return frozenset({"static-images", "static-data"})
 
     def check(self, report: Report, options: Options, now: dt.datetime | None) -> None:
         pass

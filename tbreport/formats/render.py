@@ -164,6 +164,7 @@ def _make_environment(
         name=escape.html_name,
         run_name=escape.html_run_name,
         md_run_name=escape.md_run_name,
+        md_lead_name=escape.md_lead_name,
     )
     env.filters.update(
         md=escape.md_text,

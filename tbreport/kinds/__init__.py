@@ -101,3 +101,13 @@ class Kind(Protocol):
 
     # Optional: ``embed(element) -> dict`` gives the JSON the page's script draws the element
     # from (see tbreport/kinds/scalars/embed.py); kinds without it keep their static image.
+    # A kind whose ``embed`` gives some elements None says which with ``embeds(element)``.
+
+
+def drawn_by_script(kind: Kind, element: Element) -> bool:
+    """Whether the page's script draws ``element`` (and makes its CSV): its kind has ``embed``
+    and, when the kind has ``embeds``, that says so for this element."""
+    if getattr(kind, "embed", None) is None:
+        return False
+    embeds = getattr(kind, "embeds", None)
+    return embeds is None or bool(embeds(element))

@@ -23,7 +23,13 @@ from tbreport.names import natural_key, section_of, slug, unique_slugs
 from tbreport.options import Options, report_date
 from tbreport.registry import get_kind, kind_names
 from tbreport.report.baseline import BaselineError, with_baseline
-from tbreport.report.colours import DISTINCT, rank_colors, run_colors, scale_colors
+from tbreport.report.colours import (
+    DISTINCT,
+    rank_colors,
+    run_colors,
+    run_styles,
+    scale_colors,
+)
 from tbreport.report.compare import compare_tag
 from tbreport.report.coverage import not_shown, not_shown_notes
 from tbreport.report.groups import find_groups, group_of, group_pairs, seed_note
@@ -139,7 +145,7 @@ def build_report(
         rank_styles = {name: key_styles[key] for name, key in keys.items()}
     elif len(set(keys.values())) > DISTINCT:
         # more lines than distinct colours: colour says how good a run (or group) is
-        by_key, key_styles = rank_colors(_ranked(keys, primary))
+        by_key, key_styles = _rank_colors(keys, primary)
         colors = {name: by_key[key] for name, key in keys.items()}
         rank_styles = {name: key_styles[key] for name, key in keys.items()}
     else:
@@ -321,6 +327,24 @@ def _ranked(keys: Mapping[str, str], primary: Primary | None) -> list[str]:
             lasts.setdefault(key, []).append(primary.last[name])
     value = {key: float(np.mean(v)) for key, v in lasts.items()}
     return sorted(names, key=lambda k: (*primary.rank_key(value.get(k)), natural_key(k)))
+
+
+def _rank_colors(
+    keys: Mapping[str, str], primary: Primary | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Colour keys by rank (``_ranked``). Keys with no value of the primary metric have no
+    rank: placed last on the ramp they would share its light end, so charts of those runs
+    alone (other tags) drew every line nearly the same colour; while the palette holds them
+    they take its colours instead."""
+    order = _ranked(keys, primary)
+    valued = {key for name, key in keys.items() if primary is not None and name in primary.last}
+    rest = [key for key in order if key not in valued]
+    if not valued or not rest or len(rest) > DISTINCT:
+        return rank_colors(order)
+    colors, styles = rank_colors([key for key in order if key in valued])
+    colors.update(run_colors(rest))
+    styles.update(run_styles(rest))
+    return colors, styles
 
 
 def _key_values(

@@ -437,6 +437,7 @@
         var open = more.getAttribute("aria-expanded") !== "true";
         rest.forEach(function (b) { b.hidden = !open; });
         more.setAttribute("aria-expanded", open ? "true" : "false");
+        box.classList.toggle("tbr-unfolded", open);
         more.textContent = open ? "fewer" : "+" + rest.length + " more";
         box.append(more); // at the end of whatever is shown
       });

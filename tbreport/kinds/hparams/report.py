@@ -199,8 +199,13 @@ def elements(ctx: KindContext) -> list[HParamsTable | HParamsScatter]:
             (r.name, r.color, float(r.values[i]), float(r.metrics[0]))  # type: ignore[arg-type]
             for r in rows
             if r.values[i] is not None and r.metrics[0] is not None
-        )
+            and math.isfinite(float(r.metrics[0]))  # type: ignore[arg-type]
+        )  # fmt: skip
         xs = [p[2] for p in points]
+        if len(set(xs)) < 2:
+            # the trials with a value of the metric do not vary this hyperparameter (the
+            # others logged other metrics): an empty chart, or a single column of points
+            continue
         log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) >= 100
         out.append(HParamsScatter(f"hparams--scatter-{key_slug}", key, metrics[0], points, log_x))
     return out

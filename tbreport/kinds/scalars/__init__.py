@@ -140,6 +140,9 @@ class Scalars:
     def files(self, element: Chart) -> tuple[Media, ...]:
         return ()
 
+    def embeds(self, element: Chart | FinalValues) -> bool:
+        return not isinstance(element, FinalValues)
+
     def embed(self, element: Chart | FinalValues) -> dict[str, Any] | None:
         from tbreport.kinds.scalars.embed import chart_payload
 
