@@ -20,6 +20,7 @@ import numpy as np
 
 from tbreport.errors import TbreportError
 from tbreport.model import Logdir
+from tbreport.names import writable
 from tbreport.options import Options
 
 #: the columns, in order
@@ -126,9 +127,11 @@ def _number(value: float) -> str:
 
 def _points(cols: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     """(run, tag, step, wall_time, value, smoothed, group) of every point, as Python values."""
+    # a run folder's name that is not UTF-8 (os.listdir's lone surrogates) cannot be written
+    # as UTF-8: U+FFFD, as the report shows it
     return zip(
-        cols["run"],
-        cols["tag"],
+        map(writable, cols["run"]),
+        map(writable, cols["tag"]),
         cols["step"].tolist(),
         cols["wall_time"].tolist(),
         cols["value"].tolist(),
@@ -184,8 +187,8 @@ def to_parquet(cols: dict[str, Any]) -> bytes:
         ) from None
     table = pa.table(
         {
-            "run": pa.array(cols["run"], pa.string()).dictionary_encode(),
-            "tag": pa.array(cols["tag"], pa.string()).dictionary_encode(),
+            "run": pa.array(map(writable, cols["run"]), pa.string()).dictionary_encode(),
+            "tag": pa.array(map(writable, cols["tag"]), pa.string()).dictionary_encode(),
             "step": pa.array(cols["step"], pa.int64()),
             "wall_time": pa.array(cols["wall_time"], pa.float64()),
             "value": pa.array(cols["value"], pa.float64()),

@@ -164,3 +164,19 @@ def test_help_imports_no_heavy_library(command):
     heavy = {"numpy", "matplotlib", "jinja2", "fsspec", "dask", "distributed", "pyarrow", "s3fs"}
     assert "Usage:" in done.stdout
     assert not set(done.stderr.split()) & heavy
+
+
+def test_a_run_folder_named_in_bytes_that_are_not_utf8_is_exported(torch_writer, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    logdir = _logdir(torch_writer)
+    os.rename(logdir / "run1", os.fsencode(logdir) + b"/caf\xe9")
+    runner = CliRunner()
+    for name in ("p.csv", "p.jsonl", "p.parquet"):
+        result = runner.invoke(main, ["export", str(logdir), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    runs = {r["run"] for r in _rows((tmp_path / "p.csv").read_text(encoding="utf-8"))}
+    lines = (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()
+    assert runs == {json.loads(line)["run"] for line in lines} == {"run0", "caf\ufffd", "run2"}
+    assert {t["run"] for t in pq.read_table(tmp_path / "p.parquet").to_pylist()} == runs
+    stdout = runner.invoke(main, ["export", str(logdir)])
+    assert stdout.exit_code == 0 and "caf\ufffd," in stdout.stdout
