@@ -46,12 +46,15 @@ def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
     ``options`` select, smoothed at ``options.smoothing``; ``_series``: how many series."""
     from tbreport.kinds.scalars.transform import smooth
     from tbreport.report import select_runs, tag_selected
+    from tbreport.report.groups import find_groups, group_of
 
+    runs = select_runs(logdir.runs, options)
+    group = group_of(find_groups(runs, options)) if options.group else {}
     names: list[str] = []
     tag_names: list[str] = []
     counts: list[int] = []
     steps, walls, values, smoothed = [], [], [], []
-    for run in select_runs(logdir.runs, options):
+    for run in runs:
         for tag, series in run.scalars.items():
             if not tag_selected(tag, options):
                 continue
@@ -66,7 +69,6 @@ def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
-    total = sum(counts)
     return {
         "run": [n for n, c in zip(names, counts, strict=True) for _ in range(c)],
         "tag": [t for t, c in zip(tag_names, counts, strict=True) for _ in range(c)],
@@ -74,8 +76,8 @@ def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
         "wall_time": cat(walls, np.float64),
         "value": cat(values, np.float64),
         "smoothed": cat(smoothed, np.float64),
-        # groups of seeds come with --group (not yet): None for every point
-        "group": [None] * total,
+        # the --group key of each point's run (None without --group)
+        "group": [group.get(n) for n, c in zip(names, counts, strict=True) for _ in range(c)],
         "_series": len(counts),
     }
 
@@ -136,7 +138,7 @@ def _points(cols: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
         cols["wall_time"].tolist(),
         cols["value"].tolist(),
         cols["smoothed"].tolist(),
-        cols["group"],
+        (None if g is None else writable(g) for g in cols["group"]),
         strict=True,
     )
 
@@ -193,7 +195,9 @@ def to_parquet(cols: dict[str, Any]) -> bytes:
             "wall_time": pa.array(cols["wall_time"], pa.float64()),
             "value": pa.array(cols["value"], pa.float64()),
             "smoothed": pa.array(cols["smoothed"], pa.float64()),
-            "group": pa.array(cols["group"], pa.string()),
+            "group": pa.array(
+                (None if g is None else writable(g) for g in cols["group"]), pa.string()
+            ),
         }
     )
     sink = io.BytesIO()
@@ -202,9 +206,12 @@ def to_parquet(cols: dict[str, Any]) -> bytes:
     return sink.getvalue()
 
 
-def to_dataframe(logdir: Logdir, smoothing: float = 0.6):  # -> pandas.DataFrame
+def to_dataframe(
+    logdir: Logdir, smoothing: float = 0.6, group: str | None = None
+):  # -> pandas.DataFrame
     """One row per scalar point: run, tag, step, value, wall_time, smoothed (TensorBoard's
-    smoothing at weight ``smoothing``) and group (None: no grouping yet); runs and tags
+    smoothing at weight ``smoothing``) and group (the run's key under the ``group`` regex, as
+    ``--group``; None without it); runs and tags
     sorted. The same columns as ``tbreport export``. pandas is optional."""
     try:
         import pandas as pd
@@ -215,7 +222,10 @@ def to_dataframe(logdir: Logdir, smoothing: float = 0.6):  # -> pandas.DataFrame
         ) from err
     from tbreport.options import coerce
 
-    cols = scalar_points(logdir, Options(smoothing=coerce("smoothing", smoothing, "smoothing")))
+    options = Options(
+        smoothing=coerce("smoothing", smoothing, "smoothing"), group=coerce("group", group, "group")
+    )
+    cols = scalar_points(logdir, options)
     return pd.DataFrame(
         {
             "run": pd.Categorical(cols["run"]),

@@ -364,6 +364,7 @@ class Options:
         flag="--group",
         metavar="REGEX",
         check=_regex,
+        commands=("build", "export"),
     )
     group_by: tuple[str, ...] = _opt(
         (),

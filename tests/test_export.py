@@ -180,3 +180,29 @@ def test_a_run_folder_named_in_bytes_that_are_not_utf8_is_exported(torch_writer,
     assert {t["run"] for t in pq.read_table(tmp_path / "p.parquet").to_pylist()} == runs
     stdout = runner.invoke(main, ["export", str(logdir)])
     assert stdout.exit_code == 0 and "caf\ufffd," in stdout.stdout
+
+
+def test_group_fills_the_group_column_with_the_key_build_draws(torch_writer, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    for lr in ("0.1", "0.01"):
+        for seed in (1, 2):
+            w = torch_writer(f"lr{lr}_seed{seed}")
+            for step in range(5):
+                w.add_scalar("loss", float(lr) * step + seed, step)
+            w.close()
+    logdir = Path(torch_writer().log_dir).parent
+    runner = CliRunner()
+    for name in ("g.csv", "g.jsonl", "g.parquet"):
+        args = ["export", str(logdir), "--out", str(tmp_path / name), "--group", r"_seed\d+"]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+    want = {f"lr{lr}_seed{s}": f"lr{lr}" for lr in ("0.1", "0.01") for s in (1, 2)}
+    rows = _rows((tmp_path / "g.csv").read_text())
+    assert {r["run"]: r["group"] for r in rows if r["run"] in want} == want
+    lines = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text().splitlines()]
+    assert {j["run"]: j["group"] for j in lines if j["run"] in want} == want
+    table = pq.read_table(tmp_path / "g.parquet").to_pylist()
+    assert {t["run"]: t["group"] for t in table if t["run"] in want} == want
+    frame = tbreport.to_dataframe(read_logdir(logdir), group=r"_seed\d+")
+    assert {r.run: r.group for r in frame.itertuples() if r.run in want} == want
+    assert set(tbreport.to_dataframe(read_logdir(logdir))["group"]) == {None}
