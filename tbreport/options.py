@@ -710,9 +710,12 @@ def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str 
     post = cli.get("source") or values.get("source")
     if post and Path(str(post)).is_file():  # a missing one is the build's error to report
         values.update(_front_matter_options(str(post)))
+    flags = {f.name: f.metadata["spec"].flag for f in fields(Options) if f.metadata.get("spec")}
     for name, value in cli.items():
         if value is not None:
-            values[name] = coerce(name, value, f"--{name.replace('_', '-')}")
+            # errors name the flag as typed (`export --out`, not the field's `--export-file`)
+            flag = flags.get(name) or f"--{name.replace('_', '-')}"
+            values[name] = coerce(name, value, flag)
     return replace(Options(), **values)
 
 

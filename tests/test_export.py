@@ -206,3 +206,10 @@ def test_group_fills_the_group_column_with_the_key_build_draws(torch_writer, tmp
     frame = tbreport.to_dataframe(read_logdir(logdir), group=r"_seed\d+")
     assert {r.run: r.group for r in frame.itertuples() if r.run in want} == want
     assert set(tbreport.to_dataframe(read_logdir(logdir))["group"]) == {None}
+
+
+def test_a_bad_out_name_is_reported_as_the_out_flag(torch_writer, tmp_path):
+    logdir = _logdir(torch_writer)
+    result = CliRunner().invoke(main, ["export", str(logdir), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "--out: " in result.output and "--export-file" not in result.output
