@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from tbreport.errors import TbreportError
-from tbreport.model import Logdir
+from tbreport.model import DataWarning, Logdir
 from tbreport.names import writable
 from tbreport.options import Options
 
@@ -39,6 +39,8 @@ class ExportResult:
     data: bytes | None
     #: problems that did not stop the export (a cache folder that cannot be used)
     warnings: tuple[str, ...] = ()
+    #: what reading the logdir found (a damaged or cut-short file: points left out)
+    data_warnings: tuple[DataWarning, ...] = ()
 
 
 def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
@@ -102,8 +104,9 @@ def export(options: Options) -> ExportResult:
             "Check --tags/--runs (or run `tbreport ls` to see what is there)."
         )
     target = options.export_file
+    found = tuple(logdir.warnings)
     if target is None:
-        return ExportResult(points, series, to_csv(cols), warnings)
+        return ExportResult(points, series, to_csv(cols), warnings, found)
     suffix = Path(target).suffix.lower()
     data = {".csv": to_csv, ".jsonl": to_jsonl, ".parquet": to_parquet}[suffix](cols)
     from tbreport.output import OutputFile, write_files
@@ -115,7 +118,7 @@ def export(options: Options) -> ExportResult:
         manifest_key=f"export:{path.name}",
         force=options.force,
     )
-    return ExportResult(points, series, None, warnings)
+    return ExportResult(points, series, None, warnings, found)
 
 
 def _number(value: float) -> str:

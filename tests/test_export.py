@@ -213,3 +213,18 @@ def test_a_bad_out_name_is_reported_as_the_out_flag(torch_writer, tmp_path):
     result = CliRunner().invoke(main, ["export", str(logdir), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert "--out: " in result.output and "--export-file" not in result.output
+
+
+def test_a_damaged_event_file_is_a_warning_on_stderr_naming_it(torch_writer, tmp_path):
+    logdir = _logdir(torch_writer)
+    (damaged,) = (logdir / "run1").glob("events.out.tfevents.*")
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a byte inside some record: checksums catch it
+    damaged.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["export", str(logdir)])
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr and str(damaged) in result.stderr
+    assert "byte offset" in result.stderr
+    assert "warning" not in result.stdout and _rows(result.stdout)
+    notes = [w for w in read_logdir(logdir).warnings if w.severity == "note"]
+    assert notes and "note:" not in result.stderr  # (the NaN's) notes are a report's
