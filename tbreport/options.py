@@ -674,7 +674,8 @@ def find_config(explicit: str | None, cwd: Path | None = None) -> tuple[dict[str
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError(f"Config file '{explicit}' does not exist.")
+            what = "is not a file" if path.exists() else "does not exist"
+            raise ConfigError(f"Config file '{explicit}' {what}.")
         data = _load_toml(path)
         if path.name == "pyproject.toml":
             return data.get("tool", {}).get("tbreport", {}), str(path)
@@ -696,6 +697,10 @@ def _load_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"Config file '{path}' is not valid TOML: {err}.") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"Config file '{path}' is not UTF-8 text (byte {err.start}); save it as UTF-8."
+        ) from None
 
 
 def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str | None) -> Options:
