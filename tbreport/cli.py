@@ -88,6 +88,11 @@ def export_command(runs_dir: str | None, config_path: str | None, **flags) -> No
     result = export(options)
     for problem in result.warnings:
         click.echo(f"warning: {problem}", err=True)
+    from tbreport.model import WARNING
+
+    # the data's warnings (a damaged file's points are missing from the table), not its notes
+    # about how a report shows it
+    _print_warnings(w for w in result.data_warnings if w.severity == WARNING)
     if result.data is not None:
         click.echo(result.data.decode("utf-8"), nl=False)
     else:

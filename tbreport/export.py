@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from tbreport.errors import TbreportError
-from tbreport.model import Logdir
+from tbreport.model import DataWarning, Logdir
+from tbreport.names import writable
 from tbreport.options import Options
 
 #: the columns, in order
@@ -38,6 +39,8 @@ class ExportResult:
     data: bytes | None
     #: problems that did not stop the export (a cache folder that cannot be used)
     warnings: tuple[str, ...] = ()
+    #: what reading the logdir found (a damaged or cut-short file: points left out)
+    data_warnings: tuple[DataWarning, ...] = ()
 
 
 def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
@@ -45,12 +48,15 @@ def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
     ``options`` select, smoothed at ``options.smoothing``; ``_series``: how many series."""
     from tbreport.kinds.scalars.transform import smooth
     from tbreport.report import select_runs, tag_selected
+    from tbreport.report.groups import find_groups, group_of
 
+    runs = select_runs(logdir.runs, options)
+    group = group_of(find_groups(runs, options)) if options.group else {}
     names: list[str] = []
     tag_names: list[str] = []
     counts: list[int] = []
     steps, walls, values, smoothed = [], [], [], []
-    for run in select_runs(logdir.runs, options):
+    for run in runs:
         for tag, series in run.scalars.items():
             if not tag_selected(tag, options):
                 continue
@@ -65,7 +71,6 @@ def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
     def cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
-    total = sum(counts)
     return {
         "run": [n for n, c in zip(names, counts, strict=True) for _ in range(c)],
         "tag": [t for t, c in zip(tag_names, counts, strict=True) for _ in range(c)],
@@ -73,8 +78,8 @@ def scalar_points(logdir: Logdir, options: Options) -> dict[str, Any]:
         "wall_time": cat(walls, np.float64),
         "value": cat(values, np.float64),
         "smoothed": cat(smoothed, np.float64),
-        # groups of seeds come with --group (not yet): None for every point
-        "group": [None] * total,
+        # the --group key of each point's run (None without --group)
+        "group": [group.get(n) for n, c in zip(names, counts, strict=True) for _ in range(c)],
         "_series": len(counts),
     }
 
@@ -99,8 +104,9 @@ def export(options: Options) -> ExportResult:
             "Check --tags/--runs (or run `tbreport ls` to see what is there)."
         )
     target = options.export_file
+    found = tuple(logdir.warnings)
     if target is None:
-        return ExportResult(points, series, to_csv(cols), warnings)
+        return ExportResult(points, series, to_csv(cols), warnings, found)
     suffix = Path(target).suffix.lower()
     data = {".csv": to_csv, ".jsonl": to_jsonl, ".parquet": to_parquet}[suffix](cols)
     from tbreport.output import OutputFile, write_files
@@ -112,7 +118,7 @@ def export(options: Options) -> ExportResult:
         manifest_key=f"export:{path.name}",
         force=options.force,
     )
-    return ExportResult(points, series, None, warnings)
+    return ExportResult(points, series, None, warnings, found)
 
 
 def _number(value: float) -> str:
@@ -126,14 +132,16 @@ def _number(value: float) -> str:
 
 def _points(cols: dict[str, Any]) -> Iterator[tuple[Any, ...]]:
     """(run, tag, step, wall_time, value, smoothed, group) of every point, as Python values."""
+    # a run folder's name that is not UTF-8 (os.listdir's lone surrogates) cannot be written
+    # as UTF-8: U+FFFD, as the report shows it
     return zip(
-        cols["run"],
-        cols["tag"],
+        map(writable, cols["run"]),
+        map(writable, cols["tag"]),
         cols["step"].tolist(),
         cols["wall_time"].tolist(),
         cols["value"].tolist(),
         cols["smoothed"].tolist(),
-        cols["group"],
+        (None if g is None else writable(g) for g in cols["group"]),
         strict=True,
     )
 
@@ -184,13 +192,15 @@ def to_parquet(cols: dict[str, Any]) -> bytes:
         ) from None
     table = pa.table(
         {
-            "run": pa.array(cols["run"], pa.string()).dictionary_encode(),
-            "tag": pa.array(cols["tag"], pa.string()).dictionary_encode(),
+            "run": pa.array(map(writable, cols["run"]), pa.string()).dictionary_encode(),
+            "tag": pa.array(map(writable, cols["tag"]), pa.string()).dictionary_encode(),
             "step": pa.array(cols["step"], pa.int64()),
             "wall_time": pa.array(cols["wall_time"], pa.float64()),
             "value": pa.array(cols["value"], pa.float64()),
             "smoothed": pa.array(cols["smoothed"], pa.float64()),
-            "group": pa.array(cols["group"], pa.string()),
+            "group": pa.array(
+                (None if g is None else writable(g) for g in cols["group"]), pa.string()
+            ),
         }
     )
     sink = io.BytesIO()
@@ -199,9 +209,12 @@ def to_parquet(cols: dict[str, Any]) -> bytes:
     return sink.getvalue()
 
 
-def to_dataframe(logdir: Logdir, smoothing: float = 0.6):  # -> pandas.DataFrame
+def to_dataframe(
+    logdir: Logdir, smoothing: float = 0.6, group: str | None = None
+):  # -> pandas.DataFrame
     """One row per scalar point: run, tag, step, value, wall_time, smoothed (TensorBoard's
-    smoothing at weight ``smoothing``) and group (None: no grouping yet); runs and tags
+    smoothing at weight ``smoothing``) and group (the run's key under the ``group`` regex, as
+    ``--group``; None without it); runs and tags
     sorted. The same columns as ``tbreport export``. pandas is optional."""
     try:
         import pandas as pd
@@ -212,7 +225,10 @@ def to_dataframe(logdir: Logdir, smoothing: float = 0.6):  # -> pandas.DataFrame
         ) from err
     from tbreport.options import coerce
 
-    cols = scalar_points(logdir, Options(smoothing=coerce("smoothing", smoothing, "smoothing")))
+    options = Options(
+        smoothing=coerce("smoothing", smoothing, "smoothing"), group=coerce("group", group, "group")
+    )
+    cols = scalar_points(logdir, options)
     return pd.DataFrame(
         {
             "run": pd.Categorical(cols["run"]),

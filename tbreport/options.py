@@ -379,6 +379,7 @@ class Options:
         flag="--group",
         metavar="REGEX",
         check=_regex,
+        commands=("build", "export"),
     )
     group_by: tuple[str, ...] = _opt(
         (),
@@ -688,7 +689,8 @@ def find_config(explicit: str | None, cwd: Path | None = None) -> tuple[dict[str
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError(f"Config file '{explicit}' does not exist.")
+            what = "is not a file" if path.exists() else "does not exist"
+            raise ConfigError(f"Config file '{explicit}' {what}.")
         data = _load_toml(path)
         if path.name == "pyproject.toml":
             return data.get("tool", {}).get("tbreport", {}), str(path)
@@ -710,6 +712,10 @@ def _load_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"Config file '{path}' is not valid TOML: {err}.") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"Config file '{path}' is not UTF-8 text (byte {err.start}); save it as UTF-8."
+        ) from None
 
 
 def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str | None) -> Options:
@@ -724,9 +730,12 @@ def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str 
     post = cli.get("source") or values.get("source")
     if post and Path(str(post)).is_file():  # a missing one is the build's error to report
         values.update(_front_matter_options(str(post)))
+    flags = {f.name: f.metadata["spec"].flag for f in fields(Options) if f.metadata.get("spec")}
     for name, value in cli.items():
         if value is not None:
-            values[name] = coerce(name, value, f"--{name.replace('_', '-')}")
+            # errors name the flag as typed (`export --out`, not the field's `--export-file`)
+            flag = flags.get(name) or f"--{name.replace('_', '-')}"
+            values[name] = coerce(name, value, flag)
     return replace(Options(), **values)
 
 

@@ -373,6 +373,13 @@ def write_output(out: Path, rendered: Rendered, force: bool = False) -> list[str
     written = write_files(out, rendered.files, rendered.manifest_key, force=force)
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if rendered.job_summary is not None and target:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write(rendered.job_summary)
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(rendered.job_summary)
+        except OSError as err:
+            raise OutputError(
+                f"Wrote the report into '{out}', but could not append its job summary to "
+                f"$GITHUB_STEP_SUMMARY '{target}': {err.strerror or err}. Set "
+                "GITHUB_STEP_SUMMARY to a writable file (GitHub Actions sets it), or unset it."
+            ) from None
     return written

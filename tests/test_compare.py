@@ -179,3 +179,11 @@ def test_comparison_in_html_and_post(logdirs, tmp_path, compared):
     (post,) = (tmp_path / "j" / "out" / "_posts").iterdir()
     text = post.read_text()
     assert "| val/acc | worse | exp vs baseline/exp | 0.7 | 0.8 | -0.1 | -12.5% |" in text
+
+
+def test_fail_on_regression_without_gates_is_an_error_not_a_pass(logdirs, tmp_path):
+    args = ["build", str(logdirs / "pr"), "--baseline", str(logdirs / "main")]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o"), "--fail-on-regression"])
+    assert result.exit_code == 2, result.output
+    assert "checks the tags of the config's [gates] table, and there is none" in result.output
+    assert not (tmp_path / "o").exists()

@@ -164,3 +164,67 @@ def test_help_imports_no_heavy_library(command):
     heavy = {"numpy", "matplotlib", "jinja2", "fsspec", "dask", "distributed", "pyarrow", "s3fs"}
     assert "Usage:" in done.stdout
     assert not set(done.stderr.split()) & heavy
+
+
+def test_a_run_folder_named_in_bytes_that_are_not_utf8_is_exported(torch_writer, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    logdir = _logdir(torch_writer)
+    os.rename(logdir / "run1", os.fsencode(logdir) + b"/caf\xe9")
+    runner = CliRunner()
+    for name in ("p.csv", "p.jsonl", "p.parquet"):
+        result = runner.invoke(main, ["export", str(logdir), "--out", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    runs = {r["run"] for r in _rows((tmp_path / "p.csv").read_text(encoding="utf-8"))}
+    lines = (tmp_path / "p.jsonl").read_text(encoding="utf-8").splitlines()
+    assert runs == {json.loads(line)["run"] for line in lines} == {"run0", "caf\ufffd", "run2"}
+    assert {t["run"] for t in pq.read_table(tmp_path / "p.parquet").to_pylist()} == runs
+    stdout = runner.invoke(main, ["export", str(logdir)])
+    assert stdout.exit_code == 0 and "caf\ufffd," in stdout.stdout
+
+
+def test_group_fills_the_group_column_with_the_key_build_draws(torch_writer, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    for lr in ("0.1", "0.01"):
+        for seed in (1, 2):
+            w = torch_writer(f"lr{lr}_seed{seed}")
+            for step in range(5):
+                w.add_scalar("loss", float(lr) * step + seed, step)
+            w.close()
+    logdir = Path(torch_writer().log_dir).parent
+    runner = CliRunner()
+    for name in ("g.csv", "g.jsonl", "g.parquet"):
+        args = ["export", str(logdir), "--out", str(tmp_path / name), "--group", r"_seed\d+"]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+    want = {f"lr{lr}_seed{s}": f"lr{lr}" for lr in ("0.1", "0.01") for s in (1, 2)}
+    rows = _rows((tmp_path / "g.csv").read_text())
+    assert {r["run"]: r["group"] for r in rows if r["run"] in want} == want
+    lines = [json.loads(line) for line in (tmp_path / "g.jsonl").read_text().splitlines()]
+    assert {j["run"]: j["group"] for j in lines if j["run"] in want} == want
+    table = pq.read_table(tmp_path / "g.parquet").to_pylist()
+    assert {t["run"]: t["group"] for t in table if t["run"] in want} == want
+    frame = tbreport.to_dataframe(read_logdir(logdir), group=r"_seed\d+")
+    assert {r.run: r.group for r in frame.itertuples() if r.run in want} == want
+    assert set(tbreport.to_dataframe(read_logdir(logdir))["group"]) == {None}
+
+
+def test_a_bad_out_name_is_reported_as_the_out_flag(torch_writer, tmp_path):
+    logdir = _logdir(torch_writer)
+    result = CliRunner().invoke(main, ["export", str(logdir), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "--out: " in result.output and "--export-file" not in result.output
+
+
+def test_a_damaged_event_file_is_a_warning_on_stderr_naming_it(torch_writer, tmp_path):
+    logdir = _logdir(torch_writer)
+    (damaged,) = (logdir / "run1").glob("events.out.tfevents.*")
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a byte inside some record: checksums catch it
+    damaged.write_bytes(bytes(data))
+    result = CliRunner().invoke(main, ["export", str(logdir)])
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr and str(damaged) in result.stderr
+    assert "byte offset" in result.stderr
+    assert "warning" not in result.stdout and _rows(result.stdout)
+    notes = [w for w in read_logdir(logdir).warnings if w.severity == "note"]
+    assert notes and "note:" not in result.stderr  # (the NaN's) notes are a report's

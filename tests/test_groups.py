@@ -359,3 +359,21 @@ def test_embedded_group_lines_carry_their_band_and_n(tmp_path, torch_writer):
         np.testing.assert_array_equal(got["lower"], line.lower)
         np.testing.assert_array_equal(got["upper"], line.upper)
         assert got["n"].tolist() == line.n.tolist()
+
+
+def test_group_by_a_hyperparameter_no_run_has_is_an_error_naming_the_known_ones(
+    tmp_path, torch_writer
+):
+    for name, lr in (("a", 0.1), ("b", 0.01)):
+        w = torch_writer(name)
+        for step in range(5):
+            w.add_scalar("loss", lr * step, step)
+        w.add_hparams({"lr": lr, "seed": 1}, {"hparam/final": 1.0})
+        w.close()
+    result = CliRunner().invoke(
+        main,
+        ["build", str(tmp_path / "logs"), "--out", str(tmp_path / "o"), "--group-by", "lr,sed"],
+    )
+    assert result.exit_code == 2, result.output
+    assert "--group-by 'sed': no run has that hyperparameter" in result.output
+    assert "lr, seed" in result.output and not (tmp_path / "o").exists()

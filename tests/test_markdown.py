@@ -267,3 +267,18 @@ def test_job_summary_appends_to_github_step_summary(tmp_path, monkeypatch):
     text = target.read_text()
     assert text.startswith("earlier step\n<!-- tbreport: report -->")
     assert text.endswith((tmp_path / "md" / "report.md").read_text())
+
+
+@pytest.mark.parametrize("where", ["missing/summary.md", "."])
+def test_an_unwritable_step_summary_is_an_error_naming_it(tmp_path, where):
+    target = tmp_path / where
+    result = CliRunner(env={"GITHUB_STEP_SUMMARY": str(target)}).invoke(
+        main,
+        [
+            "build", str(fixture_logdir("quickstart")), "--format", "markdown",
+            "--job-summary", "--out", str(tmp_path / "md"), "-q",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert f"$GITHUB_STEP_SUMMARY '{target}'" in result.output
+    assert (tmp_path / "md" / "report.md").is_file()  # the report itself was written

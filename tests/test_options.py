@@ -107,3 +107,16 @@ def test_pyproject_tool_table_is_read(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart")), "--date", DATE])
     assert result.exit_code == 0, result.output
     assert list((tmp_path / "blog" / "_posts").iterdir())
+
+
+def test_a_config_file_that_is_not_utf8_or_not_a_file_is_a_clear_error(tmp_path):
+    from tbreport.options import find_config
+
+    binary = tmp_path / "tbreport.toml"
+    binary.write_bytes(b'smoothing = 0.5\ntitle = "\xff"\n')
+    with pytest.raises(ConfigError, match=r"is not UTF-8 text \(byte 25\); save it as UTF-8"):
+        find_config(str(binary))
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        find_config(None, cwd=tmp_path)  # found in the working directory alike
+    with pytest.raises(ConfigError, match=f"Config file '{tmp_path}' is not a file"):
+        find_config(str(tmp_path))

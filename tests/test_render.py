@@ -75,3 +75,13 @@ def test_point_counts_have_thousands_separators(torch_writer, tmp_path, fmt):
         assert ">1200<" not in text and "; 1200 points" not in text
     else:  # nowhere bare: tables, captions
         assert "1200" not in text.replace("1,200", "")
+
+
+def test_a_templates_path_that_is_a_file_is_named_as_not_a_folder(tmp_path):
+    from tbreport.formats.render import Renderer, TemplateError
+
+    (tmp_path / "t").write_text("x")
+    with pytest.raises(TemplateError, match="'.*t' is not a folder"):
+        Renderer(str(tmp_path / "t"))
+    with pytest.raises(TemplateError, match="does not exist"):
+        Renderer(str(tmp_path / "missing"))

@@ -54,7 +54,8 @@ class Renderer:
 
     def __init__(self, user_dir: str | None, cache: Path | None = None) -> None:
         if user_dir is not None and not Path(user_dir).is_dir():
-            raise TemplateError(f"Templates folder '{user_dir}' does not exist.")
+            what = "is not a folder" if Path(user_dir).exists() else "does not exist"
+            raise TemplateError(f"Templates folder '{user_dir}' {what}.")
         self.user_dir = user_dir
         #: where compiled templates are kept between processes (:func:`template_cache`)
         self.cache = cache

@@ -14,7 +14,8 @@ from tbreport.read.storage import is_url
 
 
 class BaselineError(TbreportError):
-    """--baseline names neither a folder nor a regex matching some (not all) runs."""
+    """--baseline names neither a folder nor a regex matching some (not all) runs, or
+    --fail-on-regression has no baseline or no gates to check."""
 
 
 def with_baseline(
@@ -26,6 +27,13 @@ def with_baseline(
         if options.fail_on_regression:
             raise BaselineError("--fail-on-regression needs --baseline (a logdir or a run regex).")
         return logdir, frozenset(), {}
+    if options.fail_on_regression and not options.gates:
+        # nothing could ever fail: a CI step that looks guarded and is not
+        raise BaselineError(
+            "--fail-on-regression checks the tags of the config's [gates] table, and there is "
+            "none: add one to tbreport.toml (or [tool.tbreport.gates] in pyproject.toml), e.g. "
+            '[gates] "^val/loss$" = 0.02 (a 2% tolerance).'
+        )
     if is_url(options.baseline) or Path(options.baseline).is_dir():
         base = read_logdir(options.baseline, restarts=options.restarts, executor=options.executor)
         rename = {run.name: _baseline_name(run.name) for run in base.runs}

@@ -7,12 +7,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from tbreport.errors import TbreportError
 from tbreport.model import NOTE, DataWarning, Run, Trial, WarningKind
 from tbreport.names import natural_key
 from tbreport.options import Options
 
 #: a seed-like part of a run name: `_seed3`, `-seed=3`, `seed_3`, `/seed3`
 SEED_PART = re.compile(r"[_\-./]?seed[_=\-]?\d+", re.IGNORECASE)
+
+
+class GroupByError(TbreportError):
+    """--group-by names a hyperparameter no trial has."""
 
 
 def group_key(name: str, pattern: re.Pattern[str]) -> str:
@@ -48,6 +53,15 @@ def find_groups(
         keys = {name: group_key(name, pattern) for name in names}
     elif options.group_by:
         trial_of = {run: trial for trial in trials for run in trial.runs}
+        held = {hp for name in names if (t := trial_of.get(name)) is not None for hp in t.hparams}
+        missing = [hp for hp in options.group_by if hp not in held]
+        if missing:  # a typo would put every trial into one group, its value '–'
+            known = ", ".join(sorted(held, key=natural_key)) or "none"
+            raise GroupByError(
+                f"--group-by {', '.join(map(repr, missing))}: no run has that hyperparameter "
+                f"(the runs' hyperparameters: {known}). Run `tbreport ls` to see each run's "
+                "hparams."
+            )
         for name in names:
             trial = trial_of.get(name)
             if trial is None:
