@@ -274,7 +274,11 @@ class Options:
     )
     out: str = _opt("site", "output folder", flag="--out", metavar="DIR", default_text="site/")
     title: str | None = _opt(
-        None, "report title (default: names the runs compared)", flag="--title"
+        None,
+        "report title (default: names the runs compared, or counts them). A Jekyll post's file "
+        "name and address come from it: give one to keep them when runs come or go (a new "
+        "default title makes a new post beside the old one)",
+        flag="--title",
     )
     date: dt.datetime | None = _opt(
         None,
