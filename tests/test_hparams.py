@@ -343,3 +343,21 @@ def test_no_scatter_where_the_metric_s_trials_do_not_vary_the_hyperparameter(
     scatters = {s.hparam: s for s in _elements(report, HParamsScatter)}
     assert list(scatters) == ["lr"]
     assert sorted(p[2] for p in scatters["lr"].points) == [0.01, 0.1]
+
+
+@pytest.mark.parametrize("fmt", ["html", "markdown", "jekyll"])
+def test_the_hparams_section_is_named_as_tensorboard_names_it(tmp_path, fmt):
+    """Not by TensorBoard's reserved tag prefix ``_hparams_``, in the heading or the contents."""
+    from conftest import build_options, fixture_logdir
+
+    from tbreport.pipeline import build
+
+    result = build(build_options(tmp_path / "out", fixture_logdir("hparams_keras"), format=fmt))
+    sections = [s.name for s in result.report.sections]
+    assert "HParams" in sections and "_hparams_" not in sections
+    text = "".join(
+        p.read_text(encoding="utf-8")
+        for p in (tmp_path / "out").rglob("*")
+        if p.suffix in (".html", ".md")
+    )
+    assert "HParams" in text and "_hparams_" not in text

@@ -17,8 +17,10 @@ from tbreport.names import natural_key, unique_slugs
 if TYPE_CHECKING:
     from tbreport.kinds import KindContext
 
-#: the section of the hparams elements: TensorBoard's reserved tag prefix, never a user tag's
+#: the tag of the hparams elements: TensorBoard's reserved tag prefix, never a user tag's
 TAG = "_hparams_"
+#: their section's name, as TensorBoard's tab names it (not the reserved prefix)
+SECTION = "HParams"
 #: parallel coordinates need this many trials to show a pattern
 PARALLEL_MIN_TRIALS = 3
 
@@ -58,6 +60,7 @@ class HParamsTable:
     #: draw a parallel-coordinates chart (3 or more trials)
     parallel: bool
     tag: str = TAG
+    section: str = SECTION
     kind: str = "hparams"
 
 
@@ -71,6 +74,7 @@ class HParamsScatter:
     points: tuple[tuple[str, str, float, float], ...]  # trial, colour, x, y
     log_x: bool
     tag: str = TAG
+    section: str = SECTION
     kind: str = "hparams"
 
 
