@@ -449,3 +449,50 @@ def test_runs_without_the_primary_metric_keep_palette_colours(tmp_path):
     ranked = sorted(loss.lines, key=lambda line: line.run, reverse=True)  # best: highest i
     lum = [_luminance(line.color) for line in ranked]
     assert lum == sorted(lum) and lum[0] < lum[-1]
+
+
+#: a sweep's runs as written, and in order: by rate (decimals by value), then by seed
+RATES = "lr0.1_seed0 lr0.01_seed1 lr0.001_seed2 lr0.1_seed1 lr0.01_seed0 lr0.001_seed0".split()
+BY_RATE = "lr0.001_seed0 lr0.001_seed2 lr0.01_seed0 lr0.01_seed1 lr0.1_seed0 lr0.1_seed1".split()
+
+
+@pytest.fixture
+def rates(tmp_path) -> Path:
+    import shutil
+
+    from conftest import fixture_logdir
+
+    root = tmp_path / "rates"
+    for name in RATES:  # the quick-start article's run_1, as torch wrote it
+        shutil.copytree(fixture_logdir("quickstart") / "run_1", root / name)
+    return root
+
+
+def test_runs_are_ordered_by_their_rates_then_seeds(rates, tmp_path):
+    """Counting digits as integers (0.01 and 0.1 both "0", ".", "1") put seeds between rates."""
+    from tbreport.read.discover import discover_runs
+
+    assert [r.name for r in discover_runs(rates)[0]] == BY_RATE
+    result = build(_options(rates, tmp_path / "md", format="markdown"))
+    assert [run.name for run in result.report.runs] == BY_RATE
+
+
+def test_browser_sorts_run_names_by_their_numbers_decimals_too(rates, tmp_path, browser):
+    build(_options(rates, tmp_path / "html"))
+    page, problems = _watched_page(browser)
+    try:
+        page.goto((tmp_path / "html" / "index.html").resolve().as_uri())
+        table = page.locator("table.runs[data-tbreport-state=ready]")
+        names = table.locator("tbody > tr > td:first-child")
+        head = table.locator("thead th").first.locator("button")
+        head.click()  # by name
+        shown = [n.strip() for n in names.all_inner_texts()]
+        if shown != BY_RATE:  # the first click may sort descending
+            head.click()
+            shown = [n.strip() for n in names.all_inner_texts()]
+        assert shown == BY_RATE
+        head.click()
+        assert [n.strip() for n in names.all_inner_texts()] == BY_RATE[::-1]
+    finally:
+        page.close()
+    assert not problems, problems

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tbreport.errors import LogdirNotFoundError, NoEventFilesError
 from tbreport.model import DataWarning
+from tbreport.names import natural_key
 from tbreport.read.storage import Remote
 
 _DIGITS = re.compile(r"(\d+)")
@@ -164,7 +165,9 @@ def discover_runs(
             f"No TensorBoard event files under '{logdir}'. Expected files named "
             "'events.out.tfevents.*' (written by SummaryWriter or tf.summary)."
         )
-    runs.sort(key=lambda r: file_order_key(r.name))
+    # runs in the report's order: numbers by value, decimals too (lr0.001 < lr0.01 < lr0.1,
+    # whatever follows: counting digits as integers put a sweep's seeds between its rates)
+    runs.sort(key=lambda r: natural_key(r.name))
     return runs, warnings
 
 
@@ -209,5 +212,7 @@ def _discover_remote(remote: Remote) -> list[RunDir]:
             f"No TensorBoard event files under '{url}'. Expected objects named "
             "'events.out.tfevents.*' (written by SummaryWriter or tf.summary)."
         )
-    runs.sort(key=lambda r: file_order_key(r.name))
+    # runs in the report's order: numbers by value, decimals too (lr0.001 < lr0.01 < lr0.1,
+    # whatever follows: counting digits as integers put a sweep's seeds between its rates)
+    runs.sort(key=lambda r: natural_key(r.name))
     return runs

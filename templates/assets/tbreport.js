@@ -739,11 +739,22 @@
       return { missing: text === "" || text === "\u2013", text: text };
     }
     var NUMBER = /^[-+\u2212]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i;
-    var collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+    var collator = new Intl.Collator("en", { sensitivity: "base" });
+    // numbers in names by value, decimals too, as tbreport orders runs (lr0.001 < lr0.01 <
+    // lr0.1 whatever follows; a numeric collator compares "01" and "1" as equal integers)
+    var CHUNK = /(\d+(?:\.\d*)?(?:e[-+]?\d+)?)/i;
+    function natural(a, b) {
+      var pa = a.split(CHUNK), pb = b.split(CHUNK);
+      for (var i = 0; i < Math.min(pa.length, pb.length); i++) {
+        var c = i % 2 ? parseFloat(pa[i]) - parseFloat(pb[i]) : collator.compare(pa[i], pb[i]);
+        if (c) return c;
+      }
+      return pa.length - pb.length || collator.compare(a, b);
+    }
     function compare(a, b) {
       var ka = sortKey(a), kb = sortKey(b);
       if (ka.missing || kb.missing) return ka.missing === kb.missing ? 0 : ka.missing ? 1 : -1;
-      var c = "num" in ka && "num" in kb ? ka.num - kb.num : collator.compare(ka.text, kb.text);
+      var c = "num" in ka && "num" in kb ? ka.num - kb.num : natural(ka.text, kb.text);
       return view.desc ? -c : c;
     }
     function update() {
