@@ -125,8 +125,9 @@ def to_text(logdir: Logdir) -> str:
             notes = []
             if t["dropped"]:
                 notes.append(f"{t['dropped']} replaced")
-            if t["nan"] or t["inf"]:
-                notes.append(f"{t['nan']} nan, {t['inf']} inf")
+            odd = [f"{t[k]} {k}" for k in ("nan", "inf") if t[k]]  # only the counts there are
+            if odd:
+                notes.append(", ".join(odd))
             if t["encoding"] != "simple_value":
                 notes.append(f"written as {t['encoding']}")
             rows.append(

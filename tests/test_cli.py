@@ -21,6 +21,19 @@ def test_ls_table_lists_runs_tags_and_points():
     assert "0..99" in result.output
 
 
+def test_ls_counts_only_the_non_finite_values_there_are(tmp_path, torch_writer):
+    w = torch_writer("a")
+    for step, value in enumerate([1.0, float("nan"), 2.0]):
+        w.add_scalar("loss", value, step)
+    w.add_scalar("acc", float("inf"), 0)
+    w.close()
+    result = CliRunner().invoke(main, ["ls", str(tmp_path / "logs")])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.startswith("  ")}
+    assert rows["loss"].rstrip().endswith("1 nan") and "inf" not in rows["loss"]
+    assert rows["acc"].rstrip().endswith("1 inf") and "nan" not in rows["acc"]
+
+
 def test_ls_json_for_machines():
     result = CliRunner().invoke(main, ["ls", "--json", str(fixture_logdir("torch"))])
     assert result.exit_code == 0
