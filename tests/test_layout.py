@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sitecheck import chromium_path
 
@@ -80,6 +82,20 @@ def test_runs_table_keeps_to_columns_that_carry_information(report):
     assert _layout(report, 1400)["headers"] == ["Run", "Steps", "Points", "Duration", "Started"]
 
 
+def _build(root: Path, out: str = "site", **options: str) -> Path:
+    """Build ``root/logs`` into ``root/out`` (the article's date; ``options`` as on the command
+    line) and return that folder."""
+    cli = {"runs_dir": str(root / "logs"), "out": str(root / out), "quiet": True,
+           "date": "2021-05-24 20:41:00 -0400", **options}  # fmt: skip
+    build(make_options(cli, {}, None))
+    return root / out
+
+
+def _build_site(root: Path) -> Path:
+    """The HTML report of ``root/logs`` in ``root/site``, drawn by its script alone."""
+    return _build(root, fallback="none") / "index.html"
+
+
 @pytest.fixture(scope="module")
 def long_report(tmp_path_factory):
     """60 tags in 6 sections of 10: past the first 24 charts, sections are folded."""
@@ -92,12 +108,7 @@ def long_report(tmp_path_factory):
             for t in range(10):
                 w.add_scalar(f"s{section}/metric_{section}_{t}", float(s * t), s)
     w.close()
-    options = make_options(
-        {"runs_dir": str(root / "logs"), "out": str(root / "site"), "quiet": True,
-         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
-    )  # fmt: skip
-    build(options)
-    return root / "site" / "index.html"
+    return _build_site(root)
 
 
 def test_a_long_report_folds_its_later_sections(long_report):
@@ -151,12 +162,7 @@ def hparams_report(tmp_path_factory):
     w = SummaryWriter(str(root / "logs" / ("L" * 200)))
     w.add_text("notes/text", "M" * 300, 0)
     w.close()
-    options = make_options(
-        {"runs_dir": str(root / "logs"), "out": str(root / "site"), "quiet": True,
-         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
-    )  # fmt: skip
-    build(options)
-    return root / "site" / "index.html"
+    return _build_site(root)
 
 
 def test_hparams_table_and_long_words_keep_to_the_page(hparams_report):
@@ -207,11 +213,7 @@ def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
         for s in range(5):
             w.add_scalar("train/loss", 1.0 / (s + 1), s)
         w.close()
-    options = make_options(
-        {"runs_dir": str(tmp_path / "logs"), "out": str(tmp_path / "blog"), "quiet": True,
-         "date": "2021-05-24 20:41:00 -0400", "format": "jekyll"}, {}, None,
-    )  # fmt: skip
-    build(options)
+    _build(tmp_path, "blog", format="jekyll")
     built = sitecheck.jekyll_build(tmp_path / "blog", dest=tmp_path / "_site")
     assert built.ok, built
     (post,) = (tmp_path / "_site").rglob("comparing-*.html")
@@ -246,11 +248,7 @@ def test_a_folded_legend_shows_its_more_button_whole(tmp_path):
         for s in range(5):
             w.add_scalar("train/loss", 1.0 / (s + 1 + i), s)
         w.close()
-    options = make_options(
-        {"runs_dir": str(tmp_path / "logs"), "out": str(tmp_path / "site"), "quiet": True,
-         "date": "2021-05-24 20:41:00 -0400", "fallback": "none"}, {}, None,
-    )  # fmt: skip
-    build(options)
+    _build_site(tmp_path)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path())
         page = browser.new_page(viewport={"width": 1200, "height": 900})
