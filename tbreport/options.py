@@ -237,6 +237,21 @@ def _export_file(value: object, where: str) -> str:
     return text
 
 
+#: names that say a file, where ``--out`` takes the folder a report goes into
+_FILE_SUFFIXES = (".html", ".htm", ".md", ".markdown")
+
+
+def _out_folder(value: object, where: str) -> str:
+    text = str(value)
+    if text.lower().endswith(_FILE_SUFFIXES) and not Path(text).is_dir():
+        raise ConfigError(
+            f"{where}: {text!r} looks like a file name, but the output is a folder (the report "
+            f"would be {text}/index.html, {text}/report.md or a Jekyll site in it). Give a "
+            "folder, e.g. site (a folder that already has that name is used as given)."
+        )
+    return text
+
+
 def _port(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
         raise ConfigError(f"{where}: must be a port number from 1 to 65535, or 0 for a free one.")
@@ -272,7 +287,10 @@ class Options:
         type="choice",
         choices=format_names,
     )
-    out: str = _opt("site", "output folder", flag="--out", metavar="DIR", default_text="site/")
+    out: str = _opt(
+        "site", "output folder", flag="--out", metavar="DIR", default_text="site/",
+        check=_out_folder,
+    )  # fmt: skip
     title: str | None = _opt(
         None,
         "report title (default: names the runs compared, or counts them). A Jekyll post's file "

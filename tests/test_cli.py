@@ -115,3 +115,18 @@ def test_the_import_layers_hold():
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Contracts: 2 kept, 0 broken." in done.stdout
+
+
+def test_an_out_named_like_a_file_is_refused_unless_that_folder_exists(tmp_path):
+    """`--out report.html` made a folder report.html holding index.html, without a word."""
+    runs = str(fixture_logdir("quickstart"))
+    result = CliRunner().invoke(main, ["build", runs, "--out", str(tmp_path / "report.html")])
+    assert result.exit_code == 2, result.output
+    assert "looks like a file name, but the output is a folder" in result.output
+    assert not (tmp_path / "report.html").exists()
+    (tmp_path / "notes.md").mkdir()  # a folder of that name: the user's own choice
+    result = CliRunner().invoke(
+        main, ["build", runs, "--out", str(tmp_path / "notes.md"), "-q", "--format", "markdown"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "notes.md" / "report.md").is_file()
