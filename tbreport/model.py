@@ -63,6 +63,8 @@ class WarningKind(str, Enum):
     HPARAMS_YAML_UNREADABLE = "hparams-yaml-unreadable"
     HPARAMS_YAML_SKIPPED = "hparams-yaml-skipped"
     UNGROUPED_SEEDS = "ungrouped-seeds"
+    # the config's [gates]
+    GATE_NO_MATCH = "gate-no-match"
     # drawing
     MISSING_GLYPHS = "missing-glyphs"
     # a --source post

@@ -645,7 +645,8 @@ class Options:
     #: ordered (tag regex, tolerance) pairs: tags that fail --fail-on-regression when worse
     gates: tuple[tuple[str, float], ...] = _opt(
         (),
-        "config only, `[gates]`: tag regex = tolerance, the tags `--fail-on-regression` checks",
+        "config only, `[gates]`: tag regex = tolerance, the tags `--fail-on-regression` checks "
+        "(a regex that matches no scalar tag is a `gate-no-match` warning)",
         type="table",
         check=_gates,
     )

@@ -187,3 +187,20 @@ def test_fail_on_regression_without_gates_is_an_error_not_a_pass(logdirs, tmp_pa
     assert result.exit_code == 2, result.output
     assert "checks the tags of the config's [gates] table, and there is none" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_gate_that_matches_no_tag_is_a_warning_and_strict_makes_it_an_error(
+    logdirs, tmp_path, monkeypatch
+):
+    """A typo in [gates] gated nothing without a word: the CI step looked guarded."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tbreport.toml").write_text('[gates]\n"^val/los$" = 0.05\n"^val/acc$" = 0.2\n')
+    args = ["build", str(logdirs / "pr"), "--baseline", str(logdirs / "main"), "--json"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    warnings = [w for w in json.loads(result.stdout)["warnings"] if w["kind"] == "gate-no-match"]
+    assert len(warnings) == 1
+    assert "'^val/los$' matches no scalar tag" in warnings[0]["message"]
+    assert "did you mean 'val/loss'?" in warnings[0]["message"]
+    strict = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "s"), "--strict"])
+    assert strict.exit_code != 0 and "^val/los$" in strict.output

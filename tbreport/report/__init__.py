@@ -7,6 +7,7 @@ elements, groups them into sections by tag prefix and compares candidates with t
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -18,7 +19,18 @@ import numpy as np
 from tbreport.errors import TbreportError
 from tbreport.formatting import format_number
 from tbreport.kinds import KindContext
-from tbreport.model import Chart, Comparison, Element, Logdir, Report, Run, RunInfo, Section
+from tbreport.model import (
+    Chart,
+    Comparison,
+    DataWarning,
+    Element,
+    Logdir,
+    Report,
+    Run,
+    RunInfo,
+    Section,
+    WarningKind,
+)
 from tbreport.names import natural_key, section_of, slug, unique_slugs
 from tbreport.options import Options, report_date
 from tbreport.registry import get_kind, kind_names
@@ -206,6 +218,7 @@ def build_report(
     note = seed_note(runs, options)
     if note is not None:
         warnings += (note,)
+    warnings += tuple(_idle_gates(sections, options.gates))
     comparison = None
     if baseline:
         comparison = _compare(sections, runs, baseline, pairs, options, groups, paired_groups)
@@ -308,6 +321,31 @@ def default_title(runs: list[Run], logdir: str) -> str:
             "Comparing " + ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
         )
     return f"Comparing {len(names)} runs in {Path(logdir).name or logdir}"
+
+
+def _idle_gates(
+    sections: tuple[Section, ...], gates: tuple[tuple[str, float], ...]
+) -> list[DataWarning]:
+    """A ``[gates]`` regex that matches no scalar tag of the report gates nothing (and picks no
+    primary metric): said, so a CI step that fails on regressions does not look guarded when it
+    is not (a typo, a renamed tag)."""
+    tags = sorted(
+        {c.tag for s in sections for c in s.charts if isinstance(c, Chart)}, key=natural_key
+    )
+    out = []
+    for pattern, _ in gates:
+        if any(re.search(pattern, tag) for tag in tags):
+            continue
+        near = difflib.get_close_matches(pattern.strip("^$"), tags, n=1, cutoff=0.5)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        out.append(
+            DataWarning(
+                WarningKind.GATE_NO_MATCH.value,
+                f"[gates] {pattern!r} matches no scalar tag of the report{hint}, so it gates "
+                "nothing: fix the regex in the config, or see the tags with `tbreport ls`.",
+            )
+        )
+    return out
 
 
 def post_slug(report: Report) -> str:
