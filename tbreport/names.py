@@ -6,6 +6,7 @@ Pure functions with no dependencies, used from reading to rendering.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import unicodedata
@@ -100,6 +101,12 @@ def _component_key(part: str) -> tuple[Chunk, ...]:
         # float, like TB's Number(): never raises, even for thousands of digits
         chunks.append((0, float(number), "") if number else (1, 0.0, text))
     return tuple(chunks)
+
+
+def did_you_mean(name: object, known: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the closest of ``known`` to ``name``, or ""."""
+    near = difflib.get_close_matches(str(name), list(dict.fromkeys(known)), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def section_of(tag: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from tbreport.errors import SourceError
+from tbreport.names import did_you_mean
 
 #: block kinds that show report elements of one data kind, selected by tag (``chart`` is the
 #: scalars kind); the value is a tag, a regex, a list of them, or ``true`` for every tag
@@ -318,10 +319,7 @@ def _block(text: str, path: str, fence_line: int) -> Block:
     allowed = {kind, *KEYS[kind]}
     for key in value:
         if key not in allowed:
-            import difflib
-
-            near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
+            hint = did_you_mean(key, sorted(allowed))
             raise SourceError(
                 f"{path}:{lines.get(key, fence_line)}: unknown key '{key}' in a {kind} "
                 f"block{hint}; it takes {', '.join(sorted(allowed))}."

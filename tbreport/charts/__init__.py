@@ -140,9 +140,7 @@ class ChartPool:
         return self._server is not None and "tbreport.charts.figure" not in sys.modules
 
     def _new_painter(self) -> Painter:
-        from tbreport.charts.figure import FONT_DIR, Painter
-
-        return Painter(self.font_dir or FONT_DIR)
+        return _new_painter(self.font_dir)
 
     def missing_glyphs(self, texts: Iterable[str]) -> DataWarning | None:
         """The note for characters of ``texts`` that the chart fonts cannot draw, if any."""
@@ -361,9 +359,7 @@ class Later:
     ) -> bytes:  # fmt: skip
         painter = self._painters.get(font_dir)
         if painter is None:
-            from tbreport.charts.figure import FONT_DIR, Painter
-
-            painter = self._painters[font_dir] = Painter(font_dir or FONT_DIR)
+            painter = self._painters[font_dir] = _new_painter(font_dir)
         image = _draw_one((element, fallback), image_format, painter)
         if key is not None and cache is not None:
             cache.put(key, image)
@@ -521,6 +517,13 @@ def _warm_up(font_dir: Path | None) -> None:
     charmap((FONT,))
 
 
+def _new_painter(font_dir: Path | None) -> Painter:
+    """A painter with the fallback fonts of ``font_dir`` (None: Debian's /usr/share/fonts)."""
+    from tbreport.charts.figure import FONT_DIR, Painter
+
+    return Painter(font_dir or FONT_DIR)
+
+
 def _draw_one(item: tuple[Any, bool], image_format: str, painter: Painter) -> bytes:
     from tbreport.registry import get_kind
 
@@ -540,9 +543,7 @@ _worker_painter: list[Painter] = []
 def _init_worker(font_dir: Path | None) -> None:
     if signal.getsignal(signal.SIGTERM) is _end_server:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the fork server's, not a worker's
-    from tbreport.charts.figure import FONT_DIR, Painter
-
-    _worker_painter[:] = [Painter(font_dir or FONT_DIR)]
+    _worker_painter[:] = [_new_painter(font_dir)]
 
 
 def _draw_chunk(elements: list[tuple[Any, bool]], image_format: str) -> list[bytes]:

@@ -47,6 +47,12 @@ def file_order_key(name: str) -> tuple:
     return tuple(key), name
 
 
+def _report_order(run: RunDir) -> tuple:
+    """Runs in the report's order: numbers by value, decimals too (lr0.001 < lr0.01 < lr0.1,
+    whatever follows; counting digits as integers put a sweep's seeds between its rates)."""
+    return natural_key(run.name)
+
+
 def discover_runs(
     logdir: str | os.PathLike[str], remote: Remote | None = None
 ) -> tuple[list[RunDir], list[DataWarning]]:
@@ -165,9 +171,7 @@ def discover_runs(
             f"No TensorBoard event files under '{logdir}'. Expected files named "
             "'events.out.tfevents.*' (written by SummaryWriter or tf.summary)."
         )
-    # runs in the report's order: numbers by value, decimals too (lr0.001 < lr0.01 < lr0.1,
-    # whatever follows: counting digits as integers put a sweep's seeds between its rates)
-    runs.sort(key=lambda r: natural_key(r.name))
+    runs.sort(key=_report_order)
     return runs, warnings
 
 
@@ -212,7 +216,5 @@ def _discover_remote(remote: Remote) -> list[RunDir]:
             f"No TensorBoard event files under '{url}'. Expected objects named "
             "'events.out.tfevents.*' (written by SummaryWriter or tf.summary)."
         )
-    # runs in the report's order: numbers by value, decimals too (lr0.001 < lr0.01 < lr0.1,
-    # whatever follows: counting digits as integers put a sweep's seeds between its rates)
-    runs.sort(key=lambda r: natural_key(r.name))
+    runs.sort(key=_report_order)
     return runs

@@ -7,7 +7,6 @@ elements, groups them into sections by tag prefix and compares candidates with t
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -31,7 +30,7 @@ from tbreport.model import (
     Section,
     WarningKind,
 )
-from tbreport.names import natural_key, section_of, slug, unique_slugs
+from tbreport.names import did_you_mean, natural_key, section_of, slug, unique_slugs
 from tbreport.options import Options, report_date
 from tbreport.registry import get_kind, kind_names
 from tbreport.report.baseline import BaselineError, with_baseline
@@ -336,8 +335,7 @@ def _idle_gates(
     for pattern, _ in gates:
         if any(re.search(pattern, tag) for tag in tags):
             continue
-        near = difflib.get_close_matches(pattern.strip("^$"), tags, n=1, cutoff=0.5)
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        hint = did_you_mean(pattern.strip("^$"), tags)
         out.append(
             DataWarning(
                 WarningKind.GATE_NO_MATCH.value,

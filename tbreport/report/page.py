@@ -8,7 +8,6 @@ an error naming the source line.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,7 +25,7 @@ from tbreport.model import (
     Section,
     WarningKind,
 )
-from tbreport.names import unique_slugs
+from tbreport.names import did_you_mean, unique_slugs
 from tbreport.options import FRONT_MATTER_OPTIONS, Options, coerce
 from tbreport.report.colours import run_colors
 from tbreport.source import ELEMENT_BLOCKS, OVERRIDES, STATS, Block, Source
@@ -195,13 +194,8 @@ def _runs_found(page: _Page, block: Block, key: str) -> bool:
             found = True
         else:
             line = block.line_of(key, i if isinstance(value, list) else None)
-            page.unmatched(line, f"no run matches {str(item)!r}{_near(item, names)}.")
+            page.unmatched(line, f"no run matches {str(item)!r}{did_you_mean(item, names)}.")
     return found
-
-
-def _near(name: Any, known: Sequence[str]) -> str:
-    near = difflib.get_close_matches(str(name), list(dict.fromkeys(known)), n=1, cutoff=0.6)
-    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def _patterns(block: Block) -> list[tuple[str, int]] | None:
@@ -237,7 +231,7 @@ def _select_tags(page: _Page, block: Block, known: Sequence[str]) -> list[str]:
                 found = [t for t in dict.fromkeys(known) if regex.fullmatch(t)]
         if not found:
             what = "tag" if block.kind != "hparams" else "hparams element"
-            page.unmatched(line, f"no {what} matches {pattern!r}{_near(pattern, known)}.")
+            page.unmatched(line, f"no {what} matches {pattern!r}{did_you_mean(pattern, known)}.")
         chosen.extend(t for t in found if t not in chosen)
     return chosen
 
@@ -400,7 +394,7 @@ def _table(page: _Page, block: Block) -> Part | None:
         if stat not in STATS:
             raise SourceError(
                 f"{page.where(block.line_of('stats', i))}: unknown statistic {stat!r}"
-                f"{_near(stat, STATS)}; a table shows {', '.join(STATS)}."
+                f"{did_you_mean(stat, STATS)}; a table shows {', '.join(STATS)}."
             )
     compare = bool(block.keys.get("compare"))
     if compare and page.base.comparison is None:
