@@ -46,8 +46,12 @@ def _run(args: list[str], cwd: Path, prefix: list[str] | None = None) -> tuple[f
     return seconds, int(usage.ru_maxrss / 1024)  # KB on Linux
 
 
+EXTRA: list[str] = []  # more build options (--options), the same for every build
+
+
 def _build(logs: Path, out: Path, cache: Path | None, cwd: Path) -> tuple[float, int]:
     args = ["build", str(logs), "--out", str(out), "--format", "html", "--quiet", "--date", DATE]
+    args += EXTRA
     args += ["--no-cache"] if cache is None else ["--cache", str(cache)]
     return _run(args, cwd)
 
@@ -141,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--preset", choices=["1m", "8m", "both"], default="both")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--profile", action="store_true", help="pyinstrument the warm build")
+    ap.add_argument("--options", default="", help="more build options, e.g. '--format jekyll'")
     args = ap.parse_args(argv)
+    EXTRA[:] = args.options.split()
     (HERE / "results").mkdir(exist_ok=True)
     names = ["1m", "8m"] if args.preset == "both" else [args.preset]
     lines: list[str] = []
