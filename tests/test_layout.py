@@ -237,6 +237,65 @@ def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
     assert max(out["names"]) <= out["right"]
 
 
+def test_jekyll_tables_scroll_inside_the_post_column(tmp_path):
+    """A sweep with long run names and hyperparameters in minima's 800-px column: every table
+    (runs, per-tag, hparams) scrolls sideways in its own box instead of stretching the post, and
+    a run's swatch, its name and its start date stay on one line each."""
+    import sitecheck
+    from playwright.sync_api import sync_playwright
+    from torch.utils.tensorboard import SummaryWriter
+
+    if not sitecheck.have_jekyll():
+        pytest.skip("Debian's jekyll is not installed")
+    for i in range(4):
+        name = f"sweep/learning_rate_0.00{i + 1}_weight_decay_0.1_seed{i}_resnet50_augmented"
+        w = SummaryWriter(str(tmp_path / "logs" / name))
+        for s in range(5):
+            w.add_scalar("train/loss", 1.0 / (s + 1 + i), s)
+        hparams = {f"hyperparameter_{k}": 0.001 * (i + 1) * (k + 1) for k in range(6)}
+        w.add_hparams(hparams, {"hparam/final_loss": 0.1 * i}, run_name=".")
+        w.close()
+    _build(tmp_path, "blog", format="jekyll")
+    built = sitecheck.jekyll_build(tmp_path / "blog", dest=tmp_path / "_site")
+    assert built.ok, built
+    (post,) = (tmp_path / "_site").rglob("comparing-*.html")
+    with sitecheck.serve_dir(tmp_path / "_site") as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(base + post.relative_to(tmp_path / "_site").as_posix())
+        out = page.evaluate(
+            """() => {
+            const lines = el => {
+                const range = document.createRange();
+                range.selectNodeContents(el);
+                return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+            };
+            const column = document.querySelector('.post-content').getBoundingClientRect();
+            const tables = [...document.querySelectorAll('.post-content table')];
+            const runs = tables[0];
+            const started = [...runs.querySelectorAll('th')].findIndex(
+                th => th.textContent === 'Started');
+            return {
+                pageWidth: document.documentElement.scrollWidth,
+                column: Math.round(column.right),
+                tables: tables.length,
+                boxes: tables.map(t => Math.round(t.parentElement.getBoundingClientRect().right)),
+                scrolls: tables.map(t => t.parentElement.scrollWidth > t.parentElement.clientWidth),
+                names: [...runs.querySelectorAll('tbody tr')].map(tr => lines(tr.cells[0])),
+                dates: [...runs.querySelectorAll('tbody tr')].map(
+                    tr => lines(tr.cells[started])),
+            };
+        }"""
+        )
+        browser.close()
+    assert out["pageWidth"] <= 1000
+    assert out["tables"] >= 3
+    assert max(out["boxes"]) <= out["column"]
+    # the runs table (names and six hyperparameters) is wider than the column: it scrolls
+    assert out["scrolls"][0]
+    assert out["names"] == [1] * 4 and out["dates"] == [1] * 4
+
+
 def test_a_folded_legend_shows_its_more_button_whole(tmp_path):
     """14 runs with long names: the legend shows 11 and "+3 more" on a fourth row, which the
     legend's three-row scroll box cut to a dashed sliver; it scrolls only once unfolded."""

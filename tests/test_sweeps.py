@@ -219,10 +219,10 @@ def test_runs_tables_show_the_best_first_and_collapse_the_rest(sweep, sweep_mark
     post = (tmp_path / "jekyll" / post_result.main).read_text()
     start = post.index("## Runs")
     runs = post[start : post.index("\n## ", start + 1)]
-    names = re.findall(r'white-space:nowrap">(r\d{3}\\?_lr[^<]*)</span>', runs)
+    names = re.findall(r"&nbsp;(r\d{3}\\?_lr[^<]*)</span>", runs)
     assert [n.replace("\\_", "_").replace("\\.", ".") for n in names] == best_first
     before, after = runs.split('<details markdown="1">')
-    assert before.count("| <span") == 20 and after.count("| <span") == 180
+    assert before.count("&nbsp;r") == 20 and after.count("&nbsp;r") == 180
 
     md = sweep_markdown
     block = md[md.index("### Runs") : md.index("more runs, ranked lower")]

@@ -200,9 +200,15 @@ def liquid_preview(text: str, page: Mapping[str, str]) -> str:
 
 def markdown_html(text: str) -> str:
     """Markdown made HTML for the preview, close to kramdown's GFM input: tables, fenced code,
-    raw HTML blocks kept, and kramdown's backslash escapes."""
+    raw HTML blocks kept (Markdown inside those marked ``markdown="1"``, as kramdown reads
+    them: the post's scrolling table boxes and folded rows), and kramdown's backslash
+    escapes."""
     md = markdown.Markdown(
-        extensions=["markdown.extensions.tables", "markdown.extensions.fenced_code"]
+        extensions=[
+            "markdown.extensions.tables",
+            "markdown.extensions.fenced_code",
+            "markdown.extensions.md_in_html",
+        ]
     )
     md.ESCAPED_CHARS = sorted(set(md.ESCAPED_CHARS) | set(_KRAMDOWN_ESCAPES))
     return str(md.convert(text))
