@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import tomllib
 
 from tbreport.errors import TbreportError
+from tbreport.names import did_you_mean
 from tbreport.registry import format_names
 
 X_AXES = ("step", "relative", "wall")
@@ -747,8 +748,7 @@ def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str 
     for key, value in config.items():
         name = _ALIASES.get(key, key)
         if name not in _ALIASES.values():
-            known = ", ".join(sorted(_ALIASES))
-            raise ConfigError(f"{source}: unknown setting {key!r}. Known settings: {known}.")
+            raise ConfigError(f"{source}: unknown setting {key!r}{_known(key, _ALIASES)}.")
         values[name] = coerce(name, value, f"{source}: {key}")
     post = cli.get("source") or values.get("source")
     if post and Path(str(post)).is_file():  # a missing one is the build's error to report
@@ -760,6 +760,13 @@ def make_options(cli: Mapping[str, Any], config: Mapping[str, Any], source: str 
             flag = flags.get(name) or f"--{name.replace('_', '-')}"
             values[name] = coerce(name, value, flag)
     return replace(Options(), **values)
+
+
+def _known(key: object, known: Iterable[str]) -> str:
+    """After "unknown setting 'x'": the nearest setting if one is close, else all of them."""
+    names = sorted(known)
+    hint = did_you_mean(key, names)
+    return hint if hint else f". Known settings: {', '.join(names)}"
 
 
 #: front matter keys of a --source post that are options (the rest is the post's own)
@@ -792,11 +799,17 @@ def _front_matter_options(path: str) -> dict[str, Any]:
     in_a_post = {f.name for f, _ in specs("build")} - set(_NOT_IN_A_POST)
     for key, value in table.items():
         name = _ALIASES.get(str(key), str(key))
+        if name in _ALIASES.values() and name not in in_a_post:
+            raise ConfigError(
+                f"{source.where('tbreport', key)}: {key!r} cannot be set in a post: its "
+                "front matter sets build options only (not where the build reads or writes, "
+                "`serve`'s address or another command's options). Give it on the command line."
+            )
         if name not in in_a_post:
-            known = ", ".join(sorted(k for k, n in _ALIASES.items() if n in in_a_post))
+            allowed = [k for k, n in _ALIASES.items() if n in in_a_post]
             raise ConfigError(
                 f"{source.where('tbreport', key)}: unknown setting {key!r} in the front "
-                f"matter's tbreport key. Known: {known}."
+                f"matter's tbreport key{_known(key, allowed)}."
             )
         where = f"{source.where('tbreport', key)}: front matter tbreport.{key}"
         values[name] = coerce(name, value, where)

@@ -96,7 +96,13 @@ def test_config_file_and_flags(tmp_path, monkeypatch):
     assert "weight 0.5" in (tmp_path / "from-config" / "index.html").read_text()
     (tmp_path / "tbreport.toml").write_text("smoothin = 0.3\n")
     result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart"))])
-    assert result.exit_code == 2 and "unknown setting 'smoothin'" in result.output
+    assert result.exit_code == 2
+    assert "unknown setting 'smoothin' (did you mean 'smoothing'?)." in result.output
+    # nothing near: every setting is listed
+    (tmp_path / "tbreport.toml").write_text("colour_scheme = 1\n")
+    result = CliRunner().invoke(main, ["build", str(fixture_logdir("quickstart"))])
+    assert result.exit_code == 2 and "Known settings: " in result.output
+    assert "smoothing" in result.output.split("Known settings: ")[1]
 
 
 def test_pyproject_tool_table_is_read(tmp_path, monkeypatch):
