@@ -202,6 +202,8 @@ class Server:
         self.reload = reload
         #: files checked for changes besides the source (the config file in force)
         self.files = tuple(Path(f).resolve() for f in files)
+        #: the site folder's files the last pages referred to (an author's figure): watched
+        self._site_paths: tuple[Path, ...] = ()
         self.write = write
         self.log = log
         if caches is None:
@@ -296,21 +298,23 @@ class Server:
 
     def watched_files(self) -> list[Path]:
         """Single files checked on every tick of the watch loop (their folder, often the
-        project's, is not watched whole): the --source post, where that option exists, and
-        the config file. Checked by stat, so editors that save by renaming are seen."""
+        project's, is not watched whole): the --source post, where that option exists, the
+        config file, and the site folder's files the pages show (an author's own figure).
+        Checked by stat, so editors that save by renaming are seen."""
         source = getattr(self.options, "source", None)
-        return list(dict.fromkeys([*([Path(source)] if source else []), *self.files]))
+        paths = [*([Path(source)] if source else []), *self.files, *self._site_paths]
+        return list(dict.fromkeys(paths))
 
-    def _stamps(self) -> tuple[tuple[int, int, int] | None, ...]:
-        stamps: list[tuple[int, int, int] | None] = []
+    def _stamps(self) -> dict[Path, tuple[int, int, int] | None]:
+        stamps: dict[Path, tuple[int, int, int] | None] = {}
         for path in self.watched_files():
             try:
                 st = path.stat()
             except OSError:
-                stamps.append(None)
+                stamps[path] = None
             else:
-                stamps.append((st.st_ino, st.st_size, st.st_mtime_ns))
-        return tuple(stamps)
+                stamps[path] = (st.st_ino, st.st_size, st.st_mtime_ns)
+        return stamps
 
     def _wanted(self, change: object, path: str) -> bool:
         """Changes that can change the report: event files (new, grown, removed), folders
@@ -348,9 +352,11 @@ class Server:
             due = self._retry is not None and time.monotonic() >= self._retry
             now = self._stamps()
             if changes or not built or due or now != stamps:
-                stamps = now
                 self.rebuild()
                 built = True
+                # files the rebuild began to watch (a figure the page now shows) as they are
+                # now; the others as they were before it, so an edit made meanwhile is seen
+                stamps = {path: now.get(path, stamp) for path, stamp in self._stamps().items()}
 
     # --- building -----------------------------------------------------------------------
 
@@ -391,7 +397,9 @@ class Server:
             )  # fmt: skip
             files = served_files(done.report, options, done.rendered)
             made = {f.path for f in done.rendered.files}
-            files.update(site_files(files, options.out, made))
+            extra = site_files(files, options.out, made)
+            files.update({key: served for key, (_, served) in extra.items()})
+            self._site_paths = tuple(path for path, _ in extra.values())
         except TbreportError as err:
             return self._failed(err.format_message())
         except Exception:  # noqa: BLE001 - a bug: shown with its traceback, the server stays up
@@ -486,18 +494,21 @@ SITE_FILE_MAX = 32 * 1024 * 1024
 _REFERENCE = re.compile(r"""(?:src|href)\s*=\s*["']([^"'#?]+)""")
 
 
-def site_files(files: dict[str, Served], out: str, made: set[str]) -> dict[str, Served]:
+def site_files(
+    files: dict[str, Served], out: str, made: set[str]
+) -> dict[str, tuple[Path, Served]]:
     """The files of the site folder (``--out``: where the report goes) that the served pages
     refer to and the build does not make: an author's own figure, as the quick-start article's
     ``/assets/images/tensorboard_display.png``. Read at each rebuild, served from memory like
     the rest. Only addresses of this site (a site-root path, or one relative to the page), only
     regular files inside the folder (no link leading out of it), no ``_`` or ``.`` part (Jekyll
-    does not publish those), none the build writes (``made``), at most SITE_FILE_MAX bytes."""
+    does not publish those), none the build writes (``made``), at most SITE_FILE_MAX bytes.
+    Each with the file it was read from (the watch loop checks it)."""
     try:
         base = Path(out).resolve(strict=True)
     except OSError:
         return {}
-    extra: dict[str, Served] = {}
+    extra: dict[str, tuple[Path, Served]] = {}
     for page in [path for path in files if path.endswith(".html")]:
         text = bytes(files[page].data).decode("utf-8", "replace")
         for ref in _REFERENCE.findall(text):
@@ -524,7 +535,7 @@ def site_files(files: dict[str, Served], out: str, made: set[str]) -> dict[str, 
                 data = real.read_bytes()
             except OSError:
                 continue
-            extra[key] = Served(data, content_type(key))
+            extra[key] = (real, Served(data, content_type(key)))
     return extra
 
 

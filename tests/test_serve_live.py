@@ -635,3 +635,39 @@ def test_source_edits_reload_the_page(browser, logdir: Path, tmp_path: Path, fmt
         assert problems == []
     finally:
         server.stop()
+
+
+def test_an_edit_of_the_authors_own_figure_reloads_the_page(logdir: Path, tmp_path: Path) -> None:
+    """The site folder's files a post shows (the article's TensorBoard screenshot) are watched:
+    saving a new version of one (in place, or renamed over it as editors do) rebuilds and
+    serves it; a file the page does not show is not watched."""
+    writer = Writer(logdir)
+    writer.send("scalars a 0 3")
+    writer.close()
+    work = tmp_path / "work"
+    (work / "site" / "assets").mkdir(parents=True)
+    figure = work / "site" / "assets" / "figure.svg"
+    figure.write_text("<svg>first</svg>")
+    (work / "site" / "assets" / "other.txt").write_text("not shown")
+    post = work / "post.md"
+    post.write_text("Words.\n\n![TensorBoard]({{ '/assets/figure.svg' | relative_url }})\n")
+    server = Serve(logdir, "--format", "jekyll", "--source", str(post), cwd=work)
+    try:
+        first = server.wait_for(lambda s: last_steps(s) == {"a": 2})
+        assert server.get("/assets/figure.svg") == (200, "<svg>first</svg>")
+        figure.write_text("<svg>second</svg>")
+        server.wait_for(lambda s: server.get("/assets/figure.svg")[1] == "<svg>second</svg>")
+        (work / "new.svg").write_text("<svg>third</svg>")
+        (work / "new.svg").replace(figure)
+        second = server.wait_for(
+            lambda s: server.get("/assets/figure.svg")[1] == "<svg>third</svg>"
+        )
+        assert second["build"] != first["build"]  # a rebuild: the open page reloads
+        # not referred to by the page: neither served nor watched
+        assert server.get("/assets/other.txt")[0] == 404
+        builds = server.status()["build"]
+        (work / "site" / "assets" / "other.txt").write_text("changed")
+        time.sleep(1.5)
+        assert server.status()["build"] == builds
+    finally:
+        server.stop()
