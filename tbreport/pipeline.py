@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -356,10 +357,22 @@ def _artifacts(
         if "data" in needs or "static-data" in needs:
             # "static-data": the page's script makes the CSV of the elements it draws
             every = "data" in needs
-            data.extend(
-                k.export(e) if DATA in k.makes and (every or not drawn_by_script(k, e)) else None
+            made = [
+                DATA in k.makes and (every or not drawn_by_script(k, e))
                 for k, e in zip(kinds, elements, strict=True)
-            )
+            ]
+            if pool.later is None:
+                data.extend(
+                    k.export(e) if m else None
+                    for k, e, m in zip(kinds, elements, made, strict=True)
+                )
+                return
+            # a preview: the page is served before its CSV files, made after its images
+            jobs = [
+                partial(k.export, e) for k, e, m in zip(kinds, elements, made, strict=True) if m
+            ]
+            files = iter(pool.later.make(jobs))
+            data.extend(next(files) if m else None for m in made)
 
     images: list[bytes | None] = [None] * len(elements)
     if "images" in needs or "static-images" in needs:

@@ -301,6 +301,44 @@ def test_jekyll_preview_serves_its_page_before_drawing_and_the_images_a_build_dr
         server.close()
 
 
+def test_jekyll_preview_makes_its_csv_files_after_its_page_and_images(tmp_path: Path) -> None:
+    """The plotted-data files were half of a preview's rebuild: they are made on the drawing
+    thread, after the images, and are the bytes a build writes; a newer build drops the files
+    an older one queued."""
+    runs = _copy_quickstart(tmp_path)
+    options = preview_options(build_options(tmp_path / "site", runs, format="jekyll"), [])
+    built = {
+        f.path: f.data
+        for f in render(build_options(tmp_path / "b", runs, format="jekyll")).rendered.files
+        if f.path.endswith(".csv")
+    }
+    server = Server(options)
+    gate = threading.Event()
+    try:
+        later = server._drawer(options)
+        assert later is not None
+        busy = later._executor.submit(gate.wait, 60)  # the drawing thread held up
+        files = server.rebuild().files
+        csvs = {path: served.data for path, served in files.items() if path.endswith(".csv")}
+        images = [s.data for path, s in files.items() if path.endswith(".png")]
+        assert csvs.keys() == built.keys() and len(built) >= 2
+        assert all(isinstance(d, Pending) and not d.future.done() for d in csvs.values())
+        gate.set()
+        busy.result(60)
+        assert {path: d.result(60) for path, d in csvs.items()} == built
+        assert all(image.future.done() for image in images)  # drawn first
+        gate.clear()
+        busy = later._executor.submit(gate.wait, 60)
+        old = later.make([lambda: b"old"])
+        new = later.make([lambda: b"new"])
+        assert old[0].future.cancelled()
+        gate.set()
+        assert new[0].result(60) == b"new"
+    finally:
+        gate.set()
+        server.close()
+
+
 def test_what_is_written_or_an_html_preview_is_drawn_before_it_is_served(tmp_path: Path) -> None:
     runs = _copy_quickstart(tmp_path)
     for fmt, write, given in (("jekyll", True, ()), ("html", False, ("fallback",))):

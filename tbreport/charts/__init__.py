@@ -292,8 +292,9 @@ class ChartPool:
 
 
 class Pending(bytes):
-    """An image :class:`Later` is still drawing, in the artifacts where its bytes go. Its own
-    bytes are not an image: what serves it waits for ``result()``; nothing may write it."""
+    """An image (or a plotted-data file) :class:`Later` is still making, in the artifacts where
+    its bytes go. Its own bytes are not the file: what serves it waits for ``result()``;
+    nothing may write it."""
 
     future: Future[bytes]
 
@@ -320,6 +321,8 @@ class Later:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="tbreport-draw")
         self._painters: dict[Path | None, Painter] = {}  # used on the drawing thread only
         self._queued: dict[str, Future[bytes]] = {}
+        #: the last build's plotted-data files still to make (made after its images)
+        self._files: list[Future[bytes]] = []
         self._lock = threading.Lock()
 
     def draw(
@@ -352,6 +355,16 @@ class Later:
                 out.append(Pending(future))
             self._queued = queued
         return out
+
+    def make(self, jobs: Sequence[Callable[[], bytes]]) -> list[Pending]:
+        """A :class:`Pending` file for each job (a chart's plotted-data CSV), made on the drawing
+        thread after the images queued so far: a reader opens the page and its charts first.
+        A newer call drops what an older one queued and had not started."""
+        with self._lock:
+            for future in self._files:
+                future.cancel()
+            self._files = [self._executor.submit(job) for job in jobs]
+            return [Pending(future) for future in self._files]
 
     def _draw(
         self, key: str | None, element: Any, fallback: bool, image_format: str,
