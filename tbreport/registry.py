@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from importlib.metadata import EntryPoint, EntryPoints, entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from tbreport.errors import TbreportError
@@ -46,10 +46,11 @@ def _installed(group: str) -> dict[str, EntryPoint]:
 
 
 @cache
-def _every_entry_point() -> EntryPoints:
+def _every_entry_point() -> Any:
     """Every installed package's entry points, read once: each read scans every installed
-    package's metadata (20-30 ms), and a build asks for two groups (formats, kinds)."""
-    return entry_points().select()  # all of them (3.10 and 3.11 return a dict-like view)
+    package's metadata (20-30 ms), and a build asks for two groups (formats, kinds). An
+    ``EntryPoints`` (3.10 and 3.11: a ``SelectableGroups``); both ``select(group=...)``."""
+    return entry_points()
 
 
 def _names(builtin: dict[str, str], group: str) -> tuple[str, ...]:
