@@ -8,8 +8,10 @@ unchanged rebuild, and a rebuild after appending 1% more records to every run's 
 
 The logdir is copied to a temporary folder first (the appends must not touch bench/data), the
 appended records are what make_logdir writes for the next 1% of steps (whole records, the same
-layout), and the ratios are against the cold build without a cache in the same run. The table
-is printed and written to bench/results/cache.md.
+layout), and the ratios are against the cold build without a cache in the same run. Beside
+them, the floors of any build in a fresh process: the interpreter's start and the imports a
+rebuild cannot skip (numpy; matplotlib when a chart is drawn again). The table is printed and
+written to bench/results/cache.md.
 """
 
 from __future__ import annotations
@@ -54,6 +56,23 @@ def _build(logs: Path, out: Path, cache: Path | None, cwd: Path) -> tuple[float,
     args += EXTRA
     args += ["--no-cache"] if cache is None else ["--cache", str(cache)]
     return _run(args, cwd)
+
+
+#: what any build in a fresh process pays before it reads a record: the floor of a rebuild
+FLOORS = {
+    "python3 -c pass (the interpreter alone)": "pass",
+    "python3 -c 'import numpy' (every build reads numpy arrays)": "import numpy",
+    "python3 -c 'import numpy, jinja2, click'": "import numpy, jinja2, click",
+    "python3 -c 'import matplotlib Agg' (a chart is drawn again)": (
+        "import matplotlib.figure, matplotlib.backends.backend_agg, matplotlib.font_manager"
+    ),
+}
+
+
+def _floor(code: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - start
 
 
 def _appended(preset: dict) -> dict[str, bytes]:
@@ -122,6 +141,9 @@ def bench(name: str, repeat: int, profile: bool) -> list[str]:
         grown = best("after appending 1% more records", after_append)
         cold_grown, rss = _build(logs, work / "o-grown", None, work)
         rows.append(("cold after the append, --no-cache", cold_grown, rss))
+        floors = [
+            (label, min(_floor(code) for _ in range(repeat))) for label, code in FLOORS.items()
+        ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     points = manifest["points"]
@@ -135,6 +157,12 @@ def bench(name: str, repeat: int, profile: bool) -> list[str]:
         f"unchanged rebuild / cold: **{warm / cold:.1%}**; after a 1% append / cold: "
         f"**{grown / cold:.1%}** (/ the cold build of the grown logdir: "
         f"{grown / cold_grown:.1%})",
+        "",
+        "Floors, in the same run (best of the repeats; / the cold build):",
+        "",
+        "| a fresh process | seconds | / cold |",
+        "|---|---:|---:|",
+        *(f"| {label} | {s:.3f} | {s / cold:.1%} |" for label, s in floors),
         "",
     ]
     return lines
