@@ -549,7 +549,12 @@ class Options:
         commands=("build", "export"),
     )
     quiet: bool = _opt(
-        False, "no progress bar or notes (for CI)", flag="--quiet", short="-q", type="flag"
+        False,
+        "no progress bar or notes (for CI)",
+        flag="--quiet",
+        short="-q",
+        type="flag",
+        commands=("build", "publish"),
     )
     #: a logdir, or a regex on run names, whose runs are the baseline
     baseline: str | None = _opt(

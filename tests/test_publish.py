@@ -751,6 +751,18 @@ def test_publish_command_warns_on_stderr_and_strict_exits_2(
         f"Published 2 file(s) to 'gh-pages' on 'origin' (commit {commit[:10]})."
     )
 
+    # -q/--quiet: the warning (a file left out) only; no note, no summary
+    for flag in ("-q", "--quiet"):
+        (site / f"more{flag}.html").write_text("<p>more</p>")
+        quiet = CliRunner().invoke(main, ["publish", "site", flag, "-m", f"quiet {flag}"])
+        assert quiet.exit_code == 0, quiet.output
+        assert (quiet.stdout, quiet.stderr) == ("", warning + "\n")
+        assert git(tmp_path / "remote.git", "log", "-1", "--format=%s", "gh-pages") == (
+            f"quiet {flag}"
+        )
+    as_json = CliRunner().invoke(main, ["publish", "site", "-q", "--json"])
+    assert as_json.exit_code == 0 and as_json.stdout.startswith("{"), as_json.output
+
 
 def test_publish_json_describes_the_published_branch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
