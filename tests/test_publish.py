@@ -11,6 +11,7 @@ import pytest
 from tbreport.errors import StrictModeError
 from tbreport.publish import (
     DEFAULT_MESSAGE,
+    ForeignFilesError,
     NoRemoteError,
     NotAGitRepositoryError,
     NothingToPublishError,
@@ -256,6 +257,74 @@ def test_prefix_builds_on_the_remote_branch_when_the_local_one_is_missing_or_beh
     assert "extra.html" in tree(bare)
     assert "pr/1/index.html" in tree(bare)
     assert git(bare, "rev-parse", "gh-pages^") == git(other, "rev-parse", "HEAD")
+
+
+def push_by_hand(tmp_path: Path, files: dict[str, str], *, orphan: bool = False) -> str:
+    """Someone else's commit on the remote gh-pages (no tbreport): its commit."""
+    other = tmp_path / "other"
+    bare = tmp_path / "remote.git"
+    if not other.exists():
+        git(tmp_path, "clone", "-q", str(bare), str(other))
+    if orphan:
+        git(other, "checkout", "-q", "--orphan", "gh-pages")
+        git(other, "rm", "-rqf", "--ignore-unmatch", ".")
+    else:
+        git(other, "fetch", "-q", "origin")
+        git(other, "checkout", "-q", "-B", "gh-pages", "origin/gh-pages")
+    write_files(other, files)
+    git(other, "add", ".")
+    git(other, "-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-qm", "bob")
+    git(other, "push", "-q", "origin", "gh-pages")
+    return git(other, "rev-parse", "HEAD")
+
+
+def test_files_tbreport_did_not_publish_are_kept_and_never_overwritten(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    # an unrelated gh-pages: the project's own pages
+    theirs = push_by_hand(tmp_path, {"index.html": "docs", "guide/a.html": "a"}, orphan=True)
+    site = html_site(tmp_path / "site")
+    with pytest.raises(ForeignFilesError) as err:
+        publish(site, repo=user)
+    assert str(err.value.message) == (
+        "Branch 'gh-pages' holds 1 file(s) that tbreport did not publish and this site would "
+        "replace: 'index.html'. tbreport never overwrites them: publish into a folder of the "
+        "branch (--prefix NAME) or to another branch (--branch NAME), or remove them from the "
+        "branch first."
+    )
+    assert git(bare, "rev-parse", "gh-pages") == theirs
+    assert git(user, "branch", "--list", "gh-pages") == ""
+
+    publish(site, repo=user, prefix="reports")
+    assert blob(bare, "gh-pages", "index.html") == b"docs"
+    # a file pushed by hand into tbreport's folder (the remote branch moved): kept, while
+    # tbreport's own file that the new site lacks goes
+    push_by_hand(tmp_path, {"reports/notes.html": "mine"})
+    (site / "assets" / "x.png").unlink()
+    (site / "new.html").write_text("new")
+    publish(site, repo=user, prefix="reports")
+    assert tree(bare) == [
+        ".nojekyll", "guide/a.html", "index.html",
+        "reports/index.html", "reports/new.html", "reports/notes.html",
+    ]  # fmt: skip
+    assert blob(bare, "gh-pages", "reports/notes.html") == b"mine"
+    # ...and one that the site would overwrite, or a file where the site has a folder
+    for hand, built in (("reports/new.html", "new.html"), ("reports/sub", "sub/x.html")):
+        push_by_hand(tmp_path, {hand: "by hand"})
+        write_files(site, {built: "built"})
+        before = git(bare, "rev-parse", "gh-pages")
+        with pytest.raises(ForeignFilesError, match=f"would replace: .*'{hand}'"):
+            publish(site, repo=user, prefix="reports")
+        assert git(bare, "rev-parse", "gh-pages") == before
+    # tbreport's commits say so in a trailer (the subject stays the message)
+    log = git(
+        bare, "log", "-1", "--format=%s|%(trailers:key=Published-by,valueonly)", user_tip(user)
+    )
+    assert log == f"{DEFAULT_MESSAGE}|tbreport"
+
+
+def user_tip(user: Path) -> str:
+    return git(user, "rev-parse", "gh-pages")
 
 
 def test_cname_sets_the_url_and_survives_later_publishes(tmp_path: Path) -> None:
