@@ -518,24 +518,29 @@ def _foreign(git: _Git, base: str | None, paths: Sequence[str]) -> set[str]:
         return set()
     left, foreign = set(paths), set()
     fmt = f"%x01%s%x00%(trailers:key={TRAILER_KEY},valueonly,separator=%x2C)%x02"
-    raw = git.run(
-        "log", "--first-parent", "--diff-merges=first-parent", "--no-renames", "--name-only",
-        "-z", f"--format={fmt}", base,
-    ).stdout  # fmt: skip
-    for record in raw.split(b"\x01")[1:]:
-        head, _, names = record.partition(b"\x02")
-        subject, _, trailer = head.partition(b"\0")
-        ours = trailer.strip() == TRAILER_VALUE.encode() or subject.startswith(
-            DEFAULT_MESSAGE.encode()
-        )
-        for name in names.removeprefix(b"\0\n").split(b"\0"):
-            path = name.decode(errors="surrogateescape")
-            if path in left:
-                left.discard(path)
-                if not ours:
-                    foreign.add(path)
-        if not left:
+    done, batch = 0, 64
+    while left:  # newest first, in growing batches: the last publish usually settles them all
+        raw = git.run(
+            "log", "--first-parent", "--diff-merges=first-parent", "--no-renames",
+            "--name-only", "-z", f"--format={fmt}", f"--skip={done}", f"--max-count={batch}",
+            base,
+        ).stdout  # fmt: skip
+        records = raw.split(b"\x01")[1:]
+        for record in records:
+            head, _, names = record.partition(b"\x02")
+            subject, _, trailer = head.partition(b"\0")
+            ours = trailer.strip() == TRAILER_VALUE.encode() or subject.startswith(
+                DEFAULT_MESSAGE.encode()
+            )
+            for name in names.removeprefix(b"\0\n").split(b"\0"):
+                path = name.decode(errors="surrogateescape")
+                if path in left:
+                    left.discard(path)
+                    if not ours:
+                        foreign.add(path)
+        if len(records) < batch:
             break
+        done, batch = done + batch, batch * 4
     return foreign
 
 

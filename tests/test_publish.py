@@ -282,7 +282,14 @@ def test_files_tbreport_did_not_publish_are_kept_and_never_overwritten(tmp_path:
     user = make_user_repo(tmp_path)
     bare = tmp_path / "remote.git"
     # an unrelated gh-pages: the project's own pages
-    theirs = push_by_hand(tmp_path, {"index.html": "docs", "guide/a.html": "a"}, orphan=True)
+    push_by_hand(tmp_path, {"index.html": "docs", "guide/a.html": "a"}, orphan=True)
+    # far down the history (past the first batch that publish reads), under empty commits
+    other = tmp_path / "other"
+    for n in range(70):
+        git(other, "-c", "user.name=Bob", "-c", "user.email=b@example.com", "commit", "-q",
+            "--allow-empty", "-m", f"empty {n}\n\nPublished-by: tbreport")  # fmt: skip
+    git(other, "push", "-q", "origin", "gh-pages")
+    theirs = git(other, "rev-parse", "HEAD")
     site = html_site(tmp_path / "site")
     with pytest.raises(ForeignFilesError) as err:
         publish(site, repo=user)
