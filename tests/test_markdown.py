@@ -95,6 +95,24 @@ def test_images_only_with_a_base_url(tmp_path):
     assert "data:" not in text
 
 
+@pytest.mark.parametrize(
+    "url", ["https://h/pr/1?raw=true", "https://h/pr/1#x", "https://", "https:///pr/1", "ftp://h/x"]
+)
+def test_an_image_base_url_that_is_no_folder_is_refused(tmp_path, url):
+    # the file names are appended: a query or fragment would swallow them, no host has no images
+    result = CliRunner().invoke(
+        main,
+        ["build", str(fixture_logdir("quickstart")), "--format", "markdown", "--out",
+         str(tmp_path / "md"), "--image-base-url", url],
+    )  # fmt: skip
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert result.output == (
+        "Error: --image-base-url: image base URL must be an http(s) URL of a folder, with a host "
+        f"and without spaces, quotes, brackets, query (?) or fragment (#), not {url!r}.\n"
+    )
+    assert not (tmp_path / "md").exists()
+
+
 def test_without_images_each_tag_table_has_a_sparkline_of_the_smoothed_series(tmp_path):
     build(_options(tmp_path))
     tables = parse(gfm((tmp_path / "md" / "report.md").read_text())).tables
