@@ -499,7 +499,7 @@ def _keep_foreign(
         if p in entries or p in folders or any(p.startswith(f"{e}/") for e in entries)
     )
     if clashes:
-        shown = ", ".join(f"'{p}'" for p in clashes[:5])
+        shown = ", ".join(repr(p) for p in clashes[:5])  # a tab or ESC in a name shown escaped
         more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
         raise ForeignFilesError(
             f"Branch '{branch}' holds {len(clashes)} file(s) that tbreport did not publish and "

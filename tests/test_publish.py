@@ -316,12 +316,15 @@ def test_files_tbreport_did_not_publish_are_kept_and_never_overwritten(tmp_path:
     ]  # fmt: skip
     assert blob(bare, "gh-pages", "reports/notes.html") == b"mine"
     # ...and one that the site would overwrite, or a file where the site has a folder
-    for hand, built in (("reports/new.html", "new.html"), ("reports/sub", "sub/x.html")):
+    cases = [("reports/new.html", "new.html"), ("reports/sub", "sub/x.html")]
+    cases.append(("reports/e\x1b[2J.html", "e\x1b[2J.html"))  # shown escaped, not obeyed
+    for hand, built in cases:
         push_by_hand(tmp_path, {hand: "by hand"})
         write_files(site, {built: "built"})
         before = git(bare, "rev-parse", "gh-pages")
-        with pytest.raises(ForeignFilesError, match=f"would replace: .*'{hand}'"):
+        with pytest.raises(ForeignFilesError) as err:
             publish(site, repo=user, prefix="reports")
+        assert repr(hand) in err.value.message and "\x1b" not in err.value.message
         assert git(bare, "rev-parse", "gh-pages") == before
     # tbreport's commits say so in a trailer (the subject stays the message)
     log = git(
