@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from tbreport.errors import StrictModeError, TbreportError
 from tbreport.model import NOTE, WARNING, DataWarning
@@ -213,7 +214,8 @@ def pages_url(
             base = f"https://{owner}.github.io/"
         else:
             base = f"https://{owner}.github.io/{repo}/"
-    return f"{base}{prefix}/" if prefix else base
+    # the folder as a URL path: "pr/#1" is /pr/%231/, not a fragment; spaces, "?", "%" too
+    return f"{base}{quote(prefix, safe='/')}/" if prefix else base
 
 
 def describe(result: PublishResult) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tbreport.errors import StrictModeError
+from tbreport.options import _base_url
 from tbreport.publish import (
     DEFAULT_MESSAGE,
     ForeignFilesError,
@@ -401,6 +402,11 @@ def test_pages_url_with_prefix_and_cname() -> None:
     assert pages_url(None, cname="a.example.com") == "https://a.example.com/"
     assert pages_url("/srv/x.git", cname="a.example.com", prefix="p") == "https://a.example.com/p/"
     assert pages_url(None) is None
+    # a folder name that is not URL-safe is percent-encoded: the URL still names the folder,
+    # and is one that --image-base-url takes (the action points the summary's images there)
+    url = pages_url("git@github.com:o/r.git", prefix="pr/#1 ü?%")
+    assert url == "https://o.github.io/r/pr/%231%20%C3%BC%3F%25/"
+    assert _base_url(f"{url}summary/", "--image-base-url") == f"{url}summary/"
 
 
 @pytest.mark.parametrize(("given", "clean"), [("pr/123", "pr/123"), ("pr/1/", "pr/1"), ("x", "x")])
