@@ -608,6 +608,8 @@ def publish(
     """
     prefix = normalise_prefix(prefix) if prefix is not None else None
     cname = normalise_cname(cname) if cname is not None else None
+    if not message.strip():  # git refuses an empty message too; and the trailer needs a subject
+        raise PublishError("Empty --message: a commit needs one (the default is tbreport's).")
     git = _open_repo(repo)
     _check_branch(git, branch)
     known_remote = remote in _remotes(git)

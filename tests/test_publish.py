@@ -334,6 +334,15 @@ def test_files_tbreport_did_not_publish_are_kept_and_never_overwritten(tmp_path:
     assert log == f"{DEFAULT_MESSAGE}|tbreport"
 
 
+@pytest.mark.parametrize("message", ["", " \n "])
+def test_an_empty_message_is_refused(tmp_path: Path, message: str) -> None:
+    # the trailer would become the subject, and the commit no longer tbreport's
+    user = make_user_repo(tmp_path)
+    with pytest.raises(PublishError, match=r"^Empty --message: a commit needs one"):
+        publish(html_site(tmp_path / "site"), repo=user, message=message)
+    assert git(user, "branch", "--list", "gh-pages") == ""
+
+
 def user_tip(user: Path) -> str:
     return git(user, "rev-parse", "gh-pages")
 
