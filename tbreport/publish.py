@@ -494,11 +494,11 @@ def _keep_foreign(
     foreign = _foreign(git, base, touched)
     if not foreign:
         return
-    folders = {p[:i] for p in entries for i, c in enumerate(p) if c == "/"}
+    folders = {p[:i] for p in entries for i in _slashes(p)}
     clashes = sorted(
         p
         for p in foreign
-        if p in entries or p in folders or any(p.startswith(f"{e}/") for e in entries)
+        if p in entries or p in folders or any(p[:i] in entries for i in _slashes(p))
     )
     if clashes:
         shown = ", ".join(repr(p) for p in clashes[:5])  # a tab or ESC in a name shown escaped
@@ -510,6 +510,11 @@ def _keep_foreign(
             "or remove them from the branch first."
         )
     entries.update((p, old[p]) for p in foreign)
+
+
+def _slashes(path: str) -> list[int]:
+    """Where the folders of ``path`` end: ``path[:i]`` is each of them."""
+    return [i for i, c in enumerate(path) if c == "/"]
 
 
 def _foreign(git: _Git, base: str | None, paths: Sequence[str]) -> set[str]:
