@@ -292,6 +292,7 @@ def demo_command(directory: str, format: str, quiet: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON object for machines (docs/json.md)."
 )
+@spec_options("publish")
 def publish_command(
     site_dir: str,
     repo: str | None,
@@ -303,6 +304,7 @@ def publish_command(
     no_push: bool,
     strict: bool,
     as_json: bool,
+    quiet: bool | None,
 ) -> None:
     """Commit the built site SITE_DIR (default: site/) to the gh-pages branch and push it."""
     from tbreport.publish import describe, publish, to_json
@@ -318,5 +320,11 @@ def publish_command(
         push=not no_push,
         strict=strict,
     )
-    _print_warnings(result.warnings)
-    click.echo(to_json(result) if as_json else describe(result))
+    from tbreport.model import WARNING
+
+    # --quiet: the warnings only (a file left out); --json still prints its object
+    _print_warnings(w for w in result.warnings if not quiet or w.severity == WARNING)
+    if as_json:
+        click.echo(to_json(result))
+    elif not quiet:
+        click.echo(describe(result))

@@ -10,6 +10,11 @@ class TbreportError(click.ClickException):
 
     exit_code = 2
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows instead of the traceback (``tbreport.show(...)`` in a notebook):
+        the message the CLI prints. A bug, any other exception, keeps its traceback."""
+        return [f"Error: {self.format_message()}"]
+
 
 class NoEventFilesError(TbreportError):
     """The logdir holds no TensorBoard event files."""

@@ -34,7 +34,7 @@ _STYLE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class NotebookReport:
     """A report ready to show in a notebook: ``_repr_html_`` for the cell, ``save`` for a file."""
 
@@ -47,6 +47,10 @@ class NotebookReport:
 
     def _repr_html_(self) -> str:
         return self.output
+
+    def __repr__(self) -> str:
+        # the cell's text/plain, saved in the notebook beside the HTML: not the report again
+        return f"<tbreport report: {_size(self.html):,} bytes of HTML; .save(path) writes it>"
 
     def save(self, path: str | Path) -> Path:
         """Write the standalone report (one HTML file) to ``path``."""
@@ -67,14 +71,25 @@ def show(logdir: str | Path = "runs", **options: Any) -> NotebookReport:
 
 
 def _show(flags: dict[str, Any], config_path: str | None) -> NotebookReport:
+    if flags.get("out") is not None:
+        raise ConfigError(
+            "A notebook writes no folder; --out is for `tbreport build` "
+            "(tbreport.show(...).save('report.html') writes the report's file)."
+        )
     config, source = find_config(config_path)
-    options = make_options(flags, config, source)
+    # the config file's format is build's (a blog's `format = "jekyll"`): the cell shows HTML
+    options = make_options({"format": "html", **_given(flags)}, config, source)
     if options.format != "html":
         raise ConfigError(
             f"A notebook shows the HTML report; --format {options.format} is for `tbreport build`."
         )
     options = replace(options, quiet=True)
     return _notebook_report(render(options), options)
+
+
+def _given(flags: dict[str, Any]) -> dict[str, Any]:
+    """The flags given (click passes the others as None)."""
+    return {name: value for name, value in flags.items() if value is not None}
 
 
 def _notebook_report(done: Rendering, options: Options) -> NotebookReport:
@@ -157,7 +172,11 @@ def _magic_command() -> click.Command:
 def parse_line(line: str) -> NotebookReport:
     """The report that ``%tbreport LINE`` shows (raises click's and tbreport's errors)."""
     command = _magic_command()
-    with command.make_context("%tbreport", shlex.split(line)) as ctx:
+    try:
+        args = shlex.split(line)
+    except ValueError as err:  # an unclosed quote
+        raise click.UsageError(f"{err} in the %tbreport line: {line}") from None
+    with command.make_context("%tbreport", args) as ctx:
         params = dict(ctx.params)
     logdir, runs_dir = params.pop("logdir"), params.pop("runs_dir")
     if logdir is not None and runs_dir is not None and logdir != runs_dir:

@@ -187,10 +187,11 @@ def _marker_id(value: object, where: str) -> str:
 
 def _base_url(value: object, where: str) -> str:
     text = str(value)
-    if not re.match(r"https?://[^\s<>()\[\]\"']+$", text):
+    # a folder's URL: each image's file name is appended, which a query or fragment would swallow
+    if not re.match(r"https?://[^\s<>()\[\]\"'/?#]+(?:/[^\s<>()\[\]\"'?#]*)?$", text):
         raise ConfigError(
-            f"{where}: image base URL must be an http(s) URL without spaces, quotes or "
-            f"brackets, not {text!r}."
+            f"{where}: image base URL must be an http(s) URL of a folder, with a host and "
+            f"without spaces, quotes, brackets, query (?) or fragment (#), not {text!r}."
         )
     return text.rstrip("/") + "/"
 
@@ -550,7 +551,12 @@ class Options:
         commands=("build", "export"),
     )
     quiet: bool = _opt(
-        False, "no progress bar or notes (for CI)", flag="--quiet", short="-q", type="flag"
+        False,
+        "no progress bar or notes (for CI)",
+        flag="--quiet",
+        short="-q",
+        type="flag",
+        commands=("build", "publish"),
     )
     #: a logdir, or a regex on run names, whose runs are the baseline
     baseline: str | None = _opt(

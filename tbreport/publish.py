@@ -15,12 +15,15 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from tbreport.errors import StrictModeError, TbreportError
 from tbreport.model import NOTE, WARNING, DataWarning
 from tbreport.output import MANIFEST
 
 DEFAULT_MESSAGE = "Publish report with tbreport"
+#: the trailer of tbreport's commits: the files such a commit wrote are tbreport's to replace
+TRAILER_KEY, TRAILER_VALUE = "Published-by", "tbreport"
 FALLBACK_NAME = "tbreport"
 FALLBACK_EMAIL = "tbreport@users.noreply.github.com"
 
@@ -58,6 +61,10 @@ class NoRemoteError(PublishError):
 
 class NothingToPublishError(PublishError):
     """The site folder is missing or holds no files."""
+
+
+class ForeignFilesError(PublishError):
+    """The branch holds files tbreport did not publish that publishing would replace."""
 
 
 class PushRejectedError(PublishError):
@@ -207,7 +214,8 @@ def pages_url(
             base = f"https://{owner}.github.io/"
         else:
             base = f"https://{owner}.github.io/{repo}/"
-    return f"{base}{prefix}/" if prefix else base
+    # the folder as a URL path: "pr/#1" is /pr/%231/, not a fragment; spaces, "?", "%" too
+    return f"{base}{quote(prefix, safe='/')}/" if prefix else base
 
 
 def describe(result: PublishResult) -> str:
@@ -471,6 +479,78 @@ def _old_entries(git: _Git, base: str | None) -> list[tuple[str, str, str]]:
     return entries
 
 
+def _keep_foreign(
+    git: _Git,
+    branch: str,
+    base: str | None,
+    old: Mapping[str, tuple[str, str]],
+    entries: dict[str, tuple[str, str]],
+) -> None:
+    """Put back into ``entries`` the files of the base tree that tbreport did not publish (a
+    hand-made page, a file pushed on top): a publish replaces only what tbreport wrote. One
+    that the site would overwrite (or that is a folder's name in it, or the other way round)
+    is a ForeignFilesError. CNAME (--cname) and .nojekyll are tbreport's to set either way."""
+    touched = [p for p, e in old.items() if entries.get(p) != e and p not in ("CNAME", ".nojekyll")]
+    foreign = _foreign(git, base, touched)
+    if not foreign:
+        return
+    folders = {p[:i] for p in entries for i in _slashes(p)}
+    clashes = sorted(
+        p
+        for p in foreign
+        if p in entries or p in folders or any(p[:i] in entries for i in _slashes(p))
+    )
+    if clashes:
+        shown = ", ".join(repr(p) for p in clashes[:5])  # a tab or ESC in a name shown escaped
+        more = f" and {len(clashes) - 5} more" if len(clashes) > 5 else ""
+        raise ForeignFilesError(
+            f"Branch '{branch}' holds {len(clashes)} file(s) that tbreport did not publish and "
+            f"this site would replace: {shown}{more}. tbreport never overwrites them: publish "
+            "into a folder of the branch (--prefix NAME) or to another branch (--branch NAME), "
+            "or remove them from the branch first."
+        )
+    entries.update((p, old[p]) for p in foreign)
+
+
+def _slashes(path: str) -> list[int]:
+    """Where the folders of ``path`` end: ``path[:i]`` is each of them."""
+    return [i for i, c in enumerate(path) if c == "/"]
+
+
+def _foreign(git: _Git, base: str | None, paths: Sequence[str]) -> set[str]:
+    """Those of ``paths`` (files of the base tree) that a commit other than tbreport's wrote
+    last: on the base's first-parent history, the newest commit that changed each one has no
+    ``Published-by: tbreport`` trailer (nor, from before the trailer, tbreport's message)."""
+    if base is None or not paths:
+        return set()
+    left, foreign = set(paths), set()
+    fmt = f"%x01%s%x00%(trailers:key={TRAILER_KEY},valueonly,separator=%x2C)%x02"
+    done, batch = 0, 64
+    while left:  # newest first, in growing batches: the last publish usually settles them all
+        raw = git.run(
+            "log", "--first-parent", "--diff-merges=first-parent", "--no-renames",
+            "--name-only", "-z", f"--format={fmt}", f"--skip={done}", f"--max-count={batch}",
+            base,
+        ).stdout  # fmt: skip
+        records = raw.split(b"\x01")[1:]
+        for record in records:
+            head, _, names = record.partition(b"\x02")
+            subject, _, trailer = head.partition(b"\0")
+            ours = trailer.strip() == TRAILER_VALUE.encode() or subject.startswith(
+                DEFAULT_MESSAGE.encode()
+            )
+            for name in names.removeprefix(b"\0\n").split(b"\0"):
+                path = name.decode(errors="surrogateescape")
+                if path in left:
+                    left.discard(path)
+                    if not ours:
+                        foreign.add(path)
+        if len(records) < batch:
+            break
+        done, batch = done + batch, batch * 4
+    return foreign
+
+
 def _outside(path: str, prefix: str) -> bool:
     """True when a branch path is not replaced by publishing into prefix."""
     return not (path == prefix or path.startswith(prefix + "/") or prefix.startswith(path + "/"))
@@ -533,6 +613,8 @@ def publish(
     """
     prefix = normalise_prefix(prefix) if prefix is not None else None
     cname = normalise_cname(cname) if cname is not None else None
+    if not message.strip():  # git refuses an empty message too; and the trailer needs a subject
+        raise PublishError("Empty --message: a commit needs one (the default is tbreport's).")
     git = _open_repo(repo)
     _check_branch(git, branch)
     known_remote = remote in _remotes(git)
@@ -571,7 +653,8 @@ def publish(
 
     # path -> (mode, object); later assignments win
     entries: dict[str, tuple[str, str]] = {}
-    for mode, oid, path in _old_entries(git, base):
+    old = {path: (mode, oid) for mode, oid, path in _old_entries(git, base)}
+    for path, (mode, oid) in old.items():
         if prefix is not None:
             if _outside(path, prefix):
                 entries[path] = (mode, oid)
@@ -587,6 +670,7 @@ def publish(
         entries[".nojekyll"] = ("100644", _hash_bytes(git, b""))
     if cname is not None:
         entries["CNAME"] = ("100644", _hash_bytes(git, f"{cname}\n".encode()))
+    _keep_foreign(git, branch, base, old, entries)
 
     with tempfile.TemporaryDirectory(prefix="tbreport-publish-") as tmp:
         index_env = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
@@ -606,7 +690,7 @@ def publish(
             *parents,
             "-F",
             "-",
-            input=message.encode(),
+            input=f"{message.rstrip()}\n\n{TRAILER_KEY}: {TRAILER_VALUE}\n".encode(),
             env=_identity_env(git),
         )
     else:

@@ -307,7 +307,7 @@ def test_a_markdown_post_over_github_s_limit_is_refused_not_shortened(tmp_path):
     post = "```tbreport\nchart: true\n```\n\n" + "words " * 11_000 + "\n"
     result = _build_source(tmp_path, post, "--format", "markdown")
     assert result.exit_code == 2
-    assert "over GitHub's limit of 65,000; show fewer blocks" in result.output
+    assert "over GitHub's comment limit of 65,000; shorten it or show fewer blocks" in result.output
 
 
 def test_the_source_error_is_a_tbreport_error():

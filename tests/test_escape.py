@@ -279,9 +279,16 @@ LINKY_NAMES = [
     "<https://evil.example>",
     "[x](https://evil.example)",
     "a\u202e@octocat",
+    "fixes #123",
+    "#7",
+    "owner/repo#42",
+    "see GH-45",
+    "gh-9 (lower case)",
 ]
 # Names that must come out exactly as md_text writes them (nothing inserted).
-PLAIN_NAMES = ["train/loss", "lr=0.1", "run_1", "a:b", "v1.2-rc", "x.www", "http:/x", "ww.x"]
+PLAIN_NAMES = [
+    "train/loss", "lr=0.1", "run_1", "a:b", "v1.2-rc", "x.www", "http:/x", "ww.x", "#x", "sigh-1",
+]  # fmt: skip
 
 
 def gfm_html(text: str) -> str:
@@ -328,8 +335,9 @@ class _GitHubText(HTMLParser):
 
 
 # html-pipeline's MentionFilter and TeamMentionFilter, loosened: any "@" right before a letter
-# or digit, at the start or after a non-word character, would be a mention.
-_MENTION = re.compile(r"(?:^|\W)@[a-z0-9]", re.IGNORECASE)
+# or digit, at the start or after a non-word character, would be a mention; GitHub's issue
+# references, loosened: "#" right before a digit anywhere ("#1", "owner/repo#1"), "GH-1".
+_MENTION = re.compile(r"(?:^|\W)@[a-z0-9]|#\d|(?:^|\W)gh-\d", re.IGNORECASE)
 
 
 def github_view(markdown: str) -> _GitHubText:
@@ -940,7 +948,9 @@ def test_sitecheck_sees_script_errors_and_outside_requests(tmp_path: Path, brows
 # --- whole outputs: Markdown for GitHub, tbreport ls ----------------------------------------
 
 HOSTILE_RUN_NAMES = ["@octocat run", "@org/team", "www.evil.example", "x\u202egnp.exe"]
-HOSTILE_TAG_NAMES = ["ping/@octocat https://evil.example/x", "mail/me@example.com", "nul/a\x00b"]
+HOSTILE_TAG_NAMES = [
+    "ping/@octocat https://evil.example/x", "mail/me@example.com", "nul/a\x00b", "ref/#12 GH-3",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -978,7 +988,8 @@ def test_markdown_report_mentions_no_one_and_links_nothing(tmp_path: Path, linky
     assert not set(BIDI_CONTROLS) & set(text)
     for name in ["@octocat run", "@org/team", "www.evil.example", "xgnp.exe"]:
         assert name in shown, name
-    for tag in ["ping/@octocat https://evil.example/x", "mail/me@example.com", "nul/a\u2400b"]:
+    for tag in ["ping/@octocat https://evil.example/x", "mail/me@example.com", "nul/a\u2400b",
+                "ref/#12 GH-3"]:  # fmt: skip
         assert tag in shown, tag
 
 

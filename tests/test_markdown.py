@@ -95,6 +95,24 @@ def test_images_only_with_a_base_url(tmp_path):
     assert "data:" not in text
 
 
+@pytest.mark.parametrize(
+    "url", ["https://h/pr/1?raw=true", "https://h/pr/1#x", "https://", "https:///pr/1", "ftp://h/x"]
+)
+def test_an_image_base_url_that_is_no_folder_is_refused(tmp_path, url):
+    # the file names are appended: a query or fragment would swallow them, no host has no images
+    result = CliRunner().invoke(
+        main,
+        ["build", str(fixture_logdir("quickstart")), "--format", "markdown", "--out",
+         str(tmp_path / "md"), "--image-base-url", url],
+    )  # fmt: skip
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
+    assert result.output == (
+        "Error: --image-base-url: image base URL must be an http(s) URL of a folder, with a host "
+        f"and without spaces, quotes, brackets, query (?) or fragment (#), not {url!r}.\n"
+    )
+    assert not (tmp_path / "md").exists()
+
+
 def test_without_images_each_tag_table_has_a_sparkline_of_the_smoothed_series(tmp_path):
     build(_options(tmp_path))
     tables = parse(gfm((tmp_path / "md" / "report.md").read_text())).tables
@@ -282,3 +300,28 @@ def test_an_unwritable_step_summary_is_an_error_naming_it(tmp_path, where):
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert f"$GITHUB_STEP_SUMMARY '{target}'" in result.output
     assert (tmp_path / "md" / "report.md").is_file()  # the report itself was written
+
+
+@pytest.mark.parametrize("job_summary", [False, True])
+def test_a_source_post_over_githubs_limit_is_an_error_in_the_limits_unit(tmp_path, job_summary):
+    # "wörd€ " is 6 characters, 9 bytes: a job summary's limit counts bytes, a comment's characters
+    words = 12_000 if not job_summary else 120_000
+    post = tmp_path / "post.md"
+    post.write_text("# Post\n\n" + "wörd€ " * words + "\n", encoding="utf-8")
+    args = ["build", str(fixture_logdir("quickstart")), "--format", "markdown", "--source",
+            str(post), "--out", str(tmp_path / "md"), "-q"]  # fmt: skip
+    args += ["--job-summary"] if job_summary else []
+    result = CliRunner(env={"GITHUB_STEP_SUMMARY": ""}).invoke(main, args)
+    assert result.exit_code == 2, result.output
+    unit, what, limit = (
+        ("bytes", "job summary", "1,048,576")
+        if job_summary
+        else ("characters", "comment", "65,000")
+    )
+    size = re.search(
+        r"the post is ([\d,]+) (\w+), over GitHub's (.+) limit of ([\d,]+);", result.output
+    )
+    assert size is not None and size.group(2, 3, 4) == (unit, what, limit), result.output
+    assert int(size.group(1).replace(",", "")) > int(limit.replace(",", ""))
+    # the bytes of 9-byte words, more than the 6 characters each would count
+    assert job_summary is False or int(size.group(1).replace(",", "")) > 9 * words > 1_048_576

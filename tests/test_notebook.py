@@ -90,6 +90,10 @@ def test_show_frames_the_report_with_a_static_copy_of_the_charts(logdir, tmp_pat
     saved = shown.save(tmp_path / "report.html")
     assert saved.read_text(encoding="utf-8") == shown.html
     assert shown.html.startswith("<!DOCTYPE html>")
+    # the cell's text/plain, saved beside the HTML, is a line, not the report a second time
+    assert repr(shown) == f"<tbreport report: {len(shown.html.encode()):,} bytes of HTML; " + (
+        ".save(path) writes it>"
+    )
 
 
 def test_build_options_apply_by_name_and_in_the_magic_line(logdir):
@@ -106,6 +110,29 @@ def test_build_options_apply_by_name_and_in_the_magic_line(logdir):
         parse_line(f"{logdir} --format jekyll")
     with pytest.raises(TypeError, match="no_such"):
         tbreport.show(logdir, no_such=1)
+    with pytest.raises(click.UsageError, match=r"No closing quotation in the %tbreport line"):
+        parse_line(f'{logdir} --title "unclosed')
+    # a notebook writes no folder: --out is refused, not ignored
+    for refused in (lambda: parse_line(f"{logdir} --out site"), lambda: tbreport.show(out="x")):
+        with pytest.raises(TbreportError, match=r"writes no folder; --out is for `tbreport build`"):
+            refused()
+
+
+def test_the_config_files_format_is_builds_the_cell_shows_html(logdir, tmp_path, monkeypatch):
+    plain = tbreport.show(logdir)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tbreport.toml").write_text('format = "jekyll"\nout = "_site"\n')
+    assert parse_line(str(logdir)).html == tbreport.show(logdir).html == plain.html
+    with pytest.raises(TbreportError, match="HTML report; --format markdown"):
+        tbreport.show(logdir, format="markdown")
+
+
+def test_ipython_shows_tbreports_errors_as_the_cli_does_without_a_traceback(tmp_path):
+    with pytest.raises(TbreportError) as caught:
+        tbreport.show(tmp_path / "missing")
+    assert caught.value._render_traceback_() == [
+        f"Error: Log directory '{tmp_path / 'missing'}' does not exist."
+    ]
 
 
 def test_size_cap_leaves_out_static_images_and_the_cell_says_so(logdir):
@@ -170,6 +197,16 @@ for name in ["run_1", "run_2", {HOSTILE!r}]:
     "%load_ext tbreport",
     "%tbreport runs/",
     "%tbreport --logdir no-such-folder/",
+    # the same kernel again: other options, then more points in the logdir
+    "%tbreport runs/ --tags poly --smoothing 0",
+    """\
+writer = SummaryWriter("runs/run_1")
+for n in range(100, 150):
+    writer.add_scalar("tutorial/line", 2 * n + 1, n)
+writer.close()""",
+    "%tbreport runs/",
+    "import tbreport\ntbreport.show('no-such-folder/')",
+    '%tbreport runs/ --title "unclosed',
 ]
 
 
@@ -181,6 +218,9 @@ def executed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("notebook")
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(source) for source in NOTEBOOK_CELLS]
+    for cell in nb.cells:  # the one cell that raises (tbreport.show of a missing folder)
+        if "tbreport.show(" in cell.source:
+            cell.metadata["tags"] = ["raises-exception"]
     NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
     ).execute()
@@ -197,6 +237,36 @@ def test_real_notebook_shows_the_framed_report_and_short_errors(executed):
     assert error_cell.outputs[0]["text"].startswith("Error: ")
     assert "no-such-folder" in error_cell.outputs[0]["text"]
     assert "Traceback" not in json.dumps(error_cell.outputs)
+    # the cell's text/plain is one line, not the report a second time in the saved notebook
+    assert report_cell.outputs[0]["data"]["text/plain"].startswith("<tbreport report: ")
+
+
+def _points(output: dict) -> list[str]:
+    """The Points column of the runs table in a cell's framed report."""
+    doc = Outline(output["data"]["text/html"]).all("iframe")[0]["srcdoc"]
+    runs = doc.split('<table class="runs"')[1].split("</table>")[0]
+    return re.findall(r'<td class="num" data-sort="\d+">([\d,]+)</td>', runs)
+
+
+@pytest.mark.real_tools
+def test_real_notebook_shows_again_with_other_options_and_new_points(executed):
+    nb, _ = executed
+    first, tags, _, again = (nb.cells[i].outputs for i in (2, 4, 5, 6))
+    shown = Outline(tags[0]["data"]["text/html"])
+    assert [a["alt"] for a in static_images(shown)] == ["tutorial/poly"]
+    # run_1 got 50 more points of one tag between the calls
+    assert _points(first[0]) == ["200", "200", "200"]
+    assert sorted(_points(again[0])) == ["200", "200", "250"]
+
+
+@pytest.mark.real_tools
+def test_real_notebook_errors_of_show_and_of_a_bad_line_are_one_message(executed):
+    nb, _ = executed
+    shown, line = nb.cells[7].outputs, nb.cells[8].outputs
+    assert [(o["output_type"], o["ename"]) for o in shown] == [("error", "LogdirNotFoundError")]
+    assert shown[0]["traceback"] == ["Error: Log directory 'no-such-folder/' does not exist."]
+    assert [(o["output_type"], o.get("name")) for o in line] == [("stream", "stderr")]
+    assert line[0]["text"].startswith("Error: No closing quotation in the %tbreport line")
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +343,7 @@ def test_converted_notebook_in_chromium(converted):
         page.evaluate("() => document.querySelector('iframe.tbreport-nb-frame').remove()")
         assert static.is_visible()
         assert page.evaluate(
-            "() => [...document.querySelectorAll('.tbreport-nb-static img')]"
+            "() => [...document.querySelector('.tbreport-nb-static').querySelectorAll('img')]"
             ".map(i => i.complete && i.naturalWidth > 0)"
         ) == [True, True]
         ctx.close()

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from tbreport.errors import StrictModeError
+from tbreport.options import _base_url
 from tbreport.publish import (
     DEFAULT_MESSAGE,
+    ForeignFilesError,
     NoRemoteError,
     NotAGitRepositoryError,
     NothingToPublishError,
@@ -258,6 +260,93 @@ def test_prefix_builds_on_the_remote_branch_when_the_local_one_is_missing_or_beh
     assert git(bare, "rev-parse", "gh-pages^") == git(other, "rev-parse", "HEAD")
 
 
+def push_by_hand(tmp_path: Path, files: dict[str, str], *, orphan: bool = False) -> str:
+    """Someone else's commit on the remote gh-pages (no tbreport): its commit."""
+    other = tmp_path / "other"
+    bare = tmp_path / "remote.git"
+    if not other.exists():
+        git(tmp_path, "clone", "-q", str(bare), str(other))
+    if orphan:
+        git(other, "checkout", "-q", "--orphan", "gh-pages")
+        git(other, "rm", "-rqf", "--ignore-unmatch", ".")
+    else:
+        git(other, "fetch", "-q", "origin")
+        git(other, "checkout", "-q", "-B", "gh-pages", "origin/gh-pages")
+    write_files(other, files)
+    git(other, "add", ".")
+    git(other, "-c", "user.name=Bob", "-c", "user.email=bob@example.com", "commit", "-qm", "bob")
+    git(other, "push", "-q", "origin", "gh-pages")
+    return git(other, "rev-parse", "HEAD")
+
+
+def test_files_tbreport_did_not_publish_are_kept_and_never_overwritten(tmp_path: Path) -> None:
+    user = make_user_repo(tmp_path)
+    bare = tmp_path / "remote.git"
+    # an unrelated gh-pages: the project's own pages
+    push_by_hand(tmp_path, {"index.html": "docs", "guide/a.html": "a"}, orphan=True)
+    # far down the history (past the first batch that publish reads), under empty commits
+    other = tmp_path / "other"
+    for n in range(70):
+        git(other, "-c", "user.name=Bob", "-c", "user.email=b@example.com", "commit", "-q",
+            "--allow-empty", "-m", f"empty {n}\n\nPublished-by: tbreport")  # fmt: skip
+    git(other, "push", "-q", "origin", "gh-pages")
+    theirs = git(other, "rev-parse", "HEAD")
+    site = html_site(tmp_path / "site")
+    with pytest.raises(ForeignFilesError) as err:
+        publish(site, repo=user)
+    assert str(err.value.message) == (
+        "Branch 'gh-pages' holds 1 file(s) that tbreport did not publish and this site would "
+        "replace: 'index.html'. tbreport never overwrites them: publish into a folder of the "
+        "branch (--prefix NAME) or to another branch (--branch NAME), or remove them from the "
+        "branch first."
+    )
+    assert git(bare, "rev-parse", "gh-pages") == theirs
+    assert git(user, "branch", "--list", "gh-pages") == ""
+
+    publish(site, repo=user, prefix="reports")
+    assert blob(bare, "gh-pages", "index.html") == b"docs"
+    # a file pushed by hand into tbreport's folder (the remote branch moved): kept, while
+    # tbreport's own file that the new site lacks goes
+    push_by_hand(tmp_path, {"reports/notes.html": "mine"})
+    (site / "assets" / "x.png").unlink()
+    (site / "new.html").write_text("new")
+    publish(site, repo=user, prefix="reports")
+    assert tree(bare) == [
+        ".nojekyll", "guide/a.html", "index.html",
+        "reports/index.html", "reports/new.html", "reports/notes.html",
+    ]  # fmt: skip
+    assert blob(bare, "gh-pages", "reports/notes.html") == b"mine"
+    # ...and one that the site would overwrite, or a file where the site has a folder
+    cases = [("reports/new.html", "new.html"), ("reports/sub", "sub/x.html")]
+    cases.append(("reports/e\x1b[2J.html", "e\x1b[2J.html"))  # shown escaped, not obeyed
+    for hand, built in cases:
+        push_by_hand(tmp_path, {hand: "by hand"})
+        write_files(site, {built: "built"})
+        before = git(bare, "rev-parse", "gh-pages")
+        with pytest.raises(ForeignFilesError) as err:
+            publish(site, repo=user, prefix="reports")
+        assert repr(hand) in err.value.message and "\x1b" not in err.value.message
+        assert git(bare, "rev-parse", "gh-pages") == before
+    # tbreport's commits say so in a trailer (the subject stays the message)
+    log = git(
+        bare, "log", "-1", "--format=%s|%(trailers:key=Published-by,valueonly)", user_tip(user)
+    )
+    assert log == f"{DEFAULT_MESSAGE}|tbreport"
+
+
+@pytest.mark.parametrize("message", ["", " \n "])
+def test_an_empty_message_is_refused(tmp_path: Path, message: str) -> None:
+    # the trailer would become the subject, and the commit no longer tbreport's
+    user = make_user_repo(tmp_path)
+    with pytest.raises(PublishError, match=r"^Empty --message: a commit needs one"):
+        publish(html_site(tmp_path / "site"), repo=user, message=message)
+    assert git(user, "branch", "--list", "gh-pages") == ""
+
+
+def user_tip(user: Path) -> str:
+    return git(user, "rev-parse", "gh-pages")
+
+
 def test_cname_sets_the_url_and_survives_later_publishes(tmp_path: Path) -> None:
     user = make_user_repo(tmp_path)
     bare = tmp_path / "remote.git"
@@ -322,6 +411,11 @@ def test_pages_url_with_prefix_and_cname() -> None:
     assert pages_url(None, cname="a.example.com") == "https://a.example.com/"
     assert pages_url("/srv/x.git", cname="a.example.com", prefix="p") == "https://a.example.com/p/"
     assert pages_url(None) is None
+    # a folder name that is not URL-safe is percent-encoded: the URL still names the folder,
+    # and is one that --image-base-url takes (the action points the summary's images there)
+    url = pages_url("git@github.com:o/r.git", prefix="pr/#1 ü?%")
+    assert url == "https://o.github.io/r/pr/%231%20%C3%BC%3F%25/"
+    assert _base_url(f"{url}summary/", "--image-base-url") == f"{url}summary/"
 
 
 @pytest.mark.parametrize(("given", "clean"), [("pr/123", "pr/123"), ("pr/1/", "pr/1"), ("x", "x")])
@@ -750,6 +844,18 @@ def test_publish_command_warns_on_stderr_and_strict_exits_2(
     assert result.stdout.splitlines()[0] == (
         f"Published 2 file(s) to 'gh-pages' on 'origin' (commit {commit[:10]})."
     )
+
+    # -q/--quiet: the warning (a file left out) only; no note, no summary
+    for flag in ("-q", "--quiet"):
+        (site / f"more{flag}.html").write_text("<p>more</p>")
+        quiet = CliRunner().invoke(main, ["publish", "site", flag, "-m", f"quiet {flag}"])
+        assert quiet.exit_code == 0, quiet.output
+        assert (quiet.stdout, quiet.stderr) == ("", warning + "\n")
+        assert git(tmp_path / "remote.git", "log", "-1", "--format=%s", "gh-pages") == (
+            f"quiet {flag}"
+        )
+    as_json = CliRunner().invoke(main, ["publish", "site", "-q", "--json"])
+    assert as_json.exit_code == 0 and as_json.stdout.startswith("{"), as_json.output
 
 
 def test_publish_json_describes_the_published_branch(

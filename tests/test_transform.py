@@ -22,6 +22,7 @@ from tbreport.kinds.scalars.transform import (
     series_summary,
     smooth,
     smooth_many,
+    spark_scale,
     sparkline,
     thin,
 )
@@ -217,6 +218,12 @@ def test_sparkline_scales_means_of_chunks_and_leaves_gaps():
     assert sparkline(np.array([1.0, np.nan, 3.0]), 1.0, 3.0, width=3) == "\u2581 \u2588"
     assert sparkline(np.array([2.0, 2.0]), 2.0, 2.0) == "\u2585\u2585"  # flat: mid height
     assert sparkline(np.array([]), 0.0, 1.0) == ""
+    # near the float64 limit a chunk's sum or the span overflows: the bars are still drawn
+    big = np.array([-1.5e308, 1.5e308])
+    assert sparkline(big, *spark_scale([big])) == "\u2581\u2588"
+    assert sparkline(np.array([1e308] * 4 + [-1e308] * 4), -1e308, 1e308, width=2) == (
+        "\u2588\u2581"
+    )
 
 
 # --------------------------------------------------------------------------------------------

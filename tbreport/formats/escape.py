@@ -213,15 +213,18 @@ def md_cell(s: str) -> str:
 
 _ZWSP = "\u200b"
 # "@" starts a mention (@user, @org/team: GitHub notifies them) and an e-mail autolink; "://"
-# and "www." start cmark-gfm's URL autolinks. A backslash escape does not stop them (GitHub
-# finds mentions in the rendered text, cmark-gfm e-mails after merging text nodes).
-_LINK_START = re.compile(r"@|:(?=//)|www(?=\.)", re.IGNORECASE)
+# and "www." start cmark-gfm's URL autolinks; "#123", "owner/repo#123" and "GH-123" are issue
+# references (a link, and a mention in that issue's timeline). A backslash escape does not stop
+# them (GitHub finds mentions and references in the rendered text, cmark-gfm e-mails after
+# merging text nodes).
+_LINK_START = re.compile(r"@|:(?=//)|www(?=\.)|#(?=\d)|(?<![a-z0-9])gh(?=-\d)", re.IGNORECASE)
 
 
 def gfm_text(s: str) -> str:
-    """:func:`md_text` for GitHub (PR comments, job summaries): also no ``@mention`` and no
-    autolink. A zero-width space (written ``&#8203;``) after every ``@``, between ``:`` and
-    ``//`` and after ``www`` before ``.`` keeps the name reading the same. Also cell-safe."""
+    """:func:`md_text` for GitHub (PR comments, job summaries): also no ``@mention``, no
+    autolink and no issue reference. A zero-width space (written ``&#8203;``) after every
+    ``@``, between ``:`` and ``//``, after ``www`` before ``.``, between ``#`` and a digit and
+    after ``GH`` before ``-`` and a digit keeps the name reading the same. Also cell-safe."""
     broken = _LINK_START.sub(lambda m: m.group() + _ZWSP, str(s))
     return _escape_md(broken).replace(_ZWSP, "&#8203;")
 

@@ -186,9 +186,12 @@ def render_page(
     text = "\n\n".join(b.strip("\n") for b in blocks if b.strip()) + "\n"
     limit = SUMMARY_LIMIT if options.job_summary else COMMENT_LIMIT
     if _size(text, options.job_summary) > limit:
+        # a job summary's limit is in bytes (UTF-8), a comment's in characters
+        unit, what = ("bytes", "job summary") if options.job_summary else ("characters", "comment")
         raise TbreportError(
-            f"{options.source}: the post is {_size(text, options.job_summary):,} characters, "
-            f"over GitHub's limit of {limit:,}; show fewer blocks (a source is never shortened)."
+            f"{options.source}: the post is {_size(text, options.job_summary):,} {unit}, over "
+            f"GitHub's {what} limit of {limit:,}; shorten it or show fewer blocks (a source is "
+            "never shortened)."
         )
     return Shortened(text, ())
 

@@ -301,15 +301,22 @@ def sparkline(values: np.ndarray, lo: float, hi: float, width: int = 16) -> str:
     if v.size == 0:
         return ""
     top = len(SPARK_BARS) - 1
-    span = hi - lo
     # the runs of np.array_split: the first n % k one point longer
     k = min(width, v.size)
     size, longer = divmod(v.size, k)
     index = np.arange(k)
     starts = index * size + np.minimum(index, longer)
     finite = np.isfinite(v)
-    sums = np.add.reduceat(np.where(finite, v, 0.0), starts)
     counts = np.add.reduceat(finite.astype(np.int64), starts)
+    with np.errstate(over="ignore"):
+        span = hi - lo
+        sums = np.add.reduceat(np.where(finite, v, 0.0), starts)
+    if not (np.isfinite(span) and np.isfinite(sums).all()):
+        # values near the float64 limit (1e308) overflow a sum or the span: on a scale of 1
+        scale = max(abs(lo), abs(hi))
+        v, lo, hi = v / scale, lo / scale, hi / scale
+        span = hi - lo
+        sums = np.add.reduceat(np.where(finite, v, 0.0), starts)
     out = []
     for total, count in zip(sums.tolist(), counts.tolist(), strict=True):
         if count == 0:
