@@ -57,6 +57,7 @@ class WarningKind(str, Enum):
     NOT_SHOWN = "not-shown"
     IMAGE_NOT_SHOWN = "image-not-shown"
     AUDIO_NOT_SHOWN = "audio-not-shown"
+    TEXT_NOT_SHOWN = "text-not-shown"
     CUSTOM_SCALARS_UNDECODABLE = "custom-scalars-undecodable"
     PR_CURVE_NOT_SHOWN = "pr-curve-not-shown"
     HPARAMS_UNDECODABLE = "hparams-undecodable"

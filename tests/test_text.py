@@ -187,6 +187,63 @@ def test_text_in_markdown_report_is_escaped_and_fenced(tmp_path, hostile_text_lo
     assert "<pre><code>line one\n{% raw %}\nline `two` @someone\n</code></pre>" in rendered
 
 
+# --- text values that cannot be shown: a named warning, never a crash or a memory bomb --------
+
+
+def _text_tensor(dims: list[int], strings: list[bytes], dtype: int = 7):
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+
+    shape = TensorShapeProto(dim=[TensorShapeProto.Dim(size=d) for d in dims])
+    return TensorProto(dtype=dtype, tensor_shape=shape, string_val=strings)
+
+
+BAD_TEXT = {
+    # no dtype: tensor_util.make_ndarray raised TypeError
+    "bad/no-dtype": (_text_tensor([], [b"x"], dtype=0), "not a text tensor"),
+    # numpy refused the shape: ValueError
+    "bad/negative": (_text_tensor([-1], [b"x"]), "negative dimension"),
+    # TensorBoard pads to the shape with the last string: [1_000_000_000] took 15 GB for 30
+    # bytes on disk (a smaller one here, so that the test without the fix stays harmless)
+    "bad/padding": (_text_tensor([20_000], [b"x"]), "20,000 cells for 1 string"),
+    # markdown recursed once per level of nesting: RecursionError
+    "bad/nested": (_text_tensor([], [b"- " * 3000 + b"x"]), "nests too deeply"),
+}
+
+
+def test_text_that_cannot_be_shown_is_a_named_warning(tmp_path, torch_writer):
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+
+    w = torch_writer("run")
+    text = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="text"))
+
+    def write(tag, tensor, step):
+        value = Summary.Value(tag=tag, metadata=text, tensor=tensor)
+        w._get_file_writer().add_summary(Summary(value=[value]), step)
+
+    write("bad/nested", _text_tensor([], [b"an earlier step that renders"]), 2)
+    for tag, (tensor, _) in BAD_TEXT.items():
+        write(tag, tensor, 3)
+    w.add_text("good", "**fine**", 0)
+    w.flush()
+    result = build(_options(tmp_path / "logs", tmp_path / "out"))
+    refused = {w.tag: w for w in result.warnings if w.kind == "text-not-shown"}
+    assert sorted(refused) == sorted(BAD_TEXT)
+    for tag, (_, why) in BAD_TEXT.items():
+        warning = refused[tag]
+        assert warning.severity == "warning" and warning.run == "run"
+        assert warning.path and Path(warning.path).name.startswith("events.out.tfevents")
+        assert "step 3: " in warning.message and why in warning.message
+        assert f"byte {warning.offset} of '{warning.path}'" in warning.message
+    panels = {p.tag: p for p in _panels(result)}
+    # the run's other steps and tags are shown; a tag with nothing to show has no panel
+    assert "<strong>fine</strong>" in panels["good/text_summary"].runs[0].latest.html
+    (nested,) = panels["bad/nested"].runs
+    assert nested.latest.step == 2 and nested.steps == 2 and nested.refused == 1
+    assert not {"bad/no-dtype", "bad/negative", "bad/padding"} & set(panels)
+    assert "an earlier step that renders" in (tmp_path / "out" / result.main).read_text()
+
+
 def test_text_only_logdir_builds_and_lists_its_kind(tmp_path, torch_writer):
     w = torch_writer("only")
     w.add_text("readme", "just *text*", 0)
