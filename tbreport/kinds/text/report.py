@@ -3,14 +3,13 @@ records shown are read: each run's latest step and up to EARLIER_STEPS before it
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbreport.kinds.media import Refused
+from tbreport.kinds.media import Refused, tensor_shape
 from tbreport.model import WARNING, DataWarning, Run, TagRecords
 from tbreport.names import section_of
 
@@ -19,10 +18,6 @@ if TYPE_CHECKING:
 
 #: earlier steps shown (collapsed) per run, newest first; older ones are counted
 EARLIER_STEPS = 10
-#: cells a text value may declare beyond the strings it holds: TensorBoard pads a short list of
-#: strings to the tensor's shape with its last one, so a record of a few bytes could otherwise
-#: make a billion cells
-MAX_CELLS = 10_000
 _DT_STRING = 7
 
 
@@ -139,22 +134,14 @@ def _load(run: Run, records: TagRecords, picks: Sequence[int]) -> list[tuple[int
 
 def decode_texts(value: Any) -> np.ndarray:  # value: Summary.Value
     """The value's strings as TensorBoard's text plugin sees them (UTF-8, reduced to 2-D).
-    Refused says why a value cannot be shown: not a string tensor, a shape that is not one, or
-    more cells than strings past MAX_CELLS (padding that would fill the memory)."""
+    Refused says why a value cannot be shown: not a string tensor, a shape that is not one or
+    that declares far more cells than the record holds (see tbreport.kinds.media.tensor_shape)."""
     from tensorboard.util import tensor_util
 
     tensor = value.tensor
     if value.WhichOneof("value") != "tensor" or tensor.dtype != _DT_STRING:
         raise Refused("the value is not a text tensor (strings)")
-    dims = [d.size for d in tensor.tensor_shape.dim]
-    if any(d < 0 for d in dims):
-        raise Refused(f"the text tensor's shape {dims} has a negative dimension")
-    cells = math.prod(dims)
-    if cells > MAX_CELLS and cells > len(tensor.string_val):
-        raise Refused(
-            f"the text tensor's shape {dims} declares {cells:,} cells for "
-            f"{len(tensor.string_val):,} string(s) (padding past {MAX_CELLS:,} cells is refused)"
-        )
+    tensor_shape(tensor, "text")
     try:
         array = tensor_util.make_ndarray(tensor)
     except (TypeError, ValueError) as err:
