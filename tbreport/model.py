@@ -58,6 +58,7 @@ class WarningKind(str, Enum):
     IMAGE_NOT_SHOWN = "image-not-shown"
     AUDIO_NOT_SHOWN = "audio-not-shown"
     TEXT_NOT_SHOWN = "text-not-shown"
+    HISTOGRAM_NOT_SHOWN = "histogram-not-shown"
     CUSTOM_SCALARS_UNDECODABLE = "custom-scalars-undecodable"
     PR_CURVE_NOT_SHOWN = "pr-curve-not-shown"
     HPARAMS_UNDECODABLE = "hparams-undecodable"
