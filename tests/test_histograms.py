@@ -3,6 +3,7 @@ its distribution plugin's compressor does, and shown in every report format."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -229,3 +230,27 @@ def test_records_that_are_no_histogram_are_a_warning(tmp_path: Path, torch_write
     assert warning.offset == int(records.offsets[1]) and records.steps[1] == 1
     views = [e for e in result.report.charts if e.kind == "histograms"]
     assert {e.data.steps.tolist().__str__() for e in views} == {"[0, 3]"}
+
+
+def test_markdown_heads_each_histogram_tag_once(tmp_path: Path, torch_writer):
+    # without its heading a tag's table or images read as part of the tag before it
+    import cmarkgfm
+
+    for run in ("a", "b"):
+        w = torch_writer(run)
+        w.add_scalar("acc", 0.5, 0)
+        for step in range(3):
+            w.add_histogram("layer/w", np.arange(10.0) + step, step)
+        w.add_histogram("layer/b", np.arange(4.0), 0)
+        w.flush()
+    for base in ("", "https://example.org/pr/1/"):
+        out = tmp_path / f"md{len(base)}"
+        _build(tmp_path / "logs", out, format="markdown", image_base_url=base or None)
+        html = cmarkgfm.github_flavored_markdown_to_html((out / "report.md").read_text())
+        headings = re.findall(r"<h3>(.*?)</h3>", html)
+        assert headings.count("layer/b") == headings.count("layer/w") == 1, headings
+        # every histogram table or image comes after its tag's heading, before the next one
+        for tag in ("layer/b", "layer/w"):
+            section = html.split(f"<h3>{tag}</h3>", 1)[1].split("<h3>", 1)[0]
+            shown = section.count("<table>") if not base else section.count("<img ")
+            assert shown == (2 if not base else 4), (tag, section)

@@ -36,6 +36,8 @@ class HistogramChart:
     #: steps recorded for the tag (the view may show fewer)
     recorded: int
     kind: str = "histograms"
+    #: the tag's first element (the first run's Distributions view): report.md heads it
+    first: bool = False
 
     @property
     def buckets(self) -> tuple[int, int]:
@@ -57,7 +59,14 @@ def elements(ctx: KindContext) -> list[HistogramChart]:
             shown = _subset(data, spread(len(data), STACKED))
             out += [
                 HistogramChart(
-                    tag, f"{slug}-dist-{i}", run.name, color, DISTRIBUTIONS, data, len(data)
+                    tag,
+                    f"{slug}-dist-{i}",
+                    run.name,
+                    color,
+                    DISTRIBUTIONS,
+                    data,
+                    len(data),
+                    first=(i, run) == runs[0],
                 ),
                 HistogramChart(
                     tag, f"{slug}-hist-{i}", run.name, color, HISTOGRAMS, shown, len(data)
