@@ -254,3 +254,24 @@ def test_markdown_heads_each_histogram_tag_once(tmp_path: Path, torch_writer):
             section = html.split(f"<h3>{tag}</h3>", 1)[1].split("<h3>", 1)[0]
             shown = section.count("<table>") if not base else section.count("<img ")
             assert shown == (2 if not base else 4), (tag, section)
+
+
+def test_a_view_with_nothing_to_place_draws_the_same_on_a_reused_figure(tmp_path, torch_writer):
+    # chart workers reuse a figure per size: autoscaling an axes without finite data kept the
+    # limits of the chart drawn before it, so two builds gave two different images
+    from tbreport.charts.figure import Painter
+    from tbreport.kinds.histograms.chart import draw
+
+    w = torch_writer("run")
+    nan = float("nan")  # torch's add_histogram refuses all-NaN values; its raw form writes them
+    w.add_histogram_raw("all-nan", nan, nan, 2, nan, nan, [nan, nan], [1, 1], 0)
+    w.add_histogram("wide", np.arange(1000.0), 0)
+    w.add_histogram("wide", np.arange(1000.0) * 3, 50)
+    w.flush()
+    result = _build(tmp_path / "logs", tmp_path / "md", format="markdown")
+    views = {(e.tag, e.view): e for e in result.report.charts if e.kind == "histograms"}
+    empty = views["all-nan", "distributions"]
+    alone = draw(empty, "png", Painter())
+    reused = Painter()
+    draw(views["wide", "distributions"], "png", reused)
+    assert draw(empty, "png", reused) == alone

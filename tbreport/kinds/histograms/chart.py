@@ -68,6 +68,12 @@ def _distributions(ax, chart: HistogramChart) -> None:  # ax: matplotlib Axes
     ax.set_xlabel("step")
     ax.relim()
     ax.autoscale_view()
+    if not np.isfinite(values).any():
+        # nothing to place (every bucket left out): autoscaling without data would keep the
+        # limits of the chart drawn before on this reused figure
+        lo, hi = (float(steps.min()), float(steps.max())) if steps.size else (0.0, 0.0)
+        ax.set_xlim(*((lo - 0.5, hi + 0.5) if hi <= lo else (lo, hi)))
+        ax.set_ylim(0.0, 1.0)
 
 
 def _histograms(ax, chart: HistogramChart) -> None:  # ax: matplotlib Axes
