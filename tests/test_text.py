@@ -187,6 +187,38 @@ def test_text_in_markdown_report_is_escaped_and_fenced(tmp_path, hostile_text_lo
     assert "<pre><code>line one\n{% raw %}\nline `two` @someone\n</code></pre>" in rendered
 
 
+REMOTE_IMAGES = (
+    "a plot ![loss curve](https://example.org/loss.png) and"
+    ' <img src="http://example.org/x.gif" title="x"> [![badge](https://example.org/b.svg)]'
+    "(https://example.org/ci) <img src=relative.png alt=gone>"
+)
+
+
+@pytest.mark.skipif("not sitecheck.have_chromium()", reason="chromium is not installed")
+def test_images_in_text_are_links_in_the_html_report(tmp_path, torch_writer):
+    # the report loads nothing from the network (its CSP allows data: images only): a remote
+    # image in a text summary was a broken image and a CSP error in the console
+    w = torch_writer("run")
+    w.add_text("notes", REMOTE_IMAGES, 0)
+    w.flush()
+    result = build(_options(tmp_path / "logs", tmp_path / "report"))
+    report = sitecheck.open_in_chromium((tmp_path / "report" / result.main).resolve().as_uri())
+    assert not report.problems, report.problems
+    assert not [i for i in report.images if not i.src.startswith("data:")]
+    for label in ("[image: loss curve]", "[image]", "[image: badge]", "[image: gone]"):
+        assert label in report.text
+    page = (tmp_path / "report" / result.main).read_text()
+    assert '<a href="https://example.org/loss.png" rel="noopener noreferrer nofollow">' in page
+    assert (
+        '<a href="https://example.org/ci" rel="noopener noreferrer nofollow">[image: badge]</a>'
+        in page
+    )
+    # a Jekyll post is a web page like TensorBoard's: there the images stay images
+    post = build(_options(tmp_path / "logs", tmp_path / "site", format="jekyll"))
+    text = (tmp_path / "site" / post.main).read_text()
+    assert '<img alt="loss curve" src="https://example.org/loss.png">' in text
+
+
 # --- text values that cannot be shown: a named warning, never a crash or a memory bomb --------
 
 

@@ -34,6 +34,13 @@ class TextStep:
     #: for a table, its cells as written (report.md shows a GFM table)
     cells: tuple[tuple[str, ...], ...] = ()
 
+    @property
+    def offline_html(self) -> str:
+        """``html`` for a page that loads nothing from the network: images as links."""
+        from tbreport.kinds.text.render import offline
+
+        return offline(self.html)
+
 
 @dataclass(frozen=True)
 class TextRun:
