@@ -195,7 +195,7 @@ REMOTE_IMAGES = (
 
 
 @pytest.mark.skipif("not sitecheck.have_chromium()", reason="chromium is not installed")
-def test_images_in_text_are_links_in_the_html_report(tmp_path, torch_writer):
+def test_images_in_text_are_links_in_the_html_report_in_chromium(tmp_path, torch_writer):
     # the report loads nothing from the network (its CSP allows data: images only): a remote
     # image in a text summary was a broken image and a CSP error in the console
     w = torch_writer("run")
