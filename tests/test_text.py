@@ -318,6 +318,30 @@ def test_graph_only_logdir_builds_a_report_that_says_so(tmp_path, torch_writer):
     assert "graph_def (not shown)" in text
 
 
+def test_a_single_number_of_a_shown_plugin_is_a_not_shown_note(tmp_path, torch_writer):
+    # the read stage counts rank-0 numeric tensors of a non-scalar plugin and keeps no record
+    # of them: a text tag written as one float vanished from the report without a word
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+
+    w = torch_writer("run")
+    w.add_scalar("loss", 1.0, 0)
+    text = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="text"))
+    number = Summary.Value(
+        tag="t/float", metadata=text, tensor=TensorProto(dtype=1, float_val=[1.5])
+    )
+    w._get_file_writer().add_summary(Summary(value=[number]), 0)
+    w.flush()
+    result = build(_options(tmp_path / "logs", tmp_path / "o"))
+    (note,) = [x for x in result.warnings if x.kind == "not-shown"]
+    assert note.severity == "note" and note.run == "run" and note.tag == "t/float"
+    assert "1 record of tag 't/float' not shown: single numbers" in note.message
+    assert "'text' plugin" in note.message
+    # --tags selects it like any other tag
+    filtered = build(_options(tmp_path / "logs", tmp_path / "o2", tags="^loss$"))
+    assert not [x for x in filtered.warnings if x.kind == "not-shown"]
+
+
 def test_fixture_with_every_kind_accounts_for_every_tag(default_build):
     logdir = read_logdir(str(fixture_logdir("torch_kinds")))
     result = default_build("torch_kinds")
