@@ -60,6 +60,7 @@ class WarningKind(str, Enum):
     TEXT_NOT_SHOWN = "text-not-shown"
     HISTOGRAM_NOT_SHOWN = "histogram-not-shown"
     CUSTOM_SCALARS_UNDECODABLE = "custom-scalars-undecodable"
+    CUSTOM_SCALARS_BAD_REGEX = "custom-scalars-bad-regex"
     PR_CURVE_NOT_SHOWN = "pr-curve-not-shown"
     HPARAMS_UNDECODABLE = "hparams-undecodable"
     HPARAMS_YAML_UNREADABLE = "hparams-yaml-unreadable"
