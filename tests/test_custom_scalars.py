@@ -122,3 +122,20 @@ def test_undecodable_layout_is_a_warning(tmp_path, torch_writer):
     assert warning.severity == "warning" and warning.tag == LAYOUT_TAG and warning.run == "run"
     assert warning.offset is not None and "byte offset" in warning.message
     assert not _charts(result)
+
+
+def test_a_regex_that_does_not_compile_is_a_note(tmp_path, torch_writer):
+    # it matched nothing, as in TensorBoard, and the chart was empty without a word
+    w = torch_writer("run")
+    for step in range(3):
+        w.add_scalar("loss/train", 1.0 / (step + 1), step)
+    layout = {"Training": {"curves": ["Multiline", ["loss/.*", "(unclosed", "[a-"]]}}
+    w.add_custom_scalars(layout)
+    w.close()
+    result = build(_options(tmp_path / "logs", tmp_path / "o", format="markdown"))
+    (note,) = [x for x in result.warnings if x.kind == "custom-scalars-bad-regex"]
+    assert note.severity == "note" and note.tag == LAYOUT_TAG
+    assert "'curves' (category 'Training')" in note.message
+    assert "'(unclosed', '[a-'" in note.message and "'loss/.*'" not in note.message
+    (chart,) = _charts(result)
+    assert [line.run for line in chart.chart.lines] == ["run/loss/train"]

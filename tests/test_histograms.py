@@ -3,6 +3,7 @@ its distribution plugin's compressor does, and shown in every report format."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +159,119 @@ def test_tags_sharing_one_layout_are_told_apart(tmp_path: Path) -> None:
             assert got.steps.tolist() == list(range(30))
             for i, (_, _, buckets) in enumerate(samples):
                 np.testing.assert_array_equal(got.at(i), buckets)
+
+
+# --- what the views cannot show: NaN and infinities logged, records that are no histogram -----
+
+
+def _build(logs: Path, out: Path, **cli):
+    from tbreport.options import make_options
+    from tbreport.pipeline import build
+
+    base = {"runs_dir": str(logs), "out": str(out), "date": "2024-01-01 00:00:00 +0000"}
+    return build(make_options({**base, "quiet": True, **cli}, {}, None))
+
+
+def test_nonfinite_values_are_noted_and_left_out_of_the_views(tmp_path: Path, torch_writer):
+    import warnings
+
+    from tbreport.kinds.histograms.chart import compressed
+
+    w = torch_writer("run")
+    w.add_histogram("w/nan", np.array([1.0, np.nan, 2.0]), 0)  # NaN outer edges
+    w.add_histogram("w/inf", np.array([1.0, 1.5, np.inf]), 0)  # an infinite right edge
+    w.add_histogram("w/ok", np.array([1.0, 1.5, 2.0]), 0)
+    w.flush()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy warned on stderr mid-build
+        result = _build(tmp_path / "logs", tmp_path / "md", format="markdown")
+    notes = {x.tag: x for x in result.warnings if x.kind == "nonfinite"}
+    assert sorted(notes) == ["w/inf", "w/nan"]
+    assert all(x.severity == "note" and x.run == "run" for x in notes.values())
+    assert "1 bucket(s) at 1 of 1 step(s), the first at step 0" in notes["w/inf"].message
+    assert "2 bucket(s)" in notes["w/nan"].message and "CSV keeps them" in notes["w/nan"].message
+    views = {(e.tag, e.view): e for e in result.report.charts if e.kind == "histograms"}
+    # the finite buckets only: the infinite one's count is left out, so the top is finite
+    inf = compressed(views["w/inf", "distributions"])[0]
+    assert np.isfinite(inf).all() and inf[-1] < 2.0
+    # nothing finite holds a count: nothing to place (not a point at an edge)
+    assert np.isnan(compressed(views["w/nan", "distributions"])).all()
+    text = (tmp_path / "md" / "report.md").read_text()
+    assert text.count(" NaN |") == 9  # w/nan's nine basis points; w/inf's are numbers
+    # the CSV keeps every bucket as written
+    from tbreport.registry import get_kind
+
+    rows = get_kind("histograms").export(views["w/nan", "histograms"]).decode().splitlines()
+    assert rows[1].split(",")[3] == "nan" and rows[-1].split(",")[4] == "nan"
+
+
+def test_records_that_are_no_histogram_are_a_warning(tmp_path: Path, torch_writer):
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.util import tensor_util
+
+    w = torch_writer("run")
+    w.add_scalar("loss", 1.0, 0)
+    w.add_histogram("w", np.arange(10.0), 0)
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="histograms"))
+    for step, array in ((1, np.zeros((4, 2))), (2, np.zeros(3))):  # [k, 2], [3]: no [k, 3]
+        bad = tensor_util.make_tensor_proto(array.astype(np.float64))
+        value = Summary.Value(tag="w", metadata=meta, tensor=bad)
+        w._get_file_writer().add_summary(Summary(value=[value]), step)
+    w.add_histogram("w", np.arange(5.0), 3)
+    w.flush()
+    result = _build(tmp_path / "logs", tmp_path / "site")
+    (warning,) = [x for x in result.warnings if x.kind == "histogram-not-shown"]
+    assert warning.severity == "warning" and warning.run == "run" and warning.tag == "w"
+    assert "2 of 4 record(s) are not histograms" in warning.message
+    assert "the first at step 1 (record at byte " in warning.message
+    assert f"byte {warning.offset} of '{warning.path}'" in warning.message
+    (run,) = read_logdir(tmp_path / "logs").runs
+    records = run.tensors["w"]
+    assert warning.offset == int(records.offsets[1]) and records.steps[1] == 1
+    views = [e for e in result.report.charts if e.kind == "histograms"]
+    assert {e.data.steps.tolist().__str__() for e in views} == {"[0, 3]"}
+
+
+def test_markdown_heads_each_histogram_tag_once(tmp_path: Path, torch_writer):
+    # without its heading a tag's table or images read as part of the tag before it
+    import cmarkgfm
+
+    for run in ("a", "b"):
+        w = torch_writer(run)
+        w.add_scalar("acc", 0.5, 0)
+        for step in range(3):
+            w.add_histogram("layer/w", np.arange(10.0) + step, step)
+        w.add_histogram("layer/b", np.arange(4.0), 0)
+        w.flush()
+    for base in ("", "https://example.org/pr/1/"):
+        out = tmp_path / f"md{len(base)}"
+        _build(tmp_path / "logs", out, format="markdown", image_base_url=base or None)
+        html = cmarkgfm.github_flavored_markdown_to_html((out / "report.md").read_text())
+        headings = re.findall(r"<h3>(.*?)</h3>", html)
+        assert headings.count("layer/b") == headings.count("layer/w") == 1, headings
+        # every histogram table or image comes after its tag's heading, before the next one
+        for tag in ("layer/b", "layer/w"):
+            section = html.split(f"<h3>{tag}</h3>", 1)[1].split("<h3>", 1)[0]
+            shown = section.count("<table>") if not base else section.count("<img ")
+            assert shown == (2 if not base else 4), (tag, section)
+
+
+def test_a_view_with_nothing_to_place_draws_the_same_on_a_reused_figure(tmp_path, torch_writer):
+    # chart workers reuse a figure per size: autoscaling an axes without finite data kept the
+    # limits of the chart drawn before it, so two builds gave two different images
+    from tbreport.charts.figure import Painter
+    from tbreport.kinds.histograms.chart import draw
+
+    w = torch_writer("run")
+    nan = float("nan")  # torch's add_histogram refuses all-NaN values; its raw form writes them
+    w.add_histogram_raw("all-nan", nan, nan, 2, nan, nan, [nan, nan], [1, 1], 0)
+    w.add_histogram("wide", np.arange(1000.0), 0)
+    w.add_histogram("wide", np.arange(1000.0) * 3, 50)
+    w.flush()
+    result = _build(tmp_path / "logs", tmp_path / "md", format="markdown")
+    views = {(e.tag, e.view): e for e in result.report.charts if e.kind == "histograms"}
+    empty = views["all-nan", "distributions"]
+    alone = draw(empty, "png", Painter())
+    reused = Painter()
+    draw(views["wide", "distributions"], "png", reused)
+    assert draw(empty, "png", reused) == alone

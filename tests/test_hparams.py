@@ -361,3 +361,25 @@ def test_the_hparams_section_is_named_as_tensorboard_names_it(tmp_path, fmt):
         if p.suffix in (".html", ".md")
     )
     assert "HParams" in text and "_hparams_" not in text
+
+
+def test_declared_metrics_sort_the_table_before_a_trial_s_scalars(torch_writer, tmp_path):
+    # the first trial (by name) declares no metric, so its scalars stand in as metrics; they
+    # became the table's first metric and sorted it, the declared hp/acc trials last by name
+    w = torch_writer("a-no-metrics")
+    w.add_hparams({"lr": 0.3}, {}, run_name=".")
+    w.add_scalar("train/loss", 0.5, 0)
+    w.flush()
+    for name, acc in (("b", 0.2), ("c", 0.9), ("d", 0.5)):
+        w = torch_writer(name)
+        w.add_hparams({"lr": acc / 10}, {"hp/acc": acc}, run_name=".")
+        w.add_scalar("train/loss", 1.0 - acc, 0)
+        w.flush()
+    report = _report(tmp_path / "logs")
+    (table,) = _elements(report, HParamsTable)
+    assert [m.label for m in table.metrics] == ["hp/acc", "train/loss"]
+    assert table.metrics[0].direction == "max"
+    assert [r.name for r in table.rows] == ["c", "d", "b", "a-no-metrics"]
+    assert table.rows[-1].metrics == (None, 0.5)  # its scalars are still shown
+    scatters = _elements(report, HParamsScatter)
+    assert scatters and all(s.metric.label == "hp/acc" for s in scatters)

@@ -302,3 +302,15 @@ def test_file_names_come_from_slugs_not_data(torch_writer, tmp_path):
     )
     body = (tmp_path / "blog" / result.main).read_text().split("\n---\n", 1)[1]  # after YAML
     assert "<img src=x" not in body and "{% raw %}" not in body and "<b>" not in body
+
+
+def test_markdown_links_the_hosted_clips(tmp_path):
+    # with --image-base-url the clips are written beside report.md to be hosted: linked too
+    base = "https://example.org/pr/7/"
+    out = tmp_path / "md"
+    result = build(options(fixture_logdir("media"), out, format="markdown", image_base_url=base))
+    clips = sorted(p for p in result.written if p.endswith(".wav"))
+    text = (out / "report.md").read_text()
+    assert clips and all(f"]({base}{clip})" in text for clip in clips)
+    (grid,) = elements(report_of(fixture_logdir("media")), AudioClips)
+    assert len(clips) == grid.count

@@ -125,6 +125,30 @@ def test_tensor_of_wrong_shape_is_a_warning(tmp_path, torch_writer):
     assert not _charts(result)  # the last step's record is the broken one: no curve
 
 
+def test_a_shape_far_past_its_values_is_a_warning_not_a_memory_bomb(tmp_path, torch_writer):
+    # make_ndarray repeats a lone float_val to fill the shape: [6, 1e9] in 30 bytes would be
+    # 24 GB (a smaller one here, so that the test without the check stays harmless)
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+
+    w = torch_writer("run")
+    w.add_scalar("loss", 1.0, 0)
+    w.add_pr_curve("pr", np.array([0, 1, 1]), np.array([0.2, 0.7, 0.9]), 0, num_thresholds=5)
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="pr_curves"))
+    dims = [TensorShapeProto.Dim(size=6), TensorShapeProto.Dim(size=50_000)]
+    bomb = TensorProto(dtype=1, tensor_shape=TensorShapeProto(dim=dims), float_val=[0.5])
+    w._get_file_writer().add_summary(
+        Summary(value=[Summary.Value(tag="pr", metadata=meta, tensor=bomb)]), 1
+    )
+    w.close()
+    result = build(_options(tmp_path / "logs", tmp_path / "o", format="markdown"))
+    (warning,) = [x for x in result.warnings if x.kind == "pr-curve-not-shown"]
+    assert warning.severity == "warning" and warning.run == "run" and warning.offset is not None
+    assert "step 1" in warning.message and "declares 300,000 cells in" in warning.message
+    assert not _charts(result)
+
+
 def test_the_precision_label_stays_clear_of_the_tick_labels_on_a_reused_figure(tmp_path):
     """Scalar charts skip matplotlib's placing of a y label (they have none); a PR curve has
     one, placed beside its tick labels, also on a figure a scalar chart was drawn on before."""

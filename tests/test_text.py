@@ -187,6 +187,95 @@ def test_text_in_markdown_report_is_escaped_and_fenced(tmp_path, hostile_text_lo
     assert "<pre><code>line one\n{% raw %}\nline `two` @someone\n</code></pre>" in rendered
 
 
+REMOTE_IMAGES = (
+    "a plot ![loss curve](https://example.org/loss.png) and"
+    ' <img src="http://example.org/x.gif" title="x"> [![badge](https://example.org/b.svg)]'
+    "(https://example.org/ci) <img src=relative.png alt=gone>"
+)
+
+
+@pytest.mark.skipif("not sitecheck.have_chromium()", reason="chromium is not installed")
+def test_images_in_text_are_links_in_the_html_report_in_chromium(tmp_path, torch_writer):
+    # the report loads nothing from the network (its CSP allows data: images only): a remote
+    # image in a text summary was a broken image and a CSP error in the console
+    w = torch_writer("run")
+    w.add_text("notes", REMOTE_IMAGES, 0)
+    w.flush()
+    result = build(_options(tmp_path / "logs", tmp_path / "report"))
+    report = sitecheck.open_in_chromium((tmp_path / "report" / result.main).resolve().as_uri())
+    assert not report.problems, report.problems
+    assert not [i for i in report.images if not i.src.startswith("data:")]
+    for label in ("[image: loss curve]", "[image]", "[image: badge]", "[image: gone]"):
+        assert label in report.text
+    page = (tmp_path / "report" / result.main).read_text()
+    assert '<a href="https://example.org/loss.png" rel="noopener noreferrer nofollow">' in page
+    assert (
+        '<a href="https://example.org/ci" rel="noopener noreferrer nofollow">[image: badge]</a>'
+        in page
+    )
+    # a Jekyll post is a web page like TensorBoard's: there the images stay images
+    post = build(_options(tmp_path / "logs", tmp_path / "site", format="jekyll"))
+    text = (tmp_path / "site" / post.main).read_text()
+    assert '<img alt="loss curve" src="https://example.org/loss.png">' in text
+
+
+# --- text values that cannot be shown: a named warning, never a crash or a memory bomb --------
+
+
+def _text_tensor(dims: list[int], strings: list[bytes], dtype: int = 7):
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+    from tensorboard.compat.proto.tensor_shape_pb2 import TensorShapeProto
+
+    shape = TensorShapeProto(dim=[TensorShapeProto.Dim(size=d) for d in dims])
+    return TensorProto(dtype=dtype, tensor_shape=shape, string_val=strings)
+
+
+BAD_TEXT = {
+    # no dtype: tensor_util.make_ndarray raised TypeError
+    "bad/no-dtype": (_text_tensor([], [b"x"], dtype=0), "not a text tensor"),
+    # numpy refused the shape: ValueError
+    "bad/negative": (_text_tensor([-1], [b"x"]), "negative dimension"),
+    # TensorBoard pads to the shape with the last string: [1_000_000_000] took 15 GB for 30
+    # bytes on disk (a smaller one here, so that the test without the fix stays harmless)
+    "bad/padding": (_text_tensor([20_000], [b"x"]), "declares 20,000 cells in"),
+    # markdown recursed once per level of nesting: RecursionError
+    "bad/nested": (_text_tensor([], [b"- " * 3000 + b"x"]), "nests too deeply"),
+}
+
+
+def test_text_that_cannot_be_shown_is_a_named_warning(tmp_path, torch_writer):
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+
+    w = torch_writer("run")
+    text = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="text"))
+
+    def write(tag, tensor, step):
+        value = Summary.Value(tag=tag, metadata=text, tensor=tensor)
+        w._get_file_writer().add_summary(Summary(value=[value]), step)
+
+    write("bad/nested", _text_tensor([], [b"an earlier step that renders"]), 2)
+    for tag, (tensor, _) in BAD_TEXT.items():
+        write(tag, tensor, 3)
+    w.add_text("good", "**fine**", 0)
+    w.flush()
+    result = build(_options(tmp_path / "logs", tmp_path / "out"))
+    refused = {w.tag: w for w in result.warnings if w.kind == "text-not-shown"}
+    assert sorted(refused) == sorted(BAD_TEXT)
+    for tag, (_, why) in BAD_TEXT.items():
+        warning = refused[tag]
+        assert warning.severity == "warning" and warning.run == "run"
+        assert warning.path and Path(warning.path).name.startswith("events.out.tfevents")
+        assert "step 3: " in warning.message and why in warning.message
+        assert f"byte {warning.offset} of '{warning.path}'" in warning.message
+    panels = {p.tag: p for p in _panels(result)}
+    # the run's other steps and tags are shown; a tag with nothing to show has no panel
+    assert "<strong>fine</strong>" in panels["good/text_summary"].runs[0].latest.html
+    (nested,) = panels["bad/nested"].runs
+    assert nested.latest.step == 2 and nested.steps == 2 and nested.refused == 1
+    assert not {"bad/no-dtype", "bad/negative", "bad/padding"} & set(panels)
+    assert "an earlier step that renders" in (tmp_path / "out" / result.main).read_text()
+
+
 def test_text_only_logdir_builds_and_lists_its_kind(tmp_path, torch_writer):
     w = torch_writer("only")
     w.add_text("readme", "just *text*", 0)
@@ -227,6 +316,30 @@ def test_graph_only_logdir_builds_a_report_that_says_so(tmp_path, torch_writer):
     assert "graph_def" in html
     text = CliRunner().invoke(main, ["ls", str(logs)]).stdout
     assert "graph_def (not shown)" in text
+
+
+def test_a_single_number_of_a_shown_plugin_is_a_not_shown_note(tmp_path, torch_writer):
+    # the read stage counts rank-0 numeric tensors of a non-scalar plugin and keeps no record
+    # of them: a text tag written as one float vanished from the report without a word
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.compat.proto.tensor_pb2 import TensorProto
+
+    w = torch_writer("run")
+    w.add_scalar("loss", 1.0, 0)
+    text = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="text"))
+    number = Summary.Value(
+        tag="t/float", metadata=text, tensor=TensorProto(dtype=1, float_val=[1.5])
+    )
+    w._get_file_writer().add_summary(Summary(value=[number]), 0)
+    w.flush()
+    result = build(_options(tmp_path / "logs", tmp_path / "o"))
+    (note,) = [x for x in result.warnings if x.kind == "not-shown"]
+    assert note.severity == "note" and note.run == "run" and note.tag == "t/float"
+    assert "1 record of tag 't/float' not shown: single numbers" in note.message
+    assert "'text' plugin" in note.message
+    # --tags selects it like any other tag
+    filtered = build(_options(tmp_path / "logs", tmp_path / "o2", tags="^loss$"))
+    assert not [x for x in filtered.warnings if x.kind == "not-shown"]
 
 
 def test_fixture_with_every_kind_accounts_for_every_tag(default_build):

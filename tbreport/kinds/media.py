@@ -1,9 +1,11 @@
 """Shared by the images and audio kinds: which steps of a tag the report shows, read from disk
-only for those steps, laid out as a row of cells per run.
+only for those steps, laid out as a row of cells per run; and, for every kind that reads a
+tensor (text, PR curves too), the check of its shape before it is read.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -85,6 +87,29 @@ def shown_records(run: Run, records: TagRecords, restarts: str, between: int) ->
 
 class Refused(ValueError):
     """An item (an image, a clip) that is not shown; the message says why."""
+
+
+#: cells a tensor may declare beyond what its bytes can hold (see tensor_shape)
+MAX_CELLS = 10_000
+
+
+def tensor_shape(tensor: Any, what: str) -> list[int]:
+    """The dimensions of ``tensor`` (a TensorProto) before TensorBoard's ``make_ndarray`` reads
+    it. That repeats a lone value (and pads a list of strings with its last one) to fill the
+    shape, so a record of a few bytes could declare a billion cells: Refused when the shape
+    declares more than MAX_CELLS cells and more than the tensor's bytes can hold (every
+    encoding takes at least a byte a value), or has a negative dimension."""
+    dims = [int(d.size) for d in tensor.tensor_shape.dim]
+    if any(d < 0 for d in dims):
+        raise Refused(f"the {what} tensor's shape {dims} has a negative dimension")
+    cells, size = math.prod(dims), tensor.ByteSize()
+    if cells > MAX_CELLS and cells > size:
+        raise Refused(
+            f"the {what} tensor's shape {dims} declares {cells:,} cells in {size:,} bytes "
+            f"(TensorBoard would repeat its values to fill them; past {MAX_CELLS:,} cells "
+            "that is refused)"
+        )
+    return dims
 
 
 def media_rows(

@@ -208,7 +208,9 @@ def build_report(
         for name in section_names
     )
     selected = {run.name for run in runs}
-    left_out = tuple(not_shown(runs, tags, plugins))
+    # tags only counted while reading (single numbers of a non-scalar plugin) are selected too
+    counted = {tag for run in runs for tag in run.others if tag_selected(tag, options)}
+    left_out = tuple(not_shown(runs, counted.union(tags), plugins))
     selected |= found.folded
     warnings = tuple(w for w in logdir.warnings if w.run is None or w.run in selected)
     warnings += found.warnings

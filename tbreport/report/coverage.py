@@ -41,12 +41,26 @@ def not_shown(runs: Sequence[Run], tags: Iterable[str], plugins: Iterable[str]) 
                 reason = NOT_SHOWN_EVENTS[field]
                 out.append(NotShown(run.name, field, field, count, reason, run.path, event=True))
         for tag, counted in run.others.items():
-            if tag in selected and counted.plugin not in shown:
+            if tag not in selected:
+                continue
+            if counted.plugin not in shown:
                 reason = _PLUGINS.get(
                     counted.plugin,
                     f"data of the plugin {counted.plugin!r}, which tbreport has no view for",
                 )
                 out.append(NotShown(run.name, tag, counted.plugin, counted.count, reason, run.path))
+                continue
+            # the read stage keeps a shown plugin's records for its kind, but for single
+            # numbers (rank-0 numeric tensors, a scalar's encoding): those it only counts
+            kept = len(run.tensors[tag]) if tag in run.tensors else 0
+            if counted.plugin not in _SHOWN_ELSEWHERE and counted.count > kept:
+                reason = (
+                    f"single numbers (rank-0 numeric tensors) where the {counted.plugin!r} "
+                    "plugin writes strings or arrays, which its view cannot read"
+                )
+                out.append(
+                    NotShown(run.name, tag, counted.plugin, counted.count - kept, reason, run.path)
+                )
     return out
 
 

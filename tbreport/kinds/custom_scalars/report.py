@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tbreport.kinds.scalars.report import _build_chart, _y_range
-from tbreport.model import WARNING, Chart, DataWarning, Line, Run, Series, TagRecords
+from tbreport.model import NOTE, WARNING, Chart, DataWarning, Line, Run, Series, TagRecords
 
 if TYPE_CHECKING:
     from tbreport.kinds import KindContext
@@ -110,6 +110,18 @@ def _chart(tag: str, slug: str, section: str, chart: Any, ctx: KindContext) -> L
     if content == MULTILINE:
         spec = tuple(chart.multiline.tag)
         patterns = [_compile(p) for p in spec]
+        broken = [p for p, compiled in zip(spec, patterns, strict=True) if compiled is None]
+        if broken:
+            ctx.warnings.append(
+                DataWarning(
+                    "custom-scalars-bad-regex",
+                    f"Custom scalars chart {chart.title or tag!r} (category {section!r}): "
+                    f"the tag regex(es) {', '.join(repr(p) for p in broken)} do not compile, "
+                    "so they match no tag (TensorBoard's page skips them too).",
+                    tag=tag,
+                    severity=NOTE,
+                )
+            )
         picked = [
             (t, None, None)
             for t in scalar_tags

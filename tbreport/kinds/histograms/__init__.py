@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from tbreport.kinds import DATA, IMAGE, Media
 from tbreport.kinds.histograms.report import HistogramChart
-from tbreport.kinds.histograms.transform import compress
+from tbreport.kinds.histograms.transform import distribution
 from tbreport.kinds.scalars import csv_safe
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Histograms:
         last = element.data.at(len(element.data) - 1) if len(element.data) else None
         return {
             # the last step's distribution, for formats without images
-            "quantiles": None if last is None else compress(last).tolist(),
+            "quantiles": None if last is None else distribution(last).tolist(),
             "view": element.view,
             "shown": len(element.data),
             "first_step": int(steps[0]) if steps.size else None,

@@ -14,7 +14,7 @@ from matplotlib.colors import to_rgba
 
 from tbreport.charts.figure import CompactFormatter, check_format, check_size, clean_text
 from tbreport.kinds.histograms.report import DISTRIBUTIONS, HistogramChart
-from tbreport.kinds.histograms.transform import compress, rebin
+from tbreport.kinds.histograms.transform import distribution, finite, rebin
 
 if TYPE_CHECKING:
     from tbreport.charts.figure import Painter
@@ -31,7 +31,7 @@ BINS = 30
 def compressed(chart: HistogramChart) -> np.ndarray:
     """[steps, 9]: the value of each step's histogram at the basis points."""
     data = chart.data
-    rows = [compress(data.at(i)) for i in range(len(data))]
+    rows = [distribution(data.at(i)) for i in range(len(data))]
     return np.array(rows) if rows else np.zeros((0, 9))
 
 
@@ -68,20 +68,26 @@ def _distributions(ax, chart: HistogramChart) -> None:  # ax: matplotlib Axes
     ax.set_xlabel("step")
     ax.relim()
     ax.autoscale_view()
+    if not np.isfinite(values).any():
+        # nothing to place (every bucket left out): autoscaling without data would keep the
+        # limits of the chart drawn before on this reused figure
+        lo, hi = (float(steps.min()), float(steps.max())) if steps.size else (0.0, 0.0)
+        ax.set_xlim(*((lo - 0.5, hi + 0.5) if hi <= lo else (lo, hi)))
+        ax.set_ylim(0.0, 1.0)
 
 
 def _histograms(ax, chart: HistogramChart) -> None:  # ax: matplotlib Axes
     data = chart.data
     n = len(data)
     # equal-width bins over every step shown: writers' buckets can be exponential (torch)
-    finite = data.buckets[:, :2][np.isfinite(data.buckets[:, :2])]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    drawn = finite(data.buckets)[:, :2]
+    low, high = (float(drawn.min()), float(drawn.max())) if drawn.size else (0.0, 1.0)
     if high <= low:
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, BINS + 1)
     x = (edges[:-1] + edges[1:]) / 2
-    shapes = [(x, rebin(data.at(i), edges)) for i in range(n)]
-    tallest = max((float(np.nanmax(h)) for _, h in shapes if h.size), default=0.0)
+    shapes = [(x, rebin(finite(data.at(i)), edges)) for i in range(n)]
+    tallest = max((float(h.max()) for _, h in shapes if h.size), default=0.0)
     scale = 1.0 / tallest if tallest > 0 else 1.0
     face = to_rgba(chart.color, 0.35)
     for i, (x, height) in enumerate(shapes):

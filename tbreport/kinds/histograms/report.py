@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tbreport.kinds.histograms.transform import spread
-from tbreport.model import Histograms
+from tbreport.model import NOTE, WARNING, DataWarning, Histograms, Run
 
 if TYPE_CHECKING:
     from tbreport.kinds import KindContext
@@ -36,6 +36,8 @@ class HistogramChart:
     #: steps recorded for the tag (the view may show fewer)
     recorded: int
     kind: str = "histograms"
+    #: the tag's first element (the first run's Distributions view): report.md heads it
+    first: bool = False
 
     @property
     def buckets(self) -> tuple[int, int]:
@@ -48,6 +50,8 @@ def elements(ctx: KindContext) -> list[HistogramChart]:
     """For each selected histogram tag, every run that has it: both views, Distributions first."""
     out = []
     for tag in ctx.tags:
+        for run in ctx.runs:
+            ctx.warnings.extend(_problems(run, tag))
         runs = [(i, run) for i, run in enumerate(ctx.runs) if len(run.histograms.get(tag, ()))]
         for i, run in runs:
             data = run.histograms[tag]
@@ -55,7 +59,14 @@ def elements(ctx: KindContext) -> list[HistogramChart]:
             shown = _subset(data, spread(len(data), STACKED))
             out += [
                 HistogramChart(
-                    tag, f"{slug}-dist-{i}", run.name, color, DISTRIBUTIONS, data, len(data)
+                    tag,
+                    f"{slug}-dist-{i}",
+                    run.name,
+                    color,
+                    DISTRIBUTIONS,
+                    data,
+                    len(data),
+                    first=(i, run) == runs[0],
                 ),
                 HistogramChart(
                     tag, f"{slug}-hist-{i}", run.name, color, HISTOGRAMS, shown, len(data)
@@ -75,3 +86,71 @@ def _subset(data: Histograms, index: np.ndarray) -> Histograms:
         bounds=bounds,
         buckets=np.concatenate(rows) if rows else np.zeros((0, 3)),
     )
+
+
+def _problems(run: Run, tag: str) -> list[DataWarning]:
+    """What the views leave out of the run's histograms of ``tag``, one warning per kind of
+    problem: records of the tag that are no histogram (the read stage kept them as plain
+    records), and histograms holding NaN or infinite edges or counts."""
+    out = []
+    records = run.tensors.get(tag)
+    data = run.histograms.get(tag)
+    if records is not None and records.plugin == "histograms":
+        unread = _not_histograms(records.steps, records.wall_times, data)
+        if unread:
+            first = unread[0]
+            path = run.files[int(records.files[first])]
+            offset = int(records.offsets[first])
+            out.append(
+                DataWarning(
+                    "histogram-not-shown",
+                    f"Run '{run.name}', tag '{tag}': {len(unread)} of {len(records)} record(s) "
+                    "are not histograms (a [k, 3] tensor of left edge, right edge and count, or "
+                    "a HistogramProto with as many bucket limits as buckets), the first at "
+                    f"step {int(records.steps[first])} (record at byte {offset} of '{path}'); "
+                    "they are left out of the report.",
+                    path=path,
+                    offset=offset,
+                    run=run.name,
+                    tag=tag,
+                    severity=WARNING,
+                )
+            )
+    if data is not None and len(data):
+        bad = ~np.isfinite(data.buckets).all(axis=1)
+        if bad.any():
+            step_of_bucket = np.repeat(data.steps, np.diff(data.bounds))
+            steps = np.unique(step_of_bucket[bad])
+            out.append(
+                DataWarning(
+                    "nonfinite",
+                    f"Run '{run.name}', tag '{tag}': {int(bad.sum())} bucket(s) at "
+                    f"{len(steps)} of {len(data)} step(s), the first at step {int(steps[0])}, "
+                    "have NaN or infinite edges or counts (the values logged were not all "
+                    "finite); the views leave those buckets out, the CSV keeps them.",
+                    run=run.name,
+                    tag=tag,
+                    severity=NOTE,
+                )
+            )
+    return out
+
+
+def _not_histograms(steps: np.ndarray, walls: np.ndarray, data: Histograms | None) -> list[int]:
+    """Positions of the tag's records that are not among its histograms. Both are in file
+    order and the histograms are a subsequence of the records: matched by step and wall time."""
+    count = 0 if data is None else len(data)
+    if count == steps.shape[0]:
+        return []
+    out, j = [], 0
+    for i in range(steps.shape[0]):
+        if data is not None and j < count and _same(steps[i], walls[i], data, j):
+            j += 1
+        else:
+            out.append(i)
+    return out
+
+
+def _same(step: np.int64, wall: np.float64, data: Histograms, j: int) -> bool:
+    other = data.wall_times[j]
+    return bool(step == data.steps[j] and (wall == other or (np.isnan(wall) and np.isnan(other))))

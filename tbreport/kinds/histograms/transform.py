@@ -37,6 +37,22 @@ def compress(buckets: np.ndarray, bps: tuple[int, ...] = BASIS_POINTS) -> np.nda
     return out
 
 
+def finite(buckets: np.ndarray) -> np.ndarray:
+    """The buckets ([k, 3]) whose edges and count are all finite: what the views draw (a NaN
+    logged makes torch's outer edges NaN, an infinity makes them infinite)."""
+    keep = np.isfinite(buckets).all(axis=1)
+    return buckets if keep.all() else buckets[keep]
+
+
+def distribution(buckets: np.ndarray) -> np.ndarray:
+    """:func:`compress` of the finite buckets of one histogram; NaN at every basis point when
+    leaving out the others leaves no count (nothing to place: not a point at an edge)."""
+    kept = finite(buckets)
+    if kept.shape[0] < buckets.shape[0] and not kept[:, 2].sum():
+        return np.full(len(BASIS_POINTS), np.nan)
+    return compress(kept)
+
+
 def spread(count: int, most: int) -> np.ndarray:
     """Up to ``most`` indices of 0..count-1, evenly spaced, the first and last included."""
     if count <= most:

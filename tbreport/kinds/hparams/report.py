@@ -107,8 +107,11 @@ def _experiment_for(trial: Trial, experiments: Mapping[str, Experiment]) -> Expe
 def _metric_cells(
     trials: Sequence[Trial], by_name: Mapping[str, Run], experiments: Mapping[str, Experiment]
 ) -> tuple[list[tuple[str, str]], dict[str, dict[str, tuple[float | None, int | None]]]]:
-    """Metric labels in order and, per trial, each metric's (final value, step)."""
+    """Metric labels in order and, per trial, each metric's (final value, step). Metrics an
+    experiment declares come first (the first of them sorts the table): a trial without any
+    (torch's add_hparams with no metrics) shows its scalars, after them."""
     labels: list[str] = []
+    declared: set[str] = set()
     tags: dict[str, str] = {}  # label -> tag, for the metric's direction
     cells: dict[str, dict[str, tuple[float | None, int | None]]] = {}
     for trial in trials:
@@ -128,6 +131,7 @@ def _metric_cells(
                             break
                 tags[info.label] = info.tag
                 mine[info.label] = value
+                declared.add(info.label)
         else:  # no experiment: the trial's scalars are its metrics
             charted = [by_name[n] for n in trial.runs if n in by_name and by_name[n].scalars]
             for run in charted:
@@ -140,6 +144,7 @@ def _metric_cells(
             if label not in labels:
                 labels.append(label)
         cells[trial.name] = mine
+    labels.sort(key=lambda label: label not in declared)  # stable: first-seen order kept
     return [(label, tags[label]) for label in labels], cells
 
 

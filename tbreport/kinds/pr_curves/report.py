@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbreport.kinds.media import standing
+from tbreport.kinds.media import Refused, standing, tensor_shape
 from tbreport.model import WARNING, DataWarning, Run, TagRecords
 from tbreport.names import section_of
 
@@ -59,17 +59,19 @@ class PRChart:
     shown: tuple[str, ...] = ("chart", "table")
 
 
-def decode_pr(value: Any) -> np.ndarray | None:  # value: Summary.Value
+def decode_pr(value: Any) -> np.ndarray:  # value: Summary.Value
     """The ``[6, thresholds]`` float64 array of a pr_curves value as TensorBoard's make_ndarray
-    reads it; None when the tensor has another shape or is not numeric."""
+    reads it; Refused says why a tensor is not one."""
     from tensorboard.util import tensor_util
 
+    not_pr = "it is not a [6, thresholds] tensor of numbers (TP, FP, TN, FN, precision, recall)"
+    tensor_shape(value.tensor, "PR curve")  # before make_ndarray fills a shape of a billion
     try:
         array = tensor_util.make_ndarray(value.tensor)
     except (TypeError, ValueError):  # an unknown dtype, or content that does not fit the shape
-        return None
+        raise Refused(not_pr) from None
     if array.ndim != 2 or array.shape[0] != len(ROWS) or array.dtype.kind not in "fiu":
-        return None
+        raise Refused(not_pr)
     return array.astype(np.float64)
 
 
@@ -97,14 +99,14 @@ def _last_curve(run: Run, tag: str, records: TagRecords, ctx: KindContext) -> PR
     pos = int(standing(records, ctx.options.restarts)[-1])
     path, offset = run.files[int(records.files[pos])], int(records.offsets[pos])
     ((step, wall_time, value),) = load_values(path, [offset], [int(records.values[pos])])
-    values = decode_pr(value)
-    if values is None:
+    try:
+        values = decode_pr(value)
+    except Refused as why:
         ctx.warnings.append(
             DataWarning(
                 "pr-curve-not-shown",
                 f"Event file '{path}': the {tag!r} record at byte offset {offset} (step "
-                f"{step}) is not a [6, thresholds] tensor of numbers (TP, FP, TN, FN, "
-                f"precision, recall); run {run.name!r} has no curve in the chart. Write PR "
+                f"{step}): {why}; run {run.name!r} has no curve in the chart. Write PR "
                 "curves with add_pr_curve or the pr_curve summary op.",
                 path=path,
                 offset=offset,

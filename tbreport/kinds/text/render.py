@@ -5,6 +5,8 @@ code extensions, then an allow-list sanitiser; arrays as a table of rendered cel
 
 from __future__ import annotations
 
+import re
+
 import markdown  # type: ignore[import-untyped]
 import nh3
 import numpy as np
@@ -50,6 +52,40 @@ def sanitize(unsafe: str) -> str:
         link_rel="noopener noreferrer nofollow",
         attribute_filter=_absolute_only,
     )
+
+
+# an <img> as nh3 writes it (every attribute double-quoted, with "<", ">", "&" and '"' escaped
+# in it), and the links around one
+_TAGS = re.compile(r"<img\b([^>]*)>|<a\b[^>]*>|</a>")
+_ATTRIBUTE = re.compile(r'([a-z]+)="([^"]*)"')
+
+
+def _image_link(attributes: dict[str, str], in_link: bool) -> str:
+    label = f"[image: {attributes['alt']}]" if attributes.get("alt") else "[image]"
+    if in_link or "src" not in attributes:  # the link's text; or no http(s) URL was left
+        return label
+    title = f' title="{attributes["title"]}"' if "title" in attributes else ""
+    return f'<a href="{attributes["src"]}"{title}>{label}</a>'
+
+
+def offline(safe_html: str) -> str:
+    """Sanitised HTML (:func:`sanitize`'s) for a page that loads nothing from the network (the
+    HTML report, whose Content-Security-Policy allows data: images only): each image becomes a
+    link to it saying ``[image: alt]`` (inside a link, that link's text), instead of a broken
+    image and a console error."""
+    if "<img" not in safe_html:
+        return safe_html
+    out, depth, at = [], 0, 0
+    for m in _TAGS.finditer(safe_html):
+        out.append(safe_html[at : m.start()])
+        at = m.end()
+        if m.group(1) is None:  # a link opens or closes
+            depth = max(0, depth + (-1 if m.group().startswith("</") else 1))
+            out.append(m.group())
+        else:
+            out.append(_image_link(dict(_ATTRIBUTE.findall(m.group(1))), depth > 0))
+    out.append(safe_html[at:])
+    return sanitize("".join(out))
 
 
 def _table(cells: np.ndarray) -> str:

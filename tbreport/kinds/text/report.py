@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tbreport.model import Run, TagRecords
+from tbreport.kinds.media import Refused, tensor_shape
+from tbreport.model import WARNING, DataWarning, Run, TagRecords
 from tbreport.names import section_of
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 #: earlier steps shown (collapsed) per run, newest first; older ones are counted
 EARLIER_STEPS = 10
+_DT_STRING = 7
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,13 @@ class TextStep:
     #: for a table, its cells as written (report.md shows a GFM table)
     cells: tuple[tuple[str, ...], ...] = ()
 
+    @property
+    def offline_html(self) -> str:
+        """``html`` for a page that loads nothing from the network: images as links."""
+        from tbreport.kinds.text.render import offline
+
+        return offline(self.html)
+
 
 @dataclass(frozen=True)
 class TextRun:
@@ -42,10 +51,12 @@ class TextRun:
     earlier: tuple[TextStep, ...]
     #: steps older than those shown
     omitted: int
+    #: steps among those picked that are not shown (each has a text-not-shown warning)
+    refused: int = 0
 
     @property
     def steps(self) -> int:
-        return 1 + len(self.earlier) + self.omitted
+        return 1 + len(self.earlier) + self.omitted + self.refused
 
 
 @dataclass(frozen=True)
@@ -64,21 +75,52 @@ class TextPanel:
 def elements(ctx: KindContext) -> list[TextPanel]:
     out = []
     for tag in ctx.tags:
-        runs = [
-            _text_run(run, run.tensors[tag], ctx.colors[run.name])
+        made = [
+            _text_run(run, tag, run.tensors[tag], ctx.colors[run.name], ctx.warnings)
             for run in ctx.runs
             if tag in run.tensors and run.tensors[tag].plugin == "text"
         ]
+        runs = tuple(run for run in made if run is not None)
         if runs:
-            out.append(TextPanel(tag, section_of(tag), ctx.slugs[tag], tuple(runs)))
+            out.append(TextPanel(tag, section_of(tag), ctx.slugs[tag], runs))
     return out
 
 
-def _text_run(run: Run, records: TagRecords, color: str) -> TextRun:
+def _text_run(
+    run: Run, tag: str, records: TagRecords, color: str, warnings: list[DataWarning]
+) -> TextRun | None:
+    """The run's latest steps of ``tag`` that decode (None when none of them does); each one
+    that does not gets a ``text-not-shown`` warning naming its file and byte offset."""
     count = len(records)
     picks = list(range(count - 1, max(-1, count - 2 - EARLIER_STEPS), -1))  # newest first
-    steps = [_text_step(*value) for value in _load(run, records, picks)]
-    return TextRun(run.name, color, steps[0], tuple(steps[1:]), omitted=count - len(picks))
+    steps = []
+    for i, (step, wall_time, value) in zip(picks, _load(run, records, picks), strict=True):
+        try:
+            steps.append(_text_step(step, wall_time, value))
+        except Refused as why:
+            path, offset = run.files[int(records.files[i])], int(records.offsets[i])
+            warnings.append(
+                DataWarning(
+                    "text-not-shown",
+                    f"Run '{run.name}', tag '{tag}', step {step}: {why} (record at byte "
+                    f"{offset} of '{path}'); it is left out of the report.",
+                    path=path,
+                    offset=offset,
+                    run=run.name,
+                    tag=tag,
+                    severity=WARNING,
+                )
+            )
+    if not steps:
+        return None
+    return TextRun(
+        run.name,
+        color,
+        steps[0],
+        tuple(steps[1:]),
+        omitted=count - len(picks),
+        refused=len(picks) - len(steps),
+    )
 
 
 def _load(run: Run, records: TagRecords, picks: Sequence[int]) -> list[tuple[int, float, Any]]:
@@ -98,10 +140,19 @@ def _load(run: Run, records: TagRecords, picks: Sequence[int]) -> list[tuple[int
 
 
 def decode_texts(value: Any) -> np.ndarray:  # value: Summary.Value
-    """The value's strings as TensorBoard's text plugin sees them (UTF-8, reduced to 2-D)."""
+    """The value's strings as TensorBoard's text plugin sees them (UTF-8, reduced to 2-D).
+    Refused says why a value cannot be shown: not a string tensor, a shape that is not one or
+    that declares far more cells than the record holds (see tbreport.kinds.media.tensor_shape)."""
     from tensorboard.util import tensor_util
 
-    array = tensor_util.make_ndarray(value.tensor)
+    tensor = value.tensor
+    if value.WhichOneof("value") != "tensor" or tensor.dtype != _DT_STRING:
+        raise Refused("the value is not a text tensor (strings)")
+    tensor_shape(tensor, "text")
+    try:
+        array = tensor_util.make_ndarray(tensor)
+    except (TypeError, ValueError) as err:
+        raise Refused(f"the text tensor does not decode ({err})") from None
     flat = [t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t) for t in array.ravel()]
     texts = np.array(flat, dtype=object).reshape(array.shape)
     if texts.ndim > 2:  # TensorBoard's reduce_to_2d: the first 2-D slice
@@ -114,7 +165,13 @@ def _text_step(step: int, wall_time: float, value: Any) -> TextStep:
     # markdown and nh3 only when a report holds text
     from tbreport.kinds.text.render import to_html, to_plain
 
-    html = to_html(texts)
+    try:
+        html = to_html(texts)
+    except RecursionError:  # the markdown package recurses per level of nesting
+        raise Refused(
+            "its Markdown nests too deeply for the markdown package to render (a list or "
+            "quote thousands of levels deep)"
+        ) from None
     cells: tuple[tuple[str, ...], ...] = ()
     if texts.ndim:
         rows = texts.reshape(-1, 1) if texts.ndim == 1 else texts
