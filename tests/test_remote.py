@@ -206,3 +206,114 @@ def test_memory_urls_work_like_folders(torch_writer):
             fs.pipe(f"/mem-sweep/{path.relative_to(local).as_posix()}", path.read_bytes())
     got = read_logdir("memory://mem-sweep")
     assert got.points == read_logdir(local).points
+
+
+def _ls(*args: str):
+    result = CliRunner().invoke(main, ["ls", *args])
+    # a clear error: click's exit, not an exception with its traceback
+    assert isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def test_no_credentials_is_an_error_naming_what_to_set(s3, monkeypatch, tmp_path):
+    import s3fs
+
+    s3.create_bucket(Bucket="nocreds")
+    s3.put_object(Bucket="nocreds", Key="runs/a/events.out.tfevents.1", Body=b"")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = _ls("s3://nocreds/runs")
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: No usable credentials to read 's3://nocreds/runs' (Unable to locate "
+        "credentials). Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (a "
+        "profile of ~/.aws/credentials); on AWS an instance or task role is found by itself. "
+        "For a public bucket, set FSSPEC_S3_ANON=true.\n"
+    )
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    s3fs.S3FileSystem.clear_instance_cache()  # a new process's filesystem, reading the profile
+    result = _ls("s3://nocreds/runs")
+    assert "(The config profile (no-such-profile) could not be found). Set AWS_" in result.output
+
+
+def test_an_endpoint_that_does_not_answer_is_an_error_naming_it(s3, monkeypatch):
+    port = _free_port()  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    result = _ls("s3://anything/runs")
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        f"Error: Cannot connect to the storage of 's3://anything/runs' at "
+        f"http://127.0.0.1:{port}. Check AWS_ENDPOINT_URL"
+    ), result.output
+    assert DUMMY["AWS_SECRET_ACCESS_KEY"] not in result.output
+
+
+@pytest.mark.parametrize("endpoint", ["not-a-url", "ftp://127.0.0.1:1"])
+def test_an_endpoint_that_is_not_a_url_is_an_error_naming_the_setting(s3, monkeypatch, endpoint):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    result = _ls("s3://anything/runs")
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: Cannot read 's3://anything/runs': "), result.output
+    assert endpoint in result.output
+    assert "Check AWS_ENDPOINT_URL (a URL such as http://127.0.0.1:9000)" in result.output
+
+
+def test_a_prefix_with_nothing_under_it_does_not_exist(s3, torch_writer):
+    s3.create_bucket(Bucket="prefixes")
+    _upload(s3, "prefixes", _sweep(torch_writer), "exp")
+    result = _ls("s3://prefixes/exq")
+    assert result.output == (
+        "Error: Log directory 's3://prefixes/exq' does not exist: nothing is stored under it. "
+        "Check the URL.\n"
+    )
+    # a prefix of a folder's name is no folder (object stores match prefixes of keys)
+    assert "'s3://prefixes/ex' does not exist" in _ls("s3://prefixes/ex").output
+
+
+def test_a_url_of_an_event_file_is_refused_as_a_local_file_is(s3, torch_writer):
+    local = _sweep(torch_writer)
+    s3.create_bucket(Bucket="onefile")
+    _upload(s3, "onefile", local, "exp")
+    (event,) = [p for p in (local / "seed1").iterdir() if "tfevents" in p.name]
+    url = f"s3://onefile/exp/seed1/{event.name}"
+    with pytest.raises(LogdirNotFoundError, match=r"is a file, not a directory\. Give the folder"):
+        read_logdir(url)
+
+
+def test_a_url_of_the_whole_store_is_an_error_not_a_traceback(s3):
+    result = _ls("s3://")
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: Cannot read 's3://': Cannot traverse all of S3. ")
+
+
+@pytest.mark.parametrize("steps", [100, 60_000])  # a small file (read in a batch), a large one
+def test_credentials_missing_when_reading_are_one_error(s3, monkeypatch, tmp_path, steps):
+    import s3fs
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tbreport.read.discover import discover_runs
+    from tbreport.read.storage import StorageError, open_remote
+
+    w = SummaryWriter(str(tmp_path / "runs" / "a"))
+    for step in range(steps):
+        w.add_scalar("loss", 1.0 / (step + 1), step)
+    w.close()
+    s3.create_bucket(Bucket=f"readcreds{steps}")
+    _upload(s3, f"readcreds{steps}", tmp_path / "runs", "exp")
+    url = f"s3://readcreds{steps}/exp"
+    # listed with credentials (as a Dask client is), read without them (as its workers are)
+    found = discover_runs(url, open_remote(url))
+    if steps > 1000:
+        assert sum(found[0][0].sizes) > 1 << 20  # read alone, in blocks
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3fs.S3FileSystem.clear_instance_cache()
+    with pytest.raises(StorageError, match=rf"^No usable credentials to read '{url}' \("):
+        read_logdir(url, found=found)
