@@ -317,3 +317,26 @@ def test_credentials_missing_when_reading_are_one_error(s3, monkeypatch, tmp_pat
     s3fs.S3FileSystem.clear_instance_cache()
     with pytest.raises(StorageError, match=rf"^No usable credentials to read '{url}' \("):
         read_logdir(url, found=found)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("distributed") is None, reason="needs distributed")
+def test_dask_workers_without_credentials_say_so(s3, torch_writer, tmp_path):
+    import distributed
+
+    s3.create_bucket(Bucket="workers")
+    _upload(s3, "workers", _sweep(torch_writer), "exp")
+    # the client lists with its credentials; the workers' environment has none
+    none = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "1"}
+    none |= {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no"), "AWS_CONFIG_FILE": "/no"}
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, dashboard_address=None, env=none
+    ) as cluster:
+        address = cluster.scheduler_address.removeprefix("tcp://")
+        result = CliRunner().invoke(
+            main, ["ls", "s3://workers/exp", "--executor", f"dask://{address}"]
+        )
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith(
+        f"Error: On the Dask workers of {address}: No usable credentials to read "
+        "'s3://workers/exp' (Unable to locate credentials). Set AWS_ACCESS_KEY_ID"
+    ), result.output
