@@ -196,6 +196,16 @@ def test_a_url_of_a_protocol_without_its_library_says_what_to_install():
         read_logdir("nosuchproto://bucket/runs")
 
 
+def test_file_urls_work_like_folders(torch_writer):
+    """`file:///...` was taken for a local path, and such a folder does not exist."""
+    local = _sweep(torch_writer)
+    url = local.resolve().as_uri()
+    got, here = read_logdir(url), read_logdir(local)
+    assert [r.name for r in got.runs] == [r.name for r in here.runs]
+    assert got.points == here.points > 3000
+    assert got.runs[0].files[0].startswith("file:///")
+
+
 def test_memory_urls_work_like_folders(torch_writer):
     import fsspec
 

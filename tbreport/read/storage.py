@@ -8,7 +8,6 @@ file. fsspec (and s3fs, gcsfs, ...) is imported only for URLs.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,6 @@ import numpy as np
 from tbreport.errors import LogdirNotFoundError
 from tbreport.read.records import PAD
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 #: extras that bring a protocol's fsspec implementation
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 #: bytes asked for ahead of what a large remote file's reader needs (one request per block)
@@ -113,11 +111,6 @@ def _endpoint(err: BaseException) -> str:
         return ""
     host = f"[{host}]" if ":" in host else host
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
-
-
-def is_url(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names remote storage (``s3://...``) rather than a local folder."""
-    return bool(_URL.match(os.fspath(path))) and not os.fspath(path).startswith("file://")
 
 
 @dataclass(frozen=True)
