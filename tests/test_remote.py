@@ -350,3 +350,35 @@ def test_dask_workers_without_credentials_say_so(s3, torch_writer, tmp_path):
         f"Error: On the Dask workers of {address}: No usable credentials to read "
         "'s3://workers/exp' (Unable to locate credentials). Set AWS_ACCESS_KEY_ID"
     ), result.output
+
+
+def test_a_second_read_in_the_same_process_sees_an_object_overwritten_at_the_same_size(
+    s3, tmp_path
+):
+    """fsspec keeps a filesystem, and its listings, per process: the second read opened the
+    new object by the first listing's ETag, and the run was an unreadable file of 0 points."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    blobs = []
+    for version in (1.0, 2.0):
+        folder = tmp_path / f"v{version}"
+        w = SummaryWriter(str(folder))
+        for step in range(30_000):  # over 1 MiB: read alone, by s3fs's file object
+            w.add_scalar("loss", version / (step + 1), step)
+        w.close()
+        (event,) = folder.iterdir()
+        blobs.append(event.read_bytes())
+    assert len(blobs[0]) == len(blobs[1]) > 1 << 20 and blobs[0] != blobs[1]
+    s3.create_bucket(Bucket="overwritten")
+    key = "exp/run/events.out.tfevents.1"
+    s3.put_object(Bucket="overwritten", Key=key, Body=blobs[0])
+    first = read_logdir("s3://overwritten/exp")
+    assert first.run("run").scalars["loss"].values[1] == 0.5
+    s3.put_object(Bucket="overwritten", Key=key, Body=blobs[1])
+    second = read_logdir("s3://overwritten/exp")
+    assert second.warnings == ()
+    assert second.run("run").points == 30_000
+    np.testing.assert_array_equal(
+        second.run("run").scalars["loss"].values,
+        read_logdir(tmp_path / "v2.0").run(".").scalars["loss"].values,
+    )

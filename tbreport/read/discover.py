@@ -180,6 +180,10 @@ def _discover_remote(remote: Remote) -> list[RunDir]:
     walk, and one request per folder would pay its latency once per run)."""
     url = remote.url
     try:
+        # a filesystem object lives as long as the process (fsspec keeps one per URL's
+        # settings), its listings too: an earlier read's would give the sizes, and the ETags
+        # that s3fs reads a file by, of objects overwritten since
+        remote.fs.invalidate_cache()
         found = remote.fs.find(remote.root, detail=True)
     except FileNotFoundError:
         raise LogdirNotFoundError(
