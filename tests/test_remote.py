@@ -206,6 +206,16 @@ def test_file_urls_work_like_folders(torch_writer):
     assert got.runs[0].files[0].startswith("file:///")
 
 
+def test_a_storage_library_that_cannot_start_is_an_error_naming_why():
+    # pyarrow's HDFS needs a JVM and a name node: its OSError was a traceback
+    pytest.importorskip("pyarrow")
+    result = _ls("hdfs://no-such-namenode.invalid:1/runs")
+    assert result.exit_code == 2
+    assert "Error: Cannot open the storage of 'hdfs://no-such-namenode.invalid:1/runs' (" in (
+        result.output
+    )
+
+
 def test_memory_urls_work_like_folders(torch_writer):
     import fsspec
 
@@ -277,7 +287,7 @@ def test_a_prefix_with_nothing_under_it_does_not_exist(s3, torch_writer):
     _upload(s3, "prefixes", _sweep(torch_writer), "exp")
     result = _ls("s3://prefixes/exq")
     assert result.output == (
-        "Error: Log directory 's3://prefixes/exq' does not exist: nothing is stored under it. "
+        "Error: Log directory 's3://prefixes/exq' does not exist: nothing is listed under it. "
         "Check the URL.\n"
     )
     # a prefix of a folder's name is no folder (object stores match prefixes of keys)

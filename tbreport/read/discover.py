@@ -207,7 +207,7 @@ def _discover_remote(remote: Remote) -> list[RunDir]:
     root = remote.root
     if not found:
         raise LogdirNotFoundError(
-            f"Log directory '{url}' does not exist: nothing is stored under it. Check the URL."
+            f"Log directory '{url}' does not exist: nothing is listed under it. Check the URL."
         )
     if found.get(root, {}).get("type") == "file":
         raise LogdirNotFoundError(

@@ -137,12 +137,28 @@ def open_remote(url: str) -> Remote:
     protocol = url.split("://", 1)[0]
     try:
         fs, root = fsspec.core.url_to_fs(url)
-    except (ImportError, ValueError) as err:
-        extra = _EXTRAS.get(protocol)
-        fix = f"pip install 'tbreport[{extra}]'" if extra else "install its fsspec package"
-        raise LogdirNotFoundError(
-            f"Cannot read '{url}': no storage library for '{protocol}://' ({err}). Run: {fix}."
-        ) from None
+    except Exception as err:
+        unknown = isinstance(err, ValueError) and str(err).startswith("Protocol not known")
+        if isinstance(err, ImportError) or unknown:
+            extra = _EXTRAS.get(protocol)
+            fix = (
+                f"Run: pip install 'tbreport[{extra}]'"
+                if extra
+                else "Install the fsspec package for it"
+            )
+            raise LogdirNotFoundError(
+                f"Cannot read '{url}': no storage library for '{protocol}://' ({err}). {fix}."
+            ) from None
+        problem = storage_error(url, err)
+        if problem is not None:
+            raise problem from None
+        if isinstance(err, OSError | ValueError):
+            # the library refused its settings, or could not start (hdfs:// without a JVM)
+            raise StorageError(
+                f"Cannot open the storage of '{url}' ({_first_line(err)}). Check the URL and "
+                "the settings of its storage library."
+            ) from None
+        raise
     return Remote(fs, url, root.rstrip("/"))
 
 
