@@ -392,3 +392,59 @@ def test_a_second_read_in_the_same_process_sees_an_object_overwritten_at_the_sam
         second.run("run").scalars["loss"].values,
         read_logdir(tmp_path / "v2.0").run(".").scalars["loss"].values,
     )
+
+
+def test_a_listing_of_more_than_one_page_finds_every_run(s3, torch_writer):
+    """S3 lists 1,000 keys a request: runs past the first page are found too."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = _sweep(torch_writer)
+    s3.create_bucket(Bucket="pages")
+    keys = [f"exp/aa-checkpoints/step{i:04d}.pt" for i in range(1_050)]  # sorted first
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket="pages", Key=k, Body=b"x"), keys))
+    _upload(s3, "pages", local, "exp/zz")
+    got = read_logdir("s3://pages/exp")
+    assert [r.name for r in got.runs] == [f"zz/{r.name}" for r in read_logdir(local).runs]
+    assert got.points == read_logdir(local).points
+
+
+def test_keys_with_spaces_unicode_and_dots_are_runs_that_write_inside_out(
+    s3, torch_writer, tmp_path
+):
+    """An object store's keys are names, not paths: `exp/../../x` is a run named `../../x`,
+    read by its key, and nothing of a report is written outside --out."""
+    local = _sweep(torch_writer)
+    (event,) = [p for p in (local / "seed0").iterdir() if "tfevents" in p.name]
+    s3.create_bucket(Bucket="names")
+    names = ["with space", "ünïcødé/日本", "../../escape", "a/../../b", ".."]
+    for name in names:
+        s3.put_object(Bucket="names", Key=f"exp/{name}/{event.name}", Body=event.read_bytes())
+    got = read_logdir("s3://names/exp")
+    assert sorted(r.name for r in got.runs) == sorted(names)
+    assert {r.points for r in got.runs} == {read_logdir(local).run("seed0").points}
+    work = tmp_path / "deep" / "er"
+    work.mkdir(parents=True)
+    for fmt in ("html", "jekyll", "markdown"):
+        out = work / fmt
+        result = CliRunner().invoke(
+            main, ["build", "s3://names/exp", "--out", str(out), "--format", fmt, "-q"]
+        )
+        assert result.exit_code == 0, result.output
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(local)]
+    assert written and all(p.is_relative_to(work) and p.parent != work for p in written)
+
+
+def test_export_of_an_s3_logdir_is_the_export_of_its_local_copy(s3, torch_writer, tmp_path):
+    local = _sweep(torch_writer)
+    s3.create_bucket(Bucket="exports")
+    _upload(s3, "exports", local, "exp")
+    runner = CliRunner()
+    for name in ("points.csv", "points.parquet", "points.jsonl"):
+        files = []
+        for where, logdir in (("here", str(local)), ("there", "s3://exports/exp")):
+            target = tmp_path / where / name
+            result = runner.invoke(main, ["export", logdir, "--out", str(target)])
+            assert result.exit_code == 0, result.output
+            files.append(target.read_bytes())
+        assert files[0] == files[1] and len(files[0]) > 1000
