@@ -12,6 +12,7 @@ long option names (``exclude-tags`` or ``exclude_tags``); command-line flags win
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
@@ -229,8 +230,27 @@ def _executor(value: object, where: str) -> str:
     )
 
 
+#: an fsspec URL (``s3://bucket/runs``, ``memory://x``, ``file:///tmp/runs``): a logdir may be
+#: one (tbreport/read/storage.py reads it); the files tbreport writes go to local folders
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def is_url(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a URL (``s3://...``) rather than a local path."""
+    return bool(URL.match(os.fspath(path)))
+
+
+def _local(text: str, where: str, what: str) -> None:
+    if is_url(text):
+        raise ConfigError(
+            f"{where}: {text!r} is a URL, but tbreport writes {what} on this machine. Give a "
+            "local path, then copy it (e.g. aws s3 cp --recursive, gsutil -m cp -r)."
+        )
+
+
 def _export_file(value: object, where: str) -> str:
     text = str(value)
+    _local(text, where, "the export")
     if not text.lower().endswith(EXPORT_FORMATS):
         raise ConfigError(
             f"{where}: {text!r} should end in {', '.join(EXPORT_FORMATS)} (the format is "
@@ -245,6 +265,7 @@ _FILE_SUFFIXES = (".html", ".htm", ".md", ".markdown")
 
 def _out_folder(value: object, where: str) -> str:
     text = str(value)
+    _local(text, where, "the report")
     if text.lower().endswith(_FILE_SUFFIXES) and not Path(text).is_dir():
         raise ConfigError(
             f"{where}: {text!r} looks like a file name, but the output is a folder (the report "

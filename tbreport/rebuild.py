@@ -32,10 +32,9 @@ from typing import TYPE_CHECKING, Any
 from tbreport.charts.cache import feed, fonts_state
 from tbreport.formats import Artifacts
 from tbreport.model import DataWarning, Report
-from tbreport.options import Options
+from tbreport.options import Options, is_url
 from tbreport.read.cache import code_version, open_folder, read_checked, write_atomic
 from tbreport.read.discover import RunDir, discover_runs
-from tbreport.read.storage import is_url
 
 if TYPE_CHECKING:
     from tbreport.source import Source

@@ -184,7 +184,7 @@ class Server:
         reload: Callable[[], Options] | None = None,
         files: Iterable[str] = (),
     ) -> None:
-        from tbreport.read.storage import is_url
+        from tbreport.options import is_url
 
         if is_url(options.runs_dir):
             raise ServeError(

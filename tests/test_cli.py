@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import fixture_logdir
 
@@ -130,3 +131,18 @@ def test_an_out_named_like_a_file_is_refused_unless_that_folder_exists(tmp_path)
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "notes.md" / "report.md").is_file()
+
+
+@pytest.mark.parametrize(
+    "command", [["build", "--out", "s3://bucket/site"], ["export", "--out", "gs://b/points.csv"]]
+)
+def test_an_out_that_is_a_url_is_refused(tmp_path, monkeypatch, command):
+    """`--out s3://bucket/site` wrote a local folder `s3:/bucket/site` and said it was done."""
+    monkeypatch.chdir(tmp_path)
+    runs = str(fixture_logdir("quickstart"))
+    name, flag, url = command
+    result = CliRunner().invoke(main, [name, runs, flag, url])
+    assert result.exit_code == 2, result.output
+    assert f"--out: '{url}' is a URL, but tbreport writes the " in result.output
+    assert "Give a local path, then copy it" in result.output
+    assert list(tmp_path.iterdir()) == []

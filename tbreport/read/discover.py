@@ -18,7 +18,7 @@ from pathlib import Path
 from tbreport.errors import LogdirNotFoundError, NoEventFilesError
 from tbreport.model import DataWarning
 from tbreport.names import natural_key
-from tbreport.read.storage import Remote
+from tbreport.read.storage import Remote, storage_error
 
 _DIGITS = re.compile(r"(\d+)")
 _NAME = operator.attrgetter("name")
@@ -180,6 +180,10 @@ def _discover_remote(remote: Remote) -> list[RunDir]:
     walk, and one request per folder would pay its latency once per run)."""
     url = remote.url
     try:
+        # a filesystem object lives as long as the process (fsspec keeps one per URL's
+        # settings), its listings too: an earlier read's would give the sizes, and the ETags
+        # that s3fs reads a file by, of objects overwritten since
+        remote.fs.invalidate_cache()
         found = remote.fs.find(remote.root, detail=True)
     except FileNotFoundError:
         raise LogdirNotFoundError(
@@ -190,10 +194,26 @@ def _discover_remote(remote: Remote) -> list[RunDir]:
             f"Access to '{url}' was denied. Check the credentials in your environment (for "
             "S3: AWS_PROFILE or AWS_ACCESS_KEY_ID, ~/.aws/credentials) and the bucket policy."
         ) from None
-    except OSError as err:
-        raise LogdirNotFoundError(f"Cannot list '{url}': {err}. Check the URL.") from None
+    except Exception as err:
+        # the storage library's own errors (botocore's are no OSError): those of credentials
+        # and endpoints say what to set; any other keeps its traceback
+        problem = storage_error(url, err, listing=True)
+        if problem is not None:
+            raise problem from None
+        if isinstance(err, OSError):
+            raise LogdirNotFoundError(f"Cannot list '{url}': {err}. Check the URL.") from None
+        raise
     by_dir: dict[str, list[tuple[str, int]]] = {}
     root = remote.root
+    if not found:
+        raise LogdirNotFoundError(
+            f"Log directory '{url}' does not exist: nothing is listed under it. Check the URL."
+        )
+    if found.get(root, {}).get("type") == "file":
+        raise LogdirNotFoundError(
+            f"'{url}' is a file, not a directory. Give the folder that holds your runs "
+            "(the log_dir you passed to SummaryWriter)."
+        )
     for key, info in found.items():
         folder, _, name = key.rpartition("/")
         if info.get("type") != "file" or not is_event_file_name(name):

@@ -980,7 +980,7 @@ def load_values(path: str, offsets: Sequence[int], indices: Sequence[int]) -> li
 
 def _open(path: str) -> Any:
     """A local file, or a remote one (``s3://...``) through its fsspec filesystem."""
-    from tbreport.read.storage import is_url
+    from tbreport.options import is_url
 
     if not is_url(path):
         return open(path, "rb")

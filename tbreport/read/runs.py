@@ -26,12 +26,13 @@ from tbreport.model import (
     TagRecords,
     wall_time_ok,
 )
+from tbreport.options import is_url
 from tbreport.read.cache import CachedReader, DecodeCache
 from tbreport.read.discover import RunDir, discover_runs
 from tbreport.read.events import SIMPLE, ByTag, FileData, read_file, read_segments
 from tbreport.read.executor import Executor
 from tbreport.read.restarts import apply_restarts, repeated_records
-from tbreport.read.storage import Remote, is_url, load_batch, load_file, open_remote
+from tbreport.read.storage import Remote, load_batch, load_file, open_remote
 
 RESTART_MODES = ("replace", "keep-all")
 _TIMESTAMP_NAME = re.compile(r"^\d{9,}\.\d+$")

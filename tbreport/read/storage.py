@@ -8,26 +8,109 @@ file. fsspec (and s3fs, gcsfs, ...) is imported only for URLs.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from tbreport.errors import LogdirNotFoundError
 from tbreport.read.records import PAD
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 #: extras that bring a protocol's fsspec implementation
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs"}
 #: bytes asked for ahead of what a large remote file's reader needs (one request per block)
 READ_AHEAD = 8 << 20
 
 
-def is_url(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` names remote storage (``s3://...``) rather than a local folder."""
-    return bool(_URL.match(os.fspath(path))) and not os.fspath(path).startswith("file://")
+class StorageError(LogdirNotFoundError):
+    """Remote storage cannot be used: no credentials, an endpoint that does not answer or is
+    not a URL. The message says what to set."""
+
+
+#: what to set for credentials, by protocol (the libraries' standard chains)
+_CREDENTIALS = {
+    "s3": "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (a profile of "
+    "~/.aws/credentials); on AWS an instance or task role is found by itself. For a public "
+    "bucket, set FSSPEC_S3_ANON=true",
+    "gs": "GOOGLE_APPLICATION_CREDENTIALS (a service account's key file), or run `gcloud auth "
+    "application-default login`",
+    "az": "AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY, or "
+    "AZURE_STORAGE_CONNECTION_STRING",
+}
+_CREDENTIALS.update(s3a=_CREDENTIALS["s3"], gcs=_CREDENTIALS["gs"], abfs=_CREDENTIALS["az"])
+#: the storage libraries' exceptions (by class name: none of them is imported here) that mean
+#: no usable credentials, an endpoint that does not answer, or one that is not a URL
+_NO_CREDENTIALS = {
+    "NoCredentialsError", "PartialCredentialsError", "ProfileNotFound",
+    "CredentialRetrievalError", "UnknownCredentialError", "DefaultCredentialsError",
+    "RefreshError", "ClientAuthenticationError",
+}  # fmt: skip
+_NO_CONNECTION = {"EndpointConnectionError", "ConnectTimeoutError", "ClientConnectorError"}
+_BAD_ENDPOINT = {"EndpointResolutionError", "InvalidEndpointConfigurationError", "NoRegionError"}
+
+
+def storage_error(url: str, err: BaseException, listing: bool = False) -> StorageError | None:
+    """The error to show for ``err``, raised by a storage library reading ``url``, when it is
+    one of credentials or of the endpoint (None: not one of those). ``listing``: raised by the
+    logdir's listing, where a ValueError is the library refusing its configuration or the
+    URL (botocore's "Invalid endpoint", s3fs's "Cannot traverse all of S3")."""
+    names = {kind.__name__ for kind in type(err).__mro__}
+    protocol = url.split("://", 1)[0].lower()
+    s3 = protocol in ("s3", "s3a")
+    if names & _NO_CREDENTIALS:
+        fix = _CREDENTIALS.get(protocol, "the credentials its storage library looks for")
+        return StorageError(
+            f"No usable credentials to read '{url}' ({_first_line(err)}). Set {fix}."
+        )
+    if names & _NO_CONNECTION:
+        endpoint = _endpoint(err)
+        where = f" at {endpoint}" if endpoint else ""
+        fix = (
+            "Check AWS_ENDPOINT_URL (or endpoint_url in ~/.aws/config) for an S3-compatible "
+            "server, or unset it for AWS itself, and the network"
+            if s3
+            else "Check the network and the storage's endpoint settings"
+        )
+        return StorageError(f"Cannot connect to the storage of '{url}'{where}. {fix}.")
+    if names & _BAD_ENDPOINT or (listing and isinstance(err, ValueError)):
+        of_endpoint = bool(names & _BAD_ENDPOINT) or "endpoint" in str(err).lower()
+        if of_endpoint and s3:
+            fix = (
+                "Check AWS_ENDPOINT_URL (a URL such as http://127.0.0.1:9000) and "
+                "AWS_DEFAULT_REGION"
+            )
+        elif of_endpoint:
+            fix = "Check the storage's endpoint settings"
+        else:
+            fix = f"Check the URL: {protocol}://BUCKET/FOLDER names the folder of your runs"
+        return StorageError(f"Cannot read '{url}': {_first_line(err)}. {fix}.")
+    return None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0].rstrip(".")
+
+
+def _endpoint(err: BaseException) -> str:
+    """The scheme, host and port of the endpoint a connection error names (no path, query or
+    user info: nothing of a request or a secret)."""
+    kwargs = getattr(err, "kwargs", None)
+    value = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+    if not isinstance(value, str):
+        return ""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return ""
+    if not parts.scheme or not host:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 @dataclass(frozen=True)
@@ -54,12 +137,28 @@ def open_remote(url: str) -> Remote:
     protocol = url.split("://", 1)[0]
     try:
         fs, root = fsspec.core.url_to_fs(url)
-    except (ImportError, ValueError) as err:
-        extra = _EXTRAS.get(protocol)
-        fix = f"pip install 'tbreport[{extra}]'" if extra else "install its fsspec package"
-        raise LogdirNotFoundError(
-            f"Cannot read '{url}': no storage library for '{protocol}://' ({err}). Run: {fix}."
-        ) from None
+    except Exception as err:
+        unknown = isinstance(err, ValueError) and str(err).startswith("Protocol not known")
+        if isinstance(err, ImportError) or unknown:
+            extra = _EXTRAS.get(protocol)
+            fix = (
+                f"Run: pip install 'tbreport[{extra}]'"
+                if extra
+                else "Install the fsspec package for it"
+            )
+            raise LogdirNotFoundError(
+                f"Cannot read '{url}': no storage library for '{protocol}://' ({err}). {fix}."
+            ) from None
+        problem = storage_error(url, err)
+        if problem is not None:
+            raise problem from None
+        if isinstance(err, OSError | ValueError):
+            # the library refused its settings, or could not start (hdfs:// without a JVM)
+            raise StorageError(
+                f"Cannot open the storage of '{url}' ({_first_line(err)}). Check the URL and "
+                "the settings of its storage library."
+            ) from None
+        raise
     return Remote(fs, url, root.rstrip("/"))
 
 
@@ -88,13 +187,21 @@ def load_batch(
                 chunks.append(b"")
                 errors.append(err)
     else:
-        got = remote.fs.cat(list(paths), on_error="return")
+        try:
+            got = remote.fs.cat(list(paths), on_error="return")
+        except Exception as err:
+            _raise_storage_error(remote.url, err)
+            raise
         for path in paths:
             data = got.get(path, got.get(remote.fs._strip_protocol(path)))
             if isinstance(data, bytes):
                 chunks.append(data)
                 errors.append(None)
             else:
+                # no credentials or no endpoint (a Dask worker's environment): no file of the
+                # logdir can be read, which one error says better than a warning per file
+                if isinstance(data, BaseException):
+                    _raise_storage_error(remote.url, data)
                 chunks.append(b"")
                 errors.append(_os_error(path, data))
     bounds = np.cumsum([0] + [len(c) for c in chunks[:-1]]).tolist()
@@ -147,9 +254,21 @@ def _load_sized(
 def load_file(remote: Remote, path: str) -> np.ndarray:
     """One large remote file as :func:`tbreport.read.records.load` gives a local one:
     read in blocks with read-ahead straight into the buffer (no second copy)."""
-    # fsspec's filesystems raise OSError subclasses (s3fs translates botocore's errors)
-    with remote.fs.open(path, "rb", block_size=READ_AHEAD, cache_type="readahead") as fh:
-        return read_into(fh, fh.size)
+    # fsspec's filesystems raise OSError subclasses (s3fs translates botocore's errors), but
+    # for credentials and endpoints
+    try:
+        with remote.fs.open(path, "rb", block_size=READ_AHEAD, cache_type="readahead") as fh:
+            return read_into(fh, fh.size)
+    except Exception as err:
+        _raise_storage_error(remote.url, err)
+        raise
+
+
+def _raise_storage_error(url: str, err: BaseException) -> None:
+    """Raise the StorageError that ``err`` is, if it is one (else return)."""
+    problem = storage_error(url, err)
+    if problem is not None:
+        raise problem from None
 
 
 def read_into(fh: Any, size: int) -> np.ndarray:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from tbreport.errors import TbreportError
 from tbreport.model import Logdir
-from tbreport.options import Options
+from tbreport.options import Options, is_url
 from tbreport.read import read_logdir
-from tbreport.read.storage import is_url
 
 
 class BaselineError(TbreportError):
