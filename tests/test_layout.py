@@ -201,6 +201,18 @@ def test_hparams_table_and_long_words_keep_to_the_page(hparams_report):
     assert out["pageWidth"] <= 1200
 
 
+def _jekyll_post(root: Path) -> str:
+    """``root/logs`` as a Jekyll post in ``root/blog``, built by real Jekyll into
+    ``root/_site``; the post's path there."""
+    import sitecheck
+
+    _build(root, "blog", format="jekyll")
+    built = sitecheck.jekyll_build(root / "blog", dest=root / "_site")
+    assert built.ok, built
+    (post,) = (root / "_site").rglob("comparing-*.html")
+    return post.relative_to(root / "_site").as_posix()
+
+
 def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
     import sitecheck
     from playwright.sync_api import sync_playwright
@@ -213,14 +225,11 @@ def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
         for s in range(5):
             w.add_scalar("train/loss", 1.0 / (s + 1), s)
         w.close()
-    _build(tmp_path, "blog", format="jekyll")
-    built = sitecheck.jekyll_build(tmp_path / "blog", dest=tmp_path / "_site")
-    assert built.ok, built
-    (post,) = (tmp_path / "_site").rglob("comparing-*.html")
+    post = _jekyll_post(tmp_path)
     with sitecheck.serve_dir(tmp_path / "_site") as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path())
         page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(base + post.relative_to(tmp_path / "_site").as_posix())
+        page.goto(base + post)
         lead = page.locator("p", has_text="This report compares")
         out = lead.evaluate(
             """p => ({
@@ -255,14 +264,11 @@ def test_jekyll_tables_scroll_inside_the_post_column(tmp_path):
         hparams = {f"hyperparameter_{k}": 0.001 * (i + 1) * (k + 1) for k in range(6)}
         w.add_hparams(hparams, {"hparam/final_loss": 0.1 * i}, run_name=".")
         w.close()
-    _build(tmp_path, "blog", format="jekyll")
-    built = sitecheck.jekyll_build(tmp_path / "blog", dest=tmp_path / "_site")
-    assert built.ok, built
-    (post,) = (tmp_path / "_site").rglob("comparing-*.html")
+    post = _jekyll_post(tmp_path)
     with sitecheck.serve_dir(tmp_path / "_site") as base, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path())
         page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(base + post.relative_to(tmp_path / "_site").as_posix())
+        page.goto(base + post)
         out = page.evaluate(
             """() => {
             const lines = el => {
