@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sitecheck import chromium_path
@@ -201,21 +204,27 @@ def test_hparams_table_and_long_words_keep_to_the_page(hparams_report):
     assert out["pageWidth"] <= 1200
 
 
-def _jekyll_post(root: Path) -> str:
+@contextlib.contextmanager
+def _jekyll_page(root: Path) -> Iterator[Any]:
     """``root/logs`` as a Jekyll post in ``root/blog``, built by real Jekyll into
-    ``root/_site``; the post's path there."""
+    ``root/_site``, served over HTTP and open in Chromium 1000 px wide."""
     import sitecheck
+    from playwright.sync_api import sync_playwright
 
     _build(root, "blog", format="jekyll")
     built = sitecheck.jekyll_build(root / "blog", dest=root / "_site")
     assert built.ok, built
     (post,) = (root / "_site").rglob("comparing-*.html")
-    return post.relative_to(root / "_site").as_posix()
+    with sitecheck.serve_dir(root / "_site") as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path())
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(base + post.relative_to(root / "_site").as_posix())
+        yield page
+        browser.close()
 
 
 def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
     import sitecheck
-    from playwright.sync_api import sync_playwright
     from torch.utils.tensorboard import SummaryWriter
 
     if not sitecheck.have_jekyll():
@@ -225,11 +234,7 @@ def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
         for s in range(5):
             w.add_scalar("train/loss", 1.0 / (s + 1), s)
         w.close()
-    post = _jekyll_post(tmp_path)
-    with sitecheck.serve_dir(tmp_path / "_site") as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path())
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(base + post)
+    with _jekyll_page(tmp_path) as page:
         lead = page.locator("p", has_text="This report compares")
         out = lead.evaluate(
             """p => ({
@@ -239,7 +244,6 @@ def test_jekyll_post_with_a_long_run_name_keeps_to_the_page(tmp_path):
             text: p.textContent,
         })"""
         )
-        browser.close()
     # the opening sentence's 200-character name is cut with an ellipsis inside the paragraph
     # (it stretched the page past 4,000 px); it is still whole in the text
     assert "L" * 200 in out["text"] and len(out["names"]) == 2
@@ -251,7 +255,6 @@ def test_jekyll_tables_scroll_inside_the_post_column(tmp_path):
     (runs, per-tag, hparams) scrolls sideways in its own box instead of stretching the post, and
     a run's swatch, its name and its start date stay on one line each."""
     import sitecheck
-    from playwright.sync_api import sync_playwright
     from torch.utils.tensorboard import SummaryWriter
 
     if not sitecheck.have_jekyll():
@@ -264,11 +267,7 @@ def test_jekyll_tables_scroll_inside_the_post_column(tmp_path):
         hparams = {f"hyperparameter_{k}": 0.001 * (i + 1) * (k + 1) for k in range(6)}
         w.add_hparams(hparams, {"hparam/final_loss": 0.1 * i}, run_name=".")
         w.close()
-    post = _jekyll_post(tmp_path)
-    with sitecheck.serve_dir(tmp_path / "_site") as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path())
-        page = browser.new_page(viewport={"width": 1000, "height": 900})
-        page.goto(base + post)
+    with _jekyll_page(tmp_path) as page:
         out = page.evaluate(
             """() => {
             const lines = el => {
@@ -293,7 +292,6 @@ def test_jekyll_tables_scroll_inside_the_post_column(tmp_path):
             };
         }"""
         )
-        browser.close()
     assert out["pageWidth"] <= 1000
     assert out["tables"] >= 3
     assert max(out["boxes"]) <= out["column"]

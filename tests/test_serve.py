@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import CancelledError, Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -262,16 +263,23 @@ def _images(files: dict) -> dict:
     return {path: served.data for path, served in files.items() if path.endswith(".png")}
 
 
-def test_jekyll_preview_serves_its_page_before_drawing_and_the_images_a_build_draws(
-    tmp_path: Path,
-) -> None:
+def _jekyll_preview(tmp_path: Path, ext: str) -> tuple[Path, Any, dict[str, bytes]]:
+    """A copy of the quick-start runs, a Jekyll preview's options for them, and the files
+    ending in ``ext`` that a build of them writes."""
     runs = _copy_quickstart(tmp_path)
     options = preview_options(build_options(tmp_path / "site", runs, format="jekyll"), [])
     built = {
         f.path: f.data
         for f in render(build_options(tmp_path / "b", runs, format="jekyll")).rendered.files
-        if f.path.endswith(".png")
+        if f.path.endswith(ext)
     }
+    return runs, options, built
+
+
+def test_jekyll_preview_serves_its_page_before_drawing_and_the_images_a_build_draws(
+    tmp_path: Path,
+) -> None:
+    runs, options, built = _jekyll_preview(tmp_path, ".png")
     server = Server(options)
     try:
         snapshot = server.rebuild()
@@ -305,13 +313,7 @@ def test_jekyll_preview_makes_its_csv_files_after_its_page_and_images(tmp_path: 
     """The plotted-data files were half of a preview's rebuild: they are made on the drawing
     thread, after the images, and are the bytes a build writes; a newer build drops the files
     an older one queued."""
-    runs = _copy_quickstart(tmp_path)
-    options = preview_options(build_options(tmp_path / "site", runs, format="jekyll"), [])
-    built = {
-        f.path: f.data
-        for f in render(build_options(tmp_path / "b", runs, format="jekyll")).rendered.files
-        if f.path.endswith(".csv")
-    }
+    runs, options, built = _jekyll_preview(tmp_path, ".csv")
     server = Server(options)
     gate = threading.Event()
     try:
