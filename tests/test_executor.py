@@ -171,25 +171,3 @@ def test_workers_with_another_tbreport_are_a_clear_error(scheduler, torch_writer
             read_logdir(logdir, executor=spec)
     with worker(scheduler, HERE, tmp_path):  # the same code: the same read
         assert read_logdir(logdir, executor=spec).points == read_logdir(logdir).points
-
-
-def test_a_server_that_is_no_dask_scheduler_is_a_clear_error(torch_writer, monkeypatch):
-    """A port where a web server listens: the client waited for a handshake forever."""
-    import http.server
-    import threading
-
-    logdir = _sweep(torch_writer)
-    monkeypatch.setattr(executor_module, "CONNECT_TIMEOUT", 2)
-    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    try:
-        with pytest.raises(
-            ExecutorError,
-            match=rf"^Cannot reach the Dask scheduler at tcp://127\.0\.0\.1:{port} \(no answer "
-            r"as a Dask scheduler in 2 s\)",
-        ):
-            read_logdir(logdir, executor=f"dask://127.0.0.1:{port}")
-    finally:
-        server.shutdown()
-        server.server_close()
